@@ -1,0 +1,66 @@
+import { AurenError } from '../errors/errors';
+import { isLoopbackRegistry, normalizeOptions, parseRegistryOverride } from './options';
+
+describe('normalizeOptions', () => {
+  it('fills every default', () => {
+    const config = normalizeOptions({}, {});
+    expect(config.registry).toBe('127.0.0.1:5000');
+    expect(config.namespace).toBe('auren');
+    expect(config.scan.severity).toEqual(['HIGH', 'CRITICAL']);
+    expect(config.scan.allowUnscanned).toBe('loopback');
+    expect(config.retention.keepReleases).toBe(10);
+    expect(config.budgets.failBytes).toBe(1024 * 1024 * 1024);
+  });
+
+  it('lets AUREN_REGISTRY override registry and namespace', () => {
+    const config = normalizeOptions({ registry: 'ghcr.io', namespace: 'org' }, { AUREN_REGISTRY: '127.0.0.1:5123/team/auren' });
+    expect(config.registry).toBe('127.0.0.1:5123');
+    expect(config.namespace).toBe('team/auren');
+  });
+
+  it('expands {registry} in base image mappings', () => {
+    const config = normalizeOptions({ baseImages: { 'debian:bookworm-slim': '{registry}/base/debian:bookworm' } }, { AUREN_REGISTRY: 'localhost:6000' });
+    expect(config.baseImages['debian:bookworm-slim']).toBe('localhost:6000/base/debian:bookworm');
+  });
+
+  it.each([
+    [{ registry: 'http://127.0.0.1:5000' }, /invalid registry address/],
+    [{ registry: '127.0.0.1:99999' }, /invalid registry address/],
+    [{ namespace: 'Upper/Case' }, /invalid registry namespace/],
+    [{ builder: 'kaniko' }, /invalid builder/],
+    [{ scan: { severity: ['SEVERE'] } }, /unknown severity/],
+    [{ scan: { ignore: [{ id: 'CVE-1', expires: 'tomorrow' }] } }, /YYYY-MM-DD/],
+    [{ retention: { keepReleases: -1 } }, /retention.keepReleases/],
+  ])('rejects %j with a clear error', (options, message) => {
+    expect(() => normalizeOptions(options as never, {})).toThrow(message);
+    expect(() => normalizeOptions(options as never, {})).toThrow(AurenError);
+  });
+});
+
+describe('parseRegistryOverride', () => {
+  it.each([
+    ['127.0.0.1:5000', '127.0.0.1:5000', undefined],
+    ['registry.digitalocean.com/auren-registry', 'registry.digitalocean.com', 'auren-registry'],
+    ['localhost:5000/a/b/', 'localhost:5000', 'a/b'],
+  ])('%s', (value, registry, namespace) => {
+    expect(parseRegistryOverride(value)).toEqual({ registry, namespace });
+  });
+
+  it.each(['https://ghcr.io', 'bad host', 'host:0x', 'ghcr.io/UPPER'])('rejects %s', (value) => {
+    expect(() => parseRegistryOverride(value)).toThrow(AurenError);
+  });
+});
+
+describe('isLoopbackRegistry', () => {
+  it.each([
+    ['127.0.0.1:5000', true],
+    ['127.3.2.1', true],
+    ['localhost:5000', true],
+    ['[::1]:5000', true],
+    ['ghcr.io', false],
+    ['10.0.0.1:5000', false],
+    ['localhost.example.com', false],
+  ])('%s → %s', (registry, expected) => {
+    expect(isLoopbackRegistry(registry)).toBe(expected);
+  });
+});

@@ -1,0 +1,229 @@
+import { configError } from '../errors/errors';
+
+/**
+ * The plugin's options, as written in `nx.json` under `plugins[].options`. This is the one
+ * source of configuration; `normalizeOptions` applies every default and coercion once, so the
+ * rest of the code works with `AurenConfig` and never checks for `undefined`.
+ */
+export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+export const SEVERITIES: readonly Severity[] = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
+export type BuilderName = 'auto' | 'buildah' | 'docker' | 'podman';
+export type ScannerName = 'trivy' | 'grype';
+/** `loopback`: unscanned images are allowed only for registries on 127.0.0.1 / localhost / ::1. */
+export type AllowUnscanned = 'never' | 'loopback' | 'always';
+
+export interface IgnoreRule {
+  /** Vulnerability id (CVE-…, GHSA-…). */
+  id: string;
+  /** ISO date (YYYY-MM-DD); the rule stops applying after this day. */
+  expires?: string;
+  reason?: string;
+}
+
+export interface ScanPolicyOptions {
+  scanner?: ScannerName;
+  /** Severities that block a push. */
+  severity?: Severity[];
+  ignoreUnfixed?: boolean;
+  ignore?: IgnoreRule[];
+  allowUnscanned?: AllowUnscanned;
+  /** Skip the built-in secret check for paths matching these globs (inside the image). */
+  secretAllowPaths?: string[];
+}
+
+export interface TagStrategyOptions {
+  mainBranches?: string[];
+  developBranches?: string[];
+  /** Add `<major>.<minor>` and `<major>` aliases to stable releases. */
+  aliases?: boolean;
+  /** Push from pull-request builds (default: build and scan only). */
+  pushPullRequests?: boolean;
+  /** Version an app starts at when it has no `<project>@<version>` tag. */
+  initialVersion?: string;
+}
+
+export interface RetentionOptions {
+  keepReleases?: number;
+  keepPatterns?: string[];
+  devMaxAgeDays?: number;
+  deleteUntagged?: boolean;
+}
+
+export interface BudgetOptions {
+  warnBytes?: number;
+  failBytes?: number;
+}
+
+export interface RegistryPluginOptions {
+  /** `host[:port]`, e.g. `127.0.0.1:5000`, `registry.digitalocean.com`, `ghcr.io`. */
+  registry?: string;
+  namespace?: string;
+  builder?: BuilderName;
+  /** Public base image → replacement; `{registry}` expands to the configured registry. */
+  baseImages?: Record<string, string>;
+  scan?: ScanPolicyOptions;
+  tags?: TagStrategyOptions;
+  retention?: RetentionOptions;
+  budgets?: BudgetOptions;
+  /** Registries reached over plain HTTP even though they are not on loopback. */
+  insecureRegistries?: string[];
+  /** CA bundle trusted for registry TLS, relative to the workspace root. */
+  caFile?: string;
+}
+
+export interface AurenConfig {
+  registry: string;
+  namespace: string;
+  builder: BuilderName;
+  baseImages: Record<string, string>;
+  scan: Required<Omit<ScanPolicyOptions, 'ignore'>> & { ignore: IgnoreRule[] };
+  tags: Required<TagStrategyOptions>;
+  retention: Required<RetentionOptions>;
+  budgets: Required<BudgetOptions>;
+  insecureRegistries: string[];
+  caFile: string | undefined;
+}
+
+export const DEFAULT_REGISTRY = '127.0.0.1:5000';
+export const DEFAULT_NAMESPACE = 'auren';
+
+/** `host[:port]` — a hostname or IPv4/IPv6 literal with an optional port; no scheme, no path. */
+const HOST_RE = /^(?:localhost|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
+/** Repository path components, from the OCI distribution spec's `<name>` grammar. */
+const NAMESPACE_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+export function validateRegistryHost(host: string, origin: string): string {
+  const match = HOST_RE.exec(host);
+  const port = match?.[1] ? Number(match[1]) : undefined;
+  if (!match || (port !== undefined && (port < 1 || port > 65535))) {
+    throw configError(
+      `invalid registry address "${host}" (from ${origin})`,
+      'Use host[:port], for example 127.0.0.1:5000, registry.digitalocean.com or ghcr.io — no scheme and no path.',
+    );
+  }
+  return host;
+}
+
+export function validateNamespace(namespace: string, origin: string): string {
+  if (namespace !== '' && !NAMESPACE_RE.test(namespace)) {
+    throw configError(
+      `invalid registry namespace "${namespace}" (from ${origin})`,
+      'Use lower-case path components separated by "/", e.g. auren or my-org/auren.',
+    );
+  }
+  return namespace;
+}
+
+/** Parses `AUREN_REGISTRY` = `host[:port][/namespace]`. */
+export function parseRegistryOverride(value: string): { registry: string; namespace: string | undefined } {
+  const trimmed = value.trim();
+  if (/^[a-z]+:\/\//i.test(trimmed)) {
+    throw configError(
+      `invalid AUREN_REGISTRY "${value}": no scheme allowed`,
+      'Write AUREN_REGISTRY as host[:port][/namespace], e.g. 127.0.0.1:5000/auren.',
+    );
+  }
+  const slash = trimmed.indexOf('/');
+  const host = slash === -1 ? trimmed : trimmed.slice(0, slash);
+  const namespace = slash === -1 ? undefined : trimmed.slice(slash + 1).replace(/\/+$/, '');
+  validateRegistryHost(host, 'AUREN_REGISTRY');
+  if (namespace !== undefined) validateNamespace(namespace, 'AUREN_REGISTRY');
+  return { registry: host, namespace };
+}
+
+export function isLoopbackRegistry(registry: string): boolean {
+  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0];
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function severityList(value: unknown, origin: string): Severity[] {
+  const list = Array.isArray(value) ? value : String(value).split(',');
+  return list.map((s) => {
+    const upper = String(s).trim().toUpperCase();
+    if (!SEVERITIES.includes(upper as Severity)) {
+      throw configError(`unknown severity "${s}" in ${origin}`, `Use any of ${SEVERITIES.join(', ')}.`);
+    }
+    return upper as Severity;
+  });
+}
+
+function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T, origin: string): T {
+  if (value === undefined || value === null || value === '') return fallback;
+  if (!allowed.includes(value as T)) {
+    throw configError(`invalid ${origin}: "${String(value)}"`, `Use one of: ${allowed.join(', ')}.`);
+  }
+  return value as T;
+}
+
+function nonNegative(value: unknown, fallback: number, origin: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw configError(`invalid ${origin}: ${JSON.stringify(value)}`, 'Use a non-negative number.');
+  }
+  return value;
+}
+
+export function normalizeOptions(
+  options: RegistryPluginOptions | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): AurenConfig {
+  const raw = (options ?? {}) as RegistryPluginOptions;
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw configError('the @auren/registry-plugin options in nx.json must be an object');
+  }
+  let registry = validateRegistryHost(raw.registry ?? DEFAULT_REGISTRY, 'nx.json registry');
+  let namespace = validateNamespace(raw.namespace ?? DEFAULT_NAMESPACE, 'nx.json namespace');
+  if (env.AUREN_REGISTRY) {
+    const override = parseRegistryOverride(env.AUREN_REGISTRY);
+    registry = override.registry;
+    if (override.namespace !== undefined) namespace = override.namespace;
+  }
+  const scan = raw.scan ?? {};
+  const ignore = (scan.ignore ?? []).map((rule, i) => {
+    if (!rule || typeof rule.id !== 'string' || !rule.id) {
+      throw configError(`scan.ignore[${i}] needs an "id"`, 'Write entries as { "id": "CVE-2024-1234", "expires": "2026-12-31" }.');
+    }
+    if (rule.expires !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(rule.expires)) {
+      throw configError(`scan.ignore[${i}].expires must be YYYY-MM-DD, got "${rule.expires}"`);
+    }
+    return { ...rule };
+  });
+  const tags = raw.tags ?? {};
+  const retention = raw.retention ?? {};
+  const budgets = raw.budgets ?? {};
+  return {
+    registry,
+    namespace,
+    builder: oneOf(raw.builder, ['auto', 'buildah', 'docker', 'podman'] as const, 'auto', 'builder'),
+    baseImages: Object.fromEntries(
+      Object.entries(raw.baseImages ?? {}).map(([from, to]) => [from, to.replace(/\{registry\}/g, registry)]),
+    ),
+    scan: {
+      scanner: oneOf(env.AUREN_SCANNER ?? scan.scanner, ['trivy', 'grype'] as const, 'trivy', 'scan.scanner'),
+      severity: scan.severity ? severityList(scan.severity, 'scan.severity') : ['HIGH', 'CRITICAL'],
+      ignoreUnfixed: scan.ignoreUnfixed ?? false,
+      ignore,
+      allowUnscanned: oneOf(scan.allowUnscanned, ['never', 'loopback', 'always'] as const, 'loopback', 'scan.allowUnscanned'),
+      secretAllowPaths: scan.secretAllowPaths ?? [],
+    },
+    tags: {
+      mainBranches: tags.mainBranches ?? ['main', 'master'],
+      developBranches: tags.developBranches ?? ['develop'],
+      aliases: tags.aliases ?? false,
+      pushPullRequests: tags.pushPullRequests ?? false,
+      initialVersion: tags.initialVersion ?? '0.1.0',
+    },
+    retention: {
+      keepReleases: nonNegative(retention.keepReleases, 10, 'retention.keepReleases'),
+      keepPatterns: retention.keepPatterns ?? ['latest'],
+      devMaxAgeDays: nonNegative(retention.devMaxAgeDays, 30, 'retention.devMaxAgeDays'),
+      deleteUntagged: retention.deleteUntagged ?? false,
+    },
+    budgets: {
+      warnBytes: nonNegative(budgets.warnBytes, 500 * 1024 * 1024, 'budgets.warnBytes'),
+      failBytes: nonNegative(budgets.failBytes, 1024 * 1024 * 1024, 'budgets.failBytes'),
+    },
+    insecureRegistries: raw.insecureRegistries ?? [],
+    caFile: raw.caFile,
+  };
+}

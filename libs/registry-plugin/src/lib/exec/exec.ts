@@ -1,0 +1,98 @@
+import execa from 'execa';
+import { AurenError } from '../errors/errors';
+
+/**
+ * The one place that spawns processes. Commands are argv arrays, never shell strings.
+ * Output can be streamed to the user while it is also captured; on failure the error names
+ * the command, the exit code and the last lines of stderr.
+ */
+export interface ExecOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  /** Stream the child's stdout/stderr to ours while capturing it. */
+  stream?: boolean;
+  /** Treat these exit codes as success (the caller inspects `exitCode`). */
+  okExitCodes?: number[];
+  timeoutMs?: number;
+  /** Strings that must never reach an error message or log (tokens, passwords). */
+  redact?: string[];
+}
+
+export interface ExecResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+const TAIL_LINES = 15;
+
+export function redactText(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret && secret.length >= 4) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+export function formatCommand(file: string, args: readonly string[]): string {
+  return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export async function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const redact = options.redact ?? [];
+  const command = redactText(formatCommand(file, args), redact);
+  const child = execa(file, [...args], {
+    cwd: options.cwd,
+    env: options.env,
+    extendEnv: true,
+    input: options.input,
+    reject: false,
+    timeout: options.timeoutMs,
+    stripFinalNewline: false,
+    buffer: true,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (options.stream) {
+    child.stdout?.on('data', (chunk: Buffer) => process.stdout.write(redactText(chunk.toString(), redact)));
+    child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(redactText(chunk.toString(), redact)));
+  }
+  const result = await child;
+  const stdout = String(result.stdout ?? '');
+  const stderr = String(result.stderr ?? '');
+  if (result.failed && (result.exitCode === undefined || result.exitCode === null)) {
+    const reason = result.timedOut
+      ? `timed out after ${options.timeoutMs} ms`
+      : (result as { originalMessage?: string }).originalMessage ?? result.shortMessage;
+    const notFound = /ENOENT/.test(String(reason));
+    throw new AurenError(
+      'exec',
+      `\`${command}\` could not run: ${redactText(String(reason), redact)}`,
+      notFound ? `Install \`${file}\` (see tools/scripts/setup.sh) or put it on PATH.` : undefined,
+    );
+  }
+  const exitCode = result.exitCode ?? 0;
+  const ok = exitCode === 0 || (options.okExitCodes ?? []).includes(exitCode);
+  if (!ok) {
+    const tail = redactText(stderr || stdout, redact).trimEnd().split('\n').slice(-TAIL_LINES).join('\n');
+    throw new AurenError('exec', `\`${command}\` exited with code ${exitCode}${tail ? `:\n${tail}` : ''}`);
+  }
+  return { command, exitCode, stdout, stderr };
+}
+
+/** Absolute path of an executable on PATH, or undefined. */
+export async function which(file: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const { delimiter, join, isAbsolute } = await import('node:path');
+  if (isAbsolute(file)) {
+    return access(file, constants.X_OK).then(() => file, () => undefined);
+  }
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, file);
+    const found = await access(candidate, constants.X_OK).then(() => true, () => false);
+    if (found) return candidate;
+  }
+  return undefined;
+}

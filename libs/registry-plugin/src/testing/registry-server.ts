@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A real CNCF distribution registry (Debian's `docker-registry`) on a free loopback port,
+ * for integration tests. Each instance has its own data folder and is removed by `stop()`.
+ */
+export interface TestRegistry {
+  /** `127.0.0.1:<port>` */
+  host: string;
+  port: number;
+  url: string;
+  dataDir: string;
+  configPath: string;
+  /** Stop the process; with `keepData` the data folder survives (for restart and GC tests). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+  /** Restart with the same data and configuration (distribution caches blob state in memory). */
+  restart(extraConfig?: string): Promise<void>;
+}
+
+export interface TestRegistryOptions {
+  /** Extra YAML appended at the top level of the configuration (auth, tls, readonly…). */
+  extraConfig?: string;
+  /** Extra YAML inserted inside the `http:` section (for `tls:`), indented by two spaces. */
+  httpExtra?: string;
+  /** Use this data folder (to share storage between instances). */
+  dataDir?: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function registryConfig(dataDir: string, port: number, options: TestRegistryOptions = {}): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: warn',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${dataDir}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    ...(options.httpExtra ? [options.httpExtra.replace(/^/gm, '  ')] : []),
+    ...(options.extraConfig ? [options.extraConfig] : []),
+    '',
+  ].join('\n');
+}
+
+async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`docker-registry did not listen on ${port} within 15 s: ${log()}`);
+}
+
+export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
+  const work = await mkdtemp(join(tmpdir(), 'auren-registry-'));
+  const dataDir = options.dataDir ?? join(work, 'data');
+  const configPath = join(work, 'config.yml');
+  const port = await freePort();
+  let child: ChildProcess;
+  let output = '';
+
+  const launch = async (config: TestRegistryOptions) => {
+    await writeFile(configPath, registryConfig(dataDir, port, config));
+    output = '';
+    child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
+    child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
+    await waitForPort(port, child, () => output);
+  };
+  const kill = async () => {
+    if (child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  };
+
+  await launch(options);
+  const scheme = options.httpExtra?.includes('tls:') ? 'https' : 'http';
+  return {
+    host: `127.0.0.1:${port}`,
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    dataDir,
+    configPath,
+    async stop(stopOptions = {}) {
+      await kill();
+      if (!stopOptions.keepData) await rm(work, { recursive: true, force: true });
+    },
+    async restart(extraConfig?: string) {
+      await kill();
+      await launch(extraConfig === undefined ? options : { ...options, extraConfig });
+    },
+  };
+}
