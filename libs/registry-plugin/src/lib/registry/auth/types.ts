@@ -1,0 +1,22 @@
+/**
+ * The contract between the registry client and authentication. The client sends a request;
+ * on 401 it hands the `WWW-Authenticate` challenge and the scopes it needs to `authorize`,
+ * then retries once with the returned `Authorization` header value.
+ */
+export interface Credentials {
+  username: string;
+  /** Password, personal access token or API token. */
+  password: string;
+}
+
+/** `repository:<name>:pull,push`, `repository:<name>:delete`, … as in the token spec. */
+export type Scope = string;
+
+export interface Authenticator {
+  /** A still-valid Authorization header for these scopes, without a round trip, if one is cached. */
+  cached(registry: string, scopes: readonly Scope[]): string | undefined;
+  /** Answer a 401 challenge: returns the Authorization header value, or undefined for none. */
+  authorize(registry: string, challenge: string, scopes: readonly Scope[]): Promise<string | undefined>;
+  /** Every secret this authenticator knows (for redaction of logs and errors). */
+  secrets(): string[];
+}
