@@ -59,7 +59,7 @@ export interface RegistryPluginOptions {
   registry?: string;
   namespace?: string;
   builder?: BuilderName;
-  /** Public base image → replacement; `{registry}` expands to the configured registry. */
+  /** Public base image → replacement; `{registry}` and `{namespace}` expand to the configured ones. */
   baseImages?: Record<string, string>;
   scan?: ScanPolicyOptions;
   tags?: TagStrategyOptions;
@@ -196,7 +196,7 @@ export function normalizeOptions(
     namespace,
     builder: oneOf(raw.builder, ['auto', 'buildah', 'docker', 'podman'] as const, 'auto', 'builder'),
     baseImages: Object.fromEntries(
-      Object.entries(raw.baseImages ?? {}).map(([from, to]) => [from, to.replace(/\{registry\}/g, registry)]),
+      Object.entries(raw.baseImages ?? {}).map(([from, to]) => [from, to.replace(/\{registry\}/g, registry).replace(/\{namespace\}/g, namespace)]),
     ),
     scan: {
       scanner: oneOf(env.AUREN_SCANNER ?? scan.scanner, ['trivy', 'grype'] as const, 'trivy', 'scan.scanner'),

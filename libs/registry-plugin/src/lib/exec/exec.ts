@@ -64,7 +64,7 @@ export async function exec(file: string, args: readonly string[], options: ExecO
   if (result.failed && (result.exitCode === undefined || result.exitCode === null)) {
     const reason = result.timedOut
       ? `timed out after ${options.timeoutMs} ms`
-      : (result as { originalMessage?: string }).originalMessage ?? result.shortMessage;
+      : (result as { originalMessage?: string; shortMessage?: string }).originalMessage ?? (result as { shortMessage?: string }).shortMessage ?? result.stderr;
     const notFound = /ENOENT/.test(String(reason));
     throw new AurenError(
       'exec',

@@ -1,0 +1,3 @@
+"""AUREN dashboard service."""
+
+__version__ = "0.1.0"

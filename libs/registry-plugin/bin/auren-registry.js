@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+require('./register');
+require('../src/cli/main.ts')
+  .main(process.argv.slice(2))
+  .then((code) => { process.exitCode = code; });

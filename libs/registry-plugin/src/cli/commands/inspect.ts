@@ -1,0 +1,161 @@
+import type { Readable } from 'node:stream';
+import { inputError } from '../../lib/errors/errors';
+import { connectRegistry } from '../../lib/pipeline/connect';
+import { formatBytes, textTable } from '../../lib/reports/format';
+import type { RegistryClient } from '../../lib/registry/client';
+import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest, type Platform } from '../../lib/registry/media-types';
+import { DOCKER_HUB, formatReference, parseImageReference, type ImageReference } from '../../lib/registry/reference';
+import { hasFlag, type Command } from '../command';
+import { loadWorkspaceConfig } from './ls';
+
+export interface InspectedImage {
+  platform: string;
+  digest: string;
+  mediaType: string;
+  /** Config plus layers, compressed, as stored in the registry. */
+  sizeBytes: number;
+  layers: number;
+  created?: string;
+  user?: string;
+  labels: Record<string, string>;
+}
+
+export interface Inspection {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  kind: 'index' | 'manifest';
+  images: InspectedImage[];
+  annotations: Record<string, string>;
+}
+
+interface ImageConfig {
+  created?: string;
+  os?: string;
+  architecture?: string;
+  variant?: string;
+  config?: { Labels?: Record<string, string> | null; User?: string };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A reference without a registry host means the configured registry (and namespace for a bare
+ * name), not Docker Hub: `auren-api:1.2.3` is the image this pipeline pushed. Write
+ * `docker.io/...` to mean Docker Hub.
+ */
+export function resolveReference(ref: string, registry: string, namespace: string): ImageReference {
+  const parsed = parseImageReference(ref);
+  const explicitHub = /^(docker\.io|index\.docker\.io|registry-1\.docker\.io)\//.test(ref.trim());
+  if (parsed.registry !== DOCKER_HUB || explicitHub) return parsed;
+  const name = ref.trim().split(/[:@]/)[0];
+  const prefix = !name.includes('/') && namespace ? `${namespace}/` : '';
+  return parseImageReference(`${registry}/${prefix}${ref.trim()}`);
+}
+
+async function inspectManifest(
+  client: RegistryClient,
+  repository: string,
+  digest: string,
+  mediaType: string,
+  body: Buffer,
+  platform?: Platform,
+): Promise<InspectedImage> {
+  const manifest = JSON.parse(body.toString('utf8')) as ImageManifest;
+  let config: ImageConfig = {};
+  try {
+    config = JSON.parse((await readAll(await client.blobGet(repository, manifest.config.digest))).toString('utf8')) as ImageConfig;
+  } catch {
+    // Artifacts (signatures, SBOMs) have configs that are not image configs.
+  }
+  const os = platform?.os ?? config.os ?? '';
+  const architecture = platform?.architecture ?? config.architecture ?? '';
+  return {
+    platform: os || architecture ? formatPlatform({ os, architecture, variant: platform?.variant ?? config.variant }) : 'unknown',
+    digest,
+    mediaType,
+    sizeBytes: manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+    layers: manifest.layers.length,
+    ...(config.created ? { created: config.created } : {}),
+    ...(config.config?.User !== undefined ? { user: config.config.User } : {}),
+    labels: config.config?.Labels ?? {},
+  };
+}
+
+export async function inspectReference(client: RegistryClient, ref: ImageReference): Promise<Inspection> {
+  const wanted = ref.digest ?? ref.tag ?? 'latest';
+  const top = await client.manifestGet(ref.repository, wanted);
+  if (top === 'not-found') {
+    throw inputError(`${formatReference({ ...ref, tag: ref.digest ? undefined : wanted })} does not exist`, 'List what is there with `auren-registry ls <repository>`.');
+  }
+  const reference = formatReference({ ...ref, ...(ref.digest || ref.tag ? {} : { tag: 'latest' }) });
+  if (isIndexMediaType(top.mediaType)) {
+    const index = JSON.parse(top.body.toString('utf8')) as ImageIndex;
+    const images: InspectedImage[] = [];
+    for (const child of index.manifests) {
+      const got = await client.manifestGet(ref.repository, child.digest);
+      if (got === 'not-found') continue;
+      if (isIndexMediaType(got.mediaType)) continue;
+      images.push(await inspectManifest(client, ref.repository, child.digest, got.mediaType, got.body, child.platform));
+    }
+    return { reference, digest: top.digest, mediaType: top.mediaType, kind: 'index', images, annotations: index.annotations ?? {} };
+  }
+  const manifest = JSON.parse(top.body.toString('utf8')) as ImageManifest;
+  return {
+    reference,
+    digest: top.digest,
+    mediaType: top.mediaType,
+    kind: 'manifest',
+    images: [await inspectManifest(client, ref.repository, top.digest, top.mediaType, top.body)],
+    annotations: manifest.annotations ?? {},
+  };
+}
+
+export function formatInspection(result: Inspection): string {
+  const lines = [
+    `${result.reference}`,
+    `  digest:     ${result.digest}`,
+    `  media type: ${result.mediaType} (${result.kind})`,
+    '',
+    textTable(
+      ['platform', 'size', 'layers', 'created', 'digest'],
+      result.images.map((i) => [i.platform, formatBytes(i.sizeBytes), String(i.layers), i.created ?? '', i.digest.slice(0, 19)]),
+    ),
+  ];
+  for (const image of result.images) {
+    const labels = Object.entries(image.labels).sort(([a], [b]) => a.localeCompare(b));
+    if (!labels.length) continue;
+    lines.push('', `labels (${image.platform}):`, ...labels.map(([k, v]) => `  ${k}=${v}`));
+  }
+  return lines.join('\n');
+}
+
+export const inspectCommand: Command = {
+  summary: 'Show an image\'s manifest or index: platforms, sizes, labels.',
+  help: [
+    'usage: auren-registry inspect <reference> [--json]',
+    '',
+    'Reads the manifest (or index and each platform manifest) and each image config from the',
+    'registry. A reference without a registry host is looked up in the configured registry, and a',
+    'bare name also in the configured namespace; write docker.io/... to mean Docker Hub.',
+    '',
+    'examples:',
+    '  auren-registry inspect auren-api:1.2.3',
+    '  auren-registry inspect 127.0.0.1:5000/auren/auren-nginx@sha256:…',
+    '  auren-registry inspect registry.digitalocean.com/auren/biometric-bridge:latest --json',
+  ].join('\n'),
+  async run(args, io) {
+    const ref = args.find((a) => !a.startsWith('--'));
+    if (!ref) throw inputError('inspect needs an image reference', 'e.g. `auren-registry inspect auren-api:1.2.3`.');
+    const config = loadWorkspaceConfig(io.cwd, io.env);
+    const resolved = resolveReference(ref, config.registry, config.namespace);
+    const client = await connectRegistry(config, io.env, resolved.registry);
+    const result = await inspectReference(client, resolved);
+    io.stdout((hasFlag(args, 'json') ? JSON.stringify(result, null, 2) : formatInspection(result)) + '\n');
+    return 0;
+  },
+};

@@ -1,0 +1,113 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
+import { configError } from '../../lib/errors/errors';
+import { connectRegistry } from '../../lib/pipeline/connect';
+import { textTable } from '../../lib/reports/format';
+import { flag, hasFlag, type Command, type CommandIo } from '../command';
+
+/**
+ * The plugin options from the nearest nx.json above `cwd` (defaults when there is none), with
+ * environment overrides. Shared by the CLI commands that talk to the configured registry.
+ */
+export function loadWorkspaceConfig(cwd: string, env: NodeJS.ProcessEnv): AurenConfig & { workspaceRoot: string | undefined } {
+  let dir = resolve(cwd);
+  for (;;) {
+    const file = join(dir, 'nx.json');
+    if (existsSync(file)) {
+      let nx: { plugins?: Array<string | { plugin: string; options?: unknown }> };
+      try {
+        nx = JSON.parse(readFileSync(file, 'utf8')) as typeof nx;
+      } catch {
+        throw configError(`${file} is not valid JSON`);
+      }
+      const entry = (nx.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
+      const options = entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
+      const config = normalizeOptions(options, env);
+      return { ...config, caFile: config.caFile ? resolve(dir, config.caFile) : undefined, workspaceRoot: dir };
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return { ...normalizeOptions({}, env), workspaceRoot: undefined };
+    dir = parent;
+  }
+}
+
+interface TagRow {
+  tag: string;
+  digest: string | undefined;
+  mediaType: string | undefined;
+}
+
+async function listRepository(io: CommandIo, args: string[], repository: string): Promise<number> {
+  const config = loadWorkspaceConfig(io.cwd, io.env);
+  const registry = flag(args, 'registry') ?? config.registry;
+  const client = await connectRegistry(config, io.env, registry);
+  const tags = (await client.tagList(repository)).sort();
+  const rows: TagRow[] = [];
+  // HEAD is cheap and answers with the digest; a handful at a time keeps registries happy.
+  for (let i = 0; i < tags.length; i += 8) {
+    const batch = await Promise.all(
+      tags.slice(i, i + 8).map(async (tag) => {
+        const head = await client.manifestHead(repository, tag);
+        return head === 'not-found' ? { tag, digest: undefined, mediaType: undefined } : { tag, digest: head.digest, mediaType: head.mediaType };
+      }),
+    );
+    rows.push(...batch);
+  }
+  if (hasFlag(args, 'json')) {
+    io.stdout(JSON.stringify({ registry, repository, tags: rows }, null, 2) + '\n');
+    return 0;
+  }
+  if (!rows.length) {
+    io.stdout(`${registry}/${repository}: no tags\n`);
+    return 0;
+  }
+  io.stdout(textTable(['tag', 'digest', 'type'], rows.map((r) => [r.tag, r.digest ?? '(gone)', shortType(r.mediaType)])) + '\n');
+  return 0;
+}
+
+function shortType(mediaType: string | undefined): string {
+  if (!mediaType) return '';
+  if (mediaType.includes('index') || mediaType.includes('manifest.list')) return 'index';
+  return 'manifest';
+}
+
+async function listRegistry(io: CommandIo, args: string[]): Promise<number> {
+  const config = loadWorkspaceConfig(io.cwd, io.env);
+  const registry = flag(args, 'registry') ?? config.registry;
+  const client = await connectRegistry(config, io.env, registry);
+  const repositories = (await client.catalogList()).sort();
+  const result: Array<{ repository: string; tags: string[] }> = [];
+  for (const repository of repositories) result.push({ repository, tags: (await client.tagList(repository)).sort() });
+  if (hasFlag(args, 'json')) {
+    io.stdout(JSON.stringify({ registry, repositories: result }, null, 2) + '\n');
+    return 0;
+  }
+  if (!result.length) {
+    io.stdout(`${registry}: no repositories\n`);
+    return 0;
+  }
+  io.stdout(textTable(['repository', 'tags'], result.map((r) => [r.repository, r.tags.join(', ') || '(none)'])) + '\n');
+  return 0;
+}
+
+export const lsCommand: Command = {
+  summary: 'List repositories and their tags, or one repository\'s tags with digests.',
+  help: [
+    'usage: auren-registry ls [<repository>] [--registry host[:port]] [--json]',
+    '',
+    'Without a repository, lists every repository of the registry (the catalog) with its tags.',
+    'With one, lists its tags with the manifest digest each points to.',
+    'The registry defaults to the one configured in nx.json (or AUREN_REGISTRY);',
+    'credentials come from the environment or docker\'s config.json.',
+    '',
+    'examples:',
+    '  auren-registry ls',
+    '  auren-registry ls auren/auren-api',
+    '  auren-registry ls auren/biometric-bridge --json | jq -r \'.tags[].digest\'',
+  ].join('\n'),
+  async run(args, io) {
+    const positional = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1] === '--registry'));
+    return positional[0] ? listRepository(io, args, positional[0]) : listRegistry(io, args);
+  },
+};

@@ -1,0 +1,10 @@
+export interface DeployManifestExecutorSchema {
+  /** Production compose file whose services are pinned, relative to the workspace root. */
+  composeFile?: string;
+  /** Override file to write, relative to the workspace root. */
+  output?: string;
+  /** Only pin these services (a list, or names separated by commas). */
+  services?: string[] | string;
+  /** Fail when an app service has no usable push record. */
+  failOnMissing?: boolean;
+}

@@ -1,0 +1,61 @@
+import { logger, type ExecutorContext } from '@nx/devkit';
+import { readGitContext } from '../../lib/git';
+import { connectRegistry } from '../../lib/pipeline/connect';
+import { pushImage } from '../../lib/pipeline/push';
+import { resolveVersion } from '../../lib/pipeline/version';
+import { formatBytes } from '../../lib/reports/format';
+import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
+import type { DockerPushExecutorSchema } from './schema';
+
+export function normalizeTags(value: string[] | string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = (Array.isArray(value) ? value : value.split(',')).map((t) => t.trim()).filter(Boolean);
+  return list.length ? list : undefined;
+}
+
+export default async function dockerPushExecutor(options: DockerPushExecutorSchema, context: ExecutorContext) {
+  return runExecutor(async () => {
+    const env = process.env;
+    const config = loadConfig(context, env);
+    const project = projectInfo(context);
+    const git = await readGitContext(context.root, env);
+    const version = options.versioned === false ? undefined : await resolveVersion(context.root, project, config, git);
+    const dryRun = isDryRun(options, env);
+    const client = await connectRegistry(config, env);
+    if (version) logger.info(`${project.name}: version ${version.version} (${version.decision.reason})`);
+    const outcome = await pushImage({
+      workspaceRoot: context.root,
+      project,
+      config,
+      client,
+      repository: options.repository ?? project.name,
+      extraTags: options.extraTags ?? [],
+      tagsOverride: normalizeTags(options.tags),
+      git,
+      version,
+      requireScan: options.requireScan ?? true,
+      dryRun,
+      log: (line) => logger.info(line),
+    });
+    switch (outcome.status) {
+      case 'skipped':
+      case 'dry-run':
+        logger.info(`${project.name}: ${outcome.reason}`);
+        break;
+      case 'pushed': {
+        const r = outcome.record!;
+        logger.info(
+          `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
+            `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.skipped} already there)`,
+        );
+        if (outcome.gitTag) logger.info(`${project.name}: git tag ${outcome.gitTag.name} ${outcome.gitTag.result}`);
+        break;
+      }
+      default: {
+        const unhandled: never = outcome.status;
+        throw new Error(`unhandled push status ${String(unhandled)}`);
+      }
+    }
+    return true;
+  });
+}

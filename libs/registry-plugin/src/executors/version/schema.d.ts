@@ -1,0 +1,3 @@
+export interface VersionExecutorSchema {
+  json?: boolean;
+}

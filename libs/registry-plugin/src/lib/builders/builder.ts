@@ -1,0 +1,45 @@
+/**
+ * Builder adapters: one small interface, one implementation per engine, a factory with an
+ * exhaustive switch. Every adapter writes a standard OCI image layout to `outputDir`; nothing
+ * after the build reads an engine's image store.
+ */
+export type BuilderKind = 'buildah' | 'docker' | 'podman';
+
+export interface BuildRequest {
+  /** Build context folder (absolute). */
+  context: string;
+  /** Dockerfile path (absolute). */
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  /** e.g. ['linux/amd64']; more than one builds an OCI index. Empty: the host platform. */
+  platforms: string[];
+  /** Multi-stage target, if any. */
+  target: string | undefined;
+  /** Where the OCI layout is written (created or replaced). */
+  outputDir: string;
+  /** Registries reached over plain HTTP (loopback or configured insecure). */
+  insecureRegistries: string[];
+  /** Certificate folder handed to the engine for registry TLS (`--cert-dir`). */
+  certDir: string | undefined;
+  /** Registry-backed build cache references (docker buildx only). */
+  cacheFrom: string[];
+  cacheTo: string[];
+  /** Seconds since the epoch for reproducible timestamps (the commit date). */
+  timestamp: number | undefined;
+  /** Unique local name used while building; removed afterwards. */
+  localName: string;
+  env: NodeJS.ProcessEnv;
+  /** Stream the engine's output. */
+  verbose: boolean;
+}
+
+export interface Builder {
+  readonly kind: BuilderKind;
+  /** True when the engine can build on this machine. */
+  available(): Promise<boolean>;
+  version(): Promise<string>;
+  /** The argv arrays the build runs, in order (a value tests can assert). */
+  plan(request: BuildRequest): string[][];
+  build(request: BuildRequest): Promise<void>;
+}

@@ -1,0 +1,53 @@
+import { rm } from 'node:fs/promises';
+import { exec, which } from '../exec/exec';
+import type { Builder } from './builder';
+import { withRegistriesConf } from './registries-conf';
+
+/** podman builds like buildah (it embeds it) and pushes the result to an OCI layout. */
+export function podmanBuilder(): Builder {
+  return {
+    kind: 'podman',
+    async available() {
+      return (await which('podman')) !== undefined;
+    },
+    async version() {
+      const { stdout } = await exec('podman', ['version', '--format', '{{.Client.Version}}']);
+      return stdout.trim();
+    },
+    plan(request) {
+      const multi = request.platforms.length > 1;
+      const build = [
+        'podman', 'build',
+        '--layers',
+        '-f', request.dockerfile,
+        ...Object.entries(request.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+        ...Object.entries(request.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+        ...(request.target ? ['--target', request.target] : []),
+        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+        ...(request.timestamp !== undefined ? ['--timestamp', String(request.timestamp)] : []),
+        ...(request.certDir ? ['--cert-dir', request.certDir] : []),
+        ...(multi ? ['--manifest', request.localName] : ['-t', request.localName]),
+        request.context,
+      ];
+      const push = multi
+        ? ['podman', 'manifest', 'push', '--all', request.localName, `oci:${request.outputDir}:latest`]
+        : ['podman', 'push', '--format', 'oci', '--compression-format', 'gzip', '--quiet', request.localName, `oci:${request.outputDir}:latest`];
+      return [build, push];
+    },
+    async build(request) {
+      const [build, push] = this.plan(request);
+      await rm(request.outputDir, { recursive: true, force: true });
+      try {
+        await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
+          await exec(build[0], build.slice(1), { env, stream: request.verbose });
+          await exec(push[0], push.slice(1), { env, stream: request.verbose });
+        });
+      } finally {
+        const rmArgs = multi(request.platforms) ? ['manifest', 'rm', request.localName] : ['rmi', request.localName];
+        await exec('podman', rmArgs, { env: request.env, okExitCodes: [1, 125] }).catch(() => undefined);
+      }
+    },
+  };
+}
+
+const multi = (platforms: string[]) => platforms.length > 1;

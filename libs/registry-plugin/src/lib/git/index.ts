@@ -1,0 +1,12 @@
+export { readGitContext, branchFromEnv, type GitContext } from './context';
+export { commitsSince, type Commit } from './log';
+export {
+  listVersionTags,
+  latestVersionTag,
+  createTag,
+  tagExists,
+  versionTagName,
+  type VersionTag,
+  type CreateTagResult,
+} from './tags';
+export { isShallowRepository } from './git';

@@ -1,0 +1,372 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import semver from 'semver';
+import type { Severity } from '../config/options';
+import { AurenError } from '../errors/errors';
+import { historyRepository, readPushHistory, type PushEvent } from '../history';
+import { parseWindow } from '../history/window';
+import type { RegistryClient } from '../registry/client';
+import { mapLimit } from '../registry/concurrency';
+import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest } from '../registry/media-types';
+import { imageDir } from '../reports/records';
+import { alerts, evaluate } from './evaluate';
+import { createLimiter, memo, type Limiter } from './limiter';
+import type { MonitorConfig } from './options';
+import type { ImageReport, MonitorReport, PlatformSize, PullReport, PushReport, RepositoryReport, StorageReport, VulnerabilityCounts } from './report';
+import { runnablePlatforms, worstLevel } from './report';
+import { diskUsage, type StorageUsage } from './storage';
+
+export interface MonitorInput {
+  client: RegistryClient;
+  registry: string;
+  namespace: string;
+  config: MonitorConfig;
+  /** Where `dist/images/*\/scan/report.json` are read from. */
+  workspaceRoot: string;
+  /** A provider adapter's storage figure (DigitalOcean), when it has one. */
+  storageUsage?: StorageUsage;
+  now?: Date;
+  log?: (line: string) => void;
+}
+
+const CREATED = 'org.opencontainers.image.created';
+
+interface ManifestInfo {
+  mediaType: string;
+  digest: string;
+  bytes: number;
+  json: Partial<ImageManifest & ImageIndex>;
+}
+
+/** Measures everything the health table asks for; never throws for a metric it cannot measure. */
+export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
+  const started = Date.now();
+  const now = input.now ?? new Date();
+  const log = input.log ?? (() => undefined);
+  const { registry, namespace, config } = input;
+  let requests = 0;
+  const limit = createLimiter(config.concurrency);
+  const counted: Limiter = (task) => {
+    requests++;
+    return limit(task);
+  };
+  const client = input.client;
+  const window = parseWindow(config.window, now);
+
+  let reachability: MonitorReport['reachability'];
+  try {
+    requests++;
+    const ping = await client.ping();
+    reachability = { reachable: true, latencyMs: ping.latencyMs, apiVersion: ping.apiVersion };
+  } catch (error) {
+    reachability = { reachable: false, error: error instanceof Error ? error.message : String(error) };
+  }
+
+  const emptyStorage: StorageReport = { uniqueBlobBytes: 0, uniqueBlobs: 0, basis: 'none' };
+  const emptyPushes: PushReport = { window: window.spec, since: window.since.toISOString(), total: 0, succeeded: 0, failed: 0, byRepository: [], recentFailures: [] };
+  if (!reachability.reachable) {
+    const measured = { registry, reachability, storage: emptyStorage, repositories: [], pushes: { ...emptyPushes, error: 'registry not reachable' }, pulls: [] };
+    const checks = evaluate(measured, config.thresholds).filter((c) => c.metric === 'reachability');
+    return finish(measured, checks);
+  }
+
+  const historyRepo = historyRepository(namespace);
+  const [repoNames, history, scanReports, provider] = await Promise.all([
+    listRepositories(client, namespace, config.repositories, historyRepo),
+    readPushHistory(client, historyRepo, window, { concurrency: config.concurrency }).then(
+      (events) => ({ events, error: undefined as string | undefined }),
+      (error: unknown) => ({ events: [] as PushEvent[], error: error instanceof Error ? error.message : String(error) }),
+    ),
+    readScanReports(input.workspaceRoot),
+    input.storageUsage?.storageUsage().catch((error: unknown) => {
+      log(`storage figure from the provider is unavailable: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }),
+  ]);
+  log(`monitoring ${repoNames.length} repositories on ${registry}`);
+
+  // Manifests are content-addressed: one fetch per digest, whichever tag or index names it.
+  const manifestByDigest = memo<ManifestInfo>();
+  const configCache = memo<{ created?: string; platform?: string }>();
+  const blobs = new Map<string, number>();
+
+  async function fetchManifest(repo: string, ref: string): Promise<ManifestInfo | undefined> {
+    const got = await counted(() => client.manifestGet(repo, ref));
+    if (got === 'not-found') return undefined; // deleted between tag list and get
+    const info: ManifestInfo = { mediaType: got.mediaType, digest: got.digest, bytes: got.body.length, json: JSON.parse(got.body.toString('utf8')) };
+    return info;
+  }
+
+  async function childManifest(repo: string, digest: string): Promise<ManifestInfo | undefined> {
+    return manifestByDigest(digest, async () => {
+      const info = await fetchManifest(repo, digest);
+      if (!info) throw new AurenError('registry', `manifest ${digest} is listed in an index in ${repo} but missing`, 'The index is broken; push the image again.');
+      return info;
+    }).catch(() => undefined);
+  }
+
+  /** The image config's `created` and platform: one small, deduplicated blob read per image. */
+  async function configInfo(repo: string, manifest: ManifestInfo): Promise<{ created?: string; platform?: string }> {
+    const cfg = manifest.json.config;
+    if (!cfg?.digest || !/config/.test(cfg.mediaType ?? '') || (cfg.size ?? 0) > 1_000_000) return {};
+    return configCache(cfg.digest, () =>
+      counted(async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of await client.blobGet(repo, cfg.digest)) chunks.push(chunk as Buffer);
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown; os?: unknown; architecture?: unknown; variant?: unknown };
+        const platform =
+          typeof parsed.os === 'string' && typeof parsed.architecture === 'string'
+            ? formatPlatform({ os: parsed.os, architecture: parsed.architecture, variant: typeof parsed.variant === 'string' ? parsed.variant : undefined })
+            : undefined;
+        return { created: typeof parsed.created === 'string' ? parsed.created : undefined, platform };
+      }).catch(() => ({})),
+    );
+  }
+
+  function platformSize(platform: string, m: ManifestInfo): PlatformSize {
+    const configBytes = m.json.config?.size ?? 0;
+    const layers = m.json.layers ?? [];
+    const layerBytes = layers.reduce((sum, l) => sum + l.size, 0);
+    blobs.set(m.digest, m.bytes);
+    if (m.json.config) blobs.set(m.json.config.digest, configBytes);
+    for (const l of layers) blobs.set(l.digest, l.size);
+    return { platform, digest: m.digest, configBytes, layerBytes, layers: layers.length, sizeBytes: configBytes + layerBytes };
+  }
+
+  async function describeImage(repo: string, top: ManifestInfo, tags: string[]): Promise<ImageReport> {
+    let platforms: PlatformSize[];
+    let created: string | undefined = top.json.annotations?.[CREATED];
+    if (isIndexMediaType(top.mediaType) || Array.isArray(top.json.manifests)) {
+      blobs.set(top.digest, top.bytes);
+      const children = top.json.manifests ?? [];
+      const sized = await Promise.all(
+        children.map(async (child) => {
+          const m = await childManifest(repo, child.digest);
+          if (!m) return undefined;
+          // Attestations (buildx provenance) are listed as unknown/unknown: not a runnable platform.
+          const platform = child.platform ? formatPlatform(child.platform) : 'unknown';
+          if (!created) created = (await configInfo(repo, m)).created;
+          return platformSize(platform, m);
+        }),
+      );
+      platforms = sized.filter((p): p is PlatformSize => !!p);
+    } else {
+      const info = await configInfo(repo, top);
+      platforms = [platformSize(info.platform ?? 'unknown', top)];
+      created ??= info.created;
+    }
+    const versions = tags.map((t) => semver.valid(t.replace(/^v/, ''))).filter((v): v is string => !!v);
+    const version = versions.sort(semver.rcompare)[0];
+    return {
+      digest: top.digest,
+      mediaType: top.mediaType,
+      tags: [...tags].sort(),
+      version,
+      created,
+      platforms,
+      sizeBytes: Math.max(0, ...runnablePlatforms(platforms).map((p) => p.sizeBytes)),
+    };
+  }
+
+  const pushedAt = new Map<string, string>();
+  for (const e of history.events) if (e.outcome === 'success' && e.digest && !pushedAt.has(e.digest)) pushedAt.set(e.digest, e.at);
+
+  const repositories: RepositoryReport[] = await Promise.all(
+    repoNames.map(async (name): Promise<RepositoryReport> => {
+      const tags = await counted(() => client.tagList(name));
+      const tops = await Promise.all(
+        tags.map(async (tag) => {
+          const m = await fetchManifest(name, tag);
+          if (m) manifestByDigest(m.digest, async () => m);
+          return m ? { tag, m } : undefined;
+        }),
+      );
+      const byDigest = new Map<string, { m: ManifestInfo; tags: string[] }>();
+      for (const t of tops) {
+        if (!t) continue;
+        const entry = byDigest.get(t.m.digest) ?? { m: t.m, tags: [] };
+        entry.tags.push(t.tag);
+        byDigest.set(t.m.digest, entry);
+      }
+      const images = await Promise.all([...byDigest.values()].map((e) => describeImage(name, e.m, e.tags)));
+      for (const image of images) {
+        image.created ??= pushedAt.get(image.digest);
+        image.vulnerabilities = vulnerabilitiesOf(image.digest, scanReports, history.events);
+      }
+      images.sort(newestFirst);
+      const app = namespace && name.startsWith(`${namespace}/`) ? name.slice(namespace.length + 1) : name;
+      return { name, app, tagCount: tags.length, images, newest: images[0]?.digest };
+    }),
+  );
+
+  // Pulls run one app at a time after the listing, so the figure is a pull's, not a pull
+  // competing with our own thousands of manifest requests.
+  const pulls: PullReport[] = [];
+  if (config.pullTest) {
+    for (const repo of repositories) {
+      const image = repo.images.find((i) => i.digest === repo.newest);
+      if (!image) continue;
+      requests += 2 + (image.platforms[0]?.layers ?? 0);
+      pulls.push(await timePull(client, repo.name, image));
+    }
+  }
+
+  const storage = storageReport(blobs, await (config.dataDir ? diskUsage(config.dataDir) : undefined), provider, config.quotaBytes);
+  const pushes = pushReport(history.events, history.error, window.spec, window.since);
+  const measured = { registry, reachability, storage, repositories, pushes, pulls };
+  return finish(measured, evaluate(measured, config.thresholds));
+
+  function finish(m: Omit<MonitorReport, 'schemaVersion' | 'generatedAt' | 'namespace' | 'checks' | 'status' | 'durationMs' | 'requests'>, checks: MonitorReport['checks']): MonitorReport {
+    return {
+      schemaVersion: 1,
+      generatedAt: now.toISOString(),
+      namespace,
+      ...m,
+      checks,
+      status: alerts(checks).length ? 'alert' : worstLevel(checks.map((c) => (c.level === 'no-data' ? 'ok' : c.level))),
+      durationMs: Date.now() - started,
+      requests,
+    };
+  }
+}
+
+function newestFirst(a: ImageReport, b: ImageReport): number {
+  const ta = a.created ? Date.parse(a.created) : NaN;
+  const tb = b.created ? Date.parse(b.created) : NaN;
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return tb - ta;
+  if (!Number.isNaN(ta) !== !Number.isNaN(tb)) return Number.isNaN(ta) ? 1 : -1;
+  if (a.version && b.version) return semver.rcompare(a.version, b.version);
+  if (!!a.version !== !!b.version) return a.version ? -1 : 1;
+  return a.digest.localeCompare(b.digest);
+}
+
+async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined, historyRepo: string): Promise<string[]> {
+  if (configured) return configured.map((r) => (namespace && !r.startsWith(`${namespace}/`) ? `${namespace}/${r}` : r));
+  let all: string[];
+  try {
+    all = await client.catalogList();
+  } catch (error) {
+    throw new AurenError(
+      'registry',
+      `cannot list the repositories of ${client.registry}: ${error instanceof Error ? error.message : String(error)}`,
+      'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.',
+      { cause: error },
+    );
+  }
+  const prefix = namespace ? `${namespace}/` : '';
+  return all.filter((r) => r.startsWith(prefix) && r !== historyRepo).sort();
+}
+
+interface ScanSummary {
+  digest: string;
+  project: string;
+  scannedAt: string;
+  counts: Partial<Record<Severity, number>>;
+}
+
+/** Every `dist/images/<project>/scan/report.json` that says a vulnerability scan ran. */
+export async function readScanReports(workspaceRoot: string): Promise<ScanSummary[]> {
+  const root = join(workspaceRoot, 'dist/images');
+  const projects = await readdir(root).catch(() => [] as string[]);
+  const reports = await mapLimit(projects, 8, async (project) => {
+    try {
+      const r = JSON.parse(await readFile(join(workspaceRoot, imageDir(project), 'scan/report.json'), 'utf8'));
+      // A report whose vulnerability scan did not run has zero counts that mean nothing.
+      if (r?.vulnerabilityScan?.status !== 'scanned' || typeof r?.image?.digest !== 'string' || !r?.gate?.counts) return undefined;
+      return { digest: r.image.digest, project: r.image.project ?? project, scannedAt: r.scannedAt, counts: r.gate.counts } as ScanSummary;
+    } catch {
+      return undefined;
+    }
+  });
+  return reports.filter((r): r is ScanSummary => !!r);
+}
+
+function vulnerabilitiesOf(digest: string, reports: ScanSummary[], events: PushEvent[]): VulnerabilityCounts | undefined {
+  const report = reports.filter((r) => r.digest === digest).sort((a, b) => Date.parse(b.scannedAt) - Date.parse(a.scannedAt))[0];
+  if (report) return { source: 'scan-report', at: report.scannedAt, counts: report.counts };
+  const event = events
+    .filter((e) => e.outcome === 'success' && e.digest === digest && e.scan && e.scan.verdict !== 'not-scanned' && e.scan.critical !== undefined)
+    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
+  if (!event?.scan) return undefined;
+  const { critical, high, medium, low } = event.scan;
+  const counts: Partial<Record<Severity, number>> = { CRITICAL: critical };
+  if (high !== undefined) counts.HIGH = high;
+  if (medium !== undefined) counts.MEDIUM = medium;
+  if (low !== undefined) counts.LOW = low;
+  return { source: 'push-history', at: event.at, counts };
+}
+
+function storageReport(
+  blobs: Map<string, number>,
+  disk: StorageReport['disk'],
+  provider: StorageReport['provider'],
+  quotaBytes: number | undefined,
+): StorageReport {
+  const uniqueBlobBytes = [...blobs.values()].reduce((a, b) => a + b, 0);
+  const base: StorageReport = { uniqueBlobBytes, uniqueBlobs: blobs.size, disk, provider, basis: 'none' };
+  const percent = (used: number, quota: number) => Number(((used / quota) * 100).toFixed(2));
+  if (provider?.quotaBytes) return { ...base, basis: 'provider', usedBytes: provider.usedBytes, quotaBytes: provider.quotaBytes, percent: percent(provider.usedBytes, provider.quotaBytes) };
+  if (quotaBytes) return { ...base, basis: 'quota', usedBytes: uniqueBlobBytes, quotaBytes, percent: percent(uniqueBlobBytes, quotaBytes) };
+  if (disk && disk.totalBytes > 0) {
+    // Like df: used against used + available (blocks reserved for root are not ours to fill).
+    const capacity = disk.usedBytes + disk.freeBytes;
+    return { ...base, basis: 'disk', usedBytes: disk.usedBytes, quotaBytes: capacity, percent: percent(disk.usedBytes, capacity) };
+  }
+  return base;
+}
+
+function pushReport(events: PushEvent[], error: string | undefined, window: string, since: Date): PushReport {
+  const succeeded = events.filter((e) => e.outcome === 'success').length;
+  const failed = events.length - succeeded;
+  const byRepo = new Map<string, { repository: string; succeeded: number; failed: number }>();
+  for (const e of events) {
+    const r = byRepo.get(e.repository) ?? { repository: e.repository, succeeded: 0, failed: 0 };
+    if (e.outcome === 'success') r.succeeded++;
+    else r.failed++;
+    byRepo.set(e.repository, r);
+  }
+  return {
+    window,
+    since: since.toISOString(),
+    total: events.length,
+    succeeded,
+    failed,
+    successPercent: events.length ? Number(((succeeded / events.length) * 100).toFixed(2)) : undefined,
+    byRepository: [...byRepo.values()].sort((a, b) => a.repository.localeCompare(b.repository)),
+    recentFailures: events
+      .filter((e) => e.outcome === 'failure')
+      .reverse()
+      .slice(0, 10)
+      .map((e) => ({ at: e.at, repository: e.repository, error: e.error })),
+    error,
+  };
+}
+
+/** Times what `docker pull` does: manifest by tag, the platform's manifest, config and layers (3 at a time), bytes read and discarded. */
+async function timePull(client: RegistryClient, repo: string, image: ImageReport): Promise<PullReport> {
+  const reference = image.version && image.tags.includes(image.version) ? image.version : image.tags.find((t) => t === `v${image.version}`) ?? image.tags[0];
+  const runnable = runnablePlatforms(image.platforms);
+  const wanted = runnable.find((p) => p.platform === 'linux/amd64') ?? runnable[0];
+  const base = { repository: repo, reference, digest: image.digest, platform: wanted?.platform ?? 'none' };
+  const started = process.hrtime.bigint();
+  let bytes = 0;
+  try {
+    const top = await client.manifestGet(repo, reference);
+    if (top === 'not-found') throw new Error(`tag ${reference} disappeared`);
+    bytes += top.body.length;
+    let manifest = JSON.parse(top.body.toString('utf8')) as Partial<ImageManifest & ImageIndex>;
+    if (Array.isArray(manifest.manifests)) {
+      const child = await client.manifestGet(repo, wanted.digest);
+      if (child === 'not-found') throw new Error(`manifest ${wanted.digest} is missing`);
+      bytes += child.body.length;
+      manifest = JSON.parse(child.body.toString('utf8'));
+    }
+    const descriptors = [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])];
+    await mapLimit(descriptors, 3, async (d) => {
+      for await (const chunk of await client.blobGet(repo, d.digest)) bytes += (chunk as Buffer).length;
+    });
+    return { ...base, bytes, durationMs: Number(process.hrtime.bigint() - started) / 1e6 };
+  } catch (error) {
+    return { ...base, bytes, durationMs: Number(process.hrtime.bigint() - started) / 1e6, error: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,155 @@
+import { join } from 'node:path';
+import { configError } from '../errors/errors';
+import { isLoopbackRegistry, DEFAULT_REGISTRY } from '../config/options';
+
+/**
+ * The `monitor` section of the plugin's options in nx.json. Defaults are the team's registry
+ * health table; "target" is what we aim for (missing it is a warning), "alert" is what pages
+ * someone (crossing it makes the monitor exit non-zero).
+ *
+ * Sizes are SI bytes (500 MB = 500,000,000), the units the table is written in and the ones
+ * `formatBytes` prints, so "limit 500.0 MB" in a report means what it says.
+ */
+export interface MonitorThresholdOptions {
+  imageSizeTargetBytes?: number;
+  imageSizeAlertBytes?: number;
+  /** Critical vulnerabilities allowed in an app's newest image before alerting. Default 0. */
+  criticalVulnerabilitiesAlert?: number;
+  /** Percent of quota. */
+  storageTargetPercent?: number;
+  storageAlertPercent?: number;
+  /** Percent of pushes in the window that succeeded. */
+  pushSuccessTargetPercent?: number;
+  pushSuccessAlertPercent?: number;
+  pullLatencyTargetSeconds?: number;
+  pullLatencyAlertSeconds?: number;
+}
+
+export interface MonitorOptions {
+  thresholds?: MonitorThresholdOptions;
+  /** Storage quota for a self-hosted registry, in bytes; providers report their own. */
+  quotaBytes?: number;
+  /** The registry's storage folder when it runs on this machine (statfs of its disk). */
+  dataDir?: string;
+  /** Repositories to watch (without namespace); default: every repository under the namespace in the catalog. */
+  repositories?: string[];
+  /** Push-history window, e.g. `7d`. */
+  window?: string;
+  /** Registry requests in flight at once. */
+  concurrency?: number;
+  /** Time a full pull of each app's newest image. Default true. */
+  pullTest?: boolean;
+}
+
+export interface MonitorThresholds {
+  imageSize: { target: number; alert: number };
+  criticalVulnerabilities: { alert: number };
+  storagePercent: { target: number; alert: number };
+  pushSuccessPercent: { target: number; alert: number };
+  pullLatencySeconds: { target: number; alert: number };
+}
+
+export interface MonitorConfig {
+  thresholds: MonitorThresholds;
+  quotaBytes: number | undefined;
+  dataDir: string | undefined;
+  repositories: string[] | undefined;
+  window: string;
+  concurrency: number;
+  pullTest: boolean;
+}
+
+export const DEFAULT_THRESHOLDS: MonitorThresholds = {
+  imageSize: { target: 500_000_000, alert: 1_000_000_000 },
+  criticalVulnerabilities: { alert: 0 },
+  storagePercent: { target: 80, alert: 90 },
+  pushSuccessPercent: { target: 99, alert: 95 },
+  pullLatencySeconds: { target: 30, alert: 60 },
+};
+
+function num(value: unknown, fallback: number, origin: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw configError(`invalid monitor.${origin}: ${JSON.stringify(value)}`, `Use a number from 0 to ${max}.`);
+  }
+  return value;
+}
+
+function pair(target: number, alert: number, name: string, higherIsWorse: boolean): { target: number; alert: number } {
+  if (higherIsWorse ? alert < target : alert > target) {
+    throw configError(
+      `monitor.thresholds: ${name} alert level ${alert} is ${higherIsWorse ? 'below' : 'above'} its target ${target}`,
+      higherIsWorse ? 'The alert level must be at or above the target.' : 'The alert level must be at or below the target.',
+    );
+  }
+  return { target, alert };
+}
+
+/**
+ * All defaults and checks of the `monitor` section, once. `workspaceRoot` resolves `dataDir` and
+ * finds the embedded registry's data (tools/registry/serve.sh) when the registry is the default one.
+ */
+export function normalizeMonitorOptions(
+  raw: MonitorOptions | undefined,
+  context: { workspaceRoot: string; registry: string; env?: NodeJS.ProcessEnv },
+): MonitorConfig {
+  const options = raw ?? {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw configError('the monitor options in nx.json must be an object');
+  const t = options.thresholds ?? {};
+  const d = DEFAULT_THRESHOLDS;
+  const env = context.env ?? process.env;
+  const thresholds: MonitorThresholds = {
+    imageSize: pair(
+      num(t.imageSizeTargetBytes, d.imageSize.target, 'thresholds.imageSizeTargetBytes'),
+      num(t.imageSizeAlertBytes, d.imageSize.alert, 'thresholds.imageSizeAlertBytes'),
+      'image size',
+      true,
+    ),
+    criticalVulnerabilities: { alert: num(t.criticalVulnerabilitiesAlert, d.criticalVulnerabilities.alert, 'thresholds.criticalVulnerabilitiesAlert') },
+    storagePercent: pair(
+      num(t.storageTargetPercent, d.storagePercent.target, 'thresholds.storageTargetPercent', 100),
+      num(t.storageAlertPercent, d.storagePercent.alert, 'thresholds.storageAlertPercent', 100),
+      'storage',
+      true,
+    ),
+    pushSuccessPercent: pair(
+      num(t.pushSuccessTargetPercent, d.pushSuccessPercent.target, 'thresholds.pushSuccessTargetPercent', 100),
+      num(t.pushSuccessAlertPercent, d.pushSuccessPercent.alert, 'thresholds.pushSuccessAlertPercent', 100),
+      'push success rate',
+      false,
+    ),
+    pullLatencySeconds: pair(
+      num(t.pullLatencyTargetSeconds, d.pullLatencySeconds.target, 'thresholds.pullLatencyTargetSeconds'),
+      num(t.pullLatencyAlertSeconds, d.pullLatencySeconds.alert, 'thresholds.pullLatencyAlertSeconds'),
+      'pull latency',
+      true,
+    ),
+  };
+  let dataDir = options.dataDir ? join(context.workspaceRoot, options.dataDir) : undefined;
+  if (options.dataDir && options.dataDir.startsWith('/')) dataDir = options.dataDir;
+  if (!dataDir && context.registry === (env.AUREN_LOCAL_REGISTRY_ADDR ?? DEFAULT_REGISTRY) && isLoopbackRegistry(context.registry)) {
+    // The embedded registry keeps its data here (tools/registry/serve.sh).
+    dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(context.workspaceRoot, '.auren/registry'), 'data');
+  }
+  const concurrency = num(options.concurrency, 16, 'concurrency', 256);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw configError('monitor.concurrency must be a whole number from 1 to 256');
+  if (options.repositories !== undefined && (!Array.isArray(options.repositories) || options.repositories.some((r) => typeof r !== 'string'))) {
+    throw configError('monitor.repositories must be a list of repository names');
+  }
+  return {
+    thresholds,
+    quotaBytes: options.quotaBytes === undefined ? undefined : num(options.quotaBytes, 0, 'quotaBytes') || undefined,
+    dataDir,
+    repositories: options.repositories,
+    window: options.window ?? '7d',
+    concurrency,
+    pullTest: options.pullTest ?? true,
+  };
+}
+
+/** The `monitor` section as written in nx.json's plugin entry (not part of AurenConfig yet). */
+export function monitorOptionsFromNxJson(nxJson: { plugins?: Array<string | { plugin: string; options?: unknown }> } | undefined): MonitorOptions | undefined {
+  const entry = (nxJson?.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
+  if (!entry || typeof entry === 'string') return undefined;
+  return (entry.options as { monitor?: MonitorOptions } | undefined)?.monitor;
+}

@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveBuilder } from '../builders';
+import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
+import { isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
+import { inputError } from '../errors/errors';
+import type { GitContext } from '../git';
+import { readOciLayout } from '../registry/layout';
+import { IMAGE_RECORD, type ImageRecord } from '../reports/records';
+
+export interface BuildInput {
+  workspaceRoot: string;
+  project: { name: string; root: string; artifactDir: string };
+  config: AurenConfig;
+  dockerfile: string;
+  context: string;
+  builder: BuilderName;
+  platforms: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  target: string | undefined;
+  cacheFrom: string[];
+  cacheTo: string[];
+  git: GitContext | undefined;
+  version: string | undefined;
+  verbose: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export function ociLabels(input: Pick<BuildInput, 'project' | 'git' | 'version'>, baseImage: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {
+    'org.opencontainers.image.title': input.project.name,
+    'org.opencontainers.image.vendor': 'AUREN',
+  };
+  if (input.version) labels['org.opencontainers.image.version'] = input.version;
+  if (input.git) {
+    labels['org.opencontainers.image.revision'] = input.git.sha;
+    // The commit date, not the wall clock: rebuilding the same commit gives the same labels.
+    labels['org.opencontainers.image.created'] = input.git.commitDate.toISOString();
+    labels['org.opencontainers.image.ref.name'] = input.git.branch;
+  }
+  if (baseImage) labels['org.opencontainers.image.base.name'] = baseImage;
+  return labels;
+}
+
+/** Registries in the build that speak plain HTTP: loopback ones and those configured insecure. */
+export function insecureRegistriesFor(config: AurenConfig, images: string[]): string[] {
+  const hosts = new Set<string>(config.insecureRegistries);
+  if (isLoopbackRegistry(config.registry)) hosts.add(config.registry);
+  for (const image of images) {
+    const host = image.split('/')[0];
+    if (image.includes('/') && isLoopbackRegistry(host)) hosts.add(host);
+  }
+  return [...hosts];
+}
+
+export async function buildImage(input: BuildInput): Promise<ImageRecord> {
+  const dockerfilePath = join(input.workspaceRoot, input.dockerfile);
+  if (!existsSync(dockerfilePath)) {
+    throw inputError(
+      `${input.project.name}: no Dockerfile at ${input.dockerfile}`,
+      'Add a Dockerfile to the project, or set the "dockerfile" option of its docker-build target.',
+    );
+  }
+  const contextPath = join(input.workspaceRoot, input.context);
+  if (!existsSync(contextPath)) {
+    throw inputError(`${input.project.name}: build context ${input.context} does not exist`, 'Set the "context" option of docker-build to an existing folder.');
+  }
+  const info = parseDockerfile(await readFile(dockerfilePath, 'utf8'), input.dockerfile);
+  const buildArgs = { ...baseImageBuildArgs(info, input.config.baseImages), ...input.buildArgs };
+  const baseImage = Object.values(buildArgs).find((value) => Object.values(input.config.baseImages).includes(value));
+  const labels = { ...ociLabels(input, baseImage), ...input.labels };
+  const builder = await resolveBuilder(input.builder);
+  const outputDir = join(input.project.artifactDir, 'oci');
+  await mkdir(input.project.artifactDir, { recursive: true });
+  await builder.build({
+    context: contextPath,
+    dockerfile: dockerfilePath,
+    buildArgs,
+    labels,
+    platforms: input.platforms,
+    target: input.target,
+    outputDir,
+    insecureRegistries: insecureRegistriesFor(input.config, Object.values(buildArgs)),
+    certDir: undefined,
+    cacheFrom: input.cacheFrom,
+    cacheTo: input.cacheTo,
+    timestamp: input.git ? Math.floor(input.git.commitDate.getTime() / 1000) : undefined,
+    localName: `localhost/auren-build/${input.project.name}:${randomBytes(6).toString('hex')}`,
+    env: input.env,
+    verbose: input.verbose,
+  });
+  const layout = await readOciLayout(outputDir);
+  const record: ImageRecord = {
+    schemaVersion: 1,
+    project: input.project.name,
+    digest: layout.digest,
+    mediaType: layout.mediaType,
+    platforms: layout.platforms,
+    size: layout.size,
+    labels,
+    builder: { name: builder.kind, version: await builder.version() },
+    baseImage,
+    version: input.version,
+    createdAt: labels['org.opencontainers.image.created'] ?? new Date().toISOString(),
+  };
+  await writeFile(join(input.project.artifactDir, IMAGE_RECORD), JSON.stringify(record, null, 2) + '\n');
+  return record;
+}

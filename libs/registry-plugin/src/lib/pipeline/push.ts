@@ -1,0 +1,181 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { valid as validSemver } from 'semver';
+import type { AurenConfig } from '../config/options';
+import { AurenError, inputError } from '../errors/errors';
+import { createTag, versionTagName, type GitContext } from '../git';
+import { readOciLayout } from '../registry/layout';
+import { executePush, planPush, type PushPlan } from '../registry/push';
+import type { RegistryClient } from '../registry/client';
+import { formatBytes } from '../reports/format';
+import { IMAGE_RECORD, PUSH_RECORD, type ImageRecord, type PushRecord, type ScanVerdict } from '../reports/records';
+import type { CombinedReport } from '../scanners/report';
+import { planTags } from '../tags';
+import { validateTag } from '../tags/grammar';
+import type { ResolvedVersion } from './version';
+
+export interface PushInput {
+  workspaceRoot: string;
+  project: { name: string; artifactDir: string };
+  config: AurenConfig;
+  client: RegistryClient;
+  /** Repository path below the namespace (default: the project name). */
+  repository: string;
+  extraTags: string[];
+  /** Push the exact tags given instead of the strategy's (e.g. `--tags=x,y`). */
+  tagsOverride: string[] | undefined;
+  git: GitContext;
+  version: ResolvedVersion | undefined;
+  requireScan: boolean;
+  dryRun: boolean;
+  log: (line: string) => void;
+}
+
+export interface PushOutcome {
+  status: 'pushed' | 'skipped' | 'dry-run';
+  reason: string;
+  record?: PushRecord;
+  plan?: PushPlan;
+  gitTag?: { name: string; result: 'created' | 'exists' };
+}
+
+/** A version tag (`v1.2.3`) names one image forever; everything else may move. */
+export function isImmutableTag(tag: string): boolean {
+  return /^v\d/.test(tag) && validSemver(tag.slice(1)) !== null;
+}
+
+export async function readImageRecord(artifactDir: string, project: string): Promise<ImageRecord> {
+  const path = join(artifactDir, IMAGE_RECORD);
+  if (!existsSync(path)) {
+    throw inputError(`${project}: no built image at ${path}`, `Run \`nx run ${project}:docker-build\` first (docker-push depends on it).`);
+  }
+  return JSON.parse(await readFile(path, 'utf8')) as ImageRecord;
+}
+
+interface ScanSummary {
+  verdict: ScanVerdict;
+  scanner?: string;
+  critical?: number;
+  high?: number;
+  digest?: string;
+}
+
+export async function readScanSummary(artifactDir: string): Promise<ScanSummary | undefined> {
+  const path = join(artifactDir, 'scan', 'report.json');
+  if (!existsSync(path)) return undefined;
+  const report = JSON.parse(await readFile(path, 'utf8')) as CombinedReport;
+  const scanned = report.vulnerabilityScan.status === 'scanned' ? report.vulnerabilityScan.scanner : undefined;
+  return {
+    verdict: report.verdict,
+    scanner: scanned ? `${scanned.name} ${scanned.version}` : undefined,
+    critical: report.gate.counts.CRITICAL,
+    high: report.gate.counts.HIGH,
+    digest: report.image.digest,
+  };
+}
+
+export function repositoryPath(config: AurenConfig, repository: string): string {
+  return config.namespace ? `${config.namespace}/${repository}` : repository;
+}
+
+export async function pushImage(input: PushInput): Promise<PushOutcome> {
+  const { project, config, git, log } = input;
+  const image = await readImageRecord(project.artifactDir, project.name);
+  const scan = await readScanSummary(project.artifactDir);
+  if (input.requireScan) {
+    if (!scan) {
+      throw inputError(`${project.name}: the image has not been scanned`, `Run \`nx run ${project.name}:scan\` first (docker-push depends on it).`);
+    }
+    if (scan.digest && scan.digest !== image.digest) {
+      throw inputError(`${project.name}: the scan report is for ${scan.digest}, not the built image ${image.digest}`, `Run \`nx run ${project.name}:scan\` again.`);
+    }
+    if (scan.verdict === 'blocked') {
+      throw new AurenError('policy', `${project.name}: the scan blocked this image; nothing pushed`, `See ${join(project.artifactDir, 'scan', 'report.txt')}.`);
+    }
+  }
+
+  const version = input.version;
+  const unchanged = version !== undefined && version.decision.bump === 'none';
+  let tags: string[];
+  let kind = 'explicit';
+  if (input.tagsOverride) {
+    tags = input.tagsOverride;
+  } else if (version === undefined) {
+    tags = [`${git.branch.replace(/[^a-zA-Z0-9_.-]+/g, '-')}-${git.sha7}`];
+  } else if (unchanged) {
+    // Nothing this app depends on changed since its release: it gets no new tag. Its release
+    // tag is still planned so a different image under it is caught, and a same-digest push is
+    // a no-op.
+    tags = [`v${version.version}`];
+    kind = 'unchanged';
+  } else {
+    const plan = planTags({ version: version.version, git, strategy: config.tags });
+    if (!plan.push) return { status: 'skipped', reason: plan.reason };
+    tags = plan.tags;
+    kind = plan.kind;
+  }
+  const all = [...tags.filter((t) => t !== 'latest'), ...input.extraTags, ...tags.filter((t) => t === 'latest')];
+  const unique = [...new Set(all)];
+  unique.forEach(validateTag);
+
+  const repository = repositoryPath(config, input.repository);
+  const layout = await readOciLayout(join(project.artifactDir, 'oci'));
+  if (layout.digest !== image.digest) {
+    throw inputError(`${project.name}: image.json names ${image.digest} but the layout holds ${layout.digest}`, `Run \`nx run ${project.name}:docker-build\` again.`);
+  }
+  // Layers of an in-house base image already sit in its repository on the same registry:
+  // mount them instead of uploading them again.
+  const mountFrom = image.baseImage?.startsWith(`${config.registry}/`)
+    ? [image.baseImage.slice(config.registry.length + 1).replace(/[:@].*$/, '')]
+    : [];
+  const plan = await planPush(input.client, layout, { repository, tags: unique, immutableTags: isImmutableTag, mountFrom });
+  log(describePlan(config.registry, repository, plan));
+  if (plan.conflicts.length) {
+    throw new AurenError(
+      'policy',
+      plan.conflicts.map((c) => `${config.registry}/${repository}:${c.tag} already names ${c.existingDigest}; this build is ${plan.digest}`).join('\n') +
+        '\nVersion tags are immutable; nothing was pushed.',
+      'Commit a change so the app gets a new version (nx run <app>:version shows it), or delete the tag deliberately.',
+    );
+  }
+  if (input.dryRun) return { status: 'dry-run', reason: 'dry run: nothing pushed', plan };
+
+  const result = await executePush(input.client, plan, {});
+  const record: PushRecord = {
+    schemaVersion: 1,
+    project: project.name,
+    registry: config.registry,
+    repository,
+    digest: result.digest,
+    tags: unique,
+    version: version?.version,
+    size: image.size,
+    platforms: image.platforms,
+    scan: { verdict: scan?.verdict ?? 'not-scanned', scanner: scan?.scanner, critical: scan?.critical, high: scan?.high },
+    git: { sha: git.sha, branch: git.branch },
+    blobs: { uploaded: result.uploaded, skipped: result.skipped, mounted: result.mounted, bytesUploaded: result.bytesUploaded },
+    pushedAt: new Date().toISOString(),
+    dryRun: false,
+  };
+  await writeFile(join(project.artifactDir, PUSH_RECORD), JSON.stringify(record, null, 2) + '\n');
+
+  let gitTag: PushOutcome['gitTag'];
+  if (version && !unchanged && kind === 'release') {
+    const name = versionTagName(project.name, version.version);
+    gitTag = { name, result: await createTag(input.workspaceRoot, name, `${project.name} ${version.version}\n\nimage ${config.registry}/${repository}@${result.digest}`) };
+  }
+  return { status: 'pushed', reason: kind, record, plan, gitTag };
+}
+
+export function describePlan(registry: string, repository: string, plan: PushPlan): string {
+  const upload = plan.blobs.filter((b) => b.action === 'upload');
+  const lines = [
+    `push ${registry}/${repository}@${plan.digest}`,
+    `  blobs: ${upload.length} to upload (${formatBytes(plan.bytesToUpload)}), ${plan.blobs.length - upload.length} already there`,
+    `  manifests: ${plan.manifests.filter((m) => m.action === 'put').length} to put, ${plan.manifests.filter((m) => m.action === 'skip').length} already there`,
+    ...plan.tags.map((t) => `  tag ${t.tag}: ${t.action}${t.previousDigest ? ` (was ${t.previousDigest})` : ''}`),
+    ...plan.conflicts.map((c) => `  tag ${c.tag}: CONFLICT (${c.reason})`),
+  ];
+  return lines.join('\n');
+}

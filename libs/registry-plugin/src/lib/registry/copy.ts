@@ -1,0 +1,110 @@
+import { PassThrough, pipeline } from 'node:stream';
+import { AurenError } from '../errors/errors';
+import type { BlobSource, RegistryClient } from './client';
+import { isDigest } from './digest';
+import { formatPlatform, isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest } from './media-types';
+import { validateRepository } from './reference';
+import { executePush, planImagePush, type ImageSource, type PushProgress, type PushResult } from './push';
+
+/**
+ * Copy an image between repositories, by digest, every platform of an index, manifests byte for
+ * byte (so the digest is the same on both sides). Same registry: blobs are cross-repository
+ * mounted (nothing at all moves within one repository). Different registries: only the blobs the
+ * target lacks are streamed across. Used by promote and mirror.
+ */
+export interface CopyOptions {
+  from: { client: RegistryClient; repository: string; reference: string };
+  to: { client: RegistryClient; repository: string; tags: string[] };
+  immutableTags?: (tag: string) => boolean;
+  /** Blob transfers in flight. Default 3. */
+  concurrency?: number;
+  dryRun?: boolean;
+  onProgress?: (event: PushProgress) => void;
+}
+
+export interface CopyResult extends PushResult {
+  mediaType: string;
+  platforms: string[];
+}
+
+/** Layers docker marks as not to be redistributed (Windows base layers) stay where they are. */
+const NON_DISTRIBUTABLE = /nondistributable|foreign/;
+
+function streamingSource(client: RegistryClient, repository: string, descriptor: Descriptor): BlobSource {
+  return {
+    digest: descriptor.digest,
+    size: descriptor.size,
+    // `open` must return a stream at once; the GET answers later and is piped in.
+    open: () => {
+      const out = new PassThrough();
+      client.blobGet(repository, descriptor.digest).then(
+        (body) => pipeline(body, out, () => undefined),
+        (error) => out.destroy(error),
+      );
+      return out;
+    },
+  };
+}
+
+/** The image at `repository:reference` as a source for `planImagePush`, read with `client`. */
+export async function registryImageSource(
+  client: RegistryClient,
+  repository: string,
+  reference: string,
+): Promise<ImageSource & { platforms: string[] }> {
+  validateRepository(repository);
+  const top = await client.manifestGet(repository, reference);
+  if (top === 'not-found') {
+    throw new AurenError(
+      'registry',
+      `${client.registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference} does not exist`,
+      `List what is there with \`skopeo list-tags docker://${client.registry}/${repository}\` and check the source reference.`,
+    );
+  }
+  const manifests: ImageSource['manifests'] = [];
+  const blobs = new Map<string, ImageSource['blobs'][number]>();
+  const platforms: string[] = [];
+  const seen = new Set<string>();
+
+  const walk = async (node: { digest: string; mediaType: string; body: Buffer }, platform: string | undefined) => {
+    if (seen.has(node.digest)) return;
+    seen.add(node.digest);
+    const json = JSON.parse(node.body.toString('utf8')) as ImageIndex & ImageManifest;
+    if (isIndexMediaType(node.mediaType) || (Array.isArray(json.manifests) && !json.config)) {
+      for (const child of json.manifests ?? []) {
+        const got = await client.manifestGet(repository, child.digest);
+        if (got === 'not-found') {
+          throw new AurenError('registry', `index ${node.digest} in ${client.registry}/${repository} lists ${child.digest}, which is missing`, 'The source image is incomplete; push it again before copying.');
+        }
+        await walk(got, child.platform ? formatPlatform(child.platform) : undefined);
+      }
+    } else {
+      for (const descriptor of [json.config, ...(json.layers ?? [])]) {
+        if (!descriptor || NON_DISTRIBUTABLE.test(descriptor.mediaType) || blobs.has(descriptor.digest)) continue;
+        blobs.set(descriptor.digest, { ...streamingSource(client, repository, descriptor), mediaType: descriptor.mediaType });
+      }
+      if (platform && platform !== 'unknown/unknown' && !platforms.includes(platform)) platforms.push(platform);
+    }
+    manifests.push({ digest: node.digest, mediaType: node.mediaType, size: node.body.length, body: node.body, platform });
+  };
+  await walk(top, undefined);
+  return { digest: top.digest, mediaType: top.mediaType, manifests, blobs: [...blobs.values()], platforms };
+}
+
+export async function copyImage(options: CopyOptions): Promise<CopyResult> {
+  const { from, to } = options;
+  const source = await registryImageSource(from.client, from.repository, from.reference);
+  const sameRegistry = from.client.baseUrl === to.client.baseUrl;
+  const plan = await planImagePush(to.client, source, {
+    repository: to.repository,
+    tags: to.tags,
+    immutableTags: options.immutableTags,
+    mountFrom: sameRegistry ? [from.repository] : [],
+  });
+  const result = await executePush(to.client, plan, {
+    dryRun: options.dryRun,
+    concurrency: options.concurrency,
+    onProgress: options.onProgress,
+  });
+  return { ...result, mediaType: source.mediaType, platforms: source.platforms };
+}

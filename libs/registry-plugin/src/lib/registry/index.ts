@@ -1,0 +1,7 @@
+export * from './reference';
+export * from './digest';
+export * from './media-types';
+export * from './client';
+export * from './layout';
+export * from './push';
+export * from './copy';

@@ -1,0 +1,140 @@
+import { AurenError } from '../errors/errors';
+import type { RegistryClient } from '../registry/client';
+import { mapLimit } from '../registry/concurrency';
+import type { JournalWriter } from './journal';
+import type { ImageDecision, RepositoryPlan } from './policy';
+import type { LiveRepository } from './snapshot';
+
+/**
+ * Carries out a plan. Safety, in order:
+ * 1. Re-list the tags: a tag added or moved since the plan that names a planned digest (or an
+ *    index whose children are planned) takes that digest out of the plan.
+ * 2. Save every planned manifest to the undo journal (one atomic write) before the first DELETE.
+ * 3. Delete indexes before the manifests they hold, level by level, so a killed run never
+ *    leaves an index without a platform; a skipped index keeps its children.
+ * 4. Just before each DELETE, HEAD every tag of the image; if one now names another digest the
+ *    image is skipped.
+ */
+
+export type Outcome = 'deleted' | 'already-gone' | 'skipped';
+
+export interface DeletionOutcome {
+  repository: string;
+  digest: string;
+  tags: string[];
+  outcome: Outcome;
+  reason?: string;
+}
+
+export interface ApplyHooks {
+  /** Called after each recorded outcome; throwing stops the run (tests use it to simulate a kill). */
+  afterDelete?: (outcome: DeletionOutcome, deletedSoFar: number) => void | Promise<void>;
+}
+
+export interface ApplyOptions {
+  concurrency: number;
+  journal: JournalWriter;
+  hooks?: ApplyHooks;
+  log?: (line: string) => void;
+}
+
+async function referencedNow(client: RegistryClient, live: LiveRepository, concurrency: number): Promise<Map<string, string>> {
+  const before = new Map(live.snapshot.tags.map((t) => [t.tag, t.digest]));
+  const tags = await client.tagList(live.snapshot.repository);
+  const changed = new Map<string, string>(); // digest → why it is referenced now
+  const repo = live.snapshot.repository;
+  await mapLimit(tags, concurrency, async (tag) => {
+    const head = await client.manifestHead(repo, tag);
+    if (head === 'not-found' || before.get(tag) === head.digest) return;
+    const why = before.has(tag) ? `tag ${tag} moved to it after the plan` : `tag ${tag} was added after the plan`;
+    // Walk the new target: a fresh index may reuse planned platform manifests.
+    const stack = [head.digest];
+    while (stack.length) {
+      const digest = stack.pop() as string;
+      if (changed.has(digest)) continue;
+      changed.set(digest, why);
+      const known = live.snapshot.manifests[digest];
+      if (known) stack.push(...known.children);
+      else {
+        const got = await client.manifestGet(repo, digest);
+        if (got === 'not-found') continue;
+        const doc = JSON.parse(got.body.toString('utf8')) as { manifests?: Array<{ digest: string }> };
+        stack.push(...(doc.manifests ?? []).map((m) => m.digest));
+      }
+    }
+  });
+  return changed;
+}
+
+export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, live: LiveRepository, options: ApplyOptions): Promise<DeletionOutcome[]> {
+  const repo = plan.repository;
+  const outcomes: DeletionOutcome[] = [];
+  const log = options.log ?? (() => undefined);
+  if (!plan.deletions.length) return outcomes;
+
+  const record = async (outcome: DeletionOutcome) => {
+    options.journal.record({ repository: repo, digest: outcome.digest, state: outcome.outcome, reason: outcome.reason });
+    outcomes.push(outcome);
+    log(`${outcome.outcome.padEnd(12)} ${repo}@${outcome.digest.slice(0, 19)} ${outcome.tags.join(', ') || '(untagged)'}${outcome.reason ? ` — ${outcome.reason}` : ''}`);
+    await options.hooks?.afterDelete?.(outcome, outcomes.filter((o) => o.outcome === 'deleted').length);
+  };
+
+  const changed = await referencedNow(client, live, options.concurrency);
+  const pending = new Map<string, ImageDecision>();
+  for (const deletion of plan.deletions) {
+    const why = changed.get(deletion.digest);
+    if (why) await record({ repository: repo, digest: deletion.digest, tags: deletion.tags, outcome: 'skipped', reason: why });
+    else pending.set(deletion.digest, deletion);
+  }
+
+  options.journal.save(
+    [...pending.values()].map((d) => {
+      const raw = live.raw.get(d.digest);
+      if (!raw) throw new AurenError('internal', `no saved bytes for ${repo}@${d.digest}; refusing to delete what the journal cannot restore`);
+      return { repository: repo, digest: d.digest, mediaType: raw.mediaType, body: raw.body.toString('base64'), tags: d.tags, children: live.snapshot.manifests[d.digest]?.children ?? [] };
+    }),
+  );
+
+  const skipWithChildren = async (digest: string, reason: string) => {
+    for (const child of live.snapshot.manifests[digest]?.children ?? []) {
+      const d = pending.get(child);
+      if (!d) continue;
+      pending.delete(child);
+      await record({ repository: repo, digest: child, tags: d.tags, outcome: 'skipped', reason: `its index ${digest.slice(0, 19)} was kept: ${reason}` });
+      await skipWithChildren(child, reason);
+    }
+  };
+
+  const deleteOne = async (d: ImageDecision) => {
+    for (const tag of d.tags) {
+      const head = await client.manifestHead(repo, tag);
+      if (head !== 'not-found' && head.digest !== d.digest) {
+        pending.delete(d.digest);
+        await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: 'skipped', reason: `tag ${tag} moved to ${head.digest.slice(0, 19)}` });
+        await skipWithChildren(d.digest, `tag ${tag} moved`);
+        return;
+      }
+    }
+    const result = await client.manifestDelete(repo, d.digest);
+    if (result === 'unsupported') {
+      throw new AurenError(
+        'registry',
+        `registry ${client.registry} does not allow deleting manifests (${repo}@${d.digest})`,
+        'Enable deletes (distribution: storage.delete.enabled: true) or use the provider\'s retention settings.',
+      );
+    }
+    pending.delete(d.digest);
+    await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: result === 'deleted' ? 'deleted' : 'already-gone' });
+  };
+
+  // Level by level: whatever no other pending deletion holds goes first.
+  while (pending.size) {
+    const held = new Set([...pending.keys()].flatMap((d) => live.snapshot.manifests[d]?.children ?? []));
+    const level = [...pending.values()].filter((d) => !held.has(d.digest));
+    if (!level.length) throw new AurenError('internal', `index cycle among the planned deletions of ${repo}`);
+    await mapLimit(level, options.concurrency, async (d) => {
+      if (pending.has(d.digest)) await deleteOne(d);
+    });
+  }
+  return outcomes;
+}

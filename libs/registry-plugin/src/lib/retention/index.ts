@@ -1,0 +1,10 @@
+export * from './policy';
+export { classifyTag, parseDateTag, globToRegExp, type TagKind } from './tags';
+export { readRepository, selectRepositories, filesystemManifestLister, type ManifestLister, type LiveRepository } from './snapshot';
+export { applyPlan, type DeletionOutcome, type ApplyHooks } from './apply';
+export { runCleanup, summarize, type CleanupInput, type CleanupResult, type CleanupSummary } from './cleanup';
+export { restoreJournal, type RestoreResult, type RestoreItem } from './restore';
+export { JournalWriter, readJournal, findUnfinishedJournal, newestJournal, DEFAULT_JOURNAL_DIR, type Journal, type JournalEntry } from './journal';
+export { collectProtections, composeImages, pushRecords, interpolate } from './protect';
+export { formatPlan, planJson } from './format';
+export * from './gc';

@@ -1,0 +1,151 @@
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { AurenError } from '../errors/errors';
+import { sha256Digest } from '../registry/digest';
+
+/**
+ * The undo journal of a cleanup: every manifest it deletes, saved (exact bytes, media type, tags)
+ * before the first deletion, so `restore` can PUT them back until garbage collection removes
+ * their blobs. `<name>.json` is rewritten atomically (temp file + fsync + rename); progress goes
+ * to `<name>.json.progress`, one JSON line per deletion, so a killed run leaves a journal that
+ * says exactly what happened and the next run resumes into it.
+ */
+
+export interface JournalEntry {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  /** base64 of the manifest bytes; they hash to `digest`. */
+  body: string;
+  tags: string[];
+  /** Child manifests, for an index: restored before it. */
+  children: string[];
+}
+
+export interface Journal {
+  schemaVersion: 1;
+  registry: string;
+  startedAt: string;
+  finishedAt?: string;
+  entries: JournalEntry[];
+}
+
+export type ProgressState = 'deleted' | 'already-gone' | 'skipped';
+
+export interface ProgressLine {
+  repository: string;
+  digest: string;
+  state: ProgressState;
+  reason?: string;
+  at: string;
+}
+
+export const DEFAULT_JOURNAL_DIR = '.auren/journal';
+const key = (repository: string, digest: string) => `${repository}@${digest}`;
+
+export function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export function journalFileName(now: Date): string {
+  return `${now.toISOString().replace(/[:.]/g, '-')}.json`;
+}
+
+export function readJournal(path: string): { journal: Journal; progress: Map<string, ProgressLine> } {
+  if (!existsSync(path)) throw new AurenError('input', `journal ${path} does not exist`, 'List the journals with `ls .auren/journal` and pass one with --journal.');
+  let journal: Journal;
+  try {
+    journal = JSON.parse(readFileSync(path, 'utf8')) as Journal;
+  } catch (error) {
+    throw new AurenError('input', `journal ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (journal?.schemaVersion !== 1 || !Array.isArray(journal.entries)) {
+    throw new AurenError('input', `${path} is not a cleanup journal (schemaVersion 1 with entries)`);
+  }
+  for (const entry of journal.entries) {
+    if (sha256Digest(Buffer.from(entry.body, 'base64')) !== entry.digest) {
+      throw new AurenError('input', `journal ${path}: the saved bytes of ${entry.repository}@${entry.digest} do not hash to that digest`, 'The journal was edited or damaged; restore from another copy.');
+    }
+  }
+  const progress = new Map<string, ProgressLine>();
+  const progressPath = `${path}.progress`;
+  if (existsSync(progressPath)) {
+    for (const line of readFileSync(progressPath, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const item = JSON.parse(line) as ProgressLine;
+        progress.set(key(item.repository, item.digest), item);
+      } catch {
+        // A run killed mid-write leaves at most a torn last line; the registry is the truth for it.
+      }
+    }
+  }
+  return { journal, progress };
+}
+
+/** The newest unfinished journal of this registry in `dir`, to resume into. */
+export function findUnfinishedJournal(dir: string, registry: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort().reverse();
+  for (const name of names) {
+    try {
+      const journal = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Journal;
+      if (journal.schemaVersion === 1 && journal.registry === registry && !journal.finishedAt) return join(dir, name);
+    } catch {
+      // not ours or damaged: never resume into it
+    }
+  }
+  return undefined;
+}
+
+export function newestJournal(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+  return names.length ? join(dir, names[names.length - 1]) : undefined;
+}
+
+export class JournalWriter {
+  private journal: Journal;
+  constructor(readonly path: string, registry: string, now: Date) {
+    this.journal = existsSync(path) ? readJournal(path).journal : { schemaVersion: 1, registry, startedAt: now.toISOString(), entries: [] };
+    if (this.journal.registry !== registry) {
+      throw new AurenError('input', `journal ${path} belongs to registry ${this.journal.registry}, not ${registry}`);
+    }
+    delete this.journal.finishedAt;
+    this.flush();
+  }
+
+  /** Saves manifests before they are deleted; entries already saved keep their first bytes. */
+  save(entries: readonly JournalEntry[]): void {
+    const known = new Map(this.journal.entries.map((e) => [key(e.repository, e.digest), e]));
+    for (const entry of entries) {
+      const existing = known.get(key(entry.repository, entry.digest));
+      if (existing) existing.tags = [...new Set([...existing.tags, ...entry.tags])].sort();
+      else this.journal.entries.push(entry);
+    }
+    this.flush();
+  }
+
+  /** One line per outcome; appendFileSync writes it whole before the next deletion is recorded. */
+  record(line: Omit<ProgressLine, 'at'>): void {
+    appendFileSync(`${this.path}.progress`, JSON.stringify({ ...line, at: new Date().toISOString() }) + '\n');
+  }
+
+  finish(now: Date): void {
+    this.journal.finishedAt = now.toISOString();
+    this.flush();
+  }
+
+  private flush(): void {
+    writeFileAtomic(this.path, JSON.stringify(this.journal, null, 1) + '\n');
+  }
+}

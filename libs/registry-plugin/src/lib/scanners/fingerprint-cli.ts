@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * Prints `scannerFingerprint` for the workspace's scan policy, for an Nx runtime cache input:
+ *   { "runtime": "node -r @swc-node/register libs/registry-plugin/src/lib/scanners/fingerprint-cli.ts" }
+ * The scanner comes from `--scanner <name>`, else AUREN_SCANNER / the plugin options in nx.json
+ * (through normalizeOptions, so the default is the same one the scan target uses).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeOptions, type RegistryPluginOptions } from '../config/options';
+import { formatError } from '../errors/errors';
+import { scannerFingerprint } from './fingerprint';
+
+function pluginOptions(root: string): RegistryPluginOptions | undefined {
+  try {
+    const nxJson = JSON.parse(readFileSync(join(root, 'nx.json'), 'utf8')) as { plugins?: Array<string | { plugin: string; options?: unknown }> };
+    const entry = (nxJson.plugins ?? []).find((p) => typeof p === 'object' && /registry-plugin/.test(p.plugin));
+    return typeof entry === 'object' ? (entry.options as RegistryPluginOptions | undefined) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const flag = argv.indexOf('--scanner');
+  const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
+  const options = pluginOptions(root) ?? {};
+  const env = flag !== -1 && argv[flag + 1] ? { ...process.env, AUREN_SCANNER: argv[flag + 1] } : process.env;
+  const config = normalizeOptions(options, env);
+  process.stdout.write(`${await scannerFingerprint(config.scan, env)}\n`);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  process.stderr.write(`${formatError(error)}\n`);
+  process.exitCode = 2;
+});

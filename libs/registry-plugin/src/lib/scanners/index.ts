@@ -1,0 +1,14 @@
+export type { Finding, ScannerAdapter, ScannerIdentity, ScanArgsInput, ExecFn } from './types';
+export { InvalidReportError } from './types';
+export { createScanner, SCANNER_NAMES } from './adapters';
+export { trivyAdapter, parseTrivyReport, parseTrivyVersion } from './trivy';
+export { grypeAdapter, parseGrypeReport, parseGrypeIdentity } from './grype';
+export { evaluateGate, type GateResult, type GatePolicy, type IgnoredFinding, type ExpiredRule } from './gate';
+export type { CheckResult, CheckId, CheckStatus, SecretFinding, SecretRuleId } from './checks/types';
+export { checkSecrets, findSecretsInText, globToRegExp } from './checks/secrets';
+export { checkSizeBudget, formatBytes } from './checks/size-budget';
+export { checkRootUser, runsAsRoot } from './checks/root-user';
+export { readLayout, type OciLayout, type LayoutImage } from './oci-layout';
+export { scanImage, SCANNER_INSTALL_HINT, type ScanImageInput, type ScanOutcome } from './scan-image';
+export { scannerFingerprint } from './fingerprint';
+export type { CombinedReport } from './report';

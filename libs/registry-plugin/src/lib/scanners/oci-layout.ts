@@ -1,0 +1,128 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AurenError } from '../errors/errors';
+
+/**
+ * Just enough of an OCI image layout reader for the built-in checks: walk index.json (nested
+ * indexes included) to every image manifest, with its config and layer descriptors.
+ * https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md
+ */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { os?: string; architecture?: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+export interface ImageConfig {
+  config?: { User?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface LayoutImage {
+  manifestDigest: string;
+  /** `os/arch[/variant]`, or `unknown` when the descriptor does not say. */
+  platform: string;
+  config: ImageConfig;
+  layers: Descriptor[];
+}
+
+export interface OciLayout {
+  dir: string;
+  images: LayoutImage[];
+  /** Compressed bytes of every distinct blob reachable from index.json. */
+  reachableBytes: number;
+}
+
+const INDEX_TYPES = new Set([
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+const DIGEST_RE = /^(sha256|sha512):([a-f0-9]{64,128})$/;
+
+export function blobPath(layoutDir: string, digest: string): string {
+  const match = DIGEST_RE.exec(digest);
+  // The digest comes from files we did not write; never let it escape blobs/.
+  if (!match) throw new AurenError('input', `invalid digest "${digest}" in OCI layout ${layoutDir}`);
+  return join(layoutDir, 'blobs', match[1], match[2]);
+}
+
+async function readJson<T>(path: string, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new AurenError('input', `cannot read ${what} at ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      'Run the docker-build target first; it writes the OCI layout that scan reads.');
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new AurenError('input', `${what} at ${path} is not valid JSON`, 'Rebuild the image with the docker-build target.');
+  }
+}
+
+export async function assertLayout(layoutDir: string): Promise<void> {
+  const marker = await readJson<{ imageLayoutVersion?: string }>(join(layoutDir, 'oci-layout'), 'oci-layout marker');
+  if (!marker.imageLayoutVersion) {
+    throw new AurenError('input', `${layoutDir}/oci-layout has no imageLayoutVersion: not an OCI image layout`);
+  }
+  await stat(join(layoutDir, 'index.json')).catch(() => {
+    throw new AurenError('input', `${layoutDir} has no index.json: not an OCI image layout`,
+      'Run the docker-build target first; it writes the OCI layout that scan reads.');
+  });
+}
+
+function isAttestation(descriptor: Descriptor): boolean {
+  // BuildKit stores provenance/SBOM as extra "manifests" for platform unknown/unknown.
+  return (
+    descriptor.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    (descriptor.platform?.os === 'unknown' && descriptor.platform?.architecture === 'unknown')
+  );
+}
+
+function platformOf(descriptor: Descriptor): string {
+  const p = descriptor.platform;
+  if (!p?.os || !p.architecture) return 'unknown';
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+export async function readLayout(layoutDir: string): Promise<OciLayout> {
+  await assertLayout(layoutDir);
+  const seen = new Map<string, number>();
+  const images: LayoutImage[] = [];
+  const index = await readJson<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), 'index.json');
+
+  const visit = async (descriptors: Descriptor[], depth: number): Promise<void> => {
+    if (depth > 4) throw new AurenError('input', `OCI layout ${layoutDir}: indexes nested too deeply`);
+    for (const d of descriptors) {
+      if (isAttestation(d)) continue;
+      seen.set(d.digest, d.size);
+      const body = await readJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(
+        blobPath(layoutDir, d.digest),
+        `blob ${d.digest}`,
+      );
+      const mediaType = d.mediaType ?? body.mediaType ?? '';
+      if (INDEX_TYPES.has(mediaType) || (Array.isArray(body.manifests) && !body.config)) {
+        await visit(body.manifests ?? [], depth + 1);
+        continue;
+      }
+      if (!body.config) continue;
+      seen.set(body.config.digest, body.config.size);
+      for (const layer of body.layers ?? []) seen.set(layer.digest, layer.size);
+      images.push({
+        manifestDigest: d.digest,
+        platform: platformOf(d),
+        config: await readJson<ImageConfig>(blobPath(layoutDir, body.config.digest), `image config ${body.config.digest}`),
+        layers: body.layers ?? [],
+      });
+    }
+  };
+  await visit(index.manifests ?? [], 0);
+  if (images.length === 0) {
+    throw new AurenError('input', `OCI layout ${layoutDir} contains no image manifest`, 'Rebuild the image with the docker-build target.');
+  }
+  const reachableBytes = [...seen.values()].reduce((sum, size) => sum + (Number.isFinite(size) ? size : 0), 0);
+  return { dir: layoutDir, images, reachableBytes };
+}

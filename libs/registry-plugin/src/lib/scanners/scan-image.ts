@@ -1,0 +1,241 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AurenConfig } from '../config/options';
+import { isLoopbackRegistry } from '../config/options';
+import { AurenError } from '../errors/errors';
+import { exec, which } from '../exec/exec';
+import type { ImageRecord, ScanVerdict } from '../reports/records';
+import { createScanner, SCANNER_NAMES } from './adapters';
+import { checkRootUser } from './checks/root-user';
+import { checkSecrets } from './checks/secrets';
+import { checkSizeBudget } from './checks/size-budget';
+import type { CheckResult } from './checks/types';
+import { evaluateGate, type GateResult } from './gate';
+import { readLayout } from './oci-layout';
+import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport } from './report';
+import { SEVERITY_ORDER } from './severity';
+import { InvalidReportError, type Finding, type ScannerAdapter, type ScannerIdentity } from './types';
+
+export interface ScanImageInput {
+  /** The OCI image layout written by docker-build (`dist/images/<project>/oci`). */
+  layoutDir: string;
+  imageRecord: ImageRecord;
+  /** Human name for reports, e.g. `127.0.0.1:5000/auren/auren-api`. */
+  imageName: string;
+  policy: AurenConfig['scan'];
+  budgets: AurenConfig['budgets'];
+  /** Registry the image is headed for; decides whether `allowUnscanned: loopback` applies. */
+  registry: string;
+  reportDir: string;
+  /** Repository-relative file SARIF results are attached to (the Dockerfile); default: the image name. */
+  sourceUri?: string;
+  now?: Date;
+  env?: NodeJS.ProcessEnv;
+  /** Report a root runtime user as a warning instead of blocking (base images run as root). */
+  allowRootUser?: boolean;
+}
+
+export interface ScanOutcome {
+  verdict: ScanVerdict;
+  scanner?: ScannerIdentity;
+  findings: Finding[];
+  gate: GateResult;
+  checks: CheckResult[];
+  reportFiles: { json: string; sarif: string; table: string; raw?: string };
+  summaryLines: string[];
+}
+
+const REPORT_FILES = { json: 'report.json', sarif: 'report.sarif', table: 'report.txt' } as const;
+const TOOL_VERSION = '0.1.0';
+/** Every exit code is acceptable: a scanner's exit code does not say whether its report is valid. */
+const ANY_EXIT_CODE = Array.from({ length: 255 }, (_, i) => i + 1);
+const STDERR_TAIL = 12;
+
+export const SCANNER_INSTALL_HINT =
+  'Install Trivy (https://trivy.dev/latest/getting-started/installation/, e.g. its apt repository or `brew install trivy`) ' +
+  'or Grype (https://github.com/anchore/grype#installation) and choose it with scan.scanner in nx.json or AUREN_SCANNER. ' +
+  'To push unscanned images to a local registry only, set scan.allowUnscanned to "loopback" (or "always" to allow it everywhere).';
+
+function unscannedAllowed(policy: AurenConfig['scan'], registry: string): boolean {
+  switch (policy.allowUnscanned) {
+    case 'always':
+      return true;
+    case 'loopback':
+      return isLoopbackRegistry(registry);
+    case 'never':
+      return false;
+    default: {
+      const unhandled: never = policy.allowUnscanned;
+      return unhandled;
+    }
+  }
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+interface VulnerabilityRun {
+  identity: ScannerIdentity;
+  findings: Finding[];
+  rawFile: string;
+}
+
+async function runScanner(adapter: ScannerAdapter, binaryPath: string, input: ScanImageInput, env: NodeJS.ProcessEnv): Promise<VulnerabilityRun> {
+  const rawFile = join(input.reportDir, `${adapter.name}.json`);
+  // A report left by an earlier run must never pass for this run's output.
+  await rm(rawFile, { force: true });
+  const args = adapter.scanArgs({ layoutDir: input.layoutDir, digest: input.imageRecord.digest, outputFile: rawFile });
+  let result;
+  try {
+    result = await exec(binaryPath, args, { env, okExitCodes: ANY_EXIT_CODE });
+  } catch (error) {
+    throw new AurenError('scan', `${adapter.name} could not run on ${input.imageName}: ${(error as Error).message}`,
+      `Check that \`${binaryPath}\` is a working ${adapter.name} executable.`, { cause: error });
+  }
+  let findings: Finding[];
+  try {
+    const text = await readFile(rawFile, 'utf8').catch(() => {
+      throw new InvalidReportError(`it wrote no report to ${rawFile}`);
+    });
+    findings = adapter.parseReport(text);
+  } catch (error) {
+    if (!(error instanceof InvalidReportError)) throw error;
+    const stderr = tail(result.stderr || result.stdout, STDERR_TAIL);
+    throw new AurenError(
+      'scan',
+      `${adapter.name} failed to scan ${input.imageName}: ${error.message} (exit code ${result.exitCode})${stderr ? `:\n${stderr}` : ''}`,
+      `Run it by hand to see the whole output: ${result.command}. A scanner that cannot download or open its vulnerability database fails this way.`,
+    );
+  }
+  // Identify after the run: the scan may have updated the database, and the report must name the one used.
+  const identity = await adapter.identify(exec, binaryPath, env).catch(
+    (): ScannerIdentity => ({ name: adapter.name, version: 'unknown', db: 'unknown' }),
+  );
+  return { identity, findings, rawFile };
+}
+
+function overallVerdict(gate: GateResult, checks: CheckResult[], scanned: boolean): ScanVerdict {
+  if (gate.verdict === 'blocked' || checks.some((c) => c.status === 'fail')) return 'blocked';
+  if (!scanned) return 'not-scanned';
+  if (gate.verdict === 'warn' || checks.some((c) => c.status === 'warn')) return 'warn';
+  return 'pass';
+}
+
+function summarize(report: CombinedReport, files: ScanOutcome['reportFiles']): string[] {
+  const lines: string[] = [];
+  const scan = report.vulnerabilityScan;
+  lines.push(`${report.image.name}@${report.image.digest}: ${report.verdict.toUpperCase()}`);
+  if (scan.status === 'scanned') {
+    const g = report.gate;
+    lines.push(
+      `${scan.scanner.name} ${scan.scanner.version} (db ${scan.scanner.db}): ` +
+        `${SEVERITY_ORDER.map((s) => `${g.counts[s]} ${s}`).join(', ')}; ${g.blocking.length} blocking (blocks on ${g.blockOn.join(', ')}), ${g.ignored.length} ignored`,
+    );
+    for (const f of g.blocking.slice(0, 10)) {
+      lines.push(`  ✖ ${f.severity} ${f.id} ${f.pkgName} ${f.installedVersion}${f.fixedVersion ? ` → fixed in ${f.fixedVersion}` : ' (no fix yet)'}`);
+    }
+    if (g.blocking.length > 10) lines.push(`  … and ${g.blocking.length - 10} more in ${files.table}`);
+  } else {
+    lines.push(`vulnerabilities: NOT SCANNED (${scan.reason})`);
+  }
+  for (const rule of report.gate.expiredRules) {
+    lines.push(`  ! ignore rule ${rule.id} expired on ${rule.expires}; it no longer applies (${rule.matched} matching finding(s)). Remove or renew it in scan.ignore.`);
+  }
+  for (const c of report.checks) {
+    const mark = c.status === 'pass' ? '✔' : c.status === 'fail' ? '✖' : c.status === 'warn' ? '!' : '-';
+    lines.push(`${mark} ${c.id}: ${c.message}`);
+    for (const s of (c.secrets ?? []).slice(0, 10)) {
+      lines.push(`    ${s.rule} /${s.path}${s.line ? `:${s.line}` : ''} in layer ${s.layer.slice(0, 19)} (${s.masked})${s.removedInLayer ? ' — deleted later, still in history' : ''}`);
+    }
+    if (c.status !== 'pass' && c.hint) lines.push(`    → ${c.hint}`);
+  }
+  lines.push(`reports: ${files.table}, ${files.json}, ${files.sarif}`);
+  return lines;
+}
+
+/**
+ * Scans one built image (its OCI layout, never a daemon): the configured vulnerability scanner
+ * once, the policy gate over its report, and the built-in checks. "Blocked" is a value in the
+ * outcome; only failures to scan at all are thrown.
+ */
+export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
+  const env = input.env ?? process.env;
+  const now = input.now ?? new Date();
+  const layout = await readLayout(input.layoutDir);
+  const index = JSON.parse(await readFile(join(input.layoutDir, 'index.json'), 'utf8')) as { manifests?: Array<{ digest: string }> };
+  if (!(index.manifests ?? []).some((m) => m.digest === input.imageRecord.digest)) {
+    throw new AurenError('input', `image.json names ${input.imageRecord.digest}, which is not in ${input.layoutDir}/index.json`,
+      'The layout and image.json come from different builds; run the docker-build target again.');
+  }
+  await mkdir(input.reportDir, { recursive: true });
+
+  const adapter = createScanner(input.policy.scanner);
+  const binaryPath = await which(adapter.binary, env);
+  let notScannedReason: string | undefined;
+  if (!binaryPath) {
+    if (!unscannedAllowed(input.policy, input.registry)) {
+      const others = [];
+      for (const name of SCANNER_NAMES) {
+        if (name !== adapter.name && (await which(createScanner(name).binary, env))) others.push(name);
+      }
+      throw new AurenError(
+        'scan',
+        `cannot scan ${input.imageName}: \`${adapter.binary}\` is not installed (not on PATH), and scan.allowUnscanned is "${input.policy.allowUnscanned}"` +
+          (input.policy.allowUnscanned === 'loopback' ? ` while registry ${input.registry} is not on loopback` : ''),
+        others.length > 0 ? `${others.join(', ')} is installed: set AUREN_SCANNER=${others[0]} (or scan.scanner) to use it. ${SCANNER_INSTALL_HINT}` : SCANNER_INSTALL_HINT,
+      );
+    }
+    notScannedReason = `${adapter.binary} is not installed; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}`;
+  }
+
+  const compressedBytes = input.imageRecord.size > 0 ? input.imageRecord.size : layout.reachableBytes;
+  const [run, secrets] = await Promise.all([
+    binaryPath ? runScanner(adapter, binaryPath, input, env) : Promise.resolve(undefined),
+    checkSecrets({ layoutDir: input.layoutDir, layerSets: layout.images.map((i) => i.layers), allowPaths: input.policy.secretAllowPaths }),
+  ]);
+  const checks: CheckResult[] = [secrets, checkRootUser(layout.images, input.allowRootUser ?? false), checkSizeBudget(compressedBytes, input.budgets)];
+  const findings = run?.findings ?? [];
+  const gate = evaluateGate(findings, input.policy, now);
+  const verdict = overallVerdict(gate, checks, run !== undefined);
+
+  const reportFiles: ScanOutcome['reportFiles'] = {
+    json: join(input.reportDir, REPORT_FILES.json),
+    sarif: join(input.reportDir, REPORT_FILES.sarif),
+    table: join(input.reportDir, REPORT_FILES.table),
+    ...(run ? { raw: run.rawFile } : {}),
+  };
+  const report: CombinedReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    image: {
+      name: input.imageName,
+      project: input.imageRecord.project,
+      digest: input.imageRecord.digest,
+      platforms: input.imageRecord.platforms,
+      compressedBytes,
+    },
+    registry: input.registry,
+    scannedAt: now.toISOString(),
+    verdict,
+    vulnerabilityScan: run
+      ? { status: 'scanned', scanner: run.identity, rawReport: `${adapter.name}.json` }
+      : { status: 'not-scanned', reason: notScannedReason ?? 'no scanner' },
+    gate,
+    findings,
+    checks,
+  };
+  if (!run) await rm(join(input.reportDir, `${adapter.name}.json`), { force: true });
+  await writeFile(reportFiles.json, `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(reportFiles.sarif, `${JSON.stringify(buildSarif(report, input.sourceUri ?? input.imageName, TOOL_VERSION), null, 2)}\n`);
+  await writeFile(reportFiles.table, buildTable(report));
+
+  return {
+    verdict,
+    ...(run ? { scanner: run.identity } : {}),
+    findings,
+    gate,
+    checks,
+    reportFiles,
+    summaryLines: summarize(report, reportFiles),
+  };
+}

@@ -1,0 +1,99 @@
+import type { ExecFn, Finding, ScanArgsInput, ScannerAdapter, ScannerIdentity } from './types';
+import { InvalidReportError } from './types';
+import { normalizeSeverity } from './severity';
+
+/**
+ * Trivy reads an OCI image layout with `trivy image --input <dir>`
+ * (https://trivy.dev/latest/docs/target/container_image/ — "OCI Image Layout").
+ * `<dir>@<digest>` selects the top-level descriptor in index.json, so the image that is scanned is
+ * exactly the one image.json names; a nested index resolves to its first manifest.
+ * `--scanners vuln`: secrets are our own built-in check, and Trivy's would double the run time.
+ * No `--severity`/`--ignore-unfixed`/`--exit-code`: the gate is decided in TypeScript from the
+ * full report, so one run serves every policy.
+ */
+export const trivyAdapter: ScannerAdapter = {
+  name: 'trivy',
+  binary: 'trivy',
+  scanArgs({ layoutDir, digest, outputFile }: ScanArgsInput): string[] {
+    const input = digest ? `${layoutDir}@${digest}` : layoutDir;
+    return ['image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet'];
+  },
+  parseReport: parseTrivyReport,
+  async identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv): Promise<ScannerIdentity> {
+    const result = await exec(binaryPath, ['version', '--format', 'json'], { env });
+    return parseTrivyVersion(result.stdout);
+  },
+};
+
+interface TrivyVulnerability {
+  VulnerabilityID?: unknown;
+  PkgName?: unknown;
+  InstalledVersion?: unknown;
+  FixedVersion?: unknown;
+  Title?: unknown;
+  Severity?: unknown;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(text: string, tool: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidReportError(`${tool} output is not JSON (${(error as Error).message})`);
+  }
+}
+
+/**
+ * Trivy JSON, schema version 2: `{ SchemaVersion, ArtifactName, ArtifactType, Metadata, Results: [
+ * { Target, Class, Type, Vulnerabilities: [{ VulnerabilityID, PkgName, InstalledVersion,
+ * FixedVersion, Status, Title, Severity, ... }] }] }`. `Results` is omitted when there is nothing
+ * to report (the Go struct uses `omitempty`), so a clean image is `{ SchemaVersion: 2, ... }`.
+ */
+export function parseTrivyReport(text: string): Finding[] {
+  const doc = parseJson(text, 'trivy');
+  if (!isObject(doc) || doc['SchemaVersion'] !== 2 || typeof doc['ArtifactName'] !== 'string') {
+    throw new InvalidReportError('trivy output is not a Trivy JSON report (SchemaVersion 2 with ArtifactName expected)');
+  }
+  const results = doc['Results'] ?? [];
+  if (!Array.isArray(results)) throw new InvalidReportError('trivy report: "Results" is not a list');
+  const findings: Finding[] = [];
+  for (const result of results) {
+    if (!isObject(result)) throw new InvalidReportError('trivy report: a Results entry is not an object');
+    const vulns = result['Vulnerabilities'] ?? [];
+    if (!Array.isArray(vulns)) throw new InvalidReportError('trivy report: "Vulnerabilities" is not a list');
+    for (const v of vulns as TrivyVulnerability[]) {
+      if (!isObject(v) || typeof v.VulnerabilityID !== 'string' || typeof v.PkgName !== 'string') {
+        throw new InvalidReportError('trivy report: a vulnerability lacks VulnerabilityID or PkgName');
+      }
+      const finding: Finding = {
+        id: v.VulnerabilityID,
+        severity: normalizeSeverity(v.Severity),
+        pkgName: v.PkgName,
+        installedVersion: typeof v.InstalledVersion === 'string' ? v.InstalledVersion : '',
+      };
+      if (typeof v.FixedVersion === 'string' && v.FixedVersion) finding.fixedVersion = v.FixedVersion;
+      if (typeof v.Title === 'string' && v.Title) finding.title = v.Title;
+      if (typeof result['Target'] === 'string') finding.target = result['Target'];
+      findings.push(finding);
+    }
+  }
+  return findings;
+}
+
+/**
+ * `trivy version --format json` → `{ Version, VulnerabilityDB?: { Version, UpdatedAt, NextUpdate,
+ * DownloadedAt } }`. `VulnerabilityDB` is absent until a database has been downloaded. The DB's
+ * `Version` is its schema (2); `UpdatedAt` is what changes with every published database.
+ */
+export function parseTrivyVersion(text: string): ScannerIdentity {
+  const doc = parseJson(text, 'trivy version');
+  if (!isObject(doc) || typeof doc['Version'] !== 'string') {
+    throw new InvalidReportError('`trivy version --format json` did not print { "Version": ... }');
+  }
+  const db = doc['VulnerabilityDB'];
+  const dbVersion = isObject(db) && db['UpdatedAt'] ? `${String(db['Version'] ?? '?')}@${String(db['UpdatedAt'])}` : 'none';
+  return { name: 'trivy', version: doc['Version'], db: dbVersion };
+}

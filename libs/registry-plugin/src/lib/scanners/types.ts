@@ -1,0 +1,58 @@
+import type { ScannerName, Severity } from '../config/options';
+import type { ExecOptions, ExecResult } from '../exec/exec';
+
+/** One vulnerability in one package, in the same shape whichever scanner found it. */
+export interface Finding {
+  id: string;
+  severity: Severity;
+  pkgName: string;
+  installedVersion: string;
+  fixedVersion?: string;
+  title?: string;
+  /** Where the scanner found the package (Trivy's `Target`, Grype's first location path). */
+  target?: string;
+  /** Other ids for the same vulnerability (Grype reports a GHSA with its CVE as related). */
+  aliases?: string[];
+}
+
+/** What ran: the cache key of a scan is image digest + this. */
+export interface ScannerIdentity {
+  name: ScannerName;
+  version: string;
+  /** Vulnerability database version, `none` when no database is present. */
+  db: string;
+}
+
+/** `exec` from lib/exec, injectable so adapters stay pure argv builders. */
+export type ExecFn = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+
+export interface ScanArgsInput {
+  layoutDir: string;
+  /** Digest of the top-level descriptor in index.json, when known: pins what is scanned. */
+  digest?: string;
+  outputFile: string;
+}
+
+/**
+ * A vulnerability scanner. Adapters only build argv arrays and parse documents; running them is
+ * `scanImage`'s job, so every adapter is table-testable without the tool installed.
+ */
+export interface ScannerAdapter {
+  readonly name: ScannerName;
+  /** Executable looked up on PATH. */
+  readonly binary: string;
+  /** One scan of an OCI layout directory, JSON report written to `outputFile`. */
+  scanArgs(input: ScanArgsInput): string[];
+  /** Parses and shape-checks a report; throws `InvalidReportError` when it is not one. */
+  parseReport(text: string): Finding[];
+  /** Asks the installed tool for its version and database version. */
+  identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv): Promise<ScannerIdentity>;
+}
+
+/** The scanner's output is missing or not a report in its documented schema. */
+export class InvalidReportError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidReportError';
+  }
+}

@@ -1,0 +1,96 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  createNodesFromFiles,
+  type CreateNodes,
+  type CreateNodesResult,
+  type TargetConfiguration,
+} from '@nx/devkit';
+import { normalizeOptions, type RegistryPluginOptions } from '../lib/config/options';
+import { imageDir, IMAGE_RECORD, PUSH_RECORD } from '../lib/reports/records';
+
+const PLUGIN = '@auren/registry-plugin';
+
+/**
+ * Every project with a Dockerfile gets `docker-build` → `scan` → `docker-push`, plus `version`
+ * and `promote`. Build and scan are cacheable and declare their outputs (the OCI layout is a
+ * file artifact); push talks to a registry and is never cached.
+ */
+export function inferTargets(projectRoot: string): Record<string, TargetConfiguration> {
+  const out = `{workspaceRoot}/${imageDir('{projectName}')}`;
+  return {
+    'docker-build': {
+      executor: `${PLUGIN}:docker-build`,
+      cache: true,
+      dependsOn: ['^docker-push'],
+      inputs: ['production', '^production', { env: 'AUREN_REGISTRY' }, { env: 'AUREN_BUILDER' }],
+      outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`],
+      options: {},
+      metadata: {
+        description: 'Build the image into an OCI layout under dist/images/<project>.',
+        technologies: ['docker'],
+      },
+    },
+    scan: {
+      executor: `${PLUGIN}:scan`,
+      cache: true,
+      dependsOn: ['docker-build'],
+      // The verdict depends on the image (its digest is in image.json), the scanner, its
+      // version and its vulnerability database: the runtime input prints the last three.
+      inputs: [
+        { dependentTasksOutputFiles: `**/${IMAGE_RECORD}` },
+        { runtime: 'node libs/registry-plugin/bin/scanner-fingerprint.js' },
+        { env: 'AUREN_SCANNER' },
+        { env: 'AUREN_REGISTRY' },
+        '{workspaceRoot}/nx.json',
+      ],
+      outputs: [`${out}/scan`],
+      options: {},
+      metadata: { description: 'Scan the built image; writes JSON, SARIF and a table.', technologies: ['docker'] },
+    },
+    'docker-push': {
+      executor: `${PLUGIN}:docker-push`,
+      cache: false,
+      dependsOn: ['scan'],
+      options: {},
+      metadata: { description: `Push the scanned image and write ${PUSH_RECORD}.`, technologies: ['docker'] },
+    },
+    version: {
+      executor: `${PLUGIN}:version`,
+      cache: false,
+      options: {},
+      metadata: { description: 'Print the current and next version, and the commits that decide it.' },
+    },
+    promote: {
+      executor: `${PLUGIN}:promote`,
+      cache: false,
+      options: {},
+      metadata: { description: 'Copy a pushed tag to new tags or another registry by digest, without rebuilding.' },
+    },
+  };
+}
+
+export const createNodes: CreateNodes<RegistryPluginOptions> = [
+  '**/Dockerfile',
+  async (configFiles, options, context) => {
+    // Validate the options once per graph computation, so a malformed nx.json fails early
+    // with the plugin's message instead of at the first executor.
+    normalizeOptions(options, {});
+    return createNodesFromFiles(
+      (file) => {
+        const projectRoot = dirname(file);
+        const hasProject = ['project.json', 'package.json'].some((name) =>
+          existsSync(join(context.workspaceRoot, projectRoot, name)),
+        );
+        if (!hasProject) return {};
+        const result: CreateNodesResult = {
+          projects: { [projectRoot]: { targets: inferTargets(projectRoot) } },
+        };
+        return result;
+      },
+      configFiles,
+      options ?? {},
+      context,
+    );
+  },
+];
