@@ -9,6 +9,7 @@ APT_PACKAGES=(
   buildah skopeo umoci docker-registry debootstrap nginx openssl apache2-utils git ca-certificates curl
   python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
   python3-redis python3-kafka python3-psycopg2
+  chromium
 )
 
 missing=()

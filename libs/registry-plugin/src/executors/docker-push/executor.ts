@@ -1,7 +1,9 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { readGitContext } from '../../lib/git';
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { pushImage } from '../../lib/pipeline/push';
+import { pushImage, repositoryPath } from '../../lib/pipeline/push';
+import { AurenError } from '../../lib/errors/errors';
+import { failureEvent, historyRepository, recordPushEvent, successEvent, type PushEventInput } from '../../lib/history';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
@@ -23,12 +25,23 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
     const dryRun = isDryRun(options, env);
     const client = await connectRegistry(config, env);
     if (version) logger.info(`${project.name}: version ${version.version} (${version.decision.reason})`);
+    const started = Date.now();
+    const repository = options.repository ?? project.name;
+    const history = historyRepository(config.namespace);
+    // Every attempt goes to the push history in the registry (the monitor's success rate);
+    // recording is best effort and never decides the push's own outcome.
+    const record = async (event: PushEventInput) => {
+      if (dryRun) return;
+      await recordPushEvent(client, history, event).catch((error: unknown) =>
+        logger.verbose(`push history not updated: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    };
     const outcome = await pushImage({
       workspaceRoot: context.root,
       project,
       config,
       client,
-      repository: options.repository ?? project.name,
+      repository,
       extraTags: options.extraTags ?? [],
       tagsOverride: normalizeTags(options.tags),
       git,
@@ -36,6 +49,19 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
       requireScan: options.requireScan ?? true,
       dryRun,
       log: (line) => logger.info(line),
+    }).catch(async (error: unknown) => {
+      if (error instanceof AurenError && error.kind !== 'input' && error.kind !== 'config') {
+        await record(failureEvent({
+          project: project.name,
+          registry: config.registry,
+          repository: repositoryPath(config, repository),
+          error: error.message,
+          version: version?.version,
+          durationMs: Date.now() - started,
+          git: { sha: git.sha, branch: git.branch },
+        }));
+      }
+      throw error;
     });
     switch (outcome.status) {
       case 'skipped':
@@ -44,6 +70,7 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
         break;
       case 'pushed': {
         const r = outcome.record!;
+        await record(successEvent(r, { durationMs: Date.now() - started }));
         logger.info(
           `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
             `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.skipped} already there)`,

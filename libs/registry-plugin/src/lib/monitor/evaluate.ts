@@ -72,6 +72,7 @@ export function evaluate(m: Measurements, t: MonitorThresholds): Check[] {
         subject: repo.name,
         level: 'no-data',
         unit: 'count',
+        target: 0,
         alert: t.criticalVulnerabilities.alert,
         message: `no scan report or push record with scan counts for ${label} (${image.digest.slice(0, 19)}): run \`nx run ${repo.app}:scan\``,
       });

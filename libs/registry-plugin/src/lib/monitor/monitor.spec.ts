@@ -10,9 +10,10 @@ import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { pushImage, pushIndex, scanReportJson, type PushedImage } from './fixtures.testing';
 import type { MonitorReport } from './report';
 
-// The Prometheus text-format parser the lead installs as a devDependency.
+type PrometheusFamily = { name: string; help: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> };
+/** The real Prometheus text-format parser (devDependency parse-prometheus-text-format). */
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const parsePrometheus: (text: string) => Array<{ name: string; help: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> }> = require('parse-prometheus-text-format');
+const parsePrometheus = (text: string): PrometheusFamily[] => require('parse-prometheus-text-format')(text);
 
 const WORKSPACE_ROOT = resolve(__dirname, '../../../../..');
 const ARTIFACTS = join(WORKSPACE_ROOT, 'tmp/test-artifacts');

@@ -1,4 +1,4 @@
-import type { Level, MonitorReport } from './report';
+import { runnablePlatforms, type Level, type MonitorReport } from './report';
 
 /**
  * Prometheus text exposition format 0.0.4
@@ -52,7 +52,7 @@ export function renderPrometheus(report: MonitorReport): string {
     const image = repo.images.find((i) => i.digest === repo.newest);
     if (!image) continue;
     const base = { ...registry, repository: repo.name, version: image.version ?? image.tags[0] ?? '' };
-    for (const p of image.platforms) {
+    for (const p of runnablePlatforms(image.platforms)) {
       sample('auren_registry_image_size_bytes', "Compressed size (config + layers) of the repository's newest image, per platform.", { ...base, platform: p.platform }, p.sizeBytes);
     }
     for (const [severity, count] of Object.entries(image.vulnerabilities?.counts ?? {})) {

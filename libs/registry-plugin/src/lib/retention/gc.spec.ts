@@ -8,19 +8,21 @@ import { runCleanup } from './cleanup';
 import { collectLocalRegistry, gcAdvice, registryKind } from './gc';
 import { filesystemManifestLister } from './snapshot';
 import { pushImage, pushMultiArch, tagManifest } from './testing/images';
-import { testRegistryControl } from './testing/local-control';
+import { testRegistryControl, type TestRegistryControl } from './testing/local-control';
 
 const OLD = '2024-01-15T00:00:00Z';
 
 describe('garbage collection of the local registry', () => {
   let registry: TestRegistry;
   let work: string;
+  let control: TestRegistryControl;
   beforeAll(async () => {
     registry = await startTestRegistry();
+    control = testRegistryControl(registry);
     work = mkdtempSync(join(tmpdir(), 'auren-gc-'));
   });
   afterAll(async () => {
-    await registry?.stop();
+    await control?.dispose();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -47,7 +49,6 @@ describe('garbage collection of the local registry', () => {
       [dropped.digest, droppedIndex.index.digest, ...droppedIndex.children.map((c) => c.digest)].sort(),
     );
 
-    const control = testRegistryControl(registry);
     const modes: boolean[] = [];
     const report = await collectLocalRegistry({ client, control, dryRun: false, log: () => modes.push(control.readOnlyActive()) });
     expect(modes[0]).toBe(false);
@@ -69,7 +70,6 @@ describe('garbage collection of the local registry', () => {
 
   it('refuses pushes while read-only', async () => {
     const client = createRegistryClient({ registry: registry.host, retry: { attempts: 1 } });
-    const control = testRegistryControl(registry);
     await control.startReadOnly();
     try {
       await expect(pushImage(client, 'auren/ro')).rejects.toThrow();

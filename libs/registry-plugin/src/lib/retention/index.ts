@@ -8,3 +8,4 @@ export { JournalWriter, readJournal, findUnfinishedJournal, newestJournal, DEFAU
 export { collectProtections, composeImages, pushRecords, interpolate } from './protect';
 export { formatPlan, planJson } from './format';
 export * from './gc';
+export * from './run';

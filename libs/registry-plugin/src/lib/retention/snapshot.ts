@@ -123,10 +123,13 @@ export async function readRepository(client: RegistryClient, repository: string,
     return doc && 'config' in doc && doc.config ? doc.config.digest : undefined;
   };
   const ageTargets = [...needsAge].flatMap((d) => (manifests[d].children.length ? manifests[d].children : [d]));
+  // Many manifests share one config (same build, new tag or annotation): read each config once.
+  const byConfig = new Map<string, Promise<string | undefined>>();
   const created = new Map<string, string | undefined>();
   await mapLimit([...new Set(ageTargets)], options.concurrency, async (digest) => {
     const config = configOf(digest);
-    created.set(digest, config ? await readConfigCreated(client, repository, config) : undefined);
+    if (config && !byConfig.has(config)) byConfig.set(config, readConfigCreated(client, repository, config));
+    created.set(digest, config ? await byConfig.get(config) : undefined);
   });
   for (const digest of needsAge) {
     const facts = manifests[digest];

@@ -1,0 +1,63 @@
+// Issue targets for docker-push, measured against the named references in the same run:
+//  - push of a built app image into an empty repository ≤ 1.3× `skopeo copy` of the same OCI
+//    layout into another empty repository of the same registry; peak memory < 250 MB;
+//  - re-pushing an image the registry already has: only HEAD requests, < 1 s;
+//  - pushing with 5 tags ≤ 1.1× pushing with 1 tag;
+//  - `nx affected -t docker-push` with nothing affected < 3 s.
+// Usage: node bench/push.mjs [layoutDir]   (default: dist/images/auren-api/oci; run `npm start` first)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+require('@swc-node/register');
+const { startTestRegistry } = require('../libs/registry-plugin/src/testing/registry-server.ts');
+
+const root = new URL('..', import.meta.url).pathname;
+const layout = process.argv[2] ?? join(root, 'dist/images/auren-api/oci');
+if (!existsSync(layout)) {
+  console.error(`no OCI layout at ${layout}: run \`npm start\` (or nx run auren-api:docker-build) first`);
+  process.exit(2);
+}
+const ROUNDS = 3;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const ours = (registry, repo, tags) => {
+  const out = execFileSync(process.execPath, [join(root, 'bench/push-worker.js'), registry, layout, repo, tags], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+};
+const skopeo = (registry, repo) => {
+  const t = process.hrtime.bigint();
+  const r = spawnSync('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}`, `docker://${registry}/${repo}:v1`]);
+  if (r.status !== 0) throw new Error(r.stderr.toString());
+  return Number(process.hrtime.bigint() - t) / 1e6;
+};
+
+const reg = await startTestRegistry();
+try {
+  const oursMs = [], skopeoMs = [], rss = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const r = ours(reg.host, `bench/ours-${i}`, 'v1');
+    oursMs.push(r.ms); rss.push(r.maxRssKb);
+    skopeoMs.push(skopeo(reg.host, `bench/skopeo-${i}`));
+  }
+  const again = ours(reg.host, 'bench/ours-0', 'v1');
+  const one = [], five = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    one.push(ours(reg.host, `bench/tags1-${i}`, 'v1').ms);
+    five.push(ours(reg.host, `bench/tags5-${i}`, 'v1,main-abc1234,20260101-0000,dev,latest').ms);
+  }
+  const nxStart = process.hrtime.bigint();
+  execFileSync('npx', ['nx', 'affected', '-t', 'docker-push', '--base=HEAD', '--head=HEAD'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+  const nxMs = Number(process.hrtime.bigint() - nxStart) / 1e6;
+
+  const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(`layout: ${layout}`);
+  console.log(`push into empty repo:   ours ${fmt(median(oursMs))}  skopeo copy ${fmt(median(skopeoMs))}  ratio ${(median(oursMs) / median(skopeoMs)).toFixed(2)} (target ≤ 1.30)`);
+  console.log(`peak memory of push:    ${(Math.max(...rss) / 1024).toFixed(0)} MB (target < 250 MB)`);
+  console.log(`re-push, all present:   ${fmt(again.ms)}, requests ${JSON.stringify(again.methods)} (target: HEAD only, < 1 s)`);
+  console.log(`5 tags vs 1 tag:        ${fmt(median(five))} vs ${fmt(median(one))}  ratio ${(median(five) / median(one)).toFixed(2)} (target ≤ 1.10)`);
+  console.log(`nx affected, nothing affected: ${fmt(nxMs)} (target < 3 s)`);
+} finally {
+  await reg.stop();
+}

@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
+import { connectRegistry } from '../../lib/pipeline/connect';
+import { cleanupCommand, normalizeCleanupOptions } from '../../lib/retention/run';
+import { flag, hasFlag, type Command, type CommandIo } from '../command';
+
+/** The plugin's options from `<cwd>/nx.json`, as the executors read them. */
+export function workspaceConfig(io: CommandIo): AurenConfig {
+  const path = join(io.cwd, 'nx.json');
+  const nx = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { plugins?: Array<string | { plugin: string; options?: unknown }> }) : {};
+  const entry = (nx.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
+  return normalizeOptions(entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {}, io.env);
+}
+
+export const command: Command = {
+  summary: 'Plan (and with --apply, carry out) the retention cleanup of the registry.',
+  help: [
+    'usage: auren-registry cleanup [--apply] [--repositories a,b] [--json] [--journal-dir dir]',
+    '                              [--concurrency n] [--compose-file file]',
+    '',
+    'Prints, per repository, every tag with its digest, kept or deleted, and the rule that decided',
+    'it. Nothing changes without --apply (NX_DRY_RUN=true also forces a dry run). With --apply the',
+    'manifests are first saved to an undo journal (.auren/journal/<timestamp>.json); each tag is',
+    're-read just before its image is deleted and skipped if it moved. A killed run resumes into',
+    'its journal the next time. Policy: retention in nx.json (keepReleases, keepPatterns,',
+    'devMaxAgeDays, deleteUntagged); images in the compose file and the newest push records stay.',
+    '',
+    'options:',
+    '  --apply               delete what the plan says',
+    '  --repositories a,b    only these repositories (default: all under the namespace)',
+    '  --json                plan and outcomes as JSON on stdout',
+    '  --journal-dir dir     undo journal folder (default .auren/journal)',
+    '  --concurrency n       requests in flight (default 8)',
+    '  --compose-file file   production compose file (default docker-compose.prod.yml)',
+    '',
+    'examples:',
+    '  auren-registry cleanup',
+    '  auren-registry cleanup --repositories auren-api --json > plan.json',
+    '  auren-registry cleanup --apply && auren-registry gc',
+  ].join('\n'),
+  async run(args, io) {
+    const config = workspaceConfig(io);
+    const concurrency = flag(args, 'concurrency');
+    const options = normalizeCleanupOptions(
+      {
+        apply: hasFlag(args, 'apply'),
+        repositories: flag(args, 'repositories'),
+        json: hasFlag(args, 'json'),
+        journalDir: flag(args, 'journal-dir'),
+        concurrency: concurrency === undefined ? undefined : Number(concurrency),
+        composeFile: flag(args, 'compose-file'),
+      },
+      io.cwd,
+      io.env,
+    );
+    const client = await connectRegistry(config, io.env);
+    await cleanupCommand(client, config, options, { root: io.cwd, env: io.env, out: (t) => io.stdout(t + '\n'), log: (l) => io.stderr(l + '\n') });
+    return 0;
+  },
+};

@@ -1,0 +1,181 @@
+/**
+ * End to end, with every part real: a copy of this workspace with its own git history, real Nx
+ * commands, real buildah builds and a real distribution registry on a free port. Only the
+ * vulnerability scanner is a stand-in (tools/scanner-standins), since Trivy cannot be installed
+ * here. The steps share one registry and history, in order, as a team's merges would.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
+import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server';
+import { cloneWorkspace, type WorkspaceClone } from './workspace';
+
+const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
+const STEP = 20 * 60_000;
+
+let registry: TestRegistry;
+let ws: WorkspaceClone;
+let client: RegistryClient;
+
+/** tag → digest, for every tag of a repository. */
+async function tagMap(repo: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const tag of await client.tagList(`auren/${repo}`)) {
+    const head = await client.manifestHead(`auren/${repo}`, tag);
+    if (head !== 'not-found') out[tag] = head.digest;
+  }
+  return out;
+}
+
+async function snapshot(): Promise<Record<string, Record<string, string>>> {
+  const all: Record<string, Record<string, string>> = {};
+  for (const app of [...APPS, 'base-debian']) all[app] = await tagMap(app);
+  return all;
+}
+
+async function gitTags(): Promise<string[]> {
+  return (await ws.git('tag', '--list')).split('\n').filter(Boolean).sort();
+}
+
+function expectOk(result: { exitCode: number; all?: string }, what: string): void {
+  if (result.exitCode !== 0) throw new Error(`${what} failed (${result.exitCode}):\n${(result.all ?? '').slice(-6000)}`);
+}
+
+const dateTag = /^\d{8}-\d{4}$/;
+
+beforeAll(async () => {
+  registry = await startTestRegistry();
+  client = createRegistryClient({ registry: registry.host });
+  ws = await cloneWorkspace({ AUREN_REGISTRY: `${registry.host}/auren` });
+}, 60_000);
+
+afterAll(async () => {
+  await ws?.remove();
+  await registry?.stop();
+});
+
+describe('the pipeline on a real workspace', () => {
+  it('first run pushes every app and the base image, versioned and tagged', async () => {
+    expectOk(await ws.nx(['run-many', '-t', 'docker-push']), 'nx run-many -t docker-push');
+    const sha7 = (await ws.git('rev-parse', '--short=7', 'HEAD')).trim();
+    const tags = await snapshot();
+    for (const app of APPS) {
+      expect(Object.keys(tags[app]).sort()).toEqual(expect.arrayContaining(['latest', 'v0.1.0', `main-${sha7}`]));
+      expect(Object.keys(tags[app]).some((t) => dateTag.test(t))).toBe(true);
+      expect(new Set(Object.values(tags[app])).size).toBe(1);
+    }
+    expect(tags['base-debian'].bookworm).toBeDefined();
+    expect(await gitTags()).toEqual(['auren-api@0.1.0', 'auren-nginx@0.1.0', 'base-image@0.1.0', 'biometric-bridge@0.1.0']);
+  }, STEP);
+
+  it('a commit touching only auren-nginx adds tags to auren-nginx only', async () => {
+    const before = await snapshot();
+    const sha = await ws.commit('fix(nginx): shorter upstream timeout', { 'apps/auren-nginx/conf.d/auren.conf': '\n# tuned\n' });
+    expectOk(await ws.nx(['affected', '-t', 'docker-push', '--base=HEAD~1', '--head=HEAD']), 'nx affected');
+    const after = await snapshot();
+    for (const unchanged of ['auren-api', 'biometric-bridge', 'base-debian']) expect(after[unchanged]).toEqual(before[unchanged]);
+    const added = Object.keys(after['auren-nginx']).filter((t) => !(t in before['auren-nginx']));
+    expect(added.sort()).toEqual(expect.arrayContaining(['v0.1.1', `main-${sha.slice(0, 7)}`]));
+    expect(after['auren-nginx'].latest).toBe(after['auren-nginx']['v0.1.1']);
+    expect(after['auren-nginx'].latest).not.toBe(before['auren-nginx'].latest);
+    expect(await gitTags()).toContain('auren-nginx@0.1.1');
+  }, STEP);
+
+  it('a feat: commit on auren-api releases a new minor version with the full tag set', async () => {
+    const before = await snapshot();
+    const gitBefore = await gitTags();
+    const sha = await ws.commit('feat(api): weekly dashboard summary', { 'apps/auren-api/auren/api/config.py': '\n# weekly summaries\n' });
+    expectOk(await ws.nx(['affected', '-t', 'docker-push', '--base=HEAD~1', '--head=HEAD']), 'nx affected');
+    const after = await snapshot();
+    const api = after['auren-api'];
+    const added = Object.keys(api).filter((t) => !(t in before['auren-api']));
+    expect(added).toEqual(expect.arrayContaining(['v0.2.0', `main-${sha.slice(0, 7)}`]));
+    expect(added.some((t) => dateTag.test(t))).toBe(true);
+    expect(api.latest).toBe(api['v0.2.0']);
+    for (const other of ['biometric-bridge', 'auren-nginx', 'base-debian']) expect(after[other]).toEqual(before[other]);
+    expect((await gitTags()).filter((t) => !gitBefore.includes(t))).toEqual(['auren-api@0.2.0']);
+  }, STEP);
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const before = await snapshot();
+    const gitBefore = await gitTags();
+    await ws.commit('fix(api): round averages', { 'apps/auren-api/auren/api/config.py': '\n# rounding\n' });
+    const run = await ws.nx(['affected', '-t', 'docker-push', '--base=HEAD~1', '--head=HEAD'], { NX_DRY_RUN: 'true' });
+    expectOk(run, 'nx affected (dry run)');
+    expect(run.all).toContain('version 0.2.1');
+    expect(run.all).toMatch(/tag v0\.2\.1: create/);
+    expect(run.all).toMatch(/blobs: \d+ to upload/);
+    expect(await snapshot()).toEqual(before);
+    expect(await gitTags()).toEqual(gitBefore);
+  }, STEP);
+
+  it('a feature branch pushes development tags and never moves latest', async () => {
+    const before = await snapshot();
+    const gitBefore = await gitTags();
+    await ws.git('checkout', '-q', '-b', 'feature/Login_Page');
+    const sha = await ws.commit('feat(api): login page', { 'apps/auren-api/auren/api/config.py': '\n# login\n' });
+    expectOk(await ws.nx(['affected', '-t', 'docker-push', '--base=HEAD~1', '--head=HEAD']), 'nx affected on a branch');
+    const api = (await snapshot())['auren-api'];
+    const added = Object.keys(api).filter((t) => !(t in before['auren-api'])).sort();
+    expect(added).toEqual(['dev-feature-login-page', `feature-login-page-${sha.slice(0, 7)}`].sort());
+    expect(api.latest).toBe(before['auren-api'].latest);
+    expect(await gitTags()).toEqual(gitBefore);
+    await ws.git('checkout', '-q', 'main');
+  }, STEP);
+
+  it('refuses to push a different image under an existing version tag, changing nothing', async () => {
+    await ws.commit('fix(nginx): gzip json', { 'apps/auren-nginx/conf.d/auren.conf': '\n# gzip\n' });
+    const before = await snapshot();
+    const run = await ws.nx(['run', 'auren-nginx:docker-push', '--tags=v0.1.1,latest']);
+    expect(run.exitCode).not.toBe(0);
+    expect(run.all).toMatch(/v0\.1\.1 already names sha256:/);
+    expect(await snapshot()).toEqual(before);
+  }, STEP);
+
+  it('a CRITICAL finding blocks scan and push, names the finding, pushes nothing', async () => {
+    const findings = join(ws.dir, 'tmp-findings.json');
+    await writeFile(findings, JSON.stringify([{ id: 'CVE-2024-99999', severity: 'CRITICAL', pkg: 'openssl', installed: '3.0.0', fixed: '3.0.1' }]));
+    // A new vulnerability database changes the scan's cache key, as a real DB update does.
+    const env = { AUREN_STANDIN_FINDINGS: findings, AUREN_STANDIN_DB_VERSION: `e2e-${Date.now()}` };
+    const before = await snapshot();
+    const scan = await ws.nx(['run', 'biometric-bridge:scan'], env);
+    expect(scan.exitCode).not.toBe(0);
+    expect(scan.all).toContain('CVE-2024-99999');
+    const report = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(join(ws.dir, 'dist/images/biometric-bridge/scan/report.json'), 'utf8')));
+    expect(report.verdict).toBe('blocked');
+    const push = await ws.nx(['run', 'biometric-bridge:docker-push'], env);
+    expect(push.exitCode).not.toBe(0);
+    expect(push.all).toContain('CVE-2024-99999');
+    expect(await snapshot()).toEqual(before);
+  }, STEP);
+
+  it('a commit touching the base image affects all three apps', async () => {
+    await ws.commit('chore(base): note', { 'tools/base-image/Dockerfile': '\n# base image note\n' });
+    const run = await ws.nx(['show', 'projects', '--affected', '--base=HEAD~1', '--head=HEAD', '--withTarget', 'docker-push', '--json']);
+    expectOk(run, 'nx show projects --affected');
+    const affected = JSON.parse(run.stdout) as string[];
+    expect(affected.sort()).toEqual([...APPS, 'base-image'].sort());
+  }, STEP);
+
+  describe('bad input gets a clear error and pushes nothing', () => {
+    it.each([
+      ['a missing Dockerfile', ['run', 'auren-nginx:docker-build', '--dockerfile=apps/auren-nginx/Nope.Dockerfile', '--skip-nx-cache'], {}, /no Dockerfile at apps\/auren-nginx\/Nope\.Dockerfile/],
+      ['an invalid registry address', ['run', 'auren-nginx:docker-push', '--excludeTaskDependencies'], { AUREN_REGISTRY: 'http://registry.example/auren' }, /invalid AUREN_REGISTRY/],
+      ['a tag that breaks the OCI grammar', ['run', 'auren-nginx:docker-push', '--excludeTaskDependencies', '--tags=-bad'], {}, /invalid image tag "-bad"/],
+    ])('%s', async (_name, args, env, message) => {
+      const before = await snapshot();
+      const run = await ws.nx(args, env);
+      expect(run.exitCode).not.toBe(0);
+      expect(run.all).toMatch(message);
+      expect(await snapshot()).toEqual(before);
+    }, STEP);
+
+    it('a registry that is down', async () => {
+      const port = await freePort();
+      const run = await ws.nx(['run', 'auren-nginx:docker-push', '--excludeTaskDependencies'], { AUREN_REGISTRY: `127.0.0.1:${port}/auren` });
+      expect(run.exitCode).not.toBe(0);
+      expect(run.all).toMatch(new RegExp(`registry 127\\.0\\.0\\.1:${port} is not reachable`));
+      expect(run.all).toMatch(/nx run registry:serve|AUREN_REGISTRY/);
+    }, STEP);
+  });
+});

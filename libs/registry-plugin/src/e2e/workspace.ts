@@ -1,0 +1,70 @@
+import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import execa from 'execa';
+
+/**
+ * A real copy of this workspace in a temporary folder, with its own git history, driven by real
+ * Nx commands. node_modules is shared by a symlink; the Nx cache is shared too, so the Debian
+ * root filesystem (debootstrap) is made once per machine rather than once per test.
+ */
+export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
+
+export interface WorkspaceClone {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  git(...args: string[]): Promise<string>;
+  nx(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<execa.ExecaReturnValue<string>>;
+  commit(message: string, files: Record<string, string>): Promise<string>;
+  remove(): Promise<void>;
+}
+
+export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceClone> {
+  const dir = await mkdtemp(join(tmpdir(), 'auren-ws-'));
+  const { stdout } = await execa('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: WORKSPACE_ROOT });
+  const files = stdout.split('\0').filter((f) => f && !f.startsWith('node_modules/'));
+  for (const file of files) {
+    await cp(join(WORKSPACE_ROOT, file), join(dir, file), { recursive: false, errorOnExist: false }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error; // deleted but not yet committed
+    });
+  }
+  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const fullEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache'),
+    NX_TUI: 'false',
+    GIT_AUTHOR_NAME: 'AUREN CI',
+    GIT_AUTHOR_EMAIL: 'ci@auren.invalid',
+    GIT_COMMITTER_NAME: 'AUREN CI',
+    GIT_COMMITTER_EMAIL: 'ci@auren.invalid',
+    PATH: `${join(WORKSPACE_ROOT, 'tools', 'scanner-standins')}:${process.env.PATH}`,
+    ...env,
+  };
+  // Variables of a surrounding CI run must not decide this clone's branch.
+  for (const key of ['GITHUB_REF_NAME', 'GITHUB_HEAD_REF', 'GITHUB_EVENT_NAME', 'AUREN_BRANCH', 'NX_DRY_RUN']) delete fullEnv[key];
+  const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
+  await git('init', '-q', '-b', 'main');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'chore: import the workspace');
+  return {
+    dir,
+    env: fullEnv,
+    git,
+    nx: (args, extraEnv = {}) =>
+      execa('npx', ['nx', ...args, '--outputStyle=static'], { cwd: dir, env: { ...fullEnv, ...extraEnv }, reject: false, all: true }),
+    async commit(message, changes) {
+      for (const [file, content] of Object.entries(changes)) {
+        const path = join(dir, file);
+        await execa('mkdir', ['-p', dirname(path)]);
+        const { appendFile } = await import('node:fs/promises');
+        await appendFile(path, content);
+      }
+      await git('add', '-A');
+      await git('commit', '-q', '-m', message);
+      return (await git('rev-parse', 'HEAD')).trim();
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}

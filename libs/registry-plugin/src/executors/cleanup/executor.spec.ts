@@ -1,0 +1,75 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { createRegistryClient } from '../../lib/registry/client';
+import { pushImage, tagManifest } from '../../lib/retention/testing/images';
+import cleanupExecutor from './executor';
+import restoreExecutor from '../restore/executor';
+
+const OLD = '2024-01-15T00:00:00Z';
+
+describe('cleanup, restore and gc executors', () => {
+  it.each(['cleanup', 'restore', 'gc'])('%s: schema.json and schema.d.ts list the same options, each described', (name) => {
+    const schema = JSON.parse(readFileSync(join(__dirname, '..', name, 'schema.json'), 'utf8'));
+    const dts = readFileSync(join(__dirname, '..', name, 'schema.d.ts'), 'utf8');
+    expect(schema.additionalProperties).toBe(false);
+    const keys = Object.keys(schema.properties);
+    expect([...dts.matchAll(/^\s+(\w+)\?:/gm)].map((m) => m[1]).sort()).toEqual([...keys].sort());
+    for (const key of keys) {
+      expect(key).toMatch(/^[a-z][A-Za-z]*$/);
+      expect(schema.properties[key].description.length).toBeGreaterThan(10);
+    }
+  });
+
+  describe('against a real registry', () => {
+    let registry: TestRegistry;
+    let root: string;
+    const env = { ...process.env };
+    beforeAll(async () => {
+      registry = await startTestRegistry();
+      root = mkdtempSync(join(tmpdir(), 'auren-cleanup-exec-'));
+      process.env.AUREN_REGISTRY = `${registry.host}/auren`;
+      delete process.env.NX_DRY_RUN;
+    });
+    afterAll(async () => {
+      process.env = env;
+      await registry?.stop();
+      rmSync(root, { recursive: true, force: true });
+    });
+    const context = (): ExecutorContext =>
+      ({ root, cwd: root, isVerbose: false, projectName: 'registry', nxJsonConfiguration: { plugins: [] }, projectsConfigurations: { version: 2, projects: {} } }) as unknown as ExecutorContext;
+
+    it('is a dry run by default and with NX_DRY_RUN; --apply deletes and journals; restore brings it back', async () => {
+      const client = createRegistryClient({ registry: registry.host });
+      const keep = await pushImage(client, 'auren/exec', { created: OLD });
+      await tagManifest(client, 'auren/exec', 'v1.0.0', keep);
+      const drop = await pushImage(client, 'auren/exec', { created: OLD });
+      await tagManifest(client, 'auren/exec', 'dev-old', drop);
+      const out: string[] = [];
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        expect(await cleanupExecutor({ repositories: 'exec' }, context())).toEqual({ success: true });
+        expect(out.join('')).toMatch(/DELETE dev-old/);
+        process.env.NX_DRY_RUN = 'true';
+        expect(await cleanupExecutor({ repositories: 'exec', apply: true }, context())).toEqual({ success: true });
+        delete process.env.NX_DRY_RUN;
+        expect(await client.manifestHead('auren/exec', 'dev-old')).not.toBe('not-found');
+
+        out.length = 0;
+        expect(await cleanupExecutor({ repositories: ['auren/exec'], apply: true, json: true }, context())).toEqual({ success: true });
+        const result = JSON.parse(out.join(''));
+        expect(result.outcomes.map((o: { digest: string }) => o.digest)).toEqual([drop.digest]);
+        expect(await client.manifestHead('auren/exec', 'dev-old')).toBe('not-found');
+        expect(readdirSync(join(root, '.auren', 'journal')).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+
+        expect(await restoreExecutor({}, context())).toEqual({ success: true });
+        const back = await client.manifestHead('auren/exec', 'dev-old');
+        expect(back !== 'not-found' && back.digest).toBe(drop.digest);
+      } finally {
+        write.mockRestore();
+      }
+    });
+  });
+});

@@ -1,0 +1,8 @@
+export interface CleanupExecutorSchema {
+  apply?: boolean;
+  repositories?: string[] | string;
+  json?: boolean;
+  journalDir?: string;
+  concurrency?: number;
+  composeFile?: string;
+}

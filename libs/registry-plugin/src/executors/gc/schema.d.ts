@@ -1,0 +1,4 @@
+export interface GcExecutorSchema {
+  dryRun?: boolean;
+  json?: boolean;
+}

@@ -1,0 +1,6 @@
+export interface RestoreExecutorSchema {
+  journal?: string;
+  journalDir?: string;
+  concurrency?: number;
+  json?: boolean;
+}

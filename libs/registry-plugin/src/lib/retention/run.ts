@@ -1,0 +1,142 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { AurenConfig } from '../config/options';
+import { inputError } from '../errors/errors';
+import type { RegistryClient } from '../registry/client';
+import { runCleanup, type CleanupResult } from './cleanup';
+import { formatPlan, planJson } from './format';
+import { collectLocalRegistry, gcAdvice, registryKind, serveScriptControl, type GarbageCollector, type GcReport, type LocalRegistryControl } from './gc';
+import { DEFAULT_JOURNAL_DIR, newestJournal } from './journal';
+import { collectProtections, composeImages, pushRecords } from './protect';
+import { restoreJournal, type RestoreResult } from './restore';
+import { filesystemManifestLister, selectRepositories, type ManifestLister } from './snapshot';
+import type { ApplyHooks } from './apply';
+
+/**
+ * The upkeep commands behind both the Nx executors and `auren-registry`: normalise once, plan,
+ * run. Output goes through `out` (plan, JSON) and `log` (progress).
+ */
+
+export interface CleanupOptions {
+  apply?: boolean;
+  repositories?: string[] | string;
+  json?: boolean;
+  journalDir?: string;
+  concurrency?: number;
+  composeFile?: string;
+}
+
+export interface NormalizedCleanupOptions {
+  apply: boolean;
+  /** --apply was given but NX_DRY_RUN wins. */
+  applyBlockedByDryRun: boolean;
+  repositories: string[];
+  json: boolean;
+  journalDir: string;
+  concurrency: number;
+  composeFile: string;
+}
+
+export interface Io {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  out: (text: string) => void;
+  log: (line: string) => void;
+}
+
+const envDryRun = (env: NodeJS.ProcessEnv) => env.NX_DRY_RUN === 'true' || env.NX_DRY_RUN === '1';
+
+export function normalizeCleanupOptions(options: CleanupOptions, root: string, env: NodeJS.ProcessEnv): NormalizedCleanupOptions {
+  const repositories = (Array.isArray(options.repositories) ? options.repositories : (options.repositories ?? '').split(','))
+    .map((r) => r.trim())
+    .filter(Boolean);
+  const concurrency = options.concurrency ?? 8;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw inputError(`concurrency must be an integer from 1 to 64, got ${concurrency}`);
+  }
+  const journalDir = options.journalDir ?? DEFAULT_JOURNAL_DIR;
+  return {
+    apply: options.apply === true && !envDryRun(env),
+    applyBlockedByDryRun: options.apply === true && envDryRun(env),
+    repositories,
+    json: options.json === true,
+    journalDir: isAbsolute(journalDir) ? journalDir : join(root, journalDir),
+    concurrency,
+    composeFile: options.composeFile ?? 'docker-compose.prod.yml',
+  };
+}
+
+/** The embedded registry's data folder, when the configured registry is it. */
+export function localManifestLister(config: AurenConfig, root: string, env: NodeJS.ProcessEnv): ManifestLister | undefined {
+  const addr = env.AUREN_LOCAL_REGISTRY_ADDR ?? '127.0.0.1:5000';
+  const dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(root, '.auren', 'registry'), 'data');
+  return config.registry === addr && existsSync(dataDir) ? filesystemManifestLister(dataDir) : undefined;
+}
+
+export async function cleanupCommand(
+  client: RegistryClient,
+  config: AurenConfig,
+  options: NormalizedCleanupOptions,
+  io: Io,
+  extra: { lister?: ManifestLister; hooks?: ApplyHooks; now?: Date } = {},
+): Promise<CleanupResult> {
+  if (options.applyBlockedByDryRun) io.log('NX_DRY_RUN is set: planning only, nothing will be deleted.');
+  const repositories = await selectRepositories(client, config.namespace, options.repositories);
+  const lister = extra.lister ?? localManifestLister(config, io.root, io.env);
+  if (config.retention.deleteUntagged && !lister) {
+    io.log(`${client.registry} cannot list untagged manifests; only the platforms of deleted indexes are removed as untagged.`);
+  }
+  const protections = collectProtections({
+    registry: client.registry,
+    compose: composeImages(io.root, options.composeFile, io.env),
+    records: pushRecords(io.root),
+    composeFile: options.composeFile,
+  });
+  const result = await runCleanup(client, {
+    repositories,
+    policy: config.retention,
+    protections,
+    apply: options.apply,
+    concurrency: options.concurrency,
+    journalDir: options.journalDir,
+    now: extra.now ?? new Date(),
+    lister,
+    hooks: extra.hooks,
+    log: options.json ? undefined : io.log,
+  });
+  io.out(options.json ? planJson(result) : formatPlan(result));
+  return result;
+}
+
+export async function restoreCommand(client: RegistryClient, options: { journal?: string; journalDir?: string; concurrency?: number; json?: boolean }, io: Io): Promise<RestoreResult> {
+  const dir = options.journalDir ? (isAbsolute(options.journalDir) ? options.journalDir : join(io.root, options.journalDir)) : join(io.root, DEFAULT_JOURNAL_DIR);
+  const path = options.journal ? (isAbsolute(options.journal) ? options.journal : join(io.root, options.journal)) : newestJournal(dir);
+  if (!path) throw inputError(`no cleanup journal in ${dir}`, 'Pass --journal <file>; journals are written by `nx run registry:cleanup --apply`.');
+  io.log(`restoring from ${path}`);
+  const result = await restoreJournal(client, path, { concurrency: options.concurrency ?? 8, log: options.json ? undefined : io.log });
+  const count = (o: string) => result.items.filter((i) => i.outcome === o).length;
+  io.out(
+    options.json
+      ? JSON.stringify(result, null, 2)
+      : `restored ${count('restored')}, already present ${count('present')}, tag taken by a newer image ${count('tag-taken')}, blobs already collected ${count('blobs-gone')}`,
+  );
+  return result;
+}
+
+export async function gcCommand(
+  client: RegistryClient,
+  options: { dryRun: boolean; json?: boolean },
+  io: Io,
+  extra: { control?: LocalRegistryControl; collectors?: Partial<Record<string, GarbageCollector>> } = {},
+): Promise<GcReport> {
+  const kind = registryKind(client.registry);
+  let report: GcReport;
+  const provider = extra.collectors?.[kind];
+  if (provider) report = await provider.garbageCollect({ dryRun: options.dryRun, log: io.log });
+  else if (kind === 'local') {
+    const control = extra.control ?? serveScriptControl({ workspaceRoot: io.root, env: io.env });
+    report = await collectLocalRegistry({ client, control, dryRun: options.dryRun, log: io.log });
+  } else report = gcAdvice(client.registry, options.dryRun);
+  io.out(options.json ? JSON.stringify(report, null, 2) : report.message);
+  return report;
+}
