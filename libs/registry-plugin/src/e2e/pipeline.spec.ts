@@ -4,7 +4,8 @@
  * vulnerability scanner is a stand-in (tools/scanner-standins), since Trivy cannot be installed
  * here. The steps share one registry and history, in order, as a team's merges would.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import execa from 'execa';
 import { join } from 'node:path';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
 import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server';
@@ -66,6 +67,40 @@ describe('the pipeline on a real workspace', () => {
     }
     expect(tags['base-debian'].bookworm).toBeDefined();
     expect(await gitTags()).toEqual(['auren-api@0.1.0', 'auren-nginx@0.1.0', 'base-image@0.1.0', 'biometric-bridge@0.1.0']);
+  }, STEP);
+
+  it('the pushed images work, read by standard clients', async () => {
+    const checks: Record<string, string[]> = {
+      'auren-api': ['python3', '-c', 'import fastapi, uvicorn, auren.api.dashboard_api_minimal as m; print(m.app.title)'],
+      'biometric-bridge': ['python3', '-c', 'import kafka, redis, psycopg2, biometric_bridge; print("clients ok")'],
+      'auren-nginx': ['sh', '-c', 'nginx -t -c /etc/nginx/nginx.conf 2>&1 | cat'],
+    };
+    for (const [app, command] of Object.entries(checks)) {
+      const ref = `docker://${registry.host}/auren/${app}:v0.1.0`;
+      const inspect = await execa('skopeo', ['inspect', '--tls-verify=false', ref]);
+      expect(JSON.parse(inspect.stdout).Labels['org.opencontainers.image.version']).toBe('0.1.0');
+      const ctr = (await execa('buildah', ['--storage-driver', 'vfs', 'from', '--tls-verify=false', '--quiet', ref.replace('docker://', '')])).stdout.trim();
+      try {
+        const run = await execa('buildah', ['--storage-driver', 'vfs', 'run', '--isolation', 'chroot', ctr, '--', ...command], { reject: false, all: true });
+        expect({ app, exitCode: run.exitCode, output: run.all }).toEqual(expect.objectContaining({ app, exitCode: 0 }));
+        if (app === 'auren-nginx') expect(run.all).toMatch(/syntax is ok/);
+      } finally {
+        await execa('buildah', ['--storage-driver', 'vfs', 'rm', ctr], { reject: false });
+      }
+    }
+  }, STEP);
+
+  it('a second run with nothing changed rebuilds nothing and uploads no blob', async () => {
+    const before = await snapshot();
+    const run = await ws.nx(['run-many', '-t', 'docker-push']);
+    expectOk(run, 'second nx run-many -t docker-push');
+    for (const project of [...APPS, 'base-image']) {
+      expect(run.all).toMatch(new RegExp(`nx run ${project}:docker-build\\s+\\[local cache\\]`));
+      expect(run.all).toMatch(new RegExp(`nx run ${project}:scan\\s+\\[local cache\\]`));
+      const record = JSON.parse(await readFile(join(ws.dir, 'dist/images', project, 'push.json'), 'utf8'));
+      expect({ project, uploaded: record.blobs.uploaded, bytes: record.blobs.bytesUploaded }).toEqual({ project, uploaded: 0, bytes: 0 });
+    }
+    expect(await snapshot()).toEqual(before);
   }, STEP);
 
   it('a commit touching only auren-nginx adds tags to auren-nginx only', async () => {
@@ -141,12 +176,31 @@ describe('the pipeline on a real workspace', () => {
     const scan = await ws.nx(['run', 'biometric-bridge:scan'], env);
     expect(scan.exitCode).not.toBe(0);
     expect(scan.all).toContain('CVE-2024-99999');
-    const report = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(join(ws.dir, 'dist/images/biometric-bridge/scan/report.json'), 'utf8')));
+    const report = JSON.parse(await readFile(join(ws.dir, 'dist/images/biometric-bridge/scan/report.json'), 'utf8'));
     expect(report.verdict).toBe('blocked');
     const push = await ws.nx(['run', 'biometric-bridge:docker-push'], env);
     expect(push.exitCode).not.toBe(0);
     expect(push.all).toContain('CVE-2024-99999');
     expect(await snapshot()).toEqual(before);
+  }, STEP);
+
+  it('a service added by the docker-app generator gets its targets at once and pushes a working image', async () => {
+    expectOk(await ws.nx(['g', '@auren/registry-plugin:docker-app', 'demo-svc', '--no-interactive']), 'nx g docker-app');
+    const show = await ws.nx(['show', 'project', 'demo-svc', '--json']);
+    expectOk(show, 'nx show project demo-svc');
+    expect(Object.keys(JSON.parse(show.stdout).targets)).toEqual(expect.arrayContaining(['docker-build', 'scan', 'docker-push']));
+    await ws.git('add', '-A');
+    await ws.git('commit', '-q', '-m', 'feat(demo-svc): new service');
+    expectOk(await ws.nx(['run', 'demo-svc:docker-push']), 'nx run demo-svc:docker-push');
+    const tags = await tagMap('demo-svc');
+    expect(Object.keys(tags)).toEqual(expect.arrayContaining(['v0.1.0', 'latest']));
+    const ctr = (await execa('buildah', ['--storage-driver', 'vfs', 'from', '--tls-verify=false', '--quiet', `${registry.host}/auren/demo-svc:v0.1.0`])).stdout.trim();
+    try {
+      const run = await execa('buildah', ['--storage-driver', 'vfs', 'run', '--isolation', 'chroot', ctr, '--', 'python3', '-c', 'import http.server, pathlib; assert pathlib.Path("/srv/index.html").is_file()'], { reject: false, all: true });
+      expect({ exitCode: run.exitCode, output: run.all }).toEqual(expect.objectContaining({ exitCode: 0 }));
+    } finally {
+      await execa('buildah', ['--storage-driver', 'vfs', 'rm', ctr], { reject: false });
+    }
   }, STEP);
 
   it('a commit touching the base image affects all three apps', async () => {

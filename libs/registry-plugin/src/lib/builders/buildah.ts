@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { exec, which } from '../exec/exec';
-import type { Builder, BuildRequest } from './builder';
+import { commonBuildFlags, containersBuildFlags, type Builder, type BuildRequest } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
 /**
@@ -30,14 +30,8 @@ export function buildahBuilder(): Builder {
         '--isolation', request.env.BUILDAH_ISOLATION || 'chroot',
         '--layers',
         '--pull=missing',
-        '-f', request.dockerfile,
-        ...Object.entries(request.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
-        ...Object.entries(request.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-        ...(request.target ? ['--target', request.target] : []),
-        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
-        ...(request.timestamp !== undefined ? ['--timestamp', String(request.timestamp)] : []),
-        ...(request.certDir ? ['--cert-dir', request.certDir] : []),
-        ...(multi ? ['--manifest', request.localName] : ['-t', request.localName]),
+        ...commonBuildFlags(request),
+        ...containersBuildFlags(request),
         request.context,
       ];
       const push = multi

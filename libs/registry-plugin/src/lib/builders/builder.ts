@@ -43,3 +43,23 @@ export interface Builder {
   plan(request: BuildRequest): string[][];
   build(request: BuildRequest): Promise<void>;
 }
+
+/** Flags every engine spells the same way: Dockerfile, build args, labels, target, platforms. */
+export function commonBuildFlags(request: BuildRequest): string[] {
+  return [
+    '-f', request.dockerfile,
+    ...Object.entries(request.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
+    ...Object.entries(request.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
+    ...(request.target ? ['--target', request.target] : []),
+    ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+  ];
+}
+
+/** buildah and podman share these: reproducible timestamps, registry TLS trust, the local name. */
+export function containersBuildFlags(request: BuildRequest): string[] {
+  return [
+    ...(request.timestamp !== undefined ? ['--timestamp', String(request.timestamp)] : []),
+    ...(request.certDir ? ['--cert-dir', request.certDir] : []),
+    ...(request.platforms.length > 1 ? ['--manifest', request.localName] : ['-t', request.localName]),
+  ];
+}

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { exec, which } from '../exec/exec';
-import type { Builder } from './builder';
+import { commonBuildFlags, type Builder } from './builder';
 
 /**
  * docker buildx exports straight to an OCI layout (`type=oci,tar=false`), multi-platform
@@ -24,11 +24,7 @@ export function dockerBuilder(): Builder {
     plan(request) {
       return [[
         'docker', 'buildx', 'build',
-        '-f', request.dockerfile,
-        ...Object.entries(request.buildArgs).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
-        ...Object.entries(request.labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
-        ...(request.target ? ['--target', request.target] : []),
-        ...(request.platforms.length ? ['--platform', request.platforms.join(',')] : []),
+        ...commonBuildFlags(request),
         ...request.cacheFrom.flatMap((ref) => ['--cache-from', `type=registry,ref=${ref}`]),
         ...request.cacheTo.flatMap((ref) => ['--cache-to', `type=registry,ref=${ref},mode=max`]),
         '--provenance=false',

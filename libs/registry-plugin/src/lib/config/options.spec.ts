@@ -9,7 +9,7 @@ describe('normalizeOptions', () => {
     expect(config.scan.severity).toEqual(['HIGH', 'CRITICAL']);
     expect(config.scan.allowUnscanned).toBe('loopback');
     expect(config.retention.keepReleases).toBe(10);
-    expect(config.budgets.failBytes).toBe(1024 * 1024 * 1024);
+    expect(config.budgets.failBytes).toBe(1_000_000_000);
   });
 
   it('lets AUREN_REGISTRY override registry and namespace', () => {

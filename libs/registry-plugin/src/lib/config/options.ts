@@ -49,6 +49,7 @@ export interface RetentionOptions {
   deleteUntagged?: boolean;
 }
 
+/** Image size budgets in bytes (SI: 1 GB = 10^9 bytes, as the monitor reports them). */
 export interface BudgetOptions {
   warnBytes?: number;
   failBytes?: number;
@@ -220,8 +221,8 @@ export function normalizeOptions(
       deleteUntagged: retention.deleteUntagged ?? false,
     },
     budgets: {
-      warnBytes: nonNegative(budgets.warnBytes, 500 * 1024 * 1024, 'budgets.warnBytes'),
-      failBytes: nonNegative(budgets.failBytes, 1024 * 1024 * 1024, 'budgets.failBytes'),
+      warnBytes: nonNegative(budgets.warnBytes, 500_000_000, 'budgets.warnBytes'),
+      failBytes: nonNegative(budgets.failBytes, 1_000_000_000, 'budgets.failBytes'),
     },
     insecureRegistries: raw.insecureRegistries ?? [],
     caFile: raw.caFile,

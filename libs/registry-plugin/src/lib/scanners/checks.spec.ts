@@ -230,8 +230,8 @@ describe('size budget check', () => {
   });
 
   it('says which budget and by how much', () => {
-    expect(checkSizeBudget(1.5 * 1024 * MiB, { warnBytes: 500 * MiB, failBytes: 1024 * MiB }).message).toBe(
-      'image is 1.5 GiB compressed, above the 1.0 GiB limit (budgets.failBytes)',
+    expect(checkSizeBudget(1_500_000_000, { warnBytes: 500_000_000, failBytes: 1_000_000_000 }).message).toBe(
+      'image is 1.5 GB compressed, above the 1.0 GB limit (budgets.failBytes)',
     );
   });
 });

@@ -1,16 +1,8 @@
 import type { AurenConfig } from '../../config/options';
+import { formatBytes } from '../../reports/format';
 import type { CheckResult } from './types';
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+export { formatBytes };
 
 /**
  * Compressed size (what is pushed and pulled) against the budgets. A budget of 0 disables that
