@@ -1,10 +1,13 @@
 import { exitCodeFor, formatError } from '../lib/errors/errors';
 import type { Command, CommandIo } from './command';
+import { command as cleanupCommand } from './commands/cleanup';
+import { command as gcCommand } from './commands/gc';
 import { inspectCommand } from './commands/inspect';
 import { loginCommand } from './commands/login';
 import { lsCommand } from './commands/ls';
 import { monitorCommand } from './commands/monitor';
 import { pushedCommand } from './commands/pushed';
+import { command as restoreCommand } from './commands/restore';
 
 /**
  * `auren-registry`: thin commands over the plugin's library, for cron jobs and people outside
@@ -16,6 +19,9 @@ export const commands: Record<string, Command> = {
   login: loginCommand,
   monitor: monitorCommand,
   pushed: pushedCommand,
+  cleanup: cleanupCommand,
+  restore: restoreCommand,
+  gc: gcCommand,
 };
 
 export function usage(): string {

@@ -97,7 +97,8 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
     await waitForPort(port, child, () => output);
   };
   const kill = async () => {
-    if (child.exitCode !== null) return;
+    // A process killed by a signal keeps exitCode null and sets signalCode instead.
+    if (child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGTERM');

@@ -156,7 +156,7 @@ describe('retention properties', () => {
         const order = new Map(plan.deletions.map((x, i) => [x.digest, i]));
         for (const x of plan.deletions) for (const c of repo.manifests[x.digest]?.children ?? []) if (order.has(c)) expect(order.get(c)!).toBeGreaterThan(order.get(x.digest)!);
       }),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 
@@ -174,7 +174,7 @@ describe('retention properties', () => {
         const second = planRepository(rest, policy, NOW);
         expect(second.deletions.map((x) => x.digest)).toEqual([]);
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });

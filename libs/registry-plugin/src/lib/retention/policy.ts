@@ -184,14 +184,29 @@ export function planRepository(
       kept.set(digest, { action: 'keep', rule: 'protected-reference', detail: `digest used by ${source}` });
     }
   }
-  // 3. Children of kept indexes stay, transitively (an index may hold indexes).
+  // 3. Children of kept indexes stay, transitively (an index may hold indexes). Without
+  // deleteUntagged, untagged manifests stay too — including the platforms of deleted indexes —
+  // and so must their children, even when a child's own tag has expired.
+  const untaggedKept: Verdict = { action: 'keep', rule: 'untagged-kept', detail: 'no tag names it; deleteUntagged is off' };
+  if (!policy.deleteUntagged) for (const digest of snapshot.untagged ?? []) if (!tagsOf.has(digest) && !kept.has(digest)) kept.set(digest, untaggedKept);
   const queue = [...kept.keys()];
   while (queue.length) {
-    const parent = queue.pop() as string;
-    for (const child of snapshot.manifests[parent]?.children ?? []) {
-      if (kept.has(child)) continue;
-      kept.set(child, { action: 'keep', rule: 'child-of-kept-index', detail: `platform manifest of kept index ${parent.slice(0, 19)}` });
-      queue.push(child);
+    while (queue.length) {
+      const parent = queue.pop() as string;
+      for (const child of snapshot.manifests[parent]?.children ?? []) {
+        if (kept.has(child)) continue;
+        kept.set(child, { action: 'keep', rule: 'child-of-kept-index', detail: `platform manifest of kept index ${parent.slice(0, 19)}` });
+        queue.push(child);
+      }
+    }
+    if (policy.deleteUntagged) break;
+    for (const digest of tagsOf.keys()) {
+      if (kept.has(digest)) continue;
+      for (const child of snapshot.manifests[digest]?.children ?? []) {
+        if (tagsOf.has(child) || kept.has(child)) continue;
+        kept.set(child, { ...untaggedKept, detail: `child of deleted index ${digest.slice(0, 19)}; deleteUntagged is off` });
+        queue.push(child);
+      }
     }
   }
 

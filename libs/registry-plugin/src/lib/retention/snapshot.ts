@@ -1,3 +1,4 @@
+import { historyRepository } from '../history/store';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
@@ -162,5 +163,7 @@ export async function selectRepositories(client: RegistryClient, namespace: stri
       { cause: error },
     );
   }
-  return all.filter((r) => !namespace || r.startsWith(`${namespace}/`)).sort();
+  // The push history is an append-only log the monitor reads, not images: never clean it.
+  const history = historyRepository(namespace);
+  return all.filter((r) => (!namespace || r.startsWith(`${namespace}/`)) && r !== history).sort();
 }

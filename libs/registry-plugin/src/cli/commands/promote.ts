@@ -1,0 +1,81 @@
+import { inputError } from '../../lib/errors/errors';
+import { copyPlanJson, runPromote, type PromoteRequest } from '../../lib/promote';
+import { formatReference, parseImageReference } from '../../lib/registry/reference';
+import { isValidTag, validateTag } from '../../lib/tags/grammar';
+import { hasFlag, type Command } from '../command';
+import { loadWorkspaceConfig } from './ls';
+
+const FLAGS = new Set(['--dry-run', '--json']);
+
+/**
+ * `<src-ref> <dst-ref> [<more tags>…]`. The destination may be a bare tag, meaning the source
+ * repository (the common "retag" case); otherwise it is a full reference with a tag.
+ */
+export function parsePromoteArgs(args: readonly string[]): PromoteRequest {
+  const unknown = args.filter((a) => a.startsWith('-') && !FLAGS.has(a));
+  if (unknown.length) throw inputError(`unknown option ${unknown[0]}`, 'See `auren-registry promote --help`.');
+  const [src, dst, ...more] = args.filter((a) => !a.startsWith('-'));
+  if (!src || !dst) throw inputError('promote needs a source and a destination', 'Usage: auren-registry promote <src-ref> <dst-ref> [<more tags>…]');
+  const source = parseImageReference(src);
+  const reference = source.digest ?? source.tag;
+  if (!reference) {
+    throw inputError(`source "${src}" names neither a tag nor a digest`, `Write it as ${formatReference({ ...source, tag: 'v1.2.3' })} or …@sha256:<digest>.`);
+  }
+  let target: { registry: string; repository: string; tags: string[] };
+  if (!dst.includes('/') && !dst.includes('@') && isValidTag(dst)) {
+    target = { registry: source.registry, repository: source.repository, tags: [dst] };
+  } else {
+    const parsed = parseImageReference(dst);
+    if (parsed.digest) throw inputError(`destination "${dst}" has a digest`, 'A destination is written as tags; the digest is always the source\'s.');
+    const tags = parsed.tag ? [parsed.tag] : [];
+    if (!tags.length && !more.length) {
+      throw inputError(`destination "${dst}" names no tag`, `Write it as ${formatReference({ ...parsed, tag: 'stable' })}, or list the tags after it.`);
+    }
+    target = { registry: parsed.registry, repository: parsed.repository, tags };
+  }
+  target.tags.push(...more.map((t) => validateTag(t)));
+  return { source: { registry: source.registry, repository: source.repository, reference }, target };
+}
+
+export const promoteCommand: Command = {
+  summary: 'Copy an image to new tags or another registry by digest (no rebuild, no re-upload).',
+  help: [
+    'usage: auren-registry promote <src-ref> <dst-ref> [<more tags>…] [--dry-run] [--json]',
+    '',
+    'Gives the image <src-ref> points at (by tag or digest) the tag of <dst-ref> and any further',
+    'tags listed, by digest: the manifests are copied byte for byte, so every platform and every',
+    'digest stays the same.',
+    '  same repository    only manifest PUTs (one per tag)',
+    '  same registry      blobs are cross-repository mounted, none uploaded',
+    '  another registry   only the blobs the target lacks are copied',
+    '<dst-ref> may be a bare tag, meaning the source repository. Version tags (v1.2.3) are',
+    'immutable: promoting a different image onto an existing one fails before anything is written.',
+    'The plan is printed first; --dry-run stops there. latest is always written last.',
+    'References follow docker\'s rules: without a registry host they name Docker Hub.',
+    'Credentials: AUREN_REGISTRY_USERNAME/AUREN_REGISTRY_PASSWORD, provider tokens, or docker\'s',
+    'config.json and credential helpers (never printed).',
+    '',
+    'examples:',
+    '  auren-registry promote 127.0.0.1:5000/auren/auren-api:main-1a2b3c4 v1.4.0 latest',
+    '  auren-registry promote 127.0.0.1:5000/auren/auren-api:v1.4.0 127.0.0.1:5000/auren/auren-api-prod:v1.4.0',
+    '  auren-registry promote 127.0.0.1:5000/auren/biometric-bridge@sha256:<digest> registry.digitalocean.com/auren/biometric-bridge:v2.0.1 latest',
+    '  auren-registry promote 127.0.0.1:5000/auren/auren-nginx:dev stable --dry-run --json',
+  ].join('\n'),
+  async run(args, io) {
+    const request = parsePromoteArgs(args);
+    const config = loadWorkspaceConfig(io.cwd, io.env);
+    const json = hasFlag(args, 'json');
+    const lines: string[] = [];
+    const outcome = await runPromote({
+      request,
+      config,
+      env: io.env,
+      dryRun: hasFlag(args, 'dry-run'),
+      log: (line) => (json ? lines.push(line) : io.stdout(line + '\n')),
+    });
+    if (json) {
+      io.stdout(JSON.stringify({ status: outcome.status, plan: copyPlanJson(outcome.plan), result: outcome.result }, null, 2) + '\n');
+    }
+    return 0;
+  },
+};
