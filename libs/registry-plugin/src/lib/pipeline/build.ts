@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBuilder } from '../builders';
 import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
 import { isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
 import { inputError } from '../errors/errors';
 import type { GitContext } from '../git';
+import { resolveCredentials } from '../registry/auth/credentials';
 import { readOciLayout } from '../registry/layout';
+import { builderTlsArgs } from '../registry/tls';
 import { IMAGE_RECORD, type ImageRecord } from '../reports/records';
 
 export interface BuildInput {
@@ -75,7 +78,9 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
   const builder = await resolveBuilder(input.builder);
   const outputDir = join(input.project.artifactDir, 'oci');
   await mkdir(input.project.artifactDir, { recursive: true });
-  await builder.build({
+  // The builder pulls the base image with the same trust and credentials the push uses.
+  const tls = await builderTlsArgs(input.config.registry, { caFile: input.config.caFile, env: input.env });
+  await withBuilderAuth(input.config.registry, input.env, (env) => builder.build({
     context: contextPath,
     dockerfile: dockerfilePath,
     buildArgs,
@@ -84,14 +89,14 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
     target: input.target,
     outputDir,
     insecureRegistries: insecureRegistriesFor(input.config, Object.values(buildArgs)),
-    certDir: undefined,
+    certDir: tls.certDir,
     cacheFrom: input.cacheFrom,
     cacheTo: input.cacheTo,
     timestamp: input.git ? Math.floor(input.git.commitDate.getTime() / 1000) : undefined,
     localName: `localhost/auren-build/${input.project.name}:${randomBytes(6).toString('hex')}`,
-    env: input.env,
+    env,
     verbose: input.verbose,
-  });
+  }));
   const layout = await readOciLayout(outputDir);
   const record: ImageRecord = {
     schemaVersion: 1,
@@ -108,4 +113,23 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
   };
   await writeFile(join(input.project.artifactDir, IMAGE_RECORD), JSON.stringify(record, null, 2) + '\n');
   return record;
+}
+
+/**
+ * Credentials from the environment or docker's config.json reach buildah/podman through a
+ * private auth file (REGISTRY_AUTH_FILE, mode 0600) that is removed after the build; they are
+ * never passed on a command line or written into the image.
+ */
+async function withBuilderAuth<T>(registry: string, env: NodeJS.ProcessEnv, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
+  const credentials = env.REGISTRY_AUTH_FILE ? undefined : await resolveCredentials(registry, { env }).catch(() => undefined);
+  if (!credentials) return fn(env);
+  const dir = await mkdtemp(join(tmpdir(), 'auren-auth-'));
+  const file = join(dir, 'auth.json');
+  const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+  await writeFile(file, JSON.stringify({ auths: { [registry]: { auth } } }), { mode: 0o600 });
+  try {
+    return await fn({ ...env, REGISTRY_AUTH_FILE: file });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
