@@ -5,7 +5,9 @@ import { command as gcCommand } from './commands/gc';
 import { inspectCommand } from './commands/inspect';
 import { loginCommand } from './commands/login';
 import { lsCommand } from './commands/ls';
+import { mirrorCommand } from './commands/mirror';
 import { monitorCommand } from './commands/monitor';
+import { promoteCommand } from './commands/promote';
 import { pushedCommand } from './commands/pushed';
 import { command as restoreCommand } from './commands/restore';
 
@@ -19,6 +21,8 @@ export const commands: Record<string, Command> = {
   login: loginCommand,
   monitor: monitorCommand,
   pushed: pushedCommand,
+  promote: promoteCommand,
+  mirror: mirrorCommand,
   cleanup: cleanupCommand,
   restore: restoreCommand,
   gc: gcCommand,

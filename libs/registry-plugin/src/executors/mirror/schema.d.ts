@@ -1,0 +1,6 @@
+export interface MirrorExecutorSchema {
+  images?: string[] | string;
+  composeFile?: string;
+  sourceRegistry?: string;
+  dryRun?: boolean;
+}

@@ -1,0 +1,6 @@
+export interface PromoteExecutorSchema {
+  from?: string;
+  to?: string[] | string;
+  toRegistry?: string;
+  dryRun?: boolean;
+}

@@ -1,0 +1,4 @@
+export * from './copy-plan';
+export * from './promote';
+export * from './mirror';
+export * from './run';
