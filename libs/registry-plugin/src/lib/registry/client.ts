@@ -90,6 +90,8 @@ export interface RegistryClient {
   blobMount(repo: string, fromRepo: string, digest: string): Promise<'mounted' | 'not-mounted'>;
   /** The blob's bytes; the stream errors if they do not hash to `digest`. */
   blobGet(repo: string, digest: string): Promise<Readable>;
+  /** Bytes `start..end` (inclusive) of a blob, for resuming or chunking a copy without re-reading its head. */
+  blobGetRange(repo: string, digest: string, start: number, end: number): Promise<Readable>;
   manifestGet(repo: string, ref: string): Promise<ManifestGetResult | 'not-found'>;
   manifestHead(repo: string, ref: string): Promise<ManifestHeadResult | 'not-found'>;
   manifestPut(repo: string, ref: string, body: Buffer, mediaType: string): Promise<{ digest: string }>;
@@ -699,6 +701,36 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     return out;
   }
 
+  async function blobGetRange(repo: string, digest: string, start: number, end: number): Promise<Readable> {
+    const what = `GET blob ${checkDigestArg(digest)} bytes ${start}-${end} from ${repo}`;
+    const res = await send({
+      method: 'GET',
+      url: url(`${repoPath(repo)}/blobs/${digest}`),
+      scopes: [pullScope(repo)],
+      what,
+      headers: { range: `bytes=${start}-${end}` },
+    });
+    if (res.status === 404) {
+      await discard(res);
+      throw new AurenError('registry', `blob ${digest} does not exist in ${registry}/${repo}`, 'The image is incomplete in the registry; push it again.');
+    }
+    if (res.status !== 206 && res.status !== 200) throw await unexpected(res, what);
+    if (!res.body) throw garbage(what, 'no body');
+    const source = Readable.from(res.body as unknown as AsyncIterable<Uint8Array>);
+    if (res.status === 206) return source;
+    // A registry that ignores Range sends the whole blob: keep only the wanted bytes.
+    let position = 0;
+    const slice = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        const from = Math.max(0, start - position);
+        const to = Math.min(chunk.length, end + 1 - position);
+        position += chunk.length;
+        done(null, to > from ? chunk.subarray(from, to) : undefined);
+      },
+    });
+    return source.pipe(slice);
+  }
+
   // ---------------------------------------------------------------- manifests
 
   function checkManifestBody(body: Buffer, what: string): { mediaType?: string } {
@@ -885,6 +917,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     blobUpload,
     blobMount,
     blobGet,
+    blobGetRange,
     manifestGet,
     manifestHead,
     manifestPut,

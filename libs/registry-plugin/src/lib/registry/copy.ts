@@ -43,6 +43,15 @@ function streamingSource(client: RegistryClient, repository: string, descriptor:
       );
       return out;
     },
+    // Chunked uploads ask for each chunk: a ranged GET, not a re-read of the blob from byte 0.
+    openRange: (start, end) => {
+      const out = new PassThrough();
+      client.blobGetRange(repository, descriptor.digest, start, end).then(
+        (body) => pipeline(body, out, () => undefined),
+        (error) => out.destroy(error),
+      );
+      return out;
+    },
   };
 }
 
@@ -103,7 +112,8 @@ export async function copyImage(options: CopyOptions): Promise<CopyResult> {
   });
   const result = await executePush(to.client, plan, {
     dryRun: options.dryRun,
-    concurrency: options.concurrency,
+    // Each blob streams straight from one registry to the other: more in flight hides latency.
+    concurrency: options.concurrency ?? 6,
     onProgress: options.onProgress,
   });
   return { ...result, mediaType: source.mediaType, platforms: source.platforms };
