@@ -22,6 +22,9 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
     'docker-build': {
       executor: `${PLUGIN}:docker-build`,
       cache: true,
+      // One build at a time: builds are I/O-bound (vfs copies whole layers) and buildah's
+      // shared storage is safer without concurrent writers.
+      parallelism: false,
       dependsOn: ['^docker-push'],
       inputs: ['production', '^production', { env: 'AUREN_REGISTRY' }, { env: 'AUREN_BUILDER' }],
       outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`],

@@ -98,6 +98,14 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
     verbose: input.verbose,
   }));
   const layout = await readOciLayout(outputDir);
+  const missing = input.platforms.filter((p) => !layout.platforms.includes(p));
+  if (input.platforms.length > 1 && missing.length) {
+    // buildah 1.28 with --layers can fold platforms whose layers are identical into one entry.
+    throw inputError(
+      `${input.project.name}: the build produced ${layout.platforms.join(', ')} but ${missing.join(', ')} was asked for`,
+      'Make the platforms differ (e.g. use TARGETARCH) or build them one at a time; see the README on multi-platform images.',
+    );
+  }
   const record: ImageRecord = {
     schemaVersion: 1,
     project: input.project.name,

@@ -1,5 +1,6 @@
 import { isLoopbackRegistry, type AurenConfig } from '../config/options';
 import { createAuthenticator } from '../registry/auth/authenticator';
+import { resolveCredentials } from '../registry/auth/credentials';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { createDispatcher } from '../registry/tls';
 
@@ -19,6 +20,17 @@ export async function connectRegistry(
     registry,
     insecure,
     dispatcher,
-    authenticator: createAuthenticator({ env, dispatcher }),
+    authenticator: createAuthenticator({ env, dispatcher, credentials: (host) => credentialsFor(host, config, env) }),
   });
+}
+
+/**
+ * AUREN_REGISTRY_USERNAME/PASSWORD belong to the configured registry only: a promote or mirror
+ * that talks to a second registry must never send them there. Other registries get what the
+ * provider variables or docker's config.json hold for them.
+ */
+export function credentialsFor(host: string, config: AurenConfig, env: NodeJS.ProcessEnv) {
+  if (host === config.registry) return resolveCredentials(host, { env });
+  const { AUREN_REGISTRY_USERNAME: _user, AUREN_REGISTRY_PASSWORD: _password, ...rest } = env;
+  return resolveCredentials(host, { env: { ...rest, AUREN_REGISTRY: rest.AUREN_REGISTRY ?? config.registry } });
 }
