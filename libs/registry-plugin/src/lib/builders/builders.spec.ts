@@ -46,6 +46,14 @@ describe('builder argv', () => {
     expect(bud.slice(0, 6)).toEqual(['buildah', '--storage-driver', 'overlay', 'build', '--isolation', 'oci']);
   });
 
+  it('buildah gives overlay its own storage root', () => {
+    const [bud] = createBuilder('buildah').plan({ ...request, env: { STORAGE_DRIVER: 'overlay', AUREN_BUILDAH_ROOT: '/var/lib/containers/auren-overlay' } });
+    expect(bud.slice(0, 8)).toEqual([
+      'buildah', '--storage-driver', 'overlay', '--root', '/var/lib/containers/auren-overlay',
+      '--runroot', '/var/lib/containers/auren-overlay.run', 'build',
+    ]);
+  });
+
   it('docker buildx exports an OCI layout with registry cache', () => {
     const [argv] = createBuilder('docker').plan({ ...request, cacheFrom: ['r/x:buildcache'], cacheTo: ['r/x:buildcache'], platforms: ['linux/amd64', 'linux/arm64'] });
     expect(argv.slice(0, 3)).toEqual(['docker', 'buildx', 'build']);
