@@ -8,6 +8,8 @@ let passed = 0;
 let failed = 0;
 let skipped = 0;
 const files = readdirSync(dir);
+const xmlFailures = {};
+const pendingFailed = [];
 for (const file of files) {
   const path = join(dir, file);
   if (file.startsWith('jest-') && file.endsWith('.json')) {
@@ -19,18 +21,24 @@ for (const file of files) {
     failed += report.testResults.filter((s) => s.status === 'failed' && s.assertionResults.length === 0).length;
   } else if (file.endsWith('.xml')) {
     const xml = readFileSync(path, 'utf8');
+    xmlFailures[file] = 0;
     const suite = /<testsuite\b[^>]*>/.exec(xml)?.[0] ?? '';
     const attr = (name) => Number(new RegExp(`\\b${name}="(\\d+)"`).exec(suite)?.[1] ?? 0);
     const bad = attr('failures') + attr('errors');
     passed += attr('tests') - bad - attr('skipped');
     failed += bad;
+    xmlFailures[file] = bad;
     skipped += attr('skipped');
   } else if (file.startsWith('target-')) {
     const app = file.replace(/^target-/, '').replace(/\.(ok|failed)$/, '');
     const counted = files.includes(`app-${app}.xml`);
+    // A failed target whose report shows no failing test still failed (collection error, a
+    // second command in the target): count it once.
     if (file.endsWith('.failed')) failed += counted ? 0 : 1;
+    if (file.endsWith('.failed') && counted) pendingFailed.push(`app-${app}.xml`);
     else if (!counted) passed += 1;
   }
 }
+for (const xml of pendingFailed) if (!xmlFailures[xml]) failed += 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);
