@@ -5,13 +5,20 @@ const path = require('node:path');
 
 const SEVERITIES = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
 
-/** Findings from the fixture named by AUREN_STANDIN_FINDINGS: [{ id, severity, pkg, installed, fixed?, title?, aliases? }]. */
-function readFindings() {
+/**
+ * Findings from the fixture named by AUREN_STANDIN_FINDINGS:
+ * [{ id, severity, pkg, installed, fixed?, title?, aliases?, image? }]. Like a real vulnerability
+ * database, a finding applies only where its package is: `image`, when given, is a substring of
+ * the scanned layout's path (e.g. "biometric-bridge") that stands for "this image has the package".
+ */
+function readFindings(layoutDir) {
   const file = process.env.AUREN_STANDIN_FINDINGS;
   if (!file) return [];
   const list = JSON.parse(fs.readFileSync(file, 'utf8'));
   if (!Array.isArray(list)) throw new Error(`${file}: expected a JSON list of findings`);
-  return list.map((f) => ({ ...f, severity: String(f.severity || 'UNKNOWN').toUpperCase() }));
+  return list
+    .filter((f) => !f.image || String(layoutDir || '').includes(f.image))
+    .map((f) => ({ ...f, severity: String(f.severity || 'UNKNOWN').toUpperCase() }));
 }
 
 /** Reads an OCI layout the way a scanner would; returns undefined when `dir` is not one. */

@@ -73,7 +73,8 @@ describe('the pipeline on a real workspace', () => {
     const checks: Record<string, string[]> = {
       'auren-api': ['python3', '-c', 'import fastapi, uvicorn, auren.api.dashboard_api_minimal as m; print(m.app.title)'],
       'biometric-bridge': ['python3', '-c', 'import kafka, redis, psycopg2, biometric_bridge; print("clients ok")'],
-      'auren-nginx': ['sh', '-c', 'nginx -t -c /etc/nginx/nginx.conf 2>&1 | cat'],
+      // The upstreams resolve on the deployment's network; here they are mapped to loopback.
+      'auren-nginx': ['sh', '-c', 'printf "127.0.0.1 auren-api biometric-bridge\\n" >> /etc/hosts && nginx -t -c /etc/nginx/nginx.conf 2>&1 | cat'],
     };
     for (const [app, command] of Object.entries(checks)) {
       const ref = `docker://${registry.host}/auren/${app}:v0.1.0`;
@@ -81,7 +82,7 @@ describe('the pipeline on a real workspace', () => {
       expect(JSON.parse(inspect.stdout).Labels['org.opencontainers.image.version']).toBe('0.1.0');
       const ctr = (await execa('buildah', ['--storage-driver', 'vfs', 'from', '--tls-verify=false', '--quiet', ref.replace('docker://', '')])).stdout.trim();
       try {
-        const run = await execa('buildah', ['--storage-driver', 'vfs', 'run', '--isolation', 'chroot', ctr, '--', ...command], { reject: false, all: true });
+        const run = await execa('buildah', ['--storage-driver', 'vfs', 'run', '--isolation', 'chroot', ...(app === 'auren-nginx' ? ['--user', '0:0'] : []), ctr, '--', ...command], { reject: false, all: true });
         expect({ app, exitCode: run.exitCode, output: run.all }).toEqual(expect.objectContaining({ app, exitCode: 0 }));
         if (app === 'auren-nginx') expect(run.all).toMatch(/syntax is ok/);
       } finally {
@@ -174,7 +175,8 @@ describe('the pipeline on a real workspace', () => {
 
   it('a CRITICAL finding blocks scan and push, names the finding, pushes nothing', async () => {
     const findings = join(ws.dir, 'tmp-findings.json');
-    await writeFile(findings, JSON.stringify([{ id: 'CVE-2024-99999', severity: 'CRITICAL', pkg: 'openssl', installed: '3.0.0', fixed: '3.0.1' }]));
+    // The vulnerable package is in the bridge image only (python3-psycopg2), not in its base.
+    await writeFile(findings, JSON.stringify([{ id: 'CVE-2024-99999', severity: 'CRITICAL', pkg: 'python3-psycopg2', installed: '2.9.5-1', fixed: '2.9.5-2', image: 'biometric-bridge' }]));
     // A new vulnerability database changes the scan's cache key, as a real DB update does.
     const env = { AUREN_STANDIN_FINDINGS: findings, AUREN_STANDIN_DB_VERSION: `e2e-${Date.now()}` };
     const before = await snapshot();
@@ -218,7 +220,7 @@ describe('the pipeline on a real workspace', () => {
 
   describe('bad input gets a clear error and pushes nothing', () => {
     it.each([
-      ['a missing Dockerfile', ['run', 'auren-nginx:docker-build', '--dockerfile=apps/auren-nginx/Nope.Dockerfile', '--skip-nx-cache'], {}, /no Dockerfile at apps\/auren-nginx\/Nope\.Dockerfile/],
+      ['a missing Dockerfile', ['run', 'auren-nginx:docker-build', '--excludeTaskDependencies', '--dockerfile=apps/auren-nginx/Nope.Dockerfile', '--skip-nx-cache'], {}, /no Dockerfile at apps\/auren-nginx\/Nope\.Dockerfile/],
       ['an invalid registry address', ['run', 'auren-nginx:docker-push', '--excludeTaskDependencies'], { AUREN_REGISTRY: 'http://registry.example/auren' }, /invalid AUREN_REGISTRY/],
       ['a tag that breaks the OCI grammar', ['run', 'auren-nginx:docker-push', '--excludeTaskDependencies', '--tags=-bad'], {}, /invalid image tag "-bad"/],
     ])('%s', async (_name, args, env, message) => {

@@ -53,7 +53,13 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     env: fullEnv,
     git,
     nx: (args, extraEnv = {}) =>
-      execa('npx', ['nx', ...args, '--outputStyle=static'], { cwd: dir, env: { ...fullEnv, ...extraEnv }, reject: false, all: true }),
+      // Generators take no --outputStyle; run-style commands print plainly with it.
+      execa('npx', ['nx', ...args, ...(['g', 'generate', 'show'].includes(args[0]) ? [] : ['--outputStyle=static'])], {
+        cwd: dir,
+        env: { ...fullEnv, ...extraEnv },
+        reject: false,
+        all: true,
+      }),
     async commit(message, changes) {
       for (const [file, content] of Object.entries(changes)) {
         const path = join(dir, file);
