@@ -5,7 +5,6 @@ import type { ExecutorContext } from '@nx/devkit';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import executor, { normalizeOptions } from './executor';
-import schema from './schema.json';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
@@ -160,14 +159,4 @@ describe('deploy-manifest options', () => {
     expect(normalizeOptions({ services: 'a, b,,' }).services).toEqual(['a', 'b']);
   });
 
-  it('schema.json describes every option, in camelCase, and matches schema.d.ts', () => {
-    expect(schema.additionalProperties).toBe(false);
-    for (const [name, prop] of Object.entries(schema.properties)) {
-      expect(name).toMatch(/^[a-z][a-zA-Z0-9]*$/);
-      expect((prop as { description?: string }).description).toBeTruthy();
-    }
-    const dts = readFileSync(join(__dirname, 'schema.d.ts'), 'utf8');
-    const declared = [...dts.matchAll(/^\s+(\w+)\?:/gm)].map((m) => m[1]).sort();
-    expect(declared).toEqual(Object.keys(schema.properties).sort());
-  });
 });

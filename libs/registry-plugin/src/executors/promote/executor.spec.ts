@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
@@ -7,7 +7,6 @@ import { executePush, planPush } from '../../lib/registry/push';
 import { writeTestLayout, type TestLayout } from '../../lib/registry/testing-layout';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import executor, { normalizeOptions } from './executor';
-import schema from './schema.json';
 
 describe('promote executor', () => {
   let a: TestRegistry;
@@ -53,17 +52,6 @@ describe('promote executor', () => {
   afterEach(() => {
     jest.restoreAllMocks();
     process.exitCode = 0;
-  });
-
-  it('schema.json describes every option, in camelCase, and matches schema.d.ts', () => {
-    expect(schema.additionalProperties).toBe(false);
-    for (const [name, prop] of Object.entries(schema.properties)) {
-      expect(name).toMatch(/^[a-z][a-zA-Z0-9]*$/);
-      expect((prop as { description?: string }).description).toBeTruthy();
-    }
-    const dts = readFileSync(join(__dirname, 'schema.d.ts'), 'utf8');
-    const declared = [...dts.matchAll(/^\s+(\w+)\?:/gm)].map((m) => m[1]).sort();
-    expect(declared).toEqual(Object.keys(schema.properties).sort());
   });
 
   it('normalises: default source is the digest in push.json; comma lists; NX_DRY_RUN', async () => {
