@@ -81,6 +81,8 @@ export function repositoryPath(config: AurenConfig, repository: string): string 
 
 export async function pushImage(input: PushInput): Promise<PushOutcome> {
   const { project, config, git, log } = input;
+  // Tags the user typed are checked before anything else is read or sent.
+  [...(input.tagsOverride ?? []), ...input.extraTags].forEach(validateTag);
   const image = await readImageRecord(project.artifactDir, project.name);
   const scan = await readScanSummary(project.artifactDir);
   if (input.requireScan) {
