@@ -4,10 +4,13 @@
  * vulnerability scanner is a stand-in (tools/scanner-standins), since Trivy cannot be installed
  * here. The steps share one registry and history, in order, as a team's merges would.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import execa from 'execa';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
+import { readOciLayout } from '../lib/registry/layout';
+import { pushThroughFaults } from '../testing/fault-scenario';
 import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server';
 import { releaseWorkflowScenario } from './workflow-runner';
 import { cloneWorkspace, type WorkspaceClone } from './workspace';
@@ -44,6 +47,7 @@ function expectOk(result: { exitCode: number; all?: string }, what: string): voi
 }
 
 const dateTag = /^\d{8}-\d{4}$/;
+const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
 beforeAll(async () => {
   registry = await startTestRegistry();
@@ -89,6 +93,24 @@ describe('the pipeline on a real workspace', () => {
       } finally {
         await execa('buildah', ['--storage-driver', 'vfs', 'rm', ctr], { reject: false });
       }
+    }
+  }, STEP);
+
+  it('the three app images cross a faulty network intact', async () => {
+    const target = await startTestRegistry();
+    try {
+      const images = [];
+      for (const app of APPS) images.push({ repository: `auren/${app}`, layout: await readOciLayout(join(ws.dir, 'dist/images', app, 'oci')) });
+      const applied = await pushThroughFaults(target.url, images, ['v0.1.0']);
+      expect(applied).toEqual(['delay', 'drop', 'reset', 'respond 429', 'respond 503'].sort());
+      for (const { repository, layout } of images) {
+        const raw = await execa('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target.host}/${repository}:v0.1.0`], { stripFinalNewline: false });
+        expect(sha256(raw.stdout)).toBe(layout.digest);
+        // skopeo copies every blob back out; distribution checked each digest on upload.
+        await execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${target.host}/${repository}:v0.1.0`, `oci:${join(ws.dir, 'tmp', 'copies', repository)}:v0.1.0`]);
+      }
+    } finally {
+      await target.stop();
     }
   }, STEP);
 
@@ -175,7 +197,8 @@ describe('the pipeline on a real workspace', () => {
   }, STEP);
 
   it('a CRITICAL finding blocks scan and push, names the finding, pushes nothing', async () => {
-    const findings = join(ws.dir, 'tmp-findings.json');
+    const findings = join(ws.dir, 'tmp', 'findings.json');
+    await mkdir(join(ws.dir, 'tmp'), { recursive: true });
     // The vulnerable package is in the bridge image only (python3-psycopg2), not in its base.
     await writeFile(findings, JSON.stringify([{ id: 'CVE-2024-99999', severity: 'CRITICAL', pkg: 'python3-psycopg2', installed: '2.9.5-1', fixed: '2.9.5-2', image: 'biometric-bridge' }]));
     // A new vulnerability database changes the scan's cache key, as a real DB update does.

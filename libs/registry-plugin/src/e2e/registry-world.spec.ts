@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,7 @@ import { writeTestLayout } from '../lib/registry/testing-layout';
 import { createDispatcher } from '../lib/registry/tls';
 import mirrorExecutor from '../executors/mirror/executor';
 import { faults, startFaultProxy, type FaultProxy } from '../testing/fault-proxy';
+import { FAST_RETRY, pushThroughFaults } from '../testing/fault-scenario';
 import { writeHtpasswd } from '../testing/htpasswd';
 import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
 import { createTestPki, type TestPki } from '../testing/tls-certs';
@@ -32,13 +32,11 @@ import { startTokenIssuer, type TokenIssuer } from '../testing/token-issuer';
 
 const workspaceRoot = join(__dirname, '..', '..', '..', '..');
 const CLI = join(workspaceRoot, 'libs/registry-plugin/bin/auren-registry.js');
-const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'];
 const USER = 'deployer';
 // Distinctive, so a leak anywhere is found by a plain substring search.
 const PASSWORD = `Pw-${randomBytes(12).toString('hex')}`;
 const WRONG_PASSWORD = `Wrong-${randomBytes(12).toString('hex')}`;
 /** Fast retries: the schedules below need a handful, not the production minutes. */
-const FAST_RETRY: Partial<RetryOptions> = { attempts: 6, baseDelayMs: 40, maxDelayMs: 400, deadlineMs: 30_000 };
 
 const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const temp = (prefix: string) => mkdtemp(join(tmpdir(), prefix));
@@ -393,22 +391,11 @@ interface ImageSet {
   layout: OciLayout;
 }
 
-/** The apps' real OCI layouts when the pipeline has built them, else a synthetic set of three. */
+/**
+ * A synthetic set of three images (the pipeline test pushes the real app images through the
+ * same faults, see pipeline.spec.ts).
+ */
 async function imageSet(): Promise<ImageSet[]> {
-  const dirs = APPS.map((app) => ({ app, dir: join(workspaceRoot, 'dist/images', app, 'oci') }));
-  const missing = dirs.filter((d) => !existsSync(join(d.dir, 'index.json')));
-  if (!missing.length) {
-    try {
-      return await Promise.all(dirs.map(async ({ app, dir }) => ({ name: app, layout: await readOciLayout(dir) })));
-    } catch (error) {
-      console.warn(`registry-world: the app layouts under dist/images are unreadable (${(error as Error).message}); using a synthetic set`);
-    }
-  } else {
-    console.warn(
-      `registry-world: no built layout for ${missing.map((m) => m.app).join(', ')} (dist/images/<app>/oci; the pipeline test and \`npm start\` build them); ` +
-        'pushing a synthetic 3-image set through the fault proxy instead',
-    );
-  }
   const set: ImageSet[] = [];
   for (const name of ['synthetic-api', 'synthetic-bridge', 'synthetic-nginx']) {
     const made = await writeTestLayout({ platforms: ['linux/amd64'], layers: 2, layerBytes: 3 * 1024 * 1024, sharedLayerBytes: 512 * 1024 });
@@ -432,29 +419,8 @@ describe('through a misbehaving network', () => {
     createRegistryClient({ registry: proxy.host, retry, requestTimeoutMs: 1_000, chunkSizeBytes: 4 * 1024 * 1024 });
 
   it('pushes every image intact through 503s, 429 with Retry-After, dropped uploads, resets and slow answers', async () => {
-    const proxy = await startFaultProxy({
-      target: target.url,
-      faults: [
-        faults.status(503, { method: 'HEAD', path: '/blobs/', times: 3 }),
-        faults.status(429, { method: 'POST', path: '/blobs/uploads/', times: 1 }, 1),
-        // Mid-blob: the connection dies after 256 KiB of a chunk, in a PATCH and in a PUT.
-        faults.drop(256 * 1024, { method: 'PATCH', times: 2 }),
-        faults.drop(256 * 1024, { method: 'PUT', path: '/blobs/uploads/', times: 1 }),
-        // Longer than the client's 1 s answer deadline: it gives up on that request and retries.
-        faults.delay(1_500, { method: 'HEAD', path: '/manifests/', times: 1 }),
-        faults.delay(300, { method: 'HEAD', path: '/blobs/', skip: 3, times: 4 }),
-        faults.reset({ method: 'PUT', path: '/manifests/', times: 1 }),
-        faults.status(503, { method: 'PUT', path: '/manifests/', times: 1 }),
-      ],
-    });
-    cleanups.push(() => proxy.stop());
-    const client = proxied(proxy);
-    for (const { name, layout } of images) await push(client, layout, `auren/${name}`, ['v1.0.0', 'latest']);
-
-    // `respond 503`, `respond 429`, `drop@262144`, `delay 1500`, `reset` → one kind each.
-    const kinds = proxy.log.flatMap((entry) => (entry.fault ? [entry.fault.startsWith('respond') ? entry.fault : entry.fault.split(/[ @]/)[0]] : []));
-    const applied = new Set(kinds);
-    expect([...applied].sort()).toEqual(['delay', 'drop', 'reset', 'respond 429', 'respond 503'].sort());
+    const applied = await pushThroughFaults(target.url, images.map(({ name, layout }) => ({ repository: `auren/${name}`, layout })), ['v1.0.0', 'latest']);
+    expect(applied).toEqual(['delay', 'drop', 'reset', 'respond 429', 'respond 503'].sort());
     const check = direct();
     for (const { name, layout } of images) {
       expect(await skopeoDigest(`${target.host}/auren/${name}:v1.0.0`)).toBe(layout.digest);
