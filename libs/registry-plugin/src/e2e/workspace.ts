@@ -10,6 +10,10 @@ import execa from 'execa';
  */
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
 
+// ECMA-48 CSI sequences (colours, cursor movement).
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
+export const stripAnsi = (text: string): string => text.replace(ANSI, '');
+
 export interface WorkspaceClone {
   dir: string;
   env: NodeJS.ProcessEnv;
@@ -35,6 +39,8 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     NX_NO_CLOUD: 'true',
     NX_CACHE_DIRECTORY: join(WORKSPACE_ROOT, '.nx', 'cache'),
     NX_TUI: 'false',
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
     GIT_AUTHOR_NAME: 'AUREN CI',
     GIT_AUTHOR_EMAIL: 'ci@auren.invalid',
     GIT_COMMITTER_NAME: 'AUREN CI',
@@ -52,14 +58,17 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     dir,
     env: fullEnv,
     git,
-    nx: (args, extraEnv = {}) =>
+    async nx(args, extraEnv = {}) {
       // Generators take no --outputStyle; run-style commands print plainly with it.
-      execa('npx', ['nx', ...args, ...(['g', 'generate', 'show'].includes(args[0]) ? [] : ['--outputStyle=static'])], {
+      const result = await execa('npx', ['nx', ...args, ...(['g', 'generate', 'show'].includes(args[0]) ? [] : ['--outputStyle=static'])], {
         cwd: dir,
         env: { ...fullEnv, ...extraEnv },
         reject: false,
         all: true,
-      }),
+      });
+      // Under CI=true Nx colours its output whatever the terminal; assertions read plain text.
+      return { ...result, all: stripAnsi(result.all ?? ''), stdout: stripAnsi(result.stdout) };
+    },
     async commit(message, changes) {
       for (const [file, content] of Object.entries(changes)) {
         const path = join(dir, file);
