@@ -71,9 +71,12 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
       case 'pushed': {
         const r = outcome.record!;
         await record(successEvent(r, { durationMs: Date.now() - started }));
+        const untouched = r.blobs.uploaded === 0 && r.blobs.mounted === 0 && (outcome.plan?.tags ?? []).every((t) => t.action === 'unchanged');
         logger.info(
-          `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
-            `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.skipped} already there)`,
+          untouched
+            ? `${project.name}: ${r.registry}/${r.repository}@${r.digest} is already there as ${r.tags.join(', ')}; nothing to push`
+            : `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
+                `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.mounted} mounted; ${r.blobs.skipped} already there)`,
         );
         if (outcome.gitTag) logger.info(`${project.name}: git tag ${outcome.gitTag.name} ${outcome.gitTag.result}`);
         break;
