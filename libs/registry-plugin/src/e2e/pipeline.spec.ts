@@ -107,7 +107,9 @@ describe('the pipeline on a real workspace', () => {
         const raw = await execa('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${target.host}/${repository}:v0.1.0`], { stripFinalNewline: false });
         expect(sha256(raw.stdout)).toBe(layout.digest);
         // skopeo copies every blob back out; distribution checked each digest on upload.
-        await execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${target.host}/${repository}:v0.1.0`, `oci:${join(ws.dir, 'tmp', 'copies', repository)}:v0.1.0`]);
+        const copy = join(ws.dir, 'tmp', 'copies', repository);
+        await mkdir(copy, { recursive: true });
+        await execa('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${target.host}/${repository}:v0.1.0`, `oci:${copy}:v0.1.0`]);
       }
     } finally {
       await target.stop();
