@@ -48,6 +48,10 @@ export function registryConfig(dataDir: string, port: number, options: TestRegis
     'version: 0.1',
     'log:',
     '  level: warn',
+    // One line per request otherwise: a parent blocked in a synchronous call stops draining the
+    // pipe and the registry stalls once the pipe buffer is full.
+    '  accesslog:',
+    '    disabled: true',
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${dataDir}`,
