@@ -486,23 +486,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   function openRange(source: BlobSource, start: number, end: number): Readable {
     if (source.openRange) return source.openRange(start, end);
     // No random access: read through the stream and keep only the wanted bytes.
-    const whole = source.open();
-    let position = 0;
-    const slice = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        const from = Math.max(0, start - position);
-        const to = Math.min(chunk.length, end + 1 - position);
-        position += chunk.length;
-        if (to > from) this.push(chunk.subarray(from, to));
-        if (position > end) {
-          this.push(null);
-          whole.destroy();
-        }
-        done();
-      },
-    });
-    whole.on('error', (error) => slice.destroy(error));
-    return whole.pipe(slice);
+    return sliceStream(source.open(), start, end);
   }
 
   function uploadFailed(res: Response | undefined, source: BlobSource, repo: string, detail: string): AurenError {
@@ -719,16 +703,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     const source = Readable.from(res.body as unknown as AsyncIterable<Uint8Array>);
     if (res.status === 206) return source;
     // A registry that ignores Range sends the whole blob: keep only the wanted bytes.
-    let position = 0;
-    const slice = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        const from = Math.max(0, start - position);
-        const to = Math.min(chunk.length, end + 1 - position);
-        position += chunk.length;
-        done(null, to > from ? chunk.subarray(from, to) : undefined);
-      },
-    });
-    return source.pipe(slice);
+    return sliceStream(source, start, end);
   }
 
   // ---------------------------------------------------------------- manifests
@@ -925,4 +900,24 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     tagList,
     catalogList,
   };
+}
+
+/** Bytes `start..end` (inclusive) of a stream that starts at byte 0; stops reading after `end`. */
+function sliceStream(whole: Readable, start: number, end: number): Readable {
+  let position = 0;
+  const slice = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const from = Math.max(0, start - position);
+      const to = Math.min(chunk.length, end + 1 - position);
+      position += chunk.length;
+      if (to > from) this.push(chunk.subarray(from, to));
+      if (position > end) {
+        this.push(null);
+        whole.destroy();
+      }
+      done();
+    },
+  });
+  whole.on('error', (error) => slice.destroy(error));
+  return whole.pipe(slice);
 }
