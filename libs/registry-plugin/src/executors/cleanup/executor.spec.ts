@@ -1,4 +1,4 @@
-import type { ExecutorContext } from '@nx/devkit';
+import { logger, type ExecutorContext } from '@nx/devkit';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,8 +38,15 @@ describe('cleanup, restore and gc executors', () => {
       await registry?.stop();
       rmSync(root, { recursive: true, force: true });
     });
-    const context = (): ExecutorContext =>
-      ({ root, cwd: root, isVerbose: false, projectName: 'registry', nxJsonConfiguration: { plugins: [] }, projectsConfigurations: { version: 2, projects: {} } }) as unknown as ExecutorContext;
+    const context = (options: object = {}): ExecutorContext =>
+      ({
+        root,
+        cwd: root,
+        isVerbose: false,
+        projectName: 'registry',
+        nxJsonConfiguration: { plugins: [{ plugin: '@auren/registry-plugin', options }] },
+        projectsConfigurations: { version: 2, projects: {} },
+      }) as unknown as ExecutorContext;
 
     it('is a dry run by default and with NX_DRY_RUN; --apply deletes and journals; restore brings it back', async () => {
       const client = createRegistryClient({ registry: registry.host });
@@ -70,6 +77,39 @@ describe('cleanup, restore and gc executors', () => {
       } finally {
         write.mockRestore();
       }
+    });
+
+    it('plans each app by its own retention override, and deletes in the storage folder when told where it is', async () => {
+      const client = createRegistryClient({ registry: registry.host });
+      for (const repo of ['auren/svc-a', 'auren/svc-b']) {
+        for (const tag of ['v1.0.0', 'v1.1.0', 'v1.2.0']) await tagManifest(client, repo, tag, await pushImage(client, repo, { created: OLD }));
+      }
+      const options = { retention: { keepReleases: 1, overrides: { 'svc-b': { keepReleases: 3 } } } };
+      const out: string[] = [];
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
+      try {
+        const run = { repositories: 'svc-a,svc-b', apply: true, json: true, deleteVia: 'storage' as const, storageDir: registry.dataDir, journalDir: 'journal-overrides' };
+        expect(await cleanupExecutor(run, context(options))).toEqual({ success: true });
+        const result = JSON.parse(out.join(''));
+        const deleted = (repo: string) => result.plans.find((p: { repository: string }) => p.repository === repo).tags.filter((t: { action: string }) => t.action === 'delete').map((t: { tag: string }) => t.tag);
+        expect(deleted('auren/svc-a').sort()).toEqual(['v1.0.0', 'v1.1.0']);
+        expect(deleted('auren/svc-b')).toEqual([]);
+        expect(await client.tagList('auren/svc-a')).toEqual(['v1.2.0']);
+        expect((await client.tagList('auren/svc-b')).sort()).toEqual(['v1.0.0', 'v1.1.0', 'v1.2.0']);
+      } finally {
+        write.mockRestore();
+      }
+    });
+
+    it('fails clearly when told to delete in a storage folder it does not have', async () => {
+      const err: string[] = [];
+      const spy = jest.spyOn(logger, 'error').mockImplementation((message) => void err.push(String(message)));
+      try {
+        expect(await cleanupExecutor({ repositories: 'svc-a', apply: true, deleteVia: 'storage' }, context())).toEqual({ success: false });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(err.join('')).toMatch(/deleteVia "storage" needs the embedded registry or --storage-dir/);
     });
   });
 });

@@ -5,4 +5,6 @@ export interface CleanupExecutorSchema {
   journalDir?: string;
   concurrency?: number;
   composeFile?: string;
+  deleteVia?: 'auto' | 'api' | 'storage';
+  storageDir?: string;
 }

@@ -1,5 +1,5 @@
 import { AurenError } from '../errors/errors';
-import { isLoopbackRegistry, normalizeOptions, parseRegistryOverride } from './options';
+import { isLoopbackRegistry, normalizeOptions, parseRegistryOverride, retentionFor } from './options';
 
 describe('normalizeOptions', () => {
   it('fills every default', () => {
@@ -31,9 +31,31 @@ describe('normalizeOptions', () => {
     [{ scan: { severity: ['SEVERE'] } }, /unknown severity/],
     [{ scan: { ignore: [{ id: 'CVE-1', expires: 'tomorrow' }] } }, /YYYY-MM-DD/],
     [{ retention: { keepReleases: -1 } }, /retention.keepReleases/],
+    [{ retention: { keepPatterns: 'latest' } }, /retention.keepPatterns/],
+    [{ retention: { overrides: { 'auren-api': { keepReleases: 'five' } } } }, /retention.overrides.auren-api.keepReleases/],
+    [{ retention: { overrides: { 'auren-api': { keepLast: 3 } } } }, /unknown option retention.overrides.auren-api.keepLast/],
+    [{ retention: { overrides: ['auren-api'] } }, /retention.overrides must map/],
   ])('rejects %j with a clear error', (options, message) => {
     expect(() => normalizeOptions(options as never, {})).toThrow(message);
     expect(() => normalizeOptions(options as never, {})).toThrow(AurenError);
+  });
+});
+
+describe('retentionFor', () => {
+  const config = normalizeOptions(
+    {
+      namespace: 'team',
+      retention: { keepReleases: 5, overrides: { 'biometric-bridge': { keepReleases: 30 }, 'team/auren-nginx': { devMaxAgeDays: 7, deleteUntagged: true } } },
+    },
+    {},
+  );
+  it.each([
+    ['team/auren-api', { keepReleases: 5, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false }],
+    ['team/biometric-bridge', { keepReleases: 30, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false }],
+    ['team/auren-nginx', { keepReleases: 5, keepPatterns: ['latest'], devMaxAgeDays: 7, deleteUntagged: true }],
+    ['other/biometric-bridge', { keepReleases: 5, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false }],
+  ])('%s gets its rules (overrides inherit the common ones)', (repository, rules) => {
+    expect(retentionFor(config, repository)).toEqual(rules);
   });
 });
 

@@ -42,12 +42,22 @@ export interface TagStrategyOptions {
   initialVersion?: string;
 }
 
-export interface RetentionOptions {
+export interface RetentionRules {
   keepReleases?: number;
   keepPatterns?: string[];
   devMaxAgeDays?: number;
   deleteUntagged?: boolean;
 }
+
+export interface RetentionOptions extends RetentionRules {
+  /** Per app (project name) or per repository (`<namespace>/<app>`): rules that differ. */
+  overrides?: Record<string, RetentionRules>;
+}
+
+export type RetentionConfig = Required<RetentionRules> & {
+  /** Fully resolved rules per override key (defaults and the common rules filled in). */
+  overrides: Record<string, Required<RetentionRules>>;
+};
 
 /** Image size budgets in bytes (SI: 1 GB = 10^9 bytes, as the monitor reports them). */
 export interface BudgetOptions {
@@ -79,7 +89,7 @@ export interface AurenConfig {
   baseImages: Record<string, string>;
   scan: Required<Omit<ScanPolicyOptions, 'ignore'>> & { ignore: IgnoreRule[] };
   tags: Required<TagStrategyOptions>;
-  retention: Required<RetentionOptions>;
+  retention: RetentionConfig;
   budgets: Required<BudgetOptions>;
   insecureRegistries: string[];
   caFile: string | undefined;
@@ -164,6 +174,43 @@ function nonNegative(value: unknown, fallback: number, origin: string): number {
   return value;
 }
 
+const RETENTION_KEYS = ['keepReleases', 'keepPatterns', 'devMaxAgeDays', 'deleteUntagged'];
+
+function retentionRules(rules: RetentionRules, base: Required<RetentionRules>, origin: string): Required<RetentionRules> {
+  if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) throw configError(`${origin} must be an object`);
+  const unknown = Object.keys(rules).filter((k) => !RETENTION_KEYS.includes(k) && !(origin === 'retention' && k === 'overrides'));
+  if (unknown.length) throw configError(`unknown option ${origin}.${unknown[0]}`, `${origin} takes ${RETENTION_KEYS.join(', ')}.`);
+  const patterns = rules.keepPatterns ?? base.keepPatterns;
+  if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string' || !p)) {
+    throw configError(`invalid ${origin}.keepPatterns: ${JSON.stringify(patterns)}`, 'Use a list of tag globs, e.g. ["latest", "stable-*"].');
+  }
+  const deleteUntagged = rules.deleteUntagged ?? base.deleteUntagged;
+  if (typeof deleteUntagged !== 'boolean') throw configError(`invalid ${origin}.deleteUntagged: ${JSON.stringify(deleteUntagged)}`, 'Use true or false.');
+  return {
+    keepReleases: nonNegative(rules.keepReleases, base.keepReleases, `${origin}.keepReleases`),
+    keepPatterns: patterns,
+    devMaxAgeDays: nonNegative(rules.devMaxAgeDays, base.devMaxAgeDays, `${origin}.devMaxAgeDays`),
+    deleteUntagged,
+  };
+}
+
+function retentionConfig(retention: RetentionOptions): RetentionConfig {
+  const common = retentionRules(retention, { keepReleases: 10, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false }, 'retention');
+  const overrides = retention.overrides ?? {};
+  if (typeof overrides !== 'object' || Array.isArray(overrides)) throw configError('retention.overrides must map app or repository names to rules');
+  return {
+    ...common,
+    overrides: Object.fromEntries(Object.entries(overrides).map(([key, rules]) => [key, retentionRules(rules, common, `retention.overrides.${key}`)])),
+  };
+}
+
+/** The rules for one repository: an override named by repository, else by app, else the common ones. */
+export function retentionFor(config: Pick<AurenConfig, 'namespace' | 'retention'>, repository: string): Required<RetentionRules> {
+  const { overrides, ...common } = config.retention;
+  const app = config.namespace && repository.startsWith(`${config.namespace}/`) ? repository.slice(config.namespace.length + 1) : repository;
+  return overrides[repository] ?? overrides[app] ?? common;
+}
+
 export function normalizeOptions(
   options: RegistryPluginOptions | undefined,
   env: NodeJS.ProcessEnv = process.env,
@@ -214,12 +261,7 @@ export function normalizeOptions(
       pushPullRequests: tags.pushPullRequests ?? false,
       initialVersion: tags.initialVersion ?? '0.1.0',
     },
-    retention: {
-      keepReleases: nonNegative(retention.keepReleases, 10, 'retention.keepReleases'),
-      keepPatterns: retention.keepPatterns ?? ['latest'],
-      devMaxAgeDays: nonNegative(retention.devMaxAgeDays, 30, 'retention.devMaxAgeDays'),
-      deleteUntagged: retention.deleteUntagged ?? false,
-    },
+    retention: retentionConfig(retention),
     budgets: {
       warnBytes: nonNegative(budgets.warnBytes, 500_000_000, 'budgets.warnBytes'),
       failBytes: nonNegative(budgets.failBytes, 1_000_000_000, 'budgets.failBytes'),

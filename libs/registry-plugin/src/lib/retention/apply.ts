@@ -3,7 +3,8 @@ import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import type { JournalWriter } from './journal';
 import type { ImageDecision, RepositoryPlan } from './policy';
-import type { LiveRepository } from './snapshot';
+import { tagsResolve, type LiveRepository } from './snapshot';
+import type { RegistryStorage } from './storage';
 
 /**
  * Carries out a plan. Safety, in order:
@@ -14,6 +15,9 @@ import type { LiveRepository } from './snapshot';
  *    leaves an index without a platform; a skipped index keeps its children.
  * 4. Just before each DELETE, HEAD every tag of the image; if one now names another digest the
  *    image is skipped.
+ * With the registry's storage folder at hand (storage.ts) the same steps read links instead of
+ * sending HEADs, step 4 happens atomically per tag, and a last re-read puts back any manifest a
+ * tag came to name while the run was deleting it.
  */
 
 export type Outcome = 'deleted' | 'already-gone' | 'skipped';
@@ -34,21 +38,22 @@ export interface ApplyHooks {
 export interface ApplyOptions {
   concurrency: number;
   journal: JournalWriter;
+  /** Delete by removing links in the registry's storage (opened by the caller). */
+  storage?: RegistryStorage;
   hooks?: ApplyHooks;
   log?: (line: string) => void;
 }
 
-async function referencedNow(client: RegistryClient, live: LiveRepository, concurrency: number): Promise<Map<string, string>> {
+async function referencedNow(client: RegistryClient, live: LiveRepository, options: ApplyOptions): Promise<Map<string, string>> {
   const before = new Map(live.snapshot.tags.map((t) => [t.tag, t.digest]));
-  const tags = await client.tagList(live.snapshot.repository);
-  const changed = new Map<string, string>(); // digest → why it is referenced now
   const repo = live.snapshot.repository;
-  await mapLimit(tags, concurrency, async (tag) => {
-    const head = await client.manifestHead(repo, tag);
-    if (head === 'not-found' || before.get(tag) === head.digest) return;
+  const tags = await tagsResolve(client, repo, options);
+  const changed = new Map<string, string>(); // digest → why it is referenced now
+  await mapLimit(tags, options.concurrency, async ({ tag, digest: now }) => {
+    if (before.get(tag) === now) return;
     const why = before.has(tag) ? `tag ${tag} moved to it after the plan` : `tag ${tag} was added after the plan`;
     // Walk the new target: a fresh index may reuse planned platform manifests.
-    const stack = [head.digest];
+    const stack = [now];
     while (stack.length) {
       const digest = stack.pop() as string;
       if (changed.has(digest)) continue;
@@ -79,7 +84,7 @@ export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, li
     await options.hooks?.afterDelete?.(outcome, outcomes.filter((o) => o.outcome === 'deleted').length);
   };
 
-  const changed = await referencedNow(client, live, options.concurrency);
+  const changed = await referencedNow(client, live, options);
   const pending = new Map<string, ImageDecision>();
   for (const deletion of plan.deletions) {
     const why = changed.get(deletion.digest);
@@ -105,7 +110,17 @@ export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, li
     }
   };
 
+  const storage = options.storage;
   const deleteOne = async (d: ImageDecision) => {
+    if (storage) {
+      const result = await storage.imageDelete(repo, d.digest, d.tags);
+      pending.delete(d.digest);
+      if (result.outcome === 'moved') {
+        await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: 'skipped', reason: `tag ${result.tag} moved to ${result.digest.slice(0, 19)}` });
+        await skipWithChildren(d.digest, `tag ${result.tag} moved`);
+      } else await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: result.outcome });
+      return;
+    }
     for (const tag of d.tags) {
       const head = await client.manifestHead(repo, tag);
       if (head !== 'not-found' && head.digest !== d.digest) {
@@ -136,5 +151,40 @@ export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, li
       if (pending.has(d.digest)) await deleteOne(d);
     });
   }
+  if (storage) await putBackRetagged(client, live, outcomes, storage, record);
   return outcomes;
+}
+
+/**
+ * A push that tagged a planned digest between the re-list and its deletion would leave a tag
+ * naming nothing (a DELETE through the API would have untagged it instead). Re-read once and PUT
+ * such manifests back from the bytes the journal saved, children first.
+ */
+async function putBackRetagged(
+  client: RegistryClient,
+  live: LiveRepository,
+  outcomes: DeletionOutcome[],
+  storage: RegistryStorage,
+  record: (o: DeletionOutcome) => Promise<void>,
+): Promise<void> {
+  const repo = live.snapshot.repository;
+  const deleted = new Map(outcomes.filter((o) => o.outcome === 'deleted').map((o) => [o.digest, o]));
+  const wanted = new Map<string, string>();
+  const want = (digest: string, why: string) => {
+    if (!deleted.has(digest) || wanted.has(digest)) return;
+    wanted.set(digest, why);
+    for (const child of live.snapshot.manifests[digest]?.children ?? []) want(child, why);
+  };
+  for (const { tag, digest } of await storage.tagsRead(repo, { dangling: true })) want(digest, `tag ${tag} came to name it during the run; put back`);
+  // Children before the indexes that hold them: a PUT of an index needs its platforms present.
+  const order = [...wanted.keys()].sort((a, b) => (live.snapshot.manifests[a]?.children.length ? 1 : 0) - (live.snapshot.manifests[b]?.children.length ? 1 : 0));
+  for (const digest of order) {
+    const raw = live.raw.get(digest);
+    if (!raw) continue;
+    await client.manifestPut(repo, digest, raw.body, raw.mediaType);
+    const was = deleted.get(digest) as DeletionOutcome;
+    const at = outcomes.indexOf(was);
+    outcomes.splice(at, 1);
+    await record({ ...was, outcome: 'skipped', reason: wanted.get(digest) });
+  }
 }

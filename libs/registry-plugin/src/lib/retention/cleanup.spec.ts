@@ -10,7 +10,8 @@ import { JournalWriter, readJournal } from './journal';
 import { planRepository, type RetentionPolicy } from './policy';
 import { collectProtections, composeImages } from './protect';
 import { restoreJournal } from './restore';
-import { filesystemManifestLister, readRepository } from './snapshot';
+import { readRepository } from './snapshot';
+import { registryStorage } from './storage';
 import { pushImage, pushMultiArch, tagManifest, type PushedManifest } from './testing/images';
 
 const OLD = '2024-01-15T00:00:00Z';
@@ -89,7 +90,9 @@ async function tagMap(repo: string): Promise<Map<string, string>> {
   return out;
 }
 
-const input = (repo: string, extra: Partial<CleanupInput> = {}): CleanupInput => ({
+type Via = 'api' | 'storage';
+
+const input = (via: Via, repo: string, extra: Partial<CleanupInput> = {}): CleanupInput => ({
   repositories: [repo],
   policy: POLICY,
   protections: protectionsFor(repo),
@@ -97,15 +100,17 @@ const input = (repo: string, extra: Partial<CleanupInput> = {}): CleanupInput =>
   concurrency: 4,
   journalDir: join(work, `journal-${repo.replace('/', '-')}`),
   now: NOW,
-  lister: filesystemManifestLister(registry.dataDir),
+  lister: registryStorage(registry.dataDir),
+  storage: via === 'storage' ? registryStorage(registry.dataDir) : undefined,
   ...extra,
 });
 
-describe('cleanup against a real registry', () => {
+// Both ways of deleting: DELETE requests, and links removed in the registry's storage folder.
+describe.each<Via>(['api', 'storage'])('cleanup against a real registry, deleting via %s', (via) => {
   it('plans exactly what the policy says and changes nothing without --apply', async () => {
-    const fx = await buildFixture('auren/plan');
+    const fx = await buildFixture(`auren/${via}-plan`);
     const before = await tagMap(fx.repo);
-    const result = await runCleanup(client, input(fx.repo));
+    const result = await runCleanup(client, input(via, fx.repo));
     const plan = result.plans[0];
     expect(plan.tags.filter((t) => t.action === 'delete').map((t) => t.tag).sort()).toEqual(fx.expectDeletedTags);
     expect(plan.deletions.map((d) => d.digest).sort()).toEqual(fx.expectDeletedDigests);
@@ -117,15 +122,15 @@ describe('cleanup against a real registry', () => {
   });
 
   it('a run killed mid-apply, run again, finishes the job, deletes nothing extra, and the journal restores it all', async () => {
-    const fx = await buildFixture('auren/apply');
+    const fx = await buildFixture(`auren/${via}-apply`);
     const before = await tagMap(fx.repo);
     const bodies = new Map<string, Buffer>();
     for (const d of fx.expectDeletedDigests) bodies.set(d, ((await client.manifestGet(fx.repo, d)) as { body: Buffer }).body);
 
     await expect(
-      runCleanup(client, input(fx.repo, { apply: true, hooks: { afterDelete: (_o, n) => { if (n >= 2) throw new Error('killed'); } } })),
+      runCleanup(client, input(via, fx.repo, { apply: true, hooks: { afterDelete: (_o, n) => { if (n >= 2) throw new Error('killed'); } } })),
     ).rejects.toThrow('killed');
-    const second = await runCleanup(client, input(fx.repo, { apply: true }));
+    const second = await runCleanup(client, input(via, fx.repo, { apply: true }));
     expect(second.resumedJournal).toBe(true);
 
     const after = await tagMap(fx.repo);
@@ -152,7 +157,7 @@ describe('cleanup against a real registry', () => {
   });
 
   it('skips an image whose tag moved after the plan, and keeps the children a new index reuses', async () => {
-    const repo = 'auren/moved';
+    const repo = `auren/${via}-moved`;
     const oldImg = await pushImage(client, repo, { created: OLD });
     await tagManifest(client, repo, 'dev-feature-z', oldImg);
     const devIndex = await pushMultiArch(client, repo, OLD, 'dev');
@@ -165,25 +170,27 @@ describe('cleanup against a real registry', () => {
     const reuse = Buffer.from(JSON.stringify({ ...JSON.parse(devIndex.index.body.toString()), annotations: { rebuilt: 'yes' } }));
     await client.manifestPut(repo, 'dev-2', reuse, devIndex.index.mediaType);
 
-    const journal = new JournalWriter(join(work, 'moved.json'), registry.host, NOW);
-    const outcomes = await applyPlan(client, plan, live, { concurrency: 4, journal });
+    const journal = new JournalWriter(join(work, `${via}-moved.json`), registry.host, NOW);
+    const storage = via === 'storage' ? registryStorage(registry.dataDir) : undefined;
+    await storage?.open();
+    const outcomes = await applyPlan(client, plan, live, { concurrency: 4, journal, storage }).finally(() => storage?.close());
     expect(outcomes.filter((o) => o.outcome === 'deleted').map((o) => o.digest)).toEqual([devIndex.index.digest]);
     for (const child of devIndex.index.children) expect(await client.manifestHead(repo, child)).not.toBe('not-found');
     expect(await client.manifestHead(repo, oldImg.digest)).not.toBe('not-found');
   });
 
   it('property: on real registries, no kept tag ever disappears or moves', async () => {
-    const images = await Promise.all(Array.from({ length: 4 }, (_, i) => pushImage(client, 'auren/prop-src', { created: i % 2 ? OLD : new Date().toISOString() })));
+    const images = await Promise.all(Array.from({ length: 4 }, (_, i) => pushImage(client, `auren/${via}-prop-src`, { created: i % 2 ? OLD : new Date().toISOString() })));
     let run = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(fc.tuple(fc.constantFrom('v1.0.0', 'v1.1.0', 'v2.0.0', 'latest', 'dev', 'main-abcdef1', 'dev-x', '20240101-0000', 'nightly'), fc.nat(3)), { minLength: 1, maxLength: 9, selector: ([t]) => t }),
         fc.record({ keepReleases: fc.nat(3), keepPatterns: fc.subarray(['latest', 'dev*']), devMaxAgeDays: fc.constantFrom(0, 30, 10_000), deleteUntagged: fc.boolean() }),
         async (tags, policy) => {
-          const repo = `auren/prop-${run++}`;
-          for (const img of images) for (const blob of img.blobs) await client.blobMount(repo, 'auren/prop-src', blob);
+          const repo = `auren/${via}-prop-${run++}`;
+          for (const img of images) for (const blob of img.blobs) await client.blobMount(repo, `auren/${via}-prop-src`, blob);
           for (const [t, i] of tags) await tagManifest(client, repo, t, images[i]);
-          const result = await runCleanup(client, { ...input(repo), protections: new Map(), policy, apply: true, journalDir: join(work, `prop-${run}`) });
+          const result = await runCleanup(client, { ...input(via, repo), protections: new Map(), policy, apply: true, journalDir: join(work, `${via}-prop-${run}`) });
           const after = await tagMap(repo);
           for (const t of result.plans[0].tags) {
             if (t.action === 'keep') expect(`${t.tag}@${after.get(t.tag)}`).toBe(`${t.tag}@${t.digest}`);

@@ -6,7 +6,7 @@ import { exec } from '../exec/exec';
 import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { collectLocalRegistry, gcAdvice, registryKind } from './gc';
-import { filesystemManifestLister } from './snapshot';
+import { registryStorage } from './storage';
 import { pushImage, pushMultiArch, tagManifest } from './testing/images';
 import { testRegistryControl, type TestRegistryControl } from './testing/local-control';
 
@@ -43,7 +43,8 @@ describe('garbage collection of the local registry', () => {
       concurrency: 4,
       journalDir: join(work, 'journal'),
       now: new Date(),
-      lister: filesystemManifestLister(registry.dataDir),
+      // Deleted in the storage folder, as the embedded registry is: GC must reclaim those too.
+      storage: registryStorage(registry.dataDir),
     });
     expect(cleanup.outcomes.filter((o) => o.outcome === 'deleted').map((o) => o.digest).sort()).toEqual(
       [dropped.digest, droppedIndex.index.digest, ...droppedIndex.children.map((c) => c.digest)].sort(),

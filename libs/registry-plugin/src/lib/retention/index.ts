@@ -1,6 +1,7 @@
 export * from './policy';
 export { classifyTag, parseDateTag, globToRegExp, type TagKind } from './tags';
-export { readRepository, selectRepositories, filesystemManifestLister, type ManifestLister, type LiveRepository } from './snapshot';
+export { readRepository, selectRepositories, type LiveRepository } from './snapshot';
+export { registryStorage, type RegistryStorage, type ManifestLister } from './storage';
 export { applyPlan, type DeletionOutcome, type ApplyHooks } from './apply';
 export { runCleanup, summarize, type CleanupInput, type CleanupResult, type CleanupSummary } from './cleanup';
 export { restoreJournal, type RestoreResult, type RestoreItem } from './restore';

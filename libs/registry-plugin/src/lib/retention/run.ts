@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { AurenConfig } from '../config/options';
+import { retentionFor, type AurenConfig } from '../config/options';
 import { inputError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { runCleanup, type CleanupResult } from './cleanup';
@@ -9,7 +9,8 @@ import { collectLocalRegistry, gcAdvice, registryKind, serveScriptControl, type 
 import { DEFAULT_JOURNAL_DIR, newestJournal } from './journal';
 import { collectProtections, composeImages, pushRecords } from './protect';
 import { restoreJournal, type RestoreResult } from './restore';
-import { filesystemManifestLister, selectRepositories, type ManifestLister } from './snapshot';
+import { selectRepositories } from './snapshot';
+import { registryStorage, type RegistryStorage } from './storage';
 import type { ApplyHooks } from './apply';
 
 /**
@@ -24,6 +25,10 @@ export interface CleanupOptions {
   journalDir?: string;
   concurrency?: number;
   composeFile?: string;
+  /** How deletions reach the registry: `auto` uses its storage folder when at hand. */
+  deleteVia?: 'auto' | 'api' | 'storage';
+  /** The storage folder of a self-hosted distribution registry on this machine. */
+  storageDir?: string;
 }
 
 export interface NormalizedCleanupOptions {
@@ -35,6 +40,8 @@ export interface NormalizedCleanupOptions {
   journalDir: string;
   concurrency: number;
   composeFile: string;
+  deleteVia: 'auto' | 'api' | 'storage';
+  storageDir: string | undefined;
 }
 
 export interface Io {
@@ -55,6 +62,8 @@ export function normalizeCleanupOptions(options: CleanupOptions, root: string, e
     throw inputError(`concurrency must be an integer from 1 to 64, got ${concurrency}`);
   }
   const journalDir = options.journalDir ?? DEFAULT_JOURNAL_DIR;
+  const deleteVia = options.deleteVia ?? 'auto';
+  if (!['auto', 'api', 'storage'].includes(deleteVia)) throw inputError(`deleteVia must be auto, api or storage, got "${deleteVia}"`);
   return {
     apply: options.apply === true && !envDryRun(env),
     applyBlockedByDryRun: options.apply === true && envDryRun(env),
@@ -63,14 +72,16 @@ export function normalizeCleanupOptions(options: CleanupOptions, root: string, e
     journalDir: isAbsolute(journalDir) ? journalDir : join(root, journalDir),
     concurrency,
     composeFile: options.composeFile ?? 'docker-compose.prod.yml',
+    deleteVia,
+    storageDir: options.storageDir === undefined ? undefined : isAbsolute(options.storageDir) ? options.storageDir : join(root, options.storageDir),
   };
 }
 
-/** The embedded registry's data folder, when the configured registry is it. */
-export function localManifestLister(config: AurenConfig, root: string, env: NodeJS.ProcessEnv): ManifestLister | undefined {
+/** The embedded registry's storage, when the configured registry is it. */
+export function localRegistryStorage(config: AurenConfig, root: string, env: NodeJS.ProcessEnv): RegistryStorage | undefined {
   const addr = env.AUREN_LOCAL_REGISTRY_ADDR ?? '127.0.0.1:5000';
   const dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(root, '.auren', 'registry'), 'data');
-  return config.registry === addr && existsSync(dataDir) ? filesystemManifestLister(dataDir) : undefined;
+  return config.registry === addr && existsSync(dataDir) ? registryStorage(dataDir) : undefined;
 }
 
 export async function cleanupCommand(
@@ -78,12 +89,20 @@ export async function cleanupCommand(
   config: AurenConfig,
   options: NormalizedCleanupOptions,
   io: Io,
-  extra: { lister?: ManifestLister; hooks?: ApplyHooks; now?: Date } = {},
+  extra: { storage?: RegistryStorage; hooks?: ApplyHooks; now?: Date } = {},
 ): Promise<CleanupResult> {
   if (options.applyBlockedByDryRun) io.log('NX_DRY_RUN is set: planning only, nothing will be deleted.');
   const repositories = await selectRepositories(client, config.namespace, options.repositories);
-  const lister = extra.lister ?? localManifestLister(config, io.root, io.env);
-  if (config.retention.deleteUntagged && !lister) {
+  const lister = extra.storage ?? (options.storageDir ? registryStorage(options.storageDir) : localRegistryStorage(config, io.root, io.env));
+  if (options.deleteVia === 'storage' && !lister) {
+    throw inputError(
+      `no storage folder for ${client.registry}: deleteVia "storage" needs the embedded registry or --storage-dir`,
+      'Pass the registry\'s storage.filesystem.rootdirectory with --storage-dir, or use --delete-via api.',
+    );
+  }
+  const storage = options.deleteVia === 'api' ? undefined : lister;
+  const needsUntagged = repositories.some((r) => retentionFor(config, r).deleteUntagged);
+  if (needsUntagged && !lister) {
     io.log(`${client.registry} cannot list untagged manifests; only the platforms of deleted indexes are removed as untagged.`);
   }
   const protections = collectProtections({
@@ -94,13 +113,14 @@ export async function cleanupCommand(
   });
   const result = await runCleanup(client, {
     repositories,
-    policy: config.retention,
+    policy: (repository) => retentionFor(config, repository),
     protections,
     apply: options.apply,
     concurrency: options.concurrency,
     journalDir: options.journalDir,
     now: extra.now ?? new Date(),
     lister,
+    storage,
     hooks: extra.hooks,
     log: options.json ? undefined : io.log,
   });

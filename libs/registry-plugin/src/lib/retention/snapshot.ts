@@ -1,11 +1,10 @@
 import { historyRepository } from '../history/store';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { isIndexMediaType, type ImageIndex, type ImageManifest } from '../registry/media-types';
 import type { ManifestFacts, RepositorySnapshot } from './policy';
+import type { ManifestLister, RegistryStorage } from './storage';
 import { AGING_KINDS, classifyTag } from './tags';
 
 /**
@@ -13,32 +12,6 @@ import { AGING_KINDS, classifyTag } from './tags';
  * to the end or throws, so a truncated list can never make "keep the newest N" pick the wrong
  * ones), the digest each tag names, and per digest its exact bytes, children and age.
  */
-
-/** Optional capability: list every manifest a repository stores, tagged or not. */
-export interface ManifestLister {
-  manifestDigests(repository: string): Promise<string[]>;
-}
-
-/**
- * The filesystem layout of distribution's storage driver
- * (registry/storage/paths.go: repositories/<name>/_manifests/revisions/<alg>/<hex>/link).
- * A deleted manifest loses its `link` file; the folder may stay until garbage collection.
- */
-export function filesystemManifestLister(dataDir: string): ManifestLister {
-  return {
-    async manifestDigests(repository) {
-      const root = join(dataDir, 'docker', 'registry', 'v2', 'repositories', repository, '_manifests', 'revisions');
-      if (!existsSync(root)) return [];
-      const digests: string[] = [];
-      for (const algorithm of readdirSync(root)) {
-        for (const hex of readdirSync(join(root, algorithm))) {
-          if (existsSync(join(root, algorithm, hex, 'link'))) digests.push(`${algorithm}:${hex}`);
-        }
-      }
-      return digests.sort();
-    },
-  };
-}
 
 export interface RawManifest {
   mediaType: string;
@@ -54,6 +27,8 @@ export interface LiveRepository {
 export interface ReadOptions {
   concurrency: number;
   lister?: ManifestLister;
+  /** Read tags from the registry's storage folder instead of a HEAD per tag. */
+  storage?: RegistryStorage;
 }
 
 async function readConfigCreated(client: RegistryClient, repo: string, digest: string): Promise<string | undefined> {
@@ -77,13 +52,19 @@ async function readConfigCreated(client: RegistryClient, repo: string, digest: s
   }
 }
 
-export async function readRepository(client: RegistryClient, repository: string, options: ReadOptions): Promise<LiveRepository> {
+/** Every tag and the digest it names now: one storage read, or the tag list and a HEAD per tag. */
+export async function tagsResolve(client: RegistryClient, repository: string, options: ReadOptions): Promise<Array<{ tag: string; digest: string }>> {
+  if (options.storage) return options.storage.tagsRead(repository);
   const tags = await client.tagList(repository);
   const resolved = await mapLimit(tags, options.concurrency, async (tag) => {
     const head = await client.manifestHead(repository, tag);
     return head === 'not-found' ? undefined : { tag, digest: head.digest };
   });
-  const tagRefs = resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+  return resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+}
+
+export async function readRepository(client: RegistryClient, repository: string, options: ReadOptions): Promise<LiveRepository> {
+  const tagRefs = await tagsResolve(client, repository, options);
 
   const manifests: Record<string, ManifestFacts> = {};
   const raw = new Map<string, RawManifest>();
@@ -91,7 +72,10 @@ export async function readRepository(client: RegistryClient, repository: string,
 
   const load = async (digests: string[]): Promise<void> => {
     const fresh = [...new Set(digests)].filter((d) => !raw.has(d));
-    const got = await mapLimit(fresh, options.concurrency, async (digest) => ({ digest, result: await client.manifestGet(repository, digest) }));
+    const got = await mapLimit(fresh, options.concurrency, async (digest) => {
+      const stored = await options.storage?.manifestRead(repository, digest);
+      return { digest, result: stored ?? (await client.manifestGet(repository, digest)) };
+    });
     const next: string[] = [];
     for (const { digest, result } of got) {
       // Gone between the tag list and now (another cleanup): nothing to decide about it.
@@ -106,7 +90,7 @@ export async function readRepository(client: RegistryClient, repository: string,
     if (next.length) await load(next);
   };
 
-  const lister = options.lister;
+  const lister = options.lister ?? options.storage;
   const listed = lister ? await lister.manifestDigests(repository) : undefined;
   await load([...tagRefs.map((t) => t.digest), ...(listed ?? [])]);
   const live = tagRefs.filter((t) => raw.has(t.digest));
