@@ -26,6 +26,8 @@ export interface TestRegistryOptions {
   extraConfig?: string;
   /** Extra YAML inserted inside the `http:` section (for `tls:`), indented by two spaces. */
   httpExtra?: string;
+  /** Extra YAML inserted inside the `storage:` section (for `cache:`), indented by two spaces. */
+  storageExtra?: string;
   /** Use this data folder (to share storage between instances). */
   dataDir?: string;
 }
@@ -57,6 +59,7 @@ export function registryConfig(dataDir: string, port: number, options: TestRegis
     `    rootdirectory: ${dataDir}`,
     '  delete:',
     '    enabled: true',
+    ...(options.storageExtra ? [options.storageExtra.replace(/^/gm, '  ')] : []),
     'http:',
     `  addr: 127.0.0.1:${port}`,
     ...(options.httpExtra ? [options.httpExtra.replace(/^/gm, '  ')] : []),

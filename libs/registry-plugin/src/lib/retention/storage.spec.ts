@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
@@ -185,6 +185,34 @@ describe('registryStorage against a real registry', () => {
       expect(await ownClient.manifestHead('auren/st-ro', 'dev-old')).toMatchObject({ digest: img.digest });
     } finally {
       await control.dispose();
+    }
+  });
+
+  it('is seen at once by a registry that caches blob descriptors in memory', async () => {
+    const cached = await startTestRegistry({ storageExtra: 'cache:\n  blobdescriptor: inmemory' });
+    try {
+      expect(readFileSync(cached.configPath, 'utf8')).toMatch(/^storage:\n(?:  .*\n)*  cache:\n    blobdescriptor: inmemory$/m);
+      const cachedClient = createRegistryClient({ registry: cached.host });
+      const img = await pushImage(cachedClient, 'auren/st-cache', { created: '2024-01-01T00:00:00Z' });
+      await tagManifest(cachedClient, 'auren/st-cache', 'dev-old', img);
+      expect(await cachedClient.manifestHead('auren/st-cache', img.digest)).not.toBe('not-found'); // now in the cache
+      const result = await runCleanup(cachedClient, {
+        repositories: ['auren/st-cache'],
+        policy: { keepReleases: 1, keepPatterns: [], devMaxAgeDays: 1, deleteUntagged: false },
+        protections: new Map(),
+        apply: true,
+        concurrency: 2,
+        journalDir: join(cached.dataDir, '..', 'journal'),
+        now: new Date(),
+        storage: registryStorage(cached.dataDir),
+      });
+      expect(result.outcomes.map((o) => o.outcome)).toEqual(['deleted']);
+      // distribution checks the repository's revision link before it trusts the cache.
+      expect(await cachedClient.manifestHead('auren/st-cache', 'dev-old')).toBe('not-found');
+      expect(await cachedClient.manifestHead('auren/st-cache', img.digest)).toBe('not-found');
+      expect(await cachedClient.manifestGet('auren/st-cache', img.digest)).toBe('not-found');
+    } finally {
+      await cached.stop();
     }
   });
 
