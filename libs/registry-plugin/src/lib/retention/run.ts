@@ -101,6 +101,7 @@ export async function cleanupCommand(
     );
   }
   const storage = options.deleteVia === 'api' ? undefined : lister;
+  if (options.apply && storage) io.log(`${client.registry}: deleting in its storage folder ${storage.root} (the links a DELETE removes)`);
   const needsUntagged = repositories.some((r) => retentionFor(config, r).deleteUntagged);
   if (needsUntagged && !lister) {
     io.log(`${client.registry} cannot list untagged manifests; only the platforms of deleted indexes are removed as untagged.`);
