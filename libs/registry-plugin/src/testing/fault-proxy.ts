@@ -174,8 +174,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       case 'drop':
         return forward(req, res, action.afterBytes);
       case 'delay': {
-        const timer = setTimeout(() => forward(req, res), action.ms);
-        req.socket.once('close', () => clearTimeout(timer));
+        // A keep-alive socket carries many requests: drop the listener once this one is forwarded.
+        const cancel = () => clearTimeout(timer);
+        const timer = setTimeout(() => {
+          req.socket.off('close', cancel);
+          forward(req, res);
+        }, action.ms);
+        req.socket.once('close', cancel);
         return;
       }
       case 'reset':
