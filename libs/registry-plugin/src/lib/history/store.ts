@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { sha256Digest } from '../registry/digest';
@@ -29,6 +30,23 @@ export const HISTORY_REPOSITORY = 'auren-history';
 /** `<namespace>/auren-history`, or `auren-history` with no namespace. */
 export function historyRepository(namespace: string): string {
   return namespace ? `${namespace}/${HISTORY_REPOSITORY}` : HISTORY_REPOSITORY;
+}
+
+/**
+ * The image repositories under `namespace/` from the registry's catalog, sorted; the push history
+ * is an append-only log, not images, so it is never among them. `hint` says what to do when the
+ * registry has no catalog API (GHCR, Docker Hub).
+ */
+export async function catalogImageRepositories(client: RegistryClient, namespace: string, hint: string): Promise<string[]> {
+  let all: string[];
+  try {
+    all = await client.catalogList();
+  } catch (error) {
+    throw new AurenError('registry', `cannot list the repositories of ${client.registry}: ${error instanceof Error ? error.message : String(error)}`, hint, { cause: error });
+  }
+  const prefix = namespace ? `${namespace}/` : '';
+  const history = historyRepository(namespace);
+  return all.filter((r) => r.startsWith(prefix) && r !== history).sort();
 }
 
 const TAG_RE = /^event-(\d{8}T\d{9}Z)-([a-f0-9]+)$/;

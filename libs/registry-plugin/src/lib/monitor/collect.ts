@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import semver from 'semver';
 import type { Severity } from '../config/options';
 import { AurenError } from '../errors/errors';
-import { historyRepository, readPushHistory, type PushEvent } from '../history';
+import { catalogImageRepositories, historyRepository, readPushHistory, type PushEvent } from '../history';
 import { parseWindow } from '../history/window';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
@@ -72,7 +72,7 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
 
   const historyRepo = historyRepository(namespace);
   const [repoNames, history, scanReports, provider] = await Promise.all([
-    listRepositories(client, namespace, config.repositories, historyRepo),
+    listRepositories(client, namespace, config.repositories),
     readPushHistory(client, historyRepo, window, { concurrency: config.concurrency }).then(
       (events) => ({ events, error: undefined as string | undefined }),
       (error: unknown) => ({ events: [] as PushEvent[], error: error instanceof Error ? error.message : String(error) }),
@@ -240,21 +240,9 @@ function newestFirst(a: ImageReport, b: ImageReport): number {
   return a.digest.localeCompare(b.digest);
 }
 
-async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined, historyRepo: string): Promise<string[]> {
+async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined): Promise<string[]> {
   if (configured) return configured.map((r) => (namespace && !r.startsWith(`${namespace}/`) ? `${namespace}/${r}` : r));
-  let all: string[];
-  try {
-    all = await client.catalogList();
-  } catch (error) {
-    throw new AurenError(
-      'registry',
-      `cannot list the repositories of ${client.registry}: ${error instanceof Error ? error.message : String(error)}`,
-      'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.',
-      { cause: error },
-    );
-  }
-  const prefix = namespace ? `${namespace}/` : '';
-  return all.filter((r) => r.startsWith(prefix) && r !== historyRepo).sort();
+  return catalogImageRepositories(client, namespace, 'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.');
 }
 
 interface ScanSummary {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { RegistryClient } from '../registry/client';
 import { applyPlan, type ApplyHooks, type DeletionOutcome } from './apply';
-import { findUnfinishedJournal, journalFileName, JournalWriter, readJournal } from './journal';
+import { findUnfinishedJournal, journalFileName, JournalWriter } from './journal';
 import { AurenError } from '../errors/errors';
 import { mapLimit } from '../registry/concurrency';
 import { planRepository, type Protection, type RepositoryPlan, type RetentionPolicy } from './policy';
@@ -111,7 +111,7 @@ async function cleanupWith(client: RegistryClient, input: CleanupInput): Promise
   const journal = new JournalWriter(path, client.registry, input.now);
   result.journal = path;
   result.resumedJournal = unfinished !== undefined;
-  if (unfinished) await settleInterrupted(client, path, plans, journal, input.concurrency);
+  if (unfinished) await settleInterrupted(client, plans, journal, input.concurrency);
   for (let i = 0; i < plans.length; i++) {
     result.outcomes.push(...(await applyPlan(client, plans[i], live[i], { concurrency: input.concurrency, journal, storage: input.storage, hooks: input.hooks, log: input.log })));
   }
@@ -124,10 +124,9 @@ async function cleanupWith(client: RegistryClient, input: CleanupInput): Promise
  * image. Before resuming, settle every such entry the new plan no longer lists: gone from the
  * registry means the interrupted run deleted it; still there means the new plan keeps it.
  */
-async function settleInterrupted(client: RegistryClient, path: string, plans: readonly RepositoryPlan[], journal: JournalWriter, concurrency: number): Promise<void> {
-  const { journal: saved, progress } = readJournal(path);
+async function settleInterrupted(client: RegistryClient, plans: readonly RepositoryPlan[], journal: JournalWriter, concurrency: number): Promise<void> {
   const planned = new Set(plans.flatMap((p) => p.deletions.map((d) => `${p.repository}@${d.digest}`)));
-  const silent = saved.entries.filter((e) => !progress.has(`${e.repository}@${e.digest}`) && !planned.has(`${e.repository}@${e.digest}`));
+  const silent = journal.unrecorded().filter((e) => !planned.has(`${e.repository}@${e.digest}`));
   await mapLimit(silent, concurrency, async (entry) => {
     const gone = (await client.manifestHead(entry.repository, entry.digest)) === 'not-found';
     journal.record({

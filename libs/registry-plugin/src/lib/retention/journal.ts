@@ -115,8 +115,14 @@ export function newestJournal(dir: string): string | undefined {
 
 export class JournalWriter {
   private journal: Journal;
+  /** Entries the progress file had a line for when this writer opened the journal. */
+  private recorded = new Set<string>();
   constructor(readonly path: string, registry: string, now: Date) {
-    this.journal = existsSync(path) ? readJournal(path).journal : { schemaVersion: 1, registry, startedAt: now.toISOString(), entries: [] };
+    if (existsSync(path)) {
+      const { journal, progress } = readJournal(path);
+      this.journal = journal;
+      this.recorded = new Set(progress.keys());
+    } else this.journal = { schemaVersion: 1, registry, startedAt: now.toISOString(), entries: [] };
     if (this.journal.registry !== registry) {
       throw new AurenError('input', `journal ${path} belongs to registry ${this.journal.registry}, not ${registry}`);
     }
@@ -133,6 +139,11 @@ export class JournalWriter {
       else this.journal.entries.push(entry);
     }
     this.flush();
+  }
+
+  /** Saved entries a resumed run found no progress line for: the killed run's last deletions. */
+  unrecorded(): JournalEntry[] {
+    return this.journal.entries.filter((e) => !this.recorded.has(key(e.repository, e.digest)));
   }
 
   /** One line per outcome; appendFileSync writes it whole before the next deletion is recorded. */

@@ -1,5 +1,4 @@
-import { historyRepository } from '../history/store';
-import { AurenError } from '../errors/errors';
+import { catalogImageRepositories } from '../history/store';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { isIndexMediaType, type ImageIndex, type ImageManifest } from '../registry/media-types';
@@ -136,18 +135,5 @@ export async function readRepository(client: RegistryClient, repository: string,
 export async function selectRepositories(client: RegistryClient, namespace: string, requested: readonly string[]): Promise<string[]> {
   const qualify = (r: string) => (namespace && !r.includes('/') ? `${namespace}/${r}` : r);
   if (requested.length) return [...new Set(requested.map(qualify))].sort();
-  let all: string[];
-  try {
-    all = await client.catalogList();
-  } catch (error) {
-    throw new AurenError(
-      'registry',
-      `cannot list the repositories of ${client.registry}: ${(error as Error).message}`,
-      'This registry may not offer the catalog API; name the repositories with --repositories.',
-      { cause: error },
-    );
-  }
-  // The push history is an append-only log the monitor reads, not images: never clean it.
-  const history = historyRepository(namespace);
-  return all.filter((r) => (!namespace || r.startsWith(`${namespace}/`)) && r !== history).sort();
+  return catalogImageRepositories(client, namespace, 'This registry may not offer the catalog API; name the repositories with --repositories.');
 }
