@@ -1,17 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { cleanupCommand, normalizeCleanupOptions } from '../../lib/retention/run';
-import { flag, hasFlag, type Command, type CommandIo } from '../command';
-
-/** The plugin's options from `<cwd>/nx.json`, as the executors read them. */
-export function workspaceConfig(io: CommandIo): AurenConfig {
-  const path = join(io.cwd, 'nx.json');
-  const nx = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as { plugins?: Array<string | { plugin: string; options?: unknown }> }) : {};
-  const entry = (nx.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
-  return normalizeOptions(entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {}, io.env);
-}
+import { flag, hasFlag, type Command } from '../command';
+import { loadWorkspaceConfig, upkeepIo } from '../workspace';
 
 export const command: Command = {
   summary: 'Plan (and with --apply, carry out) the retention cleanup of the registry.',
@@ -50,7 +40,7 @@ export const command: Command = {
     '  auren-registry cleanup --apply --storage-dir /var/lib/docker-registry   # on the registry host',
   ].join('\n'),
   async run(args, io) {
-    const config = workspaceConfig(io);
+    const config = loadWorkspaceConfig(io.cwd, io.env);
     const concurrency = flag(args, 'concurrency');
     const options = normalizeCleanupOptions(
       {
@@ -67,7 +57,7 @@ export const command: Command = {
       io.env,
     );
     const client = await connectRegistry(config, io.env);
-    await cleanupCommand(client, config, options, { root: io.cwd, env: io.env, out: (t) => io.stdout(t + '\n'), log: (l) => io.stderr(l + '\n') });
+    await cleanupCommand(client, config, options, upkeepIo(io));
     return 0;
   },
 };

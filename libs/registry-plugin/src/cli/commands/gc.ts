@@ -1,7 +1,7 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { gcCommand } from '../../lib/retention/run';
 import { hasFlag, type Command } from '../command';
-import { workspaceConfig } from './cleanup';
+import { loadWorkspaceConfig, upkeepIo } from '../workspace';
 
 export const command: Command = {
   summary: 'Garbage-collect registry storage (local registry: read-only restart, collect, verify).',
@@ -24,10 +24,10 @@ export const command: Command = {
     '  auren-registry cleanup --apply && auren-registry gc',
   ].join('\n'),
   async run(args, io) {
-    const config = workspaceConfig(io);
+    const config = loadWorkspaceConfig(io.cwd, io.env);
     const client = await connectRegistry(config, io.env);
     const dryRun = hasFlag(args, 'dry-run') || io.env.NX_DRY_RUN === 'true' || io.env.NX_DRY_RUN === '1';
-    await gcCommand(client, { dryRun, json: hasFlag(args, 'json') }, { root: io.cwd, env: io.env, out: (t) => io.stdout(t + '\n'), log: (l) => io.stderr(l + '\n') });
+    await gcCommand(client, { dryRun, json: hasFlag(args, 'json') }, upkeepIo(io));
     return 0;
   },
 };

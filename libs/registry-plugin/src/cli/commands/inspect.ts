@@ -6,7 +6,7 @@ import type { RegistryClient } from '../../lib/registry/client';
 import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest, type Platform } from '../../lib/registry/media-types';
 import { DOCKER_HUB, formatReference, parseImageReference, type ImageReference } from '../../lib/registry/reference';
 import { hasFlag, type Command } from '../command';
-import { loadWorkspaceConfig } from './ls';
+import { loadWorkspaceConfig } from '../workspace';
 
 export interface InspectedImage {
   platform: string;

@@ -1,7 +1,7 @@
 import { validateRegistryHost } from '../../lib/config/options';
 import { readSecret, registryLogin } from '../../lib/providers/login';
 import { flag, hasFlag, type Command } from '../command';
-import { loadWorkspaceConfig } from './ls';
+import { loadWorkspaceConfig } from '../workspace';
 
 export const loginCommand: Command = {
   summary: 'Check registry credentials and store them in docker\'s config.json or a credential helper.',

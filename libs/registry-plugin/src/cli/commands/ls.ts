@@ -1,36 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
-import { configError } from '../../lib/errors/errors';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { textTable } from '../../lib/reports/format';
 import { flag, hasFlag, type Command, type CommandIo } from '../command';
-
-/**
- * The plugin options from the nearest nx.json above `cwd` (defaults when there is none), with
- * environment overrides. Shared by the CLI commands that talk to the configured registry.
- */
-export function loadWorkspaceConfig(cwd: string, env: NodeJS.ProcessEnv): AurenConfig & { workspaceRoot: string | undefined } {
-  let dir = resolve(cwd);
-  for (;;) {
-    const file = join(dir, 'nx.json');
-    if (existsSync(file)) {
-      let nx: { plugins?: Array<string | { plugin: string; options?: unknown }> };
-      try {
-        nx = JSON.parse(readFileSync(file, 'utf8')) as typeof nx;
-      } catch {
-        throw configError(`${file} is not valid JSON`);
-      }
-      const entry = (nx.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
-      const options = entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
-      const config = normalizeOptions(options, env);
-      return { ...config, caFile: config.caFile ? resolve(dir, config.caFile) : undefined, workspaceRoot: dir };
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return { ...normalizeOptions({}, env), workspaceRoot: undefined };
-    dir = parent;
-  }
-}
+import { loadWorkspaceConfig } from '../workspace';
 
 interface TagRow {
   tag: string;

@@ -3,7 +3,7 @@ import { validateRegistryHost } from '../../lib/config/options';
 import { inputError } from '../../lib/errors/errors';
 import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorRecordEntries, parseRegistryTarget, runMirrorImages, splitList } from '../../lib/promote';
 import { flag, hasFlag, type Command } from '../command';
-import { loadWorkspaceConfig } from './ls';
+import { loadWorkspaceConfig } from '../workspace';
 
 const VALUE_FLAGS = ['registry', 'source-registry', 'compose', 'images'];
 const BOOLEAN_FLAGS = ['dry-run', 'json'];

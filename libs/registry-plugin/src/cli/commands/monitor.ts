@@ -1,21 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { normalizeOptions, type RegistryPluginOptions } from '../../lib/config/options';
-import { configError } from '../../lib/errors/errors';
 import { alertSummary, monitorOptionsFromNxJson, monitorRegistry, MONITOR_FORMATS } from '../../lib/monitor';
 import { flag, type Command } from '../command';
+import { readWorkspace } from '../workspace';
 
 /** Exit code when a metric crossed its alert level: 3, like every other policy block. */
 export const ALERT_EXIT_CODE = 3;
-
-async function readNxJson(cwd: string): Promise<{ plugins?: Array<string | { plugin: string; options?: unknown }> }> {
-  try {
-    return JSON.parse(await readFile(join(cwd, 'nx.json'), 'utf8'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw configError(`cannot read ${join(cwd, 'nx.json')}: ${(error as Error).message}`, 'Fix the JSON or run from the workspace root.');
-  }
-}
 
 export const monitorCommand: Command = {
   summary: 'Registry health against the thresholds: size, vulnerabilities, storage, push success, pull latency.',
@@ -39,12 +27,10 @@ export const monitorCommand: Command = {
     '  auren-registry monitor --format html --output dist/monitor/report.html --window 30d',
   ].join('\n'),
   async run(args, io) {
-    const nxJson = await readNxJson(io.cwd);
-    const entry = (nxJson.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
-    const options = entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
+    const { nxJson, config } = readWorkspace(io.cwd, io.env);
     const concurrency = flag(args, 'concurrency');
     const outcome = await monitorRegistry({
-      config: normalizeOptions(options, io.env),
+      config,
       monitor: monitorOptionsFromNxJson(nxJson),
       workspaceRoot: io.cwd,
       env: io.env,

@@ -3,7 +3,7 @@ import { copyPlanJson, runPromote, type PromoteRequest } from '../../lib/promote
 import { formatReference, parseImageReference } from '../../lib/registry/reference';
 import { isValidTag, validateTag } from '../../lib/tags/grammar';
 import { hasFlag, type Command } from '../command';
-import { loadWorkspaceConfig } from './ls';
+import { loadWorkspaceConfig } from '../workspace';
 
 const FLAGS = new Set(['--dry-run', '--json']);
 

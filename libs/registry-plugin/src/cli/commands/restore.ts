@@ -1,7 +1,7 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { restoreCommand } from '../../lib/retention/run';
 import { flag, hasFlag, type Command } from '../command';
-import { workspaceConfig } from './cleanup';
+import { loadWorkspaceConfig, upkeepIo } from '../workspace';
 
 export const command: Command = {
   summary: 'Put back what a cleanup deleted, from its undo journal (before garbage collection).',
@@ -21,12 +21,12 @@ export const command: Command = {
     '  auren-registry restore --journal .auren/journal/2025-06-30T02-00-00-000Z.json',
   ].join('\n'),
   async run(args, io) {
-    const config = workspaceConfig(io);
+    const config = loadWorkspaceConfig(io.cwd, io.env);
     const client = await connectRegistry(config, io.env);
     const result = await restoreCommand(
       client,
       { journal: flag(args, 'journal'), journalDir: flag(args, 'journal-dir'), json: hasFlag(args, 'json') },
-      { root: io.cwd, env: io.env, out: (t) => io.stdout(t + '\n'), log: (l) => io.stderr(l + '\n') },
+      upkeepIo(io),
     );
     return result.items.some((i) => i.outcome === 'blobs-gone') ? 1 : 0;
   },
