@@ -65,6 +65,31 @@ export interface BudgetOptions {
   failBytes?: number;
 }
 
+/**
+ * Image signing with cosign (https://docs.sigstore.dev/cosign/signing/signing_with_containers/).
+ * - key pair: `key` is a cosign key file (password from COSIGN_PASSWORD) or a KMS reference
+ *   cosign resolves itself (`awskms://…`, `gcpkms://…`, `azurekms://…`, `hashivault://…`,
+ *   `k8s://<ns>/<secret>`); `publicKey` (cosign.pub or the same KMS reference) verifies.
+ * - keyless (CI with an OIDC token, e.g. GitHub Actions `id-token: write`): `keyless: true` plus
+ *   the `identity` and `issuer` the Fulcio certificate must name; needs the public Sigstore.
+ */
+export interface SigningOptions {
+  key?: string;
+  publicKey?: string;
+  keyless?: boolean;
+  /** Keyless: the certificate identity (e.g. https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main). */
+  identity?: string;
+  /** Keyless: the OIDC issuer (e.g. https://token.actions.githubusercontent.com). */
+  issuer?: string;
+  /** Upload to the Rekor transparency log. Default: false with a key (offline), always on for keyless. */
+  tlog?: boolean;
+}
+
+export type SigningConfig =
+  | { mode: 'none'; publicKey: string | undefined; tlog: false }
+  | { mode: 'key'; key: string; publicKey: string | undefined; tlog: boolean }
+  | { mode: 'keyless'; identity: string; issuer: string; publicKey: undefined; tlog: true };
+
 export interface RegistryPluginOptions {
   /** `host[:port]`, e.g. `127.0.0.1:5000`, `registry.digitalocean.com`, `ghcr.io`. */
   registry?: string;
@@ -80,6 +105,7 @@ export interface RegistryPluginOptions {
   insecureRegistries?: string[];
   /** CA bundle trusted for registry TLS, relative to the workspace root. */
   caFile?: string;
+  signing?: SigningOptions;
 }
 
 export interface AurenConfig {
@@ -93,6 +119,7 @@ export interface AurenConfig {
   budgets: Required<BudgetOptions>;
   insecureRegistries: string[];
   caFile: string | undefined;
+  signing: SigningConfig;
 }
 
 export const DEFAULT_REGISTRY = '127.0.0.1:5000';
@@ -211,6 +238,29 @@ export function retentionFor(config: Pick<AurenConfig, 'namespace' | 'retention'
   return overrides[repository] ?? overrides[app] ?? common;
 }
 
+/** `signing` from nx.json with AUREN_SIGNING_KEY / AUREN_SIGNING_PUBLIC_KEY (CI) on top. */
+function signingConfig(raw: SigningOptions, env: NodeJS.ProcessEnv): SigningConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError('signing must be an object');
+  const known = ['key', 'publicKey', 'keyless', 'identity', 'issuer', 'tlog'];
+  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+  if (unknown.length) throw configError(`unknown option signing.${unknown[0]}`, `signing takes ${known.join(', ')}.`);
+  const key = env.AUREN_SIGNING_KEY || raw.key;
+  const publicKey = env.AUREN_SIGNING_PUBLIC_KEY || raw.publicKey;
+  if (raw.keyless) {
+    if (key) throw configError('signing.keyless and signing.key (or AUREN_SIGNING_KEY) are both set', 'Choose one: a key pair, or keyless signing in CI.');
+    if (!raw.identity || !raw.issuer) {
+      throw configError(
+        'signing.keyless needs signing.identity and signing.issuer',
+        'They are what `cosign verify` checks in the certificate, e.g. identity https://github.com/<org>/<repo>/.github/workflows/release.yml@refs/heads/main and issuer https://token.actions.githubusercontent.com.',
+      );
+    }
+    return { mode: 'keyless', identity: raw.identity, issuer: raw.issuer, publicKey: undefined, tlog: true };
+  }
+  if (raw.tlog !== undefined && typeof raw.tlog !== 'boolean') throw configError(`invalid signing.tlog: ${JSON.stringify(raw.tlog)}`, 'Use true or false.');
+  if (key) return { mode: 'key', key, publicKey, tlog: raw.tlog ?? false };
+  return { mode: 'none', publicKey, tlog: false };
+}
+
 export function normalizeOptions(
   options: RegistryPluginOptions | undefined,
   env: NodeJS.ProcessEnv = process.env,
@@ -268,5 +318,6 @@ export function normalizeOptions(
     },
     insecureRegistries: raw.insecureRegistries ?? [],
     caFile: raw.caFile,
+    signing: signingConfig(raw.signing ?? {}, env),
   };
 }

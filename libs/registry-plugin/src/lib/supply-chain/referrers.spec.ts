@@ -1,0 +1,119 @@
+import { rm } from 'node:fs/promises';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { exec, which } from '../exec/exec';
+import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
+import { executePush, planPush } from '../registry/push';
+import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { attachArtifact, fallbackTag, listReferrers, subjectOfFallbackTag, updateFallbackIndex } from './referrers';
+import { CYCLONEDX_MEDIA_TYPE } from './sbom';
+
+/** oras v1.3 `discover --format json`: `{ referrers: [{ digest, artifactType, ... }] }` (older: `manifests`). */
+async function orasDiscover(ref: string): Promise<Array<{ digest: string; artifactType: string }>> {
+  const result = await exec('oras', ['discover', '--plain-http', '--format', 'json', ref]);
+  const doc = JSON.parse(result.stdout) as { referrers?: Array<{ digest: string; artifactType: string }>; manifests?: Array<{ digest: string; artifactType: string }> };
+  return doc.referrers ?? doc.manifests ?? [];
+}
+
+describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback tag', () => {
+  let registry: TestRegistry;
+  let client: RegistryClient;
+  const layouts: TestLayout[] = [];
+
+  async function pushImage(repository: string, platforms = ['linux/amd64']): Promise<Descriptor> {
+    const image = await writeTestLayout({ platforms });
+    layouts.push(image);
+    await executePush(client, await planPush(client, image.layout, { repository, tags: ['1.0.0'] }));
+    const head = await client.manifestHead(repository, image.digest);
+    if (head === 'not-found') throw new Error('pushed image not found');
+    return { mediaType: head.mediaType, digest: head.digest, size: head.size };
+  }
+
+  beforeAll(async () => {
+    registry = await startTestRegistry();
+    client = createRegistryClient({ registry: registry.host });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await Promise.all(layouts.map((l) => rm(l.dir, { recursive: true, force: true })));
+  });
+
+  it('names fallback tags after the subject digest, and reads them back', () => {
+    const digest = `sha256:${'a1'.repeat(32)}`;
+    expect(fallbackTag(digest)).toBe(`sha256-${'a1'.repeat(32)}`);
+    expect(subjectOfFallbackTag(fallbackTag(digest))).toBe(digest);
+    expect(subjectOfFallbackTag('sha256-abc')).toBeUndefined();
+    expect(subjectOfFallbackTag(`${fallbackTag(digest)}.sig`)).toBeUndefined();
+    expect(() => fallbackTag('latest')).toThrow(/not a digest/);
+  });
+
+  it('the registry has no referrers API, and `oras discover` lists an attached SBOM through the fallback index', async () => {
+    const subject = await pushImage('auren/attach');
+    const missing = await fetch(`${registry.url}/v2/auren/attach/referrers/${subject.digest}`);
+    expect(missing.status).toBe(404);
+
+    const sbom = Buffer.from(JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', components: [] }));
+    const attached = await attachArtifact(client, {
+      repository: 'auren/attach',
+      subject,
+      artifactType: CYCLONEDX_MEDIA_TYPE,
+      files: [{ mediaType: CYCLONEDX_MEDIA_TYPE, data: sbom, annotations: { 'org.opencontainers.image.title': 'sbom.cdx.json' } }],
+    });
+    expect(attached.index).toBe('created');
+    const manifest = await client.manifestGet('auren/attach', attached.digest);
+    if (manifest === 'not-found') throw new Error('artifact manifest missing');
+    const body = JSON.parse(manifest.body.toString());
+    expect(body).toMatchObject({ mediaType: OCI_MANIFEST, artifactType: CYCLONEDX_MEDIA_TYPE, subject: { digest: subject.digest } });
+
+    if (!(await which('oras'))) throw new Error('oras is not on PATH (tools/.bin or /tmp/gobin): this test needs the real client');
+    const seen = await orasDiscover(`${registry.host}/auren/attach@${subject.digest}`);
+    expect(seen).toEqual([expect.objectContaining({ digest: attached.digest, artifactType: CYCLONEDX_MEDIA_TYPE })]);
+
+    // Attaching the same SBOM again is a no-op: same manifest digest, index unchanged.
+    const again = await attachArtifact(client, {
+      repository: 'auren/attach',
+      subject,
+      artifactType: CYCLONEDX_MEDIA_TYPE,
+      files: [{ mediaType: CYCLONEDX_MEDIA_TYPE, data: sbom, annotations: { 'org.opencontainers.image.title': 'sbom.cdx.json' } }],
+    });
+    expect(again).toMatchObject({ digest: attached.digest, index: 'unchanged' });
+    expect(await listReferrers(client, 'auren/attach', subject.digest)).toHaveLength(1);
+  });
+
+  it('attaches to a multi-platform index as the subject', async () => {
+    const subject = await pushImage('auren/multi', ['linux/amd64', 'linux/arm64']);
+    const attached = await attachArtifact(client, {
+      repository: 'auren/multi',
+      subject,
+      artifactType: CYCLONEDX_MEDIA_TYPE,
+      files: [{ mediaType: CYCLONEDX_MEDIA_TYPE, data: Buffer.from('{"bomFormat":"CycloneDX"}') }],
+    });
+    const seen = await orasDiscover(`${registry.host}/auren/multi@${subject.digest}`);
+    expect(seen.map((r) => r.digest)).toEqual([attached.digest]);
+  });
+
+  it('concurrent writers to one subject do not drop each other\'s entries (re-read guard)', async () => {
+    const subject = await pushImage('auren/race');
+    const writers = Array.from({ length: 8 }, (_, i) =>
+      attachArtifact(
+        client,
+        { repository: 'auren/race', subject, artifactType: `application/vnd.auren.test.${i}+json`, files: [{ mediaType: 'application/json', data: Buffer.from(`{"n":${i}}`) }] },
+        { attempts: 20, settleMs: 100 },
+      ),
+    );
+    const results = await Promise.all(writers);
+    const listed = (await listReferrers(client, 'auren/race', subject.digest)).map((d) => d.digest).sort();
+    expect(listed).toEqual(results.map((r) => r.digest).sort());
+    const viaOras = await orasDiscover(`${registry.host}/auren/race@${subject.digest}`);
+    expect(viaOras).toHaveLength(8);
+  });
+
+  it('removes entries by digest and keeps the others', async () => {
+    const subject = await pushImage('auren/remove');
+    const a = await attachArtifact(client, { repository: 'auren/remove', subject, artifactType: 'application/vnd.a', files: [{ mediaType: 'application/json', data: Buffer.from('{"a":1}') }] });
+    const b = await attachArtifact(client, { repository: 'auren/remove', subject, artifactType: 'application/vnd.b', files: [{ mediaType: 'application/json', data: Buffer.from('{"b":1}') }] });
+    expect(await updateFallbackIndex(client, 'auren/remove', subject.digest, { remove: [a.digest] })).toBe('updated');
+    expect((await listReferrers(client, 'auren/remove', subject.digest)).map((d) => d.digest)).toEqual([b.digest]);
+    expect(await listReferrers(client, 'auren/remove', subject.digest, 'application/vnd.a')).toEqual([]);
+  });
+});

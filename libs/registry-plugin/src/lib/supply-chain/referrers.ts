@@ -1,0 +1,183 @@
+import { Readable } from 'node:stream';
+import { AurenError } from '../errors/errors';
+import type { RegistryClient } from '../registry/client';
+import { isDigest, sha256Digest } from '../registry/digest';
+import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
+
+/**
+ * Artifacts attached to an image by digest (OCI image spec 1.1 "Guidelines for Artifact Usage",
+ * distribution spec 1.1 "Listing Referrers").
+ *
+ * An artifact is an image manifest with `artifactType`, the empty config and `subject` = the
+ * image's descriptor. Registries with the referrers API index it themselves; distribution 2.8
+ * and 3.x have none (`GET /v2/<name>/referrers/<digest>` answers 404), so the client keeps the
+ * spec's "referrers tag schema" fallback: an image index tagged `sha256-<hex of the subject>`
+ * whose `manifests` are the artifacts' descriptors. `oras discover` and cosign read that index
+ * when the API is missing. We always maintain it: the client interface cannot tell whether the
+ * registry indexed the subject (it would say so in an `OCI-Subject` header), and on a registry
+ * with the API the fallback index is ignored by readers and costs one small manifest.
+ */
+
+/** OCI image spec 1.1: the empty JSON config every artifact without a config of its own uses. */
+export const EMPTY_CONFIG: Descriptor = {
+  mediaType: 'application/vnd.oci.empty.v1+json',
+  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+  size: 2,
+};
+const EMPTY_JSON = Buffer.from('{}');
+
+/** `sha256:<hex>` → `sha256-<hex>` (the referrers tag schema). */
+export function fallbackTag(subjectDigest: string): string {
+  if (!isDigest(subjectDigest)) throw new AurenError('input', `"${subjectDigest}" is not a digest`);
+  return subjectDigest.replace(':', '-');
+}
+
+/** The subject digest a fallback tag stands for, or undefined when the tag is not one. */
+export function subjectOfFallbackTag(tag: string): string | undefined {
+  const match = /^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})$/.exec(tag);
+  return match ? `${match[1]}:${match[2]}` : undefined;
+}
+
+export interface ArtifactFile {
+  mediaType: string;
+  data: Buffer;
+  /** e.g. `org.opencontainers.image.title` (oras names the pulled file after it). */
+  annotations?: Record<string, string>;
+}
+
+export interface AttachInput {
+  repository: string;
+  /** The image the artifact is about (a manifest or an index). */
+  subject: Descriptor;
+  artifactType: string;
+  files: ArtifactFile[];
+  annotations?: Record<string, string>;
+}
+
+export type IndexUpdate = 'created' | 'updated' | 'unchanged';
+
+export interface AttachResult {
+  /** Digest of the artifact manifest. */
+  digest: string;
+  descriptor: Descriptor;
+  fallbackTag: string;
+  index: IndexUpdate;
+}
+
+export interface FallbackGuardOptions {
+  /** Read-merge-write rounds before giving up. Default 6. */
+  attempts?: number;
+  /** Pause before the re-read that checks no concurrent writer dropped our entries. Default 150 ms. */
+  settleMs?: number;
+}
+
+const bufferSource = (data: Buffer) => ({ digest: sha256Digest(data), size: data.length, open: () => Readable.from([data]) });
+
+/** Pushes the artifact manifest (blobs first) and records it in the subject's fallback index. */
+export async function attachArtifact(client: RegistryClient, input: AttachInput, guard: FallbackGuardOptions = {}): Promise<AttachResult> {
+  await client.blobUpload(input.repository, bufferSource(EMPTY_JSON));
+  const layers: Descriptor[] = [];
+  for (const file of input.files) {
+    const source = bufferSource(file.data);
+    await client.blobUpload(input.repository, source);
+    layers.push({ mediaType: file.mediaType, digest: source.digest, size: source.size, ...(file.annotations ? { annotations: file.annotations } : {}) });
+  }
+  const subject: Descriptor = { mediaType: input.subject.mediaType, digest: input.subject.digest, size: input.subject.size };
+  const manifest: ImageManifest & { artifactType: string } = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: input.artifactType,
+    config: EMPTY_CONFIG,
+    layers,
+    subject,
+    ...(input.annotations && Object.keys(input.annotations).length ? { annotations: input.annotations } : {}),
+  };
+  const body = Buffer.from(JSON.stringify(manifest));
+  const { digest } = await client.manifestPut(input.repository, sha256Digest(body), body, OCI_MANIFEST);
+  const descriptor: Descriptor = {
+    mediaType: OCI_MANIFEST,
+    digest,
+    size: body.length,
+    artifactType: input.artifactType,
+    ...(manifest.annotations ? { annotations: manifest.annotations } : {}),
+  };
+  const index = await updateFallbackIndex(client, input.repository, subject.digest, { add: [descriptor] }, guard);
+  return { digest, descriptor, fallbackTag: fallbackTag(subject.digest), index };
+}
+
+/** The artifacts the fallback index lists for `subjectDigest` (`[]` when there is none). */
+export async function listReferrers(client: RegistryClient, repository: string, subjectDigest: string, artifactType?: string): Promise<Descriptor[]> {
+  const current = await readFallbackIndex(client, repository, subjectDigest);
+  const all = current?.index.manifests ?? [];
+  return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
+}
+
+async function readFallbackIndex(client: RegistryClient, repository: string, subjectDigest: string): Promise<{ index: ImageIndex; digest: string } | undefined> {
+  const got = await client.manifestGet(repository, fallbackTag(subjectDigest));
+  if (got === 'not-found') return undefined;
+  let index: ImageIndex;
+  try {
+    index = JSON.parse(got.body.toString('utf8')) as ImageIndex;
+  } catch {
+    throw new AurenError('registry', `${repository}:${fallbackTag(subjectDigest)} is not JSON`, 'Delete the tag; the next push rebuilds it.');
+  }
+  if (!Array.isArray(index.manifests)) {
+    throw new AurenError('registry', `${repository}:${fallbackTag(subjectDigest)} is not an image index (no "manifests")`, 'Delete the tag; the next push rebuilds it.');
+  }
+  return { index, digest: got.digest };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Read, merge, write, then read again — twice, the second time after a pause — and start over
+ * if an entry we added is missing or one we removed is back. Distribution has no conditional
+ * PUT (it ignores `If-Match`), so this re-read guard is what keeps two writers (say, our SBOM
+ * attach and cosign, or two CI jobs pushing the same digest) from dropping each other's entries:
+ * whoever loses the race sees it on the re-read and merges again. Entries are never removed
+ * except the ones named in `remove`, so a merge can only grow the union of what writers added.
+ */
+export async function updateFallbackIndex(
+  client: RegistryClient,
+  repository: string,
+  subjectDigest: string,
+  change: { add?: Descriptor[]; remove?: string[] },
+  guard: FallbackGuardOptions = {},
+): Promise<IndexUpdate> {
+  const attempts = guard.attempts ?? 6;
+  const settleMs = guard.settleMs ?? 150;
+  const add = change.add ?? [];
+  const remove = new Set(change.remove ?? []);
+  const tag = fallbackTag(subjectDigest);
+  const settled = (index: ImageIndex | undefined) => {
+    const present = new Set((index?.manifests ?? []).map((d) => d.digest));
+    return add.every((d) => present.has(d.digest)) && [...remove].every((d) => !present.has(d));
+  };
+  let result: IndexUpdate = 'unchanged';
+  // `attempts` writes; the round after the last one only reads, to check that write.
+  for (let attempt = 1; attempt <= attempts + 1; attempt++) {
+    const current = await readFallbackIndex(client, repository, subjectDigest);
+    if (settled(current?.index) && (current || add.length === 0)) {
+      if (attempt === 1) return 'unchanged';
+      // Our write survived the first re-read; check once more after a pause for a writer that
+      // read before our PUT and writes after it.
+      await sleep(settleMs);
+      const later = await readFallbackIndex(client, repository, subjectDigest);
+      if (settled(later?.index)) return result;
+      continue;
+    }
+    if (attempt > attempts) break;
+    const kept = (current?.index.manifests ?? []).filter((d) => !remove.has(d.digest));
+    const known = new Set(kept.map((d) => d.digest));
+    const manifests = [...kept, ...add.filter((d) => !known.has(d.digest))];
+    const index: ImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests, ...(current?.index.annotations ? { annotations: current.index.annotations } : {}) };
+    const body = Buffer.from(JSON.stringify(index));
+    await client.manifestPut(repository, tag, body, OCI_INDEX);
+    result = current ? 'updated' : 'created';
+  }
+  throw new AurenError(
+    'registry',
+    `${repository}:${tag} kept changing under us; gave up after ${attempts} attempts to record ${add.map((d) => d.digest).join(', ') || 'the removal'}`,
+    'Another writer is updating the same referrers index; run the push again when it is done.',
+  );
+}
