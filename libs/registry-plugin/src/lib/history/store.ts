@@ -4,6 +4,7 @@ import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { sha256Digest } from '../registry/digest';
+import { readConfig, tryParseManifest } from '../registry/image-graph';
 import { OCI_MANIFEST } from '../registry/media-types';
 import { isPushEvent, type PushEvent, type PushEventInput } from './event';
 import { parseWindow, type HistoryWindow } from './window';
@@ -128,13 +129,9 @@ export async function readPushHistory(
 async function readEvent(client: RegistryClient, repo: string, tag: string): Promise<PushEvent | undefined> {
   const manifest = await client.manifestGet(repo, tag);
   if (manifest === 'not-found') return undefined;
-  let parsed: { annotations?: Record<string, string>; config?: { digest?: string; mediaType?: string } };
-  try {
-    parsed = JSON.parse(manifest.body.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  const annotation = parsed.annotations?.[EVENT_ANNOTATION];
+  const parsed = tryParseManifest(manifest.body, manifest.mediaType);
+  if (!parsed) return undefined;
+  const annotation = parsed.annotations[EVENT_ANNOTATION];
   let candidate: unknown;
   if (annotation) {
     try {
@@ -145,13 +142,7 @@ async function readEvent(client: RegistryClient, repo: string, tag: string): Pro
   }
   if (!isPushEvent(candidate) && parsed.config?.mediaType === PUSH_EVENT_ARTIFACT && parsed.config.digest) {
     // The blob is the authoritative copy; the annotation is only a shortcut.
-    const chunks: Buffer[] = [];
-    for await (const chunk of await client.blobGet(repo, parsed.config.digest)) chunks.push(chunk as Buffer);
-    try {
-      candidate = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      candidate = undefined;
-    }
+    candidate = await readConfig(client, repo, parsed.config.digest);
   }
   return isPushEvent(candidate) ? candidate : undefined;
 }

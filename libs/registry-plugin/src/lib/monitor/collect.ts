@@ -7,7 +7,8 @@ import { catalogImageRepositories, historyRepository, readPushHistory, type Push
 import { parseWindow } from '../history/window';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
-import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest } from '../registry/media-types';
+import { MAX_CONFIG_BYTES, parseManifest, readConfig, type ParsedManifest } from '../registry/image-graph';
+import { formatPlatform } from '../registry/media-types';
 import { imageDir } from '../reports/records';
 import { alerts, evaluate } from './evaluate';
 import { createLimiter, memo, type Limiter } from './limiter';
@@ -35,7 +36,7 @@ interface ManifestInfo {
   mediaType: string;
   digest: string;
   bytes: number;
-  json: Partial<ImageManifest & ImageIndex>;
+  manifest: ParsedManifest;
 }
 
 /** Measures everything the health table asks for; never throws for a metric it cannot measure. */
@@ -93,7 +94,7 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
   async function fetchManifest(repo: string, ref: string): Promise<ManifestInfo | undefined> {
     const got = await counted(() => client.manifestGet(repo, ref));
     if (got === 'not-found') return undefined; // deleted between tag list and get
-    const info: ManifestInfo = { mediaType: got.mediaType, digest: got.digest, bytes: got.body.length, json: JSON.parse(got.body.toString('utf8')) };
+    const info: ManifestInfo = { mediaType: got.mediaType, digest: got.digest, bytes: got.body.length, manifest: parseManifest(got.body, got.mediaType) };
     return info;
   }
 
@@ -107,13 +108,11 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
 
   /** The image config's `created` and platform: one small, deduplicated blob read per image. */
   async function configInfo(repo: string, manifest: ManifestInfo): Promise<{ created?: string; platform?: string }> {
-    const cfg = manifest.json.config;
-    if (!cfg?.digest || !/config/.test(cfg.mediaType ?? '') || (cfg.size ?? 0) > 1_000_000) return {};
+    const cfg = manifest.manifest.config;
+    if (!cfg?.digest || !/config/.test(cfg.mediaType ?? '') || (cfg.size ?? 0) > MAX_CONFIG_BYTES) return {};
     return configCache(cfg.digest, () =>
       counted(async () => {
-        const chunks: Buffer[] = [];
-        for await (const chunk of await client.blobGet(repo, cfg.digest)) chunks.push(chunk as Buffer);
-        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown; os?: unknown; architecture?: unknown; variant?: unknown };
+        const parsed = (await readConfig(client, repo, cfg.digest)) ?? {};
         const platform =
           typeof parsed.os === 'string' && typeof parsed.architecture === 'string'
             ? formatPlatform({ os: parsed.os, architecture: parsed.architecture, variant: typeof parsed.variant === 'string' ? parsed.variant : undefined })
@@ -124,21 +123,21 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
   }
 
   function platformSize(platform: string, m: ManifestInfo): PlatformSize {
-    const configBytes = m.json.config?.size ?? 0;
-    const layers = m.json.layers ?? [];
+    const configBytes = m.manifest.config?.size ?? 0;
+    const layers = m.manifest.layers;
     const layerBytes = layers.reduce((sum, l) => sum + l.size, 0);
     blobs.set(m.digest, m.bytes);
-    if (m.json.config) blobs.set(m.json.config.digest, configBytes);
+    if (m.manifest.config) blobs.set(m.manifest.config.digest, configBytes);
     for (const l of layers) blobs.set(l.digest, l.size);
     return { platform, digest: m.digest, configBytes, layerBytes, layers: layers.length, sizeBytes: configBytes + layerBytes };
   }
 
   async function describeImage(repo: string, top: ManifestInfo, tags: string[]): Promise<ImageReport> {
     let platforms: PlatformSize[];
-    let created: string | undefined = top.json.annotations?.[CREATED];
-    if (isIndexMediaType(top.mediaType) || Array.isArray(top.json.manifests)) {
+    let created: string | undefined = top.manifest.annotations[CREATED];
+    if (top.manifest.kind === 'index') {
       blobs.set(top.digest, top.bytes);
-      const children = top.json.manifests ?? [];
+      const children = top.manifest.children;
       const sized = await Promise.all(
         children.map(async (child) => {
           const m = await childManifest(repo, child.digest);
@@ -342,14 +341,14 @@ async function timePull(client: RegistryClient, repo: string, image: ImageReport
     const top = await client.manifestGet(repo, reference);
     if (top === 'not-found') throw new Error(`tag ${reference} disappeared`);
     bytes += top.body.length;
-    let manifest = JSON.parse(top.body.toString('utf8')) as Partial<ImageManifest & ImageIndex>;
-    if (Array.isArray(manifest.manifests)) {
+    let manifest = parseManifest(top.body, top.mediaType);
+    if (manifest.kind === 'index') {
       const child = await client.manifestGet(repo, wanted.digest);
       if (child === 'not-found') throw new Error(`manifest ${wanted.digest} is missing`);
       bytes += child.body.length;
-      manifest = JSON.parse(child.body.toString('utf8'));
+      manifest = parseManifest(child.body, child.mediaType);
     }
-    const descriptors = [...(manifest.config ? [manifest.config] : []), ...(manifest.layers ?? [])];
+    const descriptors = [...(manifest.config ? [manifest.config] : []), ...manifest.layers];
     await mapLimit(descriptors, 3, async (d) => {
       for await (const chunk of await client.blobGet(repo, d.digest)) bytes += (chunk as Buffer).length;
     });

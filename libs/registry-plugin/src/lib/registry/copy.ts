@@ -2,7 +2,8 @@ import { PassThrough, pipeline } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { BlobSource, RegistryClient } from './client';
 import { isDigest } from './digest';
-import { formatPlatform, isIndexMediaType, type Descriptor, type ImageIndex, type ImageManifest } from './media-types';
+import { walkImage, type ManifestFetch } from './image-graph';
+import type { Descriptor } from './media-types';
 import { validateRepository } from './reference';
 import { executePush, planImagePush, type ImageSource, type PushProgress, type PushResult } from './push';
 
@@ -70,34 +71,21 @@ export async function registryImageSource(
       `List what is there with \`skopeo list-tags docker://${client.registry}/${repository}\` and check the source reference.`,
     );
   }
-  const manifests: ImageSource['manifests'] = [];
-  const blobs = new Map<string, ImageSource['blobs'][number]>();
+  const fetch: ManifestFetch = async (ref) => (ref === reference ? top : client.manifestGet(repository, ref));
+  const graph = await walkImage(fetch, [reference], {
+    onMissing: (ref, parent) => {
+      throw new AurenError('registry', `index ${parent} in ${client.registry}/${repository} lists ${ref}, which is missing`, 'The source image is incomplete; push it again before copying.');
+    },
+  });
   const platforms: string[] = [];
-  const seen = new Set<string>();
-
-  const walk = async (node: { digest: string; mediaType: string; body: Buffer }, platform: string | undefined) => {
-    if (seen.has(node.digest)) return;
-    seen.add(node.digest);
-    const json = JSON.parse(node.body.toString('utf8')) as ImageIndex & ImageManifest;
-    if (isIndexMediaType(node.mediaType) || (Array.isArray(json.manifests) && !json.config)) {
-      for (const child of json.manifests ?? []) {
-        const got = await client.manifestGet(repository, child.digest);
-        if (got === 'not-found') {
-          throw new AurenError('registry', `index ${node.digest} in ${client.registry}/${repository} lists ${child.digest}, which is missing`, 'The source image is incomplete; push it again before copying.');
-        }
-        await walk(got, child.platform ? formatPlatform(child.platform) : undefined);
-      }
-    } else {
-      for (const descriptor of [json.config, ...(json.layers ?? [])]) {
-        if (!descriptor || NON_DISTRIBUTABLE.test(descriptor.mediaType) || blobs.has(descriptor.digest)) continue;
-        blobs.set(descriptor.digest, { ...streamingSource(client, repository, descriptor), mediaType: descriptor.mediaType });
-      }
-      if (platform && platform !== 'unknown/unknown' && !platforms.includes(platform)) platforms.push(platform);
-    }
-    manifests.push({ digest: node.digest, mediaType: node.mediaType, size: node.body.length, body: node.body, platform });
-  };
-  await walk(top, undefined);
-  return { digest: top.digest, mediaType: top.mediaType, manifests, blobs: [...blobs.values()], platforms };
+  for (const node of graph.nodes) {
+    if (node.manifest.kind === 'manifest' && node.platform && node.platform !== 'unknown/unknown' && !platforms.includes(node.platform)) platforms.push(node.platform);
+  }
+  const manifests: ImageSource['manifests'] = graph.nodes.map((node) => ({ digest: node.digest, mediaType: node.mediaType, size: node.body.length, body: node.body, platform: node.platform }));
+  const blobs = graph.blobs
+    .filter((descriptor) => !NON_DISTRIBUTABLE.test(descriptor.mediaType))
+    .map((descriptor) => ({ ...streamingSource(client, repository, descriptor), mediaType: descriptor.mediaType }));
+  return { digest: top.digest, mediaType: top.mediaType, manifests, blobs, platforms };
 }
 
 export async function copyImage(options: CopyOptions): Promise<CopyResult> {

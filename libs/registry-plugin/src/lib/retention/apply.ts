@@ -1,6 +1,7 @@
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
+import { walkImage, type ManifestFetch } from '../registry/image-graph';
 import type { JournalWriter } from './journal';
 import type { ImageDecision, RepositoryPlan } from './policy';
 import { tagsResolve, type LiveRepository } from './snapshot';
@@ -52,21 +53,14 @@ async function referencedNow(client: RegistryClient, live: LiveRepository, optio
   await mapLimit(tags, options.concurrency, async ({ tag, digest: now }) => {
     if (before.get(tag) === now) return;
     const why = before.has(tag) ? `tag ${tag} moved to it after the plan` : `tag ${tag} was added after the plan`;
-    // Walk the new target: a fresh index may reuse planned platform manifests.
-    const stack = [now];
-    while (stack.length) {
-      const digest = stack.pop() as string;
-      if (changed.has(digest)) continue;
-      changed.set(digest, why);
-      const known = live.snapshot.manifests[digest];
-      if (known) stack.push(...known.children);
-      else {
-        const got = await client.manifestGet(repo, digest);
-        if (got === 'not-found') continue;
-        const doc = JSON.parse(got.body.toString('utf8')) as { manifests?: Array<{ digest: string }> };
-        stack.push(...(doc.manifests ?? []).map((m) => m.digest));
-      }
-    }
+    // Walk the new target: a fresh index may reuse planned platform manifests. Manifests read
+    // for the plan are taken from its saved bytes, only new ones are fetched.
+    const fetch: ManifestFetch = async (digest) => {
+      const known = live.raw.get(digest);
+      return known ? { digest, ...known } : client.manifestGet(repo, digest);
+    };
+    const graph = await walkImage(fetch, [now]);
+    for (const digest of [...graph.nodes.map((n) => n.digest), ...graph.missing]) if (!changed.has(digest)) changed.set(digest, why);
   });
   return changed;
 }

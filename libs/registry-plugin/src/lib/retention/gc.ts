@@ -4,7 +4,7 @@ import { exec } from '../exec/exec';
 import { isLoopbackRegistry } from '../config/options';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
-import type { ImageIndex, ImageManifest } from '../registry/media-types';
+import { registryManifests, walkImage } from '../registry/image-graph';
 
 /**
  * Garbage collection. Deleting a manifest only unlinks it; its blobs stay on disk until a
@@ -107,27 +107,11 @@ export async function verifyRegistry(client: RegistryClient, repositories: reado
   for (const repo of repositories) {
     const tags = await client.tagList(repo);
     verified.tags += tags.length;
-    const seen = new Set<string>();
-    const blobs = new Set<string>();
-    let frontier: string[] = tags;
-    while (frontier.length) {
-      const next: string[] = [];
-      await mapLimit(frontier, concurrency, async (ref) => {
-        const got = await client.manifestGet(repo, ref);
-        if (got === 'not-found') {
-          missing.push(`${repo}${ref.includes(':') ? '@' : ':'}${ref}`);
-          return;
-        }
-        if (seen.has(got.digest)) return;
-        seen.add(got.digest);
-        verified.manifests++;
-        const doc = JSON.parse(got.body.toString('utf8')) as Partial<ImageManifest & ImageIndex>;
-        for (const m of doc.manifests ?? []) if (!seen.has(m.digest)) next.push(m.digest);
-        if (doc.config) blobs.add(doc.config.digest);
-        for (const layer of doc.layers ?? []) blobs.add(layer.digest);
-      });
-      frontier = [...new Set(next)].filter((d) => !seen.has(d));
-    }
+    // Tags naming one digest, and manifests under several indexes, are fetched once.
+    const graph = await walkImage(registryManifests(client, repo), tags, { concurrency });
+    for (const ref of graph.missing) missing.push(`${repo}${ref.includes(':') ? '@' : ':'}${ref}`);
+    verified.manifests += graph.nodes.length;
+    const blobs = new Set(graph.blobs.map((b) => b.digest));
     await mapLimit([...blobs], concurrency, async (digest) => {
       verified.blobs++;
       if ((await client.blobHead(repo, digest)) === 'not-found') missing.push(`${repo}@${digest}`);

@@ -1,7 +1,7 @@
 import { catalogImageRepositories } from '../history/store';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
-import { isIndexMediaType, type ImageIndex, type ImageManifest } from '../registry/media-types';
+import { readConfig, resolveTags, walkImage, type ManifestFetch } from '../registry/image-graph';
 import type { ManifestFacts, RepositorySnapshot } from './policy';
 import type { ManifestLister, RegistryStorage } from './storage';
 import { AGING_KINDS, classifyTag } from './tags';
@@ -30,36 +30,10 @@ export interface ReadOptions {
   storage?: RegistryStorage;
 }
 
-async function readConfigCreated(client: RegistryClient, repo: string, digest: string): Promise<string | undefined> {
-  const stream = await client.blobGet(repo, digest);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    // Image configs are small; a huge one is not worth reading for a timestamp.
-    if (size > 4 * 1024 * 1024) {
-      stream.destroy();
-      return undefined;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    const created = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown }).created;
-    return typeof created === 'string' ? created : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Every tag and the digest it names now: one storage read, or the tag list and a HEAD per tag. */
 export async function tagsResolve(client: RegistryClient, repository: string, options: ReadOptions): Promise<Array<{ tag: string; digest: string }>> {
   if (options.storage) return options.storage.tagsRead(repository);
-  const tags = await client.tagList(repository);
-  const resolved = await mapLimit(tags, options.concurrency, async (tag) => {
-    const head = await client.manifestHead(repository, tag);
-    return head === 'not-found' ? undefined : { tag, digest: head.digest };
-  });
-  return resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+  return resolveTags(client, repository, undefined, options.concurrency);
 }
 
 export async function readRepository(client: RegistryClient, repository: string, options: ReadOptions): Promise<LiveRepository> {
@@ -67,31 +41,22 @@ export async function readRepository(client: RegistryClient, repository: string,
 
   const manifests: Record<string, ManifestFacts> = {};
   const raw = new Map<string, RawManifest>();
-  const parsed = new Map<string, ImageManifest | ImageIndex>();
+  const configs = new Map<string, string>();
 
-  const load = async (digests: string[]): Promise<void> => {
-    const fresh = [...new Set(digests)].filter((d) => !raw.has(d));
-    const got = await mapLimit(fresh, options.concurrency, async (digest) => {
-      const stored = await options.storage?.manifestRead(repository, digest);
-      return { digest, result: stored ?? (await client.manifestGet(repository, digest)) };
-    });
-    const next: string[] = [];
-    for (const { digest, result } of got) {
-      // Gone between the tag list and now (another cleanup): nothing to decide about it.
-      if (result === 'not-found') continue;
-      raw.set(digest, { mediaType: result.mediaType, body: result.body });
-      const doc = JSON.parse(result.body.toString('utf8')) as ImageManifest | ImageIndex;
-      parsed.set(digest, doc);
-      const children = isIndexMediaType(result.mediaType) || 'manifests' in doc ? ((doc as ImageIndex).manifests ?? []).map((m) => m.digest) : [];
-      manifests[digest] = { digest, mediaType: result.mediaType, children };
-      next.push(...children);
-    }
-    if (next.length) await load(next);
+  const fetch: ManifestFetch = async (digest) => {
+    const stored = await options.storage?.manifestRead(repository, digest);
+    if (stored === 'not-found') return stored;
+    return stored ? { digest, ...stored } : client.manifestGet(repository, digest);
   };
-
   const lister = options.lister ?? options.storage;
   const listed = lister ? await lister.manifestDigests(repository) : undefined;
-  await load([...tagRefs.map((t) => t.digest), ...(listed ?? [])]);
+  // Manifests gone between the tag list and now (another cleanup) are left out: nothing to decide about them.
+  const graph = await walkImage(fetch, [...tagRefs.map((t) => t.digest), ...(listed ?? [])], { concurrency: options.concurrency });
+  for (const node of graph.nodes) {
+    raw.set(node.digest, { mediaType: node.mediaType, body: node.body });
+    manifests[node.digest] = { digest: node.digest, mediaType: node.mediaType, children: node.manifest.children.map((m) => m.digest) };
+    if (node.manifest.config) configs.set(node.digest, node.manifest.config.digest);
+  }
   const live = tagRefs.filter((t) => raw.has(t.digest));
 
   // `created` only matters for aging tags on images without a date tag.
@@ -102,17 +67,14 @@ export async function readRepository(client: RegistryClient, repository: string,
     const kinds = list.map(classifyTag);
     if (kinds.some((k) => AGING_KINDS.includes(k)) && !kinds.includes('date')) needsAge.add(digest);
   }
-  const configOf = (digest: string): string | undefined => {
-    const doc = parsed.get(digest);
-    return doc && 'config' in doc && doc.config ? doc.config.digest : undefined;
-  };
+  const configOf = (digest: string): string | undefined => configs.get(digest);
   const ageTargets = [...needsAge].flatMap((d) => (manifests[d].children.length ? manifests[d].children : [d]));
   // Many manifests share one config (same build, new tag or annotation): read each config once.
   const byConfig = new Map<string, Promise<string | undefined>>();
   const created = new Map<string, string | undefined>();
   await mapLimit([...new Set(ageTargets)], options.concurrency, async (digest) => {
     const config = configOf(digest);
-    if (config && !byConfig.has(config)) byConfig.set(config, readConfigCreated(client, repository, config));
+    if (config && !byConfig.has(config)) byConfig.set(config, readConfig(client, repository, config).then((c) => (typeof c?.created === 'string' ? c.created : undefined)));
     created.set(digest, config ? await byConfig.get(config) : undefined);
   });
   for (const digest of needsAge) {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { tryParseManifest } from '../registry/image-graph';
 
 /**
  * Direct access to the filesystem storage of a CNCF distribution registry that this machine
@@ -179,12 +180,8 @@ export function registryStorage(root: string): RegistryStorage {
         throw error;
       }
       if (createHash(algorithm).update(body).digest('hex') !== hex) return undefined;
-      try {
-        const mediaType = (JSON.parse(body.toString('utf8')) as { mediaType?: unknown }).mediaType;
-        return typeof mediaType === 'string' ? { mediaType, body } : undefined;
-      } catch {
-        return undefined;
-      }
+      const mediaType = tryParseManifest(body)?.mediaType;
+      return mediaType ? { mediaType, body } : undefined;
     },
 
     async imageDelete(repository, digest, tags) {

@@ -1,0 +1,213 @@
+import type { Readable } from 'node:stream';
+import { mapLimit } from './concurrency';
+import { formatPlatform, isIndexMediaType, type Descriptor } from './media-types';
+
+/**
+ * The one reader of an image's graph (index → manifests → config + layers), in the spirit of
+ * go-containerregistry's `remote/index.go` and `image.go`. Copy, retention (snapshot, apply, gc),
+ * monitor and history all walk manifests through here, so "is this an index?", the size cap of
+ * a config blob and tag → digest lookup are each decided once.
+ */
+
+/** A manifest or index as JSON; every field optional because registries hold anything. */
+export interface ManifestDocument {
+  schemaVersion?: number;
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ParsedManifest {
+  /** `index` lists manifests; `manifest` has a config and layers. */
+  kind: 'index' | 'manifest';
+  /** The media type given by the caller (Content-Type, descriptor), else the body's own. */
+  mediaType: string | undefined;
+  document: ManifestDocument;
+  /** Child manifests of an index; `[]` for a manifest. */
+  children: Descriptor[];
+  config: Descriptor | undefined;
+  layers: Descriptor[];
+  annotations: Record<string, string>;
+}
+
+/** The bytes are not a schemaVersion 2 manifest; callers wrap it with where the bytes came from. */
+export class ManifestSyntaxError extends Error {}
+
+/** Image configs are a few KiB; more than this is not worth reading for a date or a platform. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * OCI image spec: an index is told by its media type; a body without one (older Docker
+ * clients, some artifacts) is an index when it lists manifests and has no config.
+ */
+export function isIndex(mediaType: string | undefined, document: ManifestDocument): boolean {
+  return (mediaType !== undefined && isIndexMediaType(mediaType)) || (Array.isArray(document.manifests) && !document.config);
+}
+
+export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest {
+  let document: ManifestDocument;
+  try {
+    document = JSON.parse(body.toString('utf8')) as ManifestDocument;
+  } catch {
+    throw new ManifestSyntaxError(`expected a JSON manifest, got "${body.toString('utf8', 0, 80).replace(/\s+/g, ' ')}"`);
+  }
+  if (!document || typeof document !== 'object' || Array.isArray(document) || document.schemaVersion !== 2) {
+    throw new ManifestSyntaxError('the JSON is not a schemaVersion 2 manifest or index');
+  }
+  const type = mediaType || (typeof document.mediaType === 'string' ? document.mediaType : undefined);
+  const index = isIndex(type, document);
+  return {
+    kind: index ? 'index' : 'manifest',
+    mediaType: type,
+    document,
+    children: index && Array.isArray(document.manifests) ? document.manifests : [],
+    config: index ? undefined : document.config,
+    layers: !index && Array.isArray(document.layers) ? document.layers : [],
+    annotations: document.annotations ?? {},
+  };
+}
+
+/** `parseManifest`, or `undefined` for bytes that are not a manifest (tolerant readers). */
+export function tryParseManifest(body: Buffer, mediaType?: string): ParsedManifest | undefined {
+  try {
+    return parseManifest(body, mediaType);
+  } catch (error) {
+    if (error instanceof ManifestSyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** What the walk needs of a registry (a `RegistryClient` has it); storage or caches can stand in. */
+export interface RawManifest {
+  digest: string;
+  mediaType: string;
+  body: Buffer;
+}
+export type ManifestFetch = (ref: string) => Promise<RawManifest | 'not-found'>;
+
+interface ManifestGetter {
+  manifestGet(repo: string, ref: string): Promise<RawManifest | 'not-found'>;
+}
+interface BlobGetter {
+  blobGet(repo: string, digest: string): Promise<Readable>;
+}
+interface ManifestHeader {
+  tagList(repo: string): Promise<string[]>;
+  manifestHead(repo: string, ref: string): Promise<{ digest: string } | 'not-found'>;
+}
+
+export const registryManifests = (client: ManifestGetter, repository: string): ManifestFetch => (ref) => client.manifestGet(repository, ref);
+
+export interface GraphNode extends RawManifest {
+  manifest: ParsedManifest;
+  /** `os/arch[/variant]` from the descriptor of the index that listed it. */
+  platform: string | undefined;
+}
+
+export interface ImageGraph {
+  /** Every manifest and index reached, children before the indexes that list them. */
+  nodes: GraphNode[];
+  /** Every distinct config and layer of the image manifests reached. */
+  blobs: Descriptor[];
+  /** References asked for (roots or children of an index) that the registry does not have. */
+  missing: string[];
+}
+
+export interface WalkOptions {
+  /** Manifest GETs in flight. Default 1. */
+  concurrency?: number;
+  /** Digests walked already (shared over several walks, e.g. every tag of a repository): not fetched again. */
+  seen?: Set<string>;
+  /** Called for each reference the registry does not have; throw to stop the walk (a copy needs every child). */
+  onMissing?: (ref: string, parent: string | undefined) => void;
+}
+
+/** Fetches `roots` and, level by level, every manifest their indexes list. */
+export async function walkImage(fetch: ManifestFetch, roots: readonly string[], options: WalkOptions = {}): Promise<ImageGraph> {
+  const seen = options.seen ?? new Set<string>();
+  const byDigest = new Map<string, GraphNode>();
+  const rootDigests: string[] = [];
+  const missing: string[] = [];
+  let frontier: Array<{ ref: string; parent?: string; platform?: string }> = [...new Set(roots)].map((ref) => ({ ref }));
+  while (frontier.length) {
+    const fetched = await mapLimit(frontier, options.concurrency ?? 1, async (item) => ({ item, got: await fetch(item.ref) }));
+    const next: typeof frontier = [];
+    for (const { item, got } of fetched) {
+      if (got === 'not-found') {
+        options.onMissing?.(item.ref, item.parent);
+        missing.push(item.ref);
+        continue;
+      }
+      if (!item.parent) rootDigests.push(got.digest);
+      if (seen.has(got.digest)) continue;
+      seen.add(got.digest);
+      const manifest = parseManifest(got.body, got.mediaType);
+      byDigest.set(got.digest, { ...got, manifest, platform: item.platform });
+      for (const child of manifest.children) {
+        if (!seen.has(child.digest)) next.push({ ref: child.digest, parent: got.digest, platform: child.platform ? formatPlatform(child.platform) : undefined });
+      }
+    }
+    frontier = next.filter((n, i) => next.findIndex((m) => m.ref === n.ref) === i);
+  }
+  // Post-order from the roots: a registry accepts an index only after the manifests it lists.
+  const nodes: GraphNode[] = [];
+  const placed = new Set<string>();
+  const place = (digest: string) => {
+    const node = byDigest.get(digest);
+    if (!node || placed.has(digest)) return;
+    placed.add(digest);
+    for (const child of node.manifest.children) place(child.digest);
+    nodes.push(node);
+  };
+  for (const digest of rootDigests) place(digest);
+  const blobs = new Map<string, Descriptor>();
+  for (const node of nodes) {
+    for (const descriptor of [node.manifest.config, ...node.manifest.layers]) {
+      if (descriptor && !blobs.has(descriptor.digest)) blobs.set(descriptor.digest, descriptor);
+    }
+  }
+  return { nodes, blobs: [...blobs.values()], missing };
+}
+
+/**
+ * An image config (or another small JSON blob) as an object; `undefined` when it is larger than
+ * `maxBytes` or not a JSON object, since callers only read optional facts (date, platform) from it.
+ */
+export async function readConfig(client: BlobGetter, repository: string, digest: string, maxBytes = MAX_CONFIG_BYTES): Promise<Record<string, unknown> | undefined> {
+  const stream = await client.blobGet(repository, digest);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      stream.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The digest each tag names now (a HEAD per tag); tags deleted meanwhile are left out. */
+export async function resolveTags(
+  client: ManifestHeader,
+  repository: string,
+  tags: readonly string[] | undefined,
+  concurrency: number,
+): Promise<Array<{ tag: string; digest: string }>> {
+  const list = tags ?? (await client.tagList(repository));
+  const resolved = await mapLimit(list, concurrency, async (tag) => {
+    const head = await client.manifestHead(repository, tag);
+    return head === 'not-found' ? undefined : { tag, digest: head.digest };
+  });
+  return resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+}
