@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
+import { openLayerCache } from '../../lib/layer-cache/layer-cache';
 import { readImageRecord, repositoryPath } from '../../lib/pipeline/push';
 import { scanImage } from '../../lib/scanners';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
@@ -26,6 +27,7 @@ export default async function scanExecutor(options: ScanExecutorSchema, context:
       reportDir: join(project.artifactDir, 'scan'),
       sourceUri: `${project.root}/Dockerfile`,
       allowRootUser: options.allowRootUser ?? false,
+      layerCache: openLayerCache(context.root),
     });
     for (const line of outcome.summaryLines) logger.info(line);
     logger.info(`${project.name}: scan ${outcome.verdict} — report ${outcome.reportFiles.table}`);

@@ -8,6 +8,7 @@ import type { ImageRecord, ScanVerdict } from '../reports/records';
 import { createScanner, SCANNER_NAMES } from './adapters';
 import { checkRootUser } from './checks/root-user';
 import { checkSecrets } from './checks/secrets';
+import type { LayerCache } from '../layer-cache/layer-cache';
 import { checkSizeBudget } from './checks/size-budget';
 import type { CheckResult } from './checks/types';
 import { evaluateGate, type GateResult } from './gate';
@@ -33,6 +34,8 @@ export interface ScanImageInput {
   env?: NodeJS.ProcessEnv;
   /** Report a root runtime user as a warning instead of blocking (base images run as root). */
   allowRootUser?: boolean;
+  /** Per-layer results of earlier scans (lib/layer-cache): only layers not seen before are read. */
+  layerCache?: LayerCache;
 }
 
 export interface ScanOutcome {
@@ -192,7 +195,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   const compressedBytes = input.imageRecord.size > 0 ? input.imageRecord.size : layout.reachableBytes;
   const [run, secrets] = await Promise.all([
     binaryPath ? runScanner(adapter, binaryPath, input, env) : Promise.resolve(undefined),
-    checkSecrets({ layoutDir: input.layoutDir, layerSets: layout.images.map((i) => i.layers), allowPaths: input.policy.secretAllowPaths }),
+    checkSecrets({ layoutDir: input.layoutDir, layerSets: layout.images.map((i) => i.layers), allowPaths: input.policy.secretAllowPaths, cache: input.layerCache }),
   ]);
   const checks: CheckResult[] = [secrets, checkRootUser(layout.images, input.allowRootUser ?? false), checkSizeBudget(compressedBytes, input.budgets)];
   const findings = run?.findings ?? [];

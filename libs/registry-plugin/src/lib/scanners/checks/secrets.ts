@@ -1,20 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { PassThrough, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import * as tar from 'tar-stream';
-import { AurenError } from '../../errors/errors';
-import { blobPath, type Descriptor } from '../oci-layout';
+import type { LayerCache } from '../../layer-cache/layer-cache';
+import type { Descriptor } from '../oci-layout';
+import { layerFactsFor, MAX_FINDINGS, type LayerFacts, type LayerFactsStats } from './layer-facts';
 import type { CheckResult, SecretFinding, SecretRuleId } from './types';
 
-/** Files above this size are not read: secrets live in small config and key files. */
-export const MAX_SECRET_FILE_BYTES = 4 * 1024 * 1024;
-/** NUL in the first bytes means binary; those are skipped. */
-const BINARY_SNIFF_BYTES = 8192;
+export { MAX_SECRET_FILE_BYTES } from './layer-facts';
 const MAX_FINDINGS_PER_FILE = 5;
-const MAX_FINDINGS = 200;
 
 interface TextRule {
   id: Exclude<SecretRuleId, 'docker-config-auth'>;
@@ -32,7 +23,7 @@ const prefixMask = (n: number) => (match: string) => `${match.slice(0, n)}…`;
  * (`AKIA`/`ASIA` + 16). AWS's own documentation key ends in `EXAMPLE` and ships inside botocore;
  * it is not a credential.
  */
-const TEXT_RULES: readonly TextRule[] = [
+export const TEXT_RULES: readonly TextRule[] = [
   {
     id: 'private-key',
     re: /-----BEGIN ((?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----/g,
@@ -108,90 +99,52 @@ function dockerConfigAuth(content: string): { registry: string; value: string } 
   return undefined;
 }
 
-type Compression = 'gzip' | 'zstd' | 'none';
-
-async function sniffCompression(file: string): Promise<Compression> {
-  const handle = await open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await handle.close();
-  }
-}
-
-function drain(stream: Readable, next: () => void): void {
-  stream.on('end', () => next());
-  stream.resume();
-}
-
-function readAll(stream: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
-}
-
-interface LayerVisitor {
-  file(path: string, content: Buffer): void;
-  /** A whiteout: `path` (and everything under it) is deleted from lower layers. */
-  whiteout(path: string): void;
-  /** An opaque-directory marker: everything under `dir` from lower layers is hidden. */
-  opaque(dir: string): void;
-  /** Any other entry that replaces whatever lower layers had at `path`. */
-  replaced(path: string): void;
-}
-
-/** Streams one layer's tar entries; at most one small file is held in memory at a time. */
-async function walkLayer(file: string, compression: Exclude<Compression, 'zstd'>, visitor: LayerVisitor): Promise<void> {
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
-    const path = normalizeEntryPath(header.name);
-    const base = posix.basename(path);
-    const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
-    // AUFS-style whiteouts, as the OCI image spec defines them for layer changesets.
-    if (base === '.wh..wh..opq') {
-      visitor.opaque(dir);
-      return drain(stream, next);
-    }
-    if (base.startsWith('.wh.')) {
-      visitor.whiteout(dir ? `${dir}/${base.slice(4)}` : base.slice(4));
-      return drain(stream, next);
-    }
-    if (header.type !== 'directory') visitor.replaced(path);
-    const size = header.size ?? 0;
-    if (header.type !== 'file' || size === 0 || size > MAX_SECRET_FILE_BYTES) return drain(stream, next);
-    readAll(stream).then(
-      (content) => {
-        const sniff = content.subarray(0, BINARY_SNIFF_BYTES);
-        if (!sniff.includes(0)) visitor.file(path, content);
-        next();
-      },
-      (error) => next(error),
-    );
-  });
-  const source = createReadStream(file);
-  await pipeline(source, compression === 'gzip' ? createGunzip() : new PassThrough(), extract);
-}
-
 export interface SecretScanInput {
   layoutDir: string;
   /** Layers in order, lowest first (one list per platform; digests shared across platforms are read once). */
   layerSets: Descriptor[][];
   allowPaths: readonly string[];
+  /** Per-layer facts computed by an earlier scan; without it every layer is read. */
+  cache?: LayerCache;
+  /** Told how many layers were read and how many came from the cache. */
+  onLayers?: (stats: LayerFactsStats) => void;
+}
+
+/** Whether a later layer's change (in entry order) hides `path`, and how. */
+function removalIn(facts: LayerFacts, path: string): 'whiteout' | 'overwritten' | undefined {
+  for (const [kind, entry] of facts.changes) {
+    switch (kind) {
+      case 'w':
+        if (path === entry || path.startsWith(`${entry}/`)) return 'whiteout';
+        break;
+      case 'o':
+        if (entry ? path.startsWith(`${entry}/`) : true) return 'whiteout';
+        break;
+      case 'r':
+        if (path === entry) return 'overwritten';
+        break;
+      default: {
+        const unhandled: never = kind;
+        throw new Error(`unknown change kind ${String(unhandled)}`);
+      }
+    }
+  }
+  return undefined;
 }
 
 /**
  * Secrets anywhere in the image's history. A file deleted or replaced by a later layer is still
  * reported (marked `removedInLayer`): the earlier layer is pushed and pulled with the image.
+ * The per-layer work (reading every text file) is done once per layer digest and cached; this
+ * function only combines per-layer facts, so a cached scan and a full re-read give one result.
  */
 export async function checkSecrets(input: SecretScanInput): Promise<CheckResult> {
   const allow = input.allowPaths.map(globToRegExp);
   const allowed = (path: string) => allow.some((re) => re.test(path));
+  const distinct = [...new Map(input.layerSets.flat().map((l) => [l.digest, l])).values()];
+  const { facts, stats } = await layerFactsFor(input.layoutDir, distinct, input.cache);
+  input.onLayers?.(stats);
+
   const findings: SecretFinding[] = [];
   const skippedLayers: string[] = [];
   const scanned = new Set<string>();
@@ -201,43 +154,27 @@ export async function checkSecrets(input: SecretScanInput): Promise<CheckResult>
     /** Findings from lower layers of this platform that are still visible in the filesystem. */
     let open: SecretFinding[] = [];
     for (const layer of layers) {
-      const file = blobPath(input.layoutDir, layer.digest);
-      const fresh: SecretFinding[] = [];
-      const alreadyScanned = scanned.has(layer.digest);
-      const compression = await sniffCompression(file).catch(() => {
-        throw new AurenError('input', `layer ${layer.digest} is missing from ${input.layoutDir}`, 'Rebuild the image with the docker-build target.');
-      });
-      if (compression === 'zstd') {
+      const layerFacts = facts.get(layer.digest);
+      if (!layerFacts || layerFacts.compression === 'zstd') {
         // Node 20 has no zstd decoder; say so instead of passing the layer silently.
         skippedLayers.push(layer.digest);
         continue;
       }
-      const remove = (match: (path: string) => boolean, how: 'whiteout' | 'overwritten') => {
-        open = open.filter((f) => {
-          if (!match(f.path)) return true;
-          f.removedInLayer ??= { layer: layer.digest, how };
-          return false;
-        });
-      };
-      try {
-        await walkLayer(file, compression, {
-          file(path, content) {
-            filesRead++;
-            if (alreadyScanned || allowed(path) || findings.length + fresh.length >= MAX_FINDINGS) return;
-            for (const f of findSecretsInText(path, content.toString('latin1'))) fresh.push({ ...f, layer: layer.digest });
-          },
-          whiteout: (path) => remove((p) => p === path || p.startsWith(`${path}/`), 'whiteout'),
-          opaque: (dir) => remove((p) => (dir ? p.startsWith(`${dir}/`) : true), 'whiteout'),
-          replaced: (path) => remove((p) => p === path, 'overwritten'),
-        });
-      } catch (error) {
-        if (error instanceof AurenError) throw error;
-        throw new AurenError('input', `layer ${layer.digest} in ${input.layoutDir} is not a readable tar stream: ${(error as Error).message}`,
-          'Rebuild the image with the docker-build target.');
-      }
+      open = open.filter((f) => {
+        const how = removalIn(layerFacts, f.path);
+        if (!how) return true;
+        f.removedInLayer ??= { layer: layer.digest, how };
+        return false;
+      });
+      filesRead += layerFacts.textFiles;
+      // A layer shared by several platforms is reported once, from the first platform that has it.
+      const fresh: SecretFinding[] = scanned.has(layer.digest)
+        ? []
+        : layerFacts.secrets.filter((f) => !allowed(f.path)).map((f) => ({ ...f, layer: layer.digest }));
       scanned.add(layer.digest);
-      findings.push(...fresh);
-      open.push(...fresh);
+      const room = Math.max(0, MAX_FINDINGS - findings.length);
+      findings.push(...fresh.slice(0, room));
+      open.push(...fresh.slice(0, room));
     }
   }
 
