@@ -1,11 +1,13 @@
+import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { readGitContext } from '../../lib/git';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry, credentialsFor } from '../../lib/pipeline/connect';
 import { pushImage, repositoryPath } from '../../lib/pipeline/push';
 import { AurenError } from '../../lib/errors/errors';
 import { failureEvent, historyRepository, recordPushEvent, successEvent, type PushEventInput } from '../../lib/history';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
+import { preflightSigning, publishSupplyChain, SBOM_FILE } from '../../lib/supply-chain';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { DockerPushExecutorSchema } from './schema';
 
@@ -24,6 +26,8 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
     const version = options.versioned === false ? undefined : await resolveVersion(context.root, project, config, git);
     const dryRun = isDryRun(options, env);
     const client = await connectRegistry(config, env);
+    // A missing key, password or cosign is found before anything is pushed.
+    if (!dryRun) await preflightSigning(config.signing, context.root, env);
     if (version) logger.info(`${project.name}: version ${version.version} (${version.decision.reason})`);
     const started = Date.now();
     const repository = options.repository ?? project.name;
@@ -78,6 +82,19 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
             : `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
                 `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.mounted} mounted; ${r.blobs.skipped} already there)`,
         );
+        // The SBOM and the signature are keyed by the digest just pushed (issue 14).
+        await publishSupplyChain({
+          client,
+          config,
+          workspaceRoot: context.root,
+          repository: r.repository,
+          digest: r.digest,
+          sbomFile: join(project.artifactDir, 'scan', SBOM_FILE),
+          credentials: await credentialsFor(config.registry, config, env),
+          env,
+          log: (line) => logger.info(`${project.name}: ${line}`),
+          warn: (line) => logger.warn(`${project.name}: ${line}`),
+        });
         if (outcome.gitTag) logger.info(`${project.name}: git tag ${outcome.gitTag.name} ${outcome.gitTag.result}`);
         break;
       }

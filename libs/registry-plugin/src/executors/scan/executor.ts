@@ -3,6 +3,7 @@ import { logger, type ExecutorContext } from '@nx/devkit';
 import { openLayerCache } from '../../lib/layer-cache/layer-cache';
 import { readImageRecord, repositoryPath } from '../../lib/pipeline/push';
 import { scanImage } from '../../lib/scanners';
+import { generateSbom, SBOM_FILE } from '../../lib/supply-chain/sbom';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { ScanExecutorSchema } from './schema';
 
@@ -31,6 +32,13 @@ export default async function scanExecutor(options: ScanExecutorSchema, context:
     });
     for (const line of outcome.summaryLines) logger.info(line);
     logger.info(`${project.name}: scan ${outcome.verdict} — report ${outcome.reportFiles.table}`);
+    // The SBOM is an inventory (no vulnerability DB); docker-push attaches it to the digest.
+    const sbom = await generateSbom({ layoutDir: join(project.artifactDir, 'oci'), digest: image.digest, outputFile: join(project.artifactDir, 'scan', SBOM_FILE) });
+    if (sbom.status === 'generated') {
+      logger.info(`${project.name}: SBOM ${sbom.file} (CycloneDX ${sbom.summary.specVersion}, ${sbom.summary.components} components, ${sbom.summary.debianPackages} Debian packages)`);
+    } else {
+      logger.warn(`${project.name}: no SBOM — ${sbom.reason}`);
+    }
     return outcome.verdict !== 'blocked';
   });
 }

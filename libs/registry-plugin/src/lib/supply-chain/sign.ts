@@ -1,0 +1,131 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SigningConfig } from '../config/options';
+import { AurenError, configError } from '../errors/errors';
+import { exec as defaultExec } from '../exec/exec';
+import { dockerAuthKey } from '../registry/auth/docker-config';
+import type { ResolvedCredentials } from '../registry/auth/credentials';
+import { findCosign, registryFlags, resolveKey } from './cosign';
+import type { ExecFn } from './sbom';
+
+/**
+ * Signs a pushed digest with the real cosign, in cosign's own format: cosign v3 writes a
+ * Sigstore bundle as an OCI 1.1 referrer of the digest (artifactType
+ * `application/vnd.dev.sigstore.bundle.v0.3+json`) and, on registries without the referrers API,
+ * records it in the same `sha256-<hex>` fallback index as our SBOM. We never write that format
+ * ourselves, and `cosign verify` is the judge (see verify.ts).
+ *
+ * Offline key signing needs `--use-signing-config=false` (v3 otherwise fetches Sigstore's signing
+ * config over TUF) and `--tlog-upload=false` (no Rekor). A multi-platform image is signed at its
+ * index: the index lists each platform's manifest by digest, so a verified index pins every
+ * child, and deploys pin the index digest. Children are not signed separately (`--recursive`),
+ * which would only matter to someone pulling a platform manifest by its own digest.
+ */
+
+export interface SignInput {
+  /** `<registry>/<repository>@sha256:…` — always by digest, never a tag. */
+  reference: string;
+  registry: string;
+  insecureRegistries: readonly string[];
+  signing: SigningConfig;
+  workspaceRoot: string;
+  /** Registry credentials for cosign, handed over in a private DOCKER_CONFIG (never on argv). */
+  credentials: ResolvedCredentials | undefined;
+  env?: NodeJS.ProcessEnv;
+  exec?: ExecFn;
+}
+
+export type SignOutcome = { status: 'signed'; reference: string; mode: SigningConfig['mode'] } | { status: 'not-configured' };
+
+export function signArgs(signing: SigningConfig, key: string | undefined, reference: string, flags: string[]): string[] {
+  switch (signing.mode) {
+    case 'none':
+      return [];
+    case 'key':
+      return [
+        'sign',
+        '--key',
+        key ?? signing.key,
+        ...(signing.tlog ? [] : ['--use-signing-config=false', '--tlog-upload=false']),
+        '--yes',
+        ...flags,
+        reference,
+      ];
+    case 'keyless':
+      return ['sign', '--yes', ...flags, reference];
+    default: {
+      const unhandled: never = signing;
+      throw new Error(`unhandled signing mode ${String(unhandled)}`);
+    }
+  }
+}
+
+/** Checks what can be checked before anything is pushed: cosign present, key found, password set. */
+export async function preflightSigning(signing: SigningConfig, workspaceRoot: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (signing.mode === 'none') return;
+  await findCosign(env);
+  if (signing.mode === 'key') {
+    const key = resolveKey(signing.key, workspaceRoot, 'signing.key');
+    if (key === signing.key && /^[a-z0-9]+:\/\//.test(key)) return; // KMS: cosign authenticates itself
+    if (env.COSIGN_PASSWORD === undefined) {
+      throw configError(
+        'COSIGN_PASSWORD is not set, and the cosign key file needs it',
+        'Set COSIGN_PASSWORD to the key\'s password (an empty value for a key made without one); in CI, from a secret.',
+      );
+    }
+  }
+}
+
+/**
+ * cosign reads registry credentials from docker's config.json. Credentials that came from the
+ * environment are put in a private config folder (0700/0600, removed afterwards) so they never
+ * appear on cosign's command line.
+ */
+export async function withCosignRegistryAuth<T>(
+  registry: string,
+  credentials: ResolvedCredentials | undefined,
+  env: NodeJS.ProcessEnv,
+  body: (env: NodeJS.ProcessEnv) => Promise<T>,
+): Promise<T> {
+  if (!credentials) return body(env);
+  const dir = await mkdtemp(join(tmpdir(), 'auren-cosign-auth-'));
+  try {
+    const entry = credentials.identityToken
+      ? { identitytoken: credentials.identityToken }
+      : { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') };
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [dockerAuthKey(registry)]: entry } }), { mode: 0o600 });
+    return await body({ ...env, DOCKER_CONFIG: dir });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function secretsOf(env: NodeJS.ProcessEnv, credentials: ResolvedCredentials | undefined): string[] {
+  return [env.COSIGN_PASSWORD, credentials?.password, credentials?.identityToken].filter((s): s is string => !!s);
+}
+
+export async function signImage(input: SignInput): Promise<SignOutcome> {
+  const env = input.env ?? process.env;
+  const signing = input.signing;
+  if (signing.mode === 'none') return { status: 'not-configured' };
+  if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) {
+    throw new AurenError('internal', `refusing to sign ${input.reference}: sign by digest, never by tag`);
+  }
+  await preflightSigning(signing, input.workspaceRoot, env);
+  const cosign = await findCosign(env);
+  const key = signing.mode === 'key' ? resolveKey(signing.key, input.workspaceRoot, 'signing.key') : undefined;
+  const args = signArgs(signing, key, input.reference, registryFlags(input.registry, input.insecureRegistries));
+  const run = input.exec ?? defaultExec;
+  await withCosignRegistryAuth(input.registry, input.credentials, env, (cosignEnv) =>
+    run(cosign, args, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
+      throw new AurenError(
+        'exec',
+        `cosign could not sign ${input.reference}: ${(error as Error).message}`,
+        'The image is pushed but unsigned; fix the cause and run docker-push again (it pushes nothing new and signs).',
+        { cause: error },
+      );
+    }),
+  );
+  return { status: 'signed', reference: input.reference, mode: signing.mode };
+}

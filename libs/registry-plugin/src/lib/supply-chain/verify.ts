@@ -1,0 +1,78 @@
+import type { SigningConfig } from '../config/options';
+import { AurenError, configError } from '../errors/errors';
+import { exec as defaultExec } from '../exec/exec';
+import type { ResolvedCredentials } from '../registry/auth/credentials';
+import { findCosign, registryFlags, resolveKey } from './cosign';
+import type { ExecFn } from './sbom';
+import { secretsOf, withCosignRegistryAuth } from './sign';
+
+/**
+ * Verifies a digest's signature with the real `cosign verify`: with the configured public key
+ * (`--key cosign.pub` or a KMS reference) or, keyless, against the certificate identity and
+ * issuer. Without a transparency log (the default for key pairs) `--insecure-ignore-tlog` skips
+ * the Rekor inclusion proof; the signature itself is still checked against the key.
+ * "Does not verify" is an expected outcome, returned as a value with cosign's reason.
+ */
+
+export interface VerifyInput {
+  reference: string;
+  registry: string;
+  insecureRegistries: readonly string[];
+  signing: SigningConfig;
+  workspaceRoot: string;
+  credentials: ResolvedCredentials | undefined;
+  env?: NodeJS.ProcessEnv;
+  exec?: ExecFn;
+}
+
+export type VerifyOutcome = { status: 'verified'; reference: string } | { status: 'unverified'; reference: string; reason: string };
+
+export function verifyArgs(signing: SigningConfig, publicKey: string | undefined, reference: string, flags: string[]): string[] {
+  switch (signing.mode) {
+    case 'none':
+    case 'key':
+      return ['verify', '--key', publicKey as string, ...(signing.tlog ? [] : ['--insecure-ignore-tlog=true']), ...flags, '--output', 'json', reference];
+    case 'keyless':
+      return ['verify', '--certificate-identity', signing.identity, '--certificate-oidc-issuer', signing.issuer, ...flags, '--output', 'json', reference];
+    default: {
+      const unhandled: never = signing;
+      throw new Error(`unhandled signing mode ${String(unhandled)}`);
+    }
+  }
+}
+
+/** The public key verification needs, or a config error saying how to provide it. */
+export function verificationKey(signing: SigningConfig, workspaceRoot: string): string | undefined {
+  if (signing.mode === 'keyless') return undefined;
+  if (!signing.publicKey) {
+    throw configError(
+      'signature checks need signing.publicKey (or AUREN_SIGNING_PUBLIC_KEY), and none is configured',
+      'Point signing.publicKey in nx.json at cosign.pub (the public half of the signing key), or at the KMS key reference.',
+    );
+  }
+  return resolveKey(signing.publicKey, workspaceRoot, 'signing.publicKey');
+}
+
+export async function verifyImage(input: VerifyInput): Promise<VerifyOutcome> {
+  const env = input.env ?? process.env;
+  const publicKey = verificationKey(input.signing, input.workspaceRoot);
+  const cosign = await findCosign(env);
+  const args = verifyArgs(input.signing, publicKey, input.reference, registryFlags(input.registry, input.insecureRegistries));
+  const run = input.exec ?? defaultExec;
+  return withCosignRegistryAuth(input.registry, input.credentials, env, async (cosignEnv) => {
+    const result = await run(cosign, args, { env: cosignEnv, okExitCodes: [1], redact: secretsOf(env, input.credentials) });
+    if (result.exitCode === 0) return { status: 'verified', reference: input.reference };
+    const reason = lastError(result.stderr || result.stdout);
+    if (/connection refused|no such host|i\/o timeout|TLS handshake/i.test(reason)) {
+      throw new AurenError('registry', `cosign could not reach the registry to verify ${input.reference}: ${reason}`, 'Check that the registry is up and reachable.');
+    }
+    return { status: 'unverified', reference: input.reference, reason };
+  });
+}
+
+/** cosign ends with `Error: <why>` (and prints usage text on flag errors): keep the why. */
+function lastError(text: string): string {
+  const lines = text.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const error = [...lines].reverse().find((l) => l.startsWith('Error:'));
+  return (error ?? lines.at(-1) ?? 'cosign verify failed').replace(/^Error:\s*/, '');
+}
