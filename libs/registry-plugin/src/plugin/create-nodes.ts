@@ -26,7 +26,20 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
       // shared storage is safer without concurrent writers.
       parallelism: false,
       dependsOn: ['^docker-push'],
-      inputs: ['production', '^production', { env: 'AUREN_REGISTRY' }, { env: 'AUREN_BUILDER' }],
+      // What decides the bytes, and nothing else (DESIGN decision 10): the sources, the base
+      // image's digest (its image.json, restored or built before this task), the project's own
+      // last commit (labels and timestamps describe it), the builder and its version, the
+      // platforms. Not AUREN_REGISTRY: base images are pinned by digest and no label names the
+      // registry, so spelling it differently must not rebuild anything.
+      inputs: [
+        'production',
+        '^production',
+        { dependentTasksOutputFiles: `**/${IMAGE_RECORD}`, transitive: true },
+        { runtime: `git log -1 --format=%H -- ${JSON.stringify(projectRoot)}` },
+        { runtime: '(buildah --version; podman --version; docker buildx version) 2>/dev/null || true' },
+        { env: 'AUREN_BUILDER' },
+        { env: 'AUREN_PLATFORMS' },
+      ],
       outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`],
       options: {},
       metadata: {

@@ -1,9 +1,15 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
-import type { BuilderName } from '../../lib/config/options';
-import { readGitContext } from '../../lib/git';
-import { buildImage } from '../../lib/pipeline/build';
+import type { AurenConfig, BuilderName } from '../../lib/config/options';
+import { lastCommitTouching, readGitContext } from '../../lib/git';
+import { buildImage, resolveBuildArgs, writeImageRecord } from '../../lib/pipeline/build';
+import { connectRegistry } from '../../lib/pipeline/connect';
+import { fetchRelease, type FetchOutcome } from '../../lib/pipeline/fetch';
+import { repositoryPath } from '../../lib/pipeline/push';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
+import { IMAGE_RECORD, imageDir, type ImageRecord } from '../../lib/reports/records';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { DockerBuildExecutorSchema } from './schema';
 
@@ -12,34 +18,100 @@ export function normalizePlatforms(value: string[] | string | undefined): string
   return list.map((p) => p.trim()).filter(Boolean);
 }
 
+/** The repository a project's docker-push writes to (below the namespace). */
+export function pushRepository(context: ExecutorContext, project: string): string {
+  const options = context.projectsConfigurations.projects[project]?.targets?.['docker-push']?.options as { repository?: string } | undefined;
+  return options?.repository ?? project;
+}
+
+/**
+ * Images this project can build FROM, by repository: the image.json of every project it depends
+ * on that pushes an image (Nx ran or restored their docker-build before this one).
+ */
+export function workspaceImages(context: ExecutorContext, config: AurenConfig, project: string): Record<string, string> {
+  const images: Record<string, string> = {};
+  for (const dep of context.projectGraph?.dependencies[project] ?? []) {
+    if (!context.projectsConfigurations.projects[dep.target]?.targets?.['docker-push']) continue;
+    const file = join(context.root, imageDir(dep.target), IMAGE_RECORD);
+    if (!existsSync(file)) continue;
+    const record = JSON.parse(readFileSync(file, 'utf8')) as ImageRecord;
+    images[`${config.registry}/${repositoryPath(config, pushRepository(context, dep.target))}`] = record.digest;
+  }
+  return images;
+}
+
+function describeFetch(outcome: Exclude<FetchOutcome, { status: 'fetched' }>, version: string): string {
+  switch (outcome.status) {
+    case 'not-found':
+      return `${outcome.reference} is not in the registry: building ${version}`;
+    case 'label-mismatch':
+      return `${outcome.reference} is labelled version ${outcome.found ?? '(none)'}, not ${version}: building`;
+    default: {
+      const unhandled: never = outcome;
+      throw new Error(`unhandled fetch outcome ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
 export default async function dockerBuildExecutor(options: DockerBuildExecutorSchema, context: ExecutorContext) {
   return runExecutor(async () => {
     const env = process.env;
     const config = loadConfig(context, env);
     const project = projectInfo(context);
     const git = await readGitContext(context.root, env).catch(() => undefined);
-    const version = git ? (await resolveVersion(context.root, project, config, git)).version : undefined;
+    const resolved = git ? await resolveVersion(context.root, project, config, git) : undefined;
+    const source = git ? await lastCommitTouching(context.root, project.inputRoots) : undefined;
+    const dockerfile = options.dockerfile ?? `${project.root}/Dockerfile`;
+    const images = workspaceImages(context, config, project.name);
+    const released = resolved?.decision.bump === 'none' && resolved.decision.current !== undefined;
+
+    // A version with no new commits is already in the registry: fetch it instead of rebuilding,
+    // so every machine converges on the released digest (DESIGN decision 9).
+    if (released && !options.rebuild) {
+      const repository = repositoryPath(config, pushRepository(context, project.name));
+      const outcome = await connectRegistry(config, env)
+        .then((client) => fetchRelease({ client, repository, version: resolved.version, outputDir: join(project.artifactDir, 'oci') }))
+        .catch((error: unknown) => {
+          logger.warn(`${project.name}: could not read ${config.registry}/${repository}:v${resolved.version} (${error instanceof Error ? error.message : String(error)}); building instead`);
+          return undefined;
+        });
+      if (outcome?.status === 'fetched') {
+        const { baseImage } = await resolveBuildArgs({ workspaceRoot: context.root, dockerfile, config, buildArgs: options.buildArgs ?? {}, workspaceImages: images, source });
+        const record = await writeImageRecord(project, outcome.layout, baseImage);
+        logger.info(
+          `${project.name}: version ${resolved.version} is released; fetched ${outcome.reference}@${record.digest} ` +
+            `(${record.platforms.join(', ')}, ${formatBytes(outcome.bytes)}) instead of building. Use --rebuild to build it anyway.`,
+        );
+        return true;
+      }
+      if (outcome) logger.info(`${project.name}: ${describeFetch(outcome, resolved.version)}`);
+    }
+
+    // AUREN_PLATFORMS is how CI asks every build for more platforms (the release workflow sets it).
+    const platforms = normalizePlatforms(env.AUREN_PLATFORMS?.trim() ? env.AUREN_PLATFORMS : options.platforms);
     const record = await buildImage({
       workspaceRoot: context.root,
       project,
       config,
-      dockerfile: options.dockerfile ?? `${project.root}/Dockerfile`,
+      dockerfile,
       context: options.context ?? project.root,
       builder: (options.builder ?? (env.AUREN_BUILDER as BuilderName | undefined) ?? config.builder) as BuilderName,
-      platforms: normalizePlatforms(options.platforms),
+      platforms,
       buildArgs: options.buildArgs ?? {},
       labels: options.labels ?? {},
       target: options.target,
       cacheFrom: options.cacheFrom ?? [],
       cacheTo: options.cacheTo ?? [],
-      git,
-      version,
+      source,
+      version: resolved?.version,
+      workspaceImages: images,
       verbose: options.verbose ?? true,
       env,
     });
     logger.info(
       `${project.name}: built ${record.digest} (${record.platforms.join(', ')}, ${formatBytes(record.size)}) with ${record.builder.name} ${record.builder.version}` +
-        (version ? `, version ${version}` : ''),
+        (resolved ? `, version ${resolved.version}` : '') +
+        (record.baseImage ? `, FROM ${record.baseImage}` : ''),
     );
     return true;
   });

@@ -9,4 +9,5 @@ export interface DockerBuildExecutorSchema {
   cacheFrom?: string[];
   cacheTo?: string[];
   verbose?: boolean;
+  rebuild?: boolean;
 }

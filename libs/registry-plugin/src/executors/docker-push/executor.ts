@@ -74,8 +74,10 @@ export default async function dockerPushExecutor(options: DockerPushExecutorSche
         break;
       case 'pushed': {
         const r = outcome.record!;
-        await record(successEvent(r, { durationMs: Date.now() - started }));
         const untouched = r.blobs.uploaded === 0 && r.blobs.mounted === 0 && (outcome.plan?.tags ?? []).every((t) => t.action === 'unchanged');
+        // A push that changed nothing (a released image fetched and found in place) is not an
+        // event: recording it would add a tag to the registry on every run of every machine.
+        if (!untouched) await record(successEvent(r, { durationMs: Date.now() - started }));
         logger.info(
           untouched
             ? `${project.name}: ${r.registry}/${r.repository}@${r.digest} is already there as ${r.tags.join(', ')}; nothing to push`

@@ -1,5 +1,5 @@
 export { readGitContext, branchFromEnv, type GitContext } from './context';
-export { commitsSince, type Commit } from './log';
+export { commitsSince, lastCommitTouching, type Commit, type SourceCommit } from './log';
 export {
   listVersionTags,
   latestVersionTag,

@@ -61,3 +61,24 @@ export async function commitsSince(cwd: string, fromRef: string | undefined, pat
   }
   return commits;
 }
+
+export interface SourceCommit {
+  sha: string;
+  /** Committer date. */
+  date: Date;
+}
+
+/**
+ * The newest commit reachable from HEAD that changes any of `paths`: the commit an image's
+ * labels and timestamps describe. HEAD would make every unrelated commit change the image's
+ * bytes, so a clean machine could never rebuild a released image to the same digest.
+ * Falls back to HEAD when no commit touches the paths (files added but never committed).
+ */
+export async function lastCommitTouching(cwd: string, paths: readonly string[]): Promise<SourceCommit> {
+  await assertRepository(cwd);
+  const result = await git(cwd, ['log', '-1', '--no-color', '--format=%H %ct', '--end-of-options', 'HEAD', '--', ...paths]);
+  let line = result.stdout.trim();
+  if (!line) line = (await git(cwd, ['log', '-1', '--format=%H %ct', 'HEAD'])).stdout.trim();
+  const [sha, seconds] = line.split(' ');
+  return { sha, date: new Date(Number(seconds) * 1000) };
+}

@@ -7,9 +7,9 @@ import { resolveBuilder } from '../builders';
 import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
 import { isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
 import { inputError } from '../errors/errors';
-import type { GitContext } from '../git';
+import type { SourceCommit } from '../git';
 import { resolveCredentials } from '../registry/auth/credentials';
-import { readOciLayout } from '../registry/layout';
+import { readOciLayout, type OciLayout } from '../registry/layout';
 import { builderTlsArgs } from '../registry/tls';
 import { IMAGE_RECORD, type ImageRecord } from '../reports/records';
 
@@ -26,25 +26,58 @@ export interface BuildInput {
   target: string | undefined;
   cacheFrom: string[];
   cacheTo: string[];
-  git: GitContext | undefined;
+  /** The project's own newest commit: labels and timestamps describe it, not HEAD. */
+  source: SourceCommit | undefined;
   version: string | undefined;
+  /**
+   * Images built in this workspace, by repository reference without tag (`host/ns/repo`) →
+   * digest: a base image mapped to one of them is pinned to that digest, never a moving tag.
+   */
+  workspaceImages: Record<string, string>;
   verbose: boolean;
   env: NodeJS.ProcessEnv;
 }
 
-export function ociLabels(input: Pick<BuildInput, 'project' | 'git' | 'version'>, baseImage: string | undefined): Record<string, string> {
+/**
+ * File and history timestamps of every layer, and the config's `created`: one fixed epoch, not
+ * the commit date. buildah's layer cache (`--layers`) ignores `--timestamp`: a cached layer keeps
+ * the timestamp of the build that first made it (measured with buildah 1.28: a COPY layer built
+ * at T1 is reused, mtimes and history dates of T1, by a build at T2). With a per-commit date the
+ * digest would depend on what the machine's cache held; with one fixed epoch it cannot. The real
+ * date is in the `org.opencontainers.image.created` label (the project's last commit).
+ */
+export const LAYER_EPOCH = 0;
+
+/** Label that names the builder and its version, so image.json is a function of the image alone. */
+export const BUILDER_LABEL = 'dev.auren.builder';
+const VERSION = 'org.opencontainers.image.version';
+const CREATED = 'org.opencontainers.image.created';
+
+/**
+ * OCI labels of a build. None of them depends on the machine, the branch, HEAD or how the registry
+ * is spelled, so two clean machines building the same commit write the same config bytes
+ * (DESIGN decision 10). The base image is named as the Dockerfile names it, plus the digest
+ * it was pinned to.
+ */
+export function ociLabels(
+  input: Pick<BuildInput, 'project' | 'source' | 'version'>,
+  base: { name: string; digest: string | undefined } | undefined,
+  builder: string,
+): Record<string, string> {
   const labels: Record<string, string> = {
     'org.opencontainers.image.title': input.project.name,
     'org.opencontainers.image.vendor': 'AUREN',
+    [BUILDER_LABEL]: builder,
   };
-  if (input.version) labels['org.opencontainers.image.version'] = input.version;
-  if (input.git) {
-    labels['org.opencontainers.image.revision'] = input.git.sha;
-    // The commit date, not the wall clock: rebuilding the same commit gives the same labels.
-    labels['org.opencontainers.image.created'] = input.git.commitDate.toISOString();
-    labels['org.opencontainers.image.ref.name'] = input.git.branch;
+  if (input.version) labels[VERSION] = input.version;
+  if (input.source) {
+    labels['org.opencontainers.image.revision'] = input.source.sha;
+    labels[CREATED] = input.source.date.toISOString();
   }
-  if (baseImage) labels['org.opencontainers.image.base.name'] = baseImage;
+  if (base) {
+    labels['org.opencontainers.image.base.name'] = base.name;
+    if (base.digest) labels['org.opencontainers.image.base.digest'] = base.digest;
+  }
   return labels;
 }
 
@@ -59,23 +92,78 @@ export function insecureRegistriesFor(config: AurenConfig, images: string[]): st
   return [...hosts];
 }
 
-export async function buildImage(input: BuildInput): Promise<ImageRecord> {
-  const dockerfilePath = join(input.workspaceRoot, input.dockerfile);
-  if (!existsSync(dockerfilePath)) {
+/** `host/ns/repo:tag` or `host/ns/repo@sha256:…` → `host/ns/repo`. */
+export function repositoryOf(reference: string): string {
+  const at = reference.indexOf('@');
+  const withoutDigest = at === -1 ? reference : reference.slice(0, at);
+  const slash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.lastIndexOf(':');
+  return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+
+/**
+ * Build args after pinning: a mapped base image that this workspace builds is replaced by
+ * `repo@digest` of the image the dependency's docker-build produced (built or fetched), so a
+ * dependent always builds FROM exactly the released base, whatever its tag says now.
+ */
+export function pinBaseImages(buildArgs: Record<string, string>, workspaceImages: Record<string, string>): Record<string, string> {
+  const pinned: Record<string, string> = {};
+  for (const [name, value] of Object.entries(buildArgs)) {
+    const digest = workspaceImages[repositoryOf(value)];
+    pinned[name] = digest && !value.includes('@') ? `${repositoryOf(value)}@${digest}` : value;
+  }
+  return pinned;
+}
+
+export interface BuildPlanInfo {
+  buildArgs: Record<string, string>;
+  /** The mapped (and pinned) base image reference, when the Dockerfile uses one. */
+  baseImage: string | undefined;
+  /** The base as the Dockerfile names it (the ARG default), for the label. */
+  baseName: string | undefined;
+}
+
+/** Base-image mapping and pinning, from the Dockerfile's `ARG BASE_IMAGE=…` convention. */
+export async function resolveBuildArgs(input: Pick<BuildInput, 'workspaceRoot' | 'dockerfile' | 'config' | 'buildArgs' | 'workspaceImages' | 'source'>): Promise<BuildPlanInfo> {
+  const text = await readFile(join(input.workspaceRoot, input.dockerfile), 'utf8');
+  const info = parseDockerfile(text, input.dockerfile);
+  const mapped = baseImageBuildArgs(info, input.config.baseImages);
+  const buildArgs: Record<string, string> = {
+    ...pinBaseImages(mapped, input.workspaceImages),
+    // For Dockerfiles that declare it (https://reproducible-builds.org/specs/source-date-epoch/):
+    // the same fixed epoch as the layers, so RUN steps that stamp dates stay cacheable.
+    ...(/\bSOURCE_DATE_EPOCH\b/.test(text) ? { SOURCE_DATE_EPOCH: String(LAYER_EPOCH) } : {}),
+    ...input.buildArgs,
+  };
+  const argName = Object.keys(mapped).find((name) => buildArgs[name] !== undefined);
+  return {
+    buildArgs,
+    baseImage: argName ? buildArgs[argName] : undefined,
+    baseName: argName ? info.globalArgs[argName] : undefined,
+  };
+}
+
+function checkPaths(input: BuildInput): void {
+  if (!existsSync(join(input.workspaceRoot, input.dockerfile))) {
     throw inputError(
       `${input.project.name}: no Dockerfile at ${input.dockerfile}`,
       'Add a Dockerfile to the project, or set the "dockerfile" option of its docker-build target.',
     );
   }
-  const contextPath = join(input.workspaceRoot, input.context);
-  if (!existsSync(contextPath)) {
+  if (!existsSync(join(input.workspaceRoot, input.context))) {
     throw inputError(`${input.project.name}: build context ${input.context} does not exist`, 'Set the "context" option of docker-build to an existing folder.');
   }
-  const info = parseDockerfile(await readFile(dockerfilePath, 'utf8'), input.dockerfile);
-  const buildArgs = { ...baseImageBuildArgs(info, input.config.baseImages), ...input.buildArgs };
-  const baseImage = Object.values(buildArgs).find((value) => Object.values(input.config.baseImages).includes(value));
-  const labels = { ...ociLabels(input, baseImage), ...input.labels };
+}
+
+export async function buildImage(input: BuildInput): Promise<ImageRecord> {
+  checkPaths(input);
+  const dockerfilePath = join(input.workspaceRoot, input.dockerfile);
+  const contextPath = join(input.workspaceRoot, input.context);
+  const { buildArgs, baseImage, baseName } = await resolveBuildArgs(input);
   const builder = await resolveBuilder(input.builder);
+  const builderId = `${builder.kind} ${await builder.version()}`;
+  const baseDigest = baseImage?.includes('@') ? baseImage.slice(baseImage.indexOf('@') + 1) : undefined;
+  const labels = { ...ociLabels(input, baseName ? { name: baseName, digest: baseDigest } : undefined, builderId), ...input.labels };
   const outputDir = join(input.project.artifactDir, 'oci');
   await mkdir(input.project.artifactDir, { recursive: true });
   // The builder pulls the base image with the same trust and credentials the push uses.
@@ -92,7 +180,7 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
     certDir: tls.certDir,
     cacheFrom: input.cacheFrom,
     cacheTo: input.cacheTo,
-    timestamp: input.git ? Math.floor(input.git.commitDate.getTime() / 1000) : undefined,
+    timestamp: LAYER_EPOCH,
     localName: `localhost/auren-build/${input.project.name}:${randomBytes(6).toString('hex')}`,
     env,
     verbose: input.verbose,
@@ -106,20 +194,45 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
       'Make the platforms differ (e.g. use TARGETARCH) or build them one at a time; see the README on multi-platform images.',
     );
   }
+  return writeImageRecord(input.project, layout, baseImage);
+}
+
+/** The labels of the image's config (for an index, its first platform's). */
+async function layoutLabels(layout: OciLayout): Promise<Record<string, string>> {
+  const leaf = layout.manifests.find((m) => m.children.length === 0);
+  const configDigest = leaf?.blobs[0];
+  const config = layout.blobs.find((b) => b.digest === configDigest);
+  if (!config) return {};
+  const json = JSON.parse(await readFile(config.path, 'utf8')) as { config?: { Labels?: Record<string, string> } };
+  return json.config?.Labels ?? {};
+}
+
+/**
+ * image.json is a function of the image alone (digest, platforms, size, its own labels), whether
+ * it was built here or fetched from the registry: tasks that hash it (scan, dependents' builds)
+ * then get the same key on every machine.
+ */
+export async function writeImageRecord(
+  project: { name: string; artifactDir: string },
+  layout: OciLayout,
+  baseImage: string | undefined,
+): Promise<ImageRecord> {
+  const labels = await layoutLabels(layout);
+  const [builderName, builderVersion] = (labels[BUILDER_LABEL] ?? 'unknown unknown').split(' ');
   const record: ImageRecord = {
     schemaVersion: 1,
-    project: input.project.name,
+    project: project.name,
     digest: layout.digest,
     mediaType: layout.mediaType,
     platforms: layout.platforms,
     size: layout.size,
     labels,
-    builder: { name: builder.kind, version: await builder.version() },
+    builder: { name: builderName, version: builderVersion ?? 'unknown' },
     baseImage,
-    version: input.version,
-    createdAt: labels['org.opencontainers.image.created'] ?? new Date().toISOString(),
+    version: labels[VERSION],
+    createdAt: labels[CREATED] ?? new Date(0).toISOString(),
   };
-  await writeFile(join(input.project.artifactDir, IMAGE_RECORD), JSON.stringify(record, null, 2) + '\n');
+  await writeFile(join(project.artifactDir, IMAGE_RECORD), JSON.stringify(record, null, 2) + '\n');
   return record;
 }
 

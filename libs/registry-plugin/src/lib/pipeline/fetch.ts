@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AurenError } from '../errors/errors';
+import type { RegistryClient } from '../registry/client';
+import { registryImageSource } from '../registry/copy';
+import { readOciLayout, type OciLayout } from '../registry/layout';
+
+/**
+ * A released image is fetched, never rebuilt (DESIGN decision 9): when an app's version has no
+ * new commits and the registry holds `v<version>` carrying that version label, its artifact is
+ * the registry's image, written as the same OCI layout a build writes. Scan and push then read
+ * the released digest byte for byte, on any machine, with any Nx cache or none.
+ */
+export type FetchOutcome =
+  | { status: 'fetched'; layout: OciLayout; reference: string; bytes: number }
+  | { status: 'not-found'; reference: string }
+  | { status: 'label-mismatch'; reference: string; found: string | undefined };
+
+export const VERSION_LABEL = 'org.opencontainers.image.version';
+
+export interface FetchReleaseInput {
+  client: RegistryClient;
+  /** Full repository path (namespace included). */
+  repository: string;
+  version: string;
+  /** The layout folder to write (replaced only once the whole image is down and verified). */
+  outputDir: string;
+}
+
+async function readJsonBlob(client: RegistryClient, repository: string, digest: string): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await client.blobGet(repository, digest)) chunks.push(chunk as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new AurenError('registry', `${client.registry}/${repository}: config blob ${digest} is not JSON`, 'The released image is damaged; rebuild it with `--rebuild` and push it under a new version.');
+  }
+}
+
+/** The labels of an image's config (for an index: its first platform's). */
+async function releasedLabels(client: RegistryClient, repository: string, manifests: Array<{ body: Buffer }>): Promise<Record<string, string>> {
+  for (const manifest of manifests) {
+    const json = JSON.parse(manifest.body.toString('utf8')) as { config?: { digest?: string } };
+    if (!json.config?.digest) continue;
+    const config = await readJsonBlob(client, repository, json.config.digest);
+    return ((config.config as { Labels?: Record<string, string> } | undefined)?.Labels) ?? {};
+  }
+  return {};
+}
+
+/** Pass bytes through while hashing them, so a blob is checked as it lands on disk. */
+function hashing(algorithm: string): Transform & { digest(): string } {
+  const hash = createHash(algorithm);
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  }) as Transform & { digest(): string };
+  stream.digest = () => `${algorithm}:${hash.digest('hex')}`;
+  return stream;
+}
+
+export async function fetchRelease(input: FetchReleaseInput): Promise<FetchOutcome> {
+  const { client, repository, version } = input;
+  const tag = `v${version}`;
+  const reference = `${client.registry}/${repository}:${tag}`;
+  const head = await client.manifestHead(repository, tag);
+  if (head === 'not-found') return { status: 'not-found', reference };
+  const source = await registryImageSource(client, repository, tag);
+  const labels = await releasedLabels(client, repository, source.manifests);
+  // The label, not the tag, says which release the bytes are: a tag moved by hand, or pushed by
+  // another tool, must not pass for this version.
+  if (labels[VERSION_LABEL] !== version) return { status: 'label-mismatch', reference, found: labels[VERSION_LABEL] };
+
+  const staging = `${input.outputDir}.fetch-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  const blobFile = (digest: string) => join(staging, 'blobs', ...digest.split(':'));
+  await mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
+  let bytes = 0;
+  try {
+    for (const manifest of source.manifests) await writeFile(blobFile(manifest.digest), manifest.body);
+    for (const blob of source.blobs) {
+      const file = blobFile(blob.digest);
+      await mkdir(dirname(file), { recursive: true });
+      const hash = hashing(blob.digest.split(':')[0]);
+      await pipeline(blob.open(), hash, createWriteStream(file));
+      if (hash.digest() !== blob.digest) {
+        throw new AurenError('registry', `${reference}: blob ${blob.digest} arrived as ${hash.digest()}`, 'The registry served damaged content; run the build again, or check the registry storage.');
+      }
+      bytes += blob.size;
+    }
+    await writeFile(join(staging, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    const top = { mediaType: source.mediaType, digest: source.digest, size: source.manifests.find((m) => m.digest === source.digest)?.size ?? 0 };
+    // The same single entry and ref name a build's `oci:<dir>:latest` export has.
+    await writeFile(join(staging, 'index.json'), JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
+    }));
+    await readOciLayout(staging, { verifyLayers: false });
+    await rm(input.outputDir, { recursive: true, force: true });
+    await rename(staging, input.outputDir);
+    return { status: 'fetched', layout: await readOciLayout(input.outputDir), reference, bytes };
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
