@@ -169,10 +169,8 @@ export function parseRegistryOverride(value: string): { registry: string; namesp
   return { registry: host, namespace };
 }
 
-export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0];
-  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
+// Defined by the registry layer (it decides the scheme); re-exported for existing callers.
+export { isLoopbackRegistry } from '../registry/reference';
 
 function severityList(value: unknown, origin: string): Severity[] {
   const list = Array.isArray(value) ? value : String(value).split(',');

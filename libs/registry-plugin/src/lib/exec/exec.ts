@@ -1,5 +1,6 @@
 import execa from 'execa';
 import { AurenError } from '../errors/errors';
+import { redactText } from '../errors/redact';
 
 /**
  * The one place that spawns processes. Commands are argv arrays, never shell strings.
@@ -28,13 +29,7 @@ export interface ExecResult {
 
 const TAIL_LINES = 15;
 
-export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join('***');
-  }
-  return out;
-}
+export { redactText };
 
 export function formatCommand(file: string, args: readonly string[]): string {
   return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { AurenError } from '../errors/errors';
-import { validateTag } from '../tags/grammar';
+import { validateTag } from './tag-grammar';
 import type { BlobSource, RegistryClient } from './client';
 import { mapLimit } from './concurrency';
 import type { OciLayout } from './layout';

@@ -1,5 +1,5 @@
 import { inputError } from '../errors/errors';
-import { isValidTag } from '../tags/grammar';
+import { isValidTag } from './tag-grammar';
 import { isDigest } from './digest';
 
 /**
@@ -16,6 +16,13 @@ export interface ImageReference {
 }
 
 export const DOCKER_HUB = 'docker.io';
+
+/** 127.0.0.0/8, localhost and [::1]: where plain HTTP may be tried (never assumed) without configuration. */
+export function isLoopbackRegistry(registry: string): boolean {
+  const host = registry.startsWith('[') ? registry.slice(0, registry.indexOf(']') + 1) : registry.split(':')[0];
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 /** OCI distribution spec, "Pulling manifests": `<name>` path components. */

@@ -1,19 +1,2 @@
-import { inputError } from '../errors/errors';
-
-/** OCI distribution spec, "Pulling manifests": a tag is `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`. */
-export const TAG_PATTERN = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-export const MAX_TAG_LENGTH = 128;
-
-export function isValidTag(tag: string): boolean {
-  return TAG_PATTERN.test(tag);
-}
-
-export function validateTag(tag: string): string {
-  if (!isValidTag(tag)) {
-    throw inputError(
-      `invalid image tag "${tag}"`,
-      'A tag is 1–128 characters from [A-Za-z0-9_.-] and must not start with "." or "-".',
-    );
-  }
-  return tag;
-}
+// The tag grammar is the distribution protocol's; its one home is the registry layer.
+export { isValidTag, validateTag, MAX_TAG_LENGTH, TAG_PATTERN } from '../registry/tag-grammar';

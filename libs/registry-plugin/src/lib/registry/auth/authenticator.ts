@@ -1,6 +1,6 @@
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { AurenError } from '../../errors/errors';
-import { redactText } from '../../exec/exec';
+import { redactText } from '../../errors/redact';
 import { normalizeScopes, parseChallenges, scopesCover, type Challenge } from './challenge';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { registryHost } from './docker-config';

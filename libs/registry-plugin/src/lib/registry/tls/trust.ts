@@ -5,7 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Agent } from 'undici';
-import { isLoopbackRegistry } from '../../config/options';
+import { isLoopbackRegistry } from '../reference';
 import { AurenError, configError } from '../../errors/errors';
 
 /**
