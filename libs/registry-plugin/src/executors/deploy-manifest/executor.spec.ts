@@ -155,6 +155,7 @@ describe('deploy-manifest options', () => {
       output: 'dist/deploy/docker-compose.override.yml',
       services: [],
       failOnMissing: false,
+      requireSignature: false,
     });
     expect(normalizeOptions({ services: 'a, b,,' }).services).toEqual(['a', 'b']);
   });

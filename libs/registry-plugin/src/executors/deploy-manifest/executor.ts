@@ -1,7 +1,9 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
-import { describeSkip, planDeployManifest, writeOverride, type DeployPlan, type PlanInput } from '../../lib/deploy';
+import { checkDeployGate, describeSkip, planDeployManifest, readPushRecord, refusalError, writeOverride, type DeployPlan, type PlanInput } from '../../lib/deploy';
 import { inputError } from '../../lib/errors/errors';
-import { runExecutor } from '../shared/context';
+import { credentialsFor } from '../../lib/pipeline/connect';
+import { verificationKey } from '../../lib/supply-chain/verify';
+import { loadConfig, runExecutor } from '../shared/context';
 import type { DeployManifestExecutorSchema } from './schema';
 
 export interface NormalizedDeployManifestOptions {
@@ -9,6 +11,7 @@ export interface NormalizedDeployManifestOptions {
   output: string;
   services: string[];
   failOnMissing: boolean;
+  requireSignature: boolean;
 }
 
 export function normalizeOptions(options: DeployManifestExecutorSchema): NormalizedDeployManifestOptions {
@@ -18,6 +21,7 @@ export function normalizeOptions(options: DeployManifestExecutorSchema): Normali
     output: options.output ?? 'dist/deploy/docker-compose.override.yml',
     services: services.map((s) => s.trim()).filter(Boolean),
     failOnMissing: options.failOnMissing ?? false,
+    requireSignature: options.requireSignature ?? false,
   };
 }
 
@@ -26,7 +30,11 @@ function report(plan: DeployPlan): void {
   for (const skip of plan.skipped) logger.warn(`  ${skip.service}: left out, ${describeSkip(skip.reason)} (${skip.record})`);
 }
 
-export default async function deployManifestExecutor(options: DeployManifestExecutorSchema, context: ExecutorContext) {
+export default async function deployManifestExecutor(
+  options: DeployManifestExecutorSchema,
+  context: ExecutorContext,
+  env: NodeJS.ProcessEnv = process.env,
+) {
   return runExecutor(async () => {
     const normalized = normalizeOptions(options);
     const input: PlanInput = {
@@ -41,6 +49,24 @@ export default async function deployManifestExecutor(options: DeployManifestExec
         `no usable push record for ${plan.skipped.map((s) => s.service).join(', ')}`,
         `Push them first (nx run-many -t docker-push -p ${plan.skipped.map((s) => s.service).join(' ')}), or drop --failOnMissing to leave them out.`,
       );
+    }
+    if (normalized.requireSignature) {
+      const config = loadConfig(context, env);
+      // Without a public key nothing can be verified: say so before contacting the registry.
+      const publicKey = verificationKey(config.signing, context.root);
+      const pinned = plan.pinned.map((pin) => {
+        const record = readPushRecord(context.root, pin.service);
+        return { ...pin, registry: record?.registry ?? config.registry, scanVerdict: record?.scan?.verdict };
+      });
+      const gate = await checkDeployGate({
+        pinned,
+        config,
+        workspaceRoot: context.root,
+        env,
+        credentials: (registry) => credentialsFor(registry, config, env),
+      });
+      if (gate.refused.length) throw refusalError(gate.refused, publicKey);
+      logger.info(`deploy-manifest: ${gate.verified.length} signature(s) verified with ${publicKey ?? 'the keyless identity'}`);
     }
     const path = writeOverride(context.root, plan);
     logger.info(`deploy-manifest: pinned ${plan.pinned.length} service(s) in ${plan.output}` + (plan.skipped.length ? `, left out ${plan.skipped.length}` : ''));

@@ -7,4 +7,6 @@ export interface DeployManifestExecutorSchema {
   services?: string[] | string;
   /** Fail when an app service has no usable push record. */
   failOnMissing?: boolean;
+  /** Refuse unless every pinned digest's signature verifies with signing.publicKey and its scan did not block it. */
+  requireSignature?: boolean;
 }

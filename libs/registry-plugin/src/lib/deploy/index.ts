@@ -1,2 +1,3 @@
 export * from './manifest';
 export * from './kubernetes-secret';
+export * from './signature-gate';
