@@ -1,0 +1,42 @@
+import { normalizeOptions } from '../config/options';
+import { signArgs } from './sign';
+import { verifyArgs } from './verify';
+import { registryFlags } from './cosign';
+
+describe('signing options', () => {
+  it.each([
+    [{}, {}, { mode: 'none', publicKey: undefined, tlog: false }],
+    [{ key: 'cosign.key', publicKey: 'cosign.pub' }, {}, { mode: 'key', key: 'cosign.key', publicKey: 'cosign.pub', tlog: false }],
+    [{ key: 'cosign.key', tlog: true }, {}, { mode: 'key', key: 'cosign.key', publicKey: undefined, tlog: true }],
+    [{}, { AUREN_SIGNING_KEY: 'awskms:///alias/auren', AUREN_SIGNING_PUBLIC_KEY: 'awskms:///alias/auren' }, { mode: 'key', key: 'awskms:///alias/auren', publicKey: 'awskms:///alias/auren', tlog: false }],
+    [{ keyless: true, identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' }, {}, { mode: 'keyless', identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', publicKey: undefined, tlog: true }],
+  ])('%j with env %j → %j', (signing, env, expected) => {
+    expect(normalizeOptions({ signing }, env).signing).toEqual(expected);
+  });
+
+  it.each([
+    [{ keyless: true }, /needs signing.identity and signing.issuer/],
+    [{ keyless: true, identity: 'x', issuer: 'y', key: 'k' }, /both set/],
+    [{ kee: 'cosign.key' }, /unknown option signing.kee/],
+    [{ key: 'k', tlog: 'yes' }, /invalid signing.tlog/],
+  ])('rejects %j', (signing, message) => {
+    expect(() => normalizeOptions({ signing } as never, {})).toThrow(message);
+  });
+
+  it('builds cosign argv: offline key signing, keyless, and verification', () => {
+    const key = normalizeOptions({ signing: { key: 'cosign.key', publicKey: 'cosign.pub' } }, {}).signing;
+    const ref = `127.0.0.1:5000/auren/api@sha256:${'a'.repeat(64)}`;
+    const flags = registryFlags('127.0.0.1:5000', []);
+    expect(signArgs(key, '/abs/cosign.key', ref, flags)).toEqual([
+      'sign', '--key', '/abs/cosign.key', '--use-signing-config=false', '--tlog-upload=false', '--yes', '--allow-http-registry', '--allow-insecure-registry', ref,
+    ]);
+    expect(verifyArgs(key, '/abs/cosign.pub', ref, flags)).toEqual([
+      'verify', '--key', '/abs/cosign.pub', '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', '--output', 'json', ref,
+    ]);
+    const keyless = normalizeOptions({ signing: { keyless: true, identity: 'id', issuer: 'iss' } }, {}).signing;
+    expect(signArgs(keyless, undefined, ref, [])).toEqual(['sign', '--yes', ref]);
+    expect(verifyArgs(keyless, undefined, ref, [])).toEqual(['verify', '--certificate-identity', 'id', '--certificate-oidc-issuer', 'iss', '--output', 'json', ref]);
+    expect(registryFlags('registry.example.com', [])).toEqual([]);
+    expect(registryFlags('registry.internal:5000', ['registry.internal:5000'])).toEqual(['--allow-http-registry', '--allow-insecure-registry']);
+  });
+});
