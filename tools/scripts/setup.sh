@@ -2,11 +2,21 @@
 # Installs, idempotently, everything a fresh Debian bookworm machine needs to build, scan, push
 # and test: Debian packages (builder, registry, apps' Python dependencies) and the npm workspace.
 # Safe to run again: it only installs what is missing.
+#   --test-tools  also the real tools the tests run (tools/test-tools.txt), into tools/.bin
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+WITH_TEST_TOOLS=false
+for arg in "$@"; do
+  case "$arg" in
+    --test-tools) WITH_TEST_TOOLS=true ;;
+    *) echo "setup: unknown option $arg (known: --test-tools)" >&2; exit 2 ;;
+  esac
+done
+
 APT_PACKAGES=(
-  buildah skopeo umoci docker-registry debootstrap nginx openssl apache2-utils git ca-certificates curl
+  buildah skopeo umoci docker-registry nginx openssl apache2-utils git ca-certificates curl
+  mmdebstrap arch-test qemu-user-static binfmt-support
   python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
   python3-redis python3-kafka python3-psycopg2
   chromium
@@ -27,6 +37,33 @@ else
   echo "setup: Debian packages present"
 fi
 
+# Foreign platforms (the arm64 base root filesystem, RUN steps of linux/arm64 images) run their
+# programs under QEMU user emulation: Debian's qemu-user-static handler registered with the
+# kernel's binfmt_misc. The registration is kernel-wide and needs root and a writable /proc; where
+# that is not allowed, say so and go on: builds for this machine's platform need none of it.
+setup_qemu() {
+  local dir=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf entry
+  entry="$dir/qemu-aarch64"
+  local fix="run this script as root on the host (or: sudo mount -t binfmt_misc binfmt_misc $dir && sudo sh -c 'cat $conf > $dir/register'); until then build for this machine only: AUREN_PLATFORMS=linux/amd64"
+  if [ "$(uname -m)" = aarch64 ]; then echo "setup: arm64 runs natively"; return 0; fi
+  if [ -e "$entry" ] && head -n1 "$entry" | grep -qx enabled; then
+    echo "setup: QEMU arm64 emulation registered ($(sed -n 's/^interpreter //p' "$entry"))"; return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: WARNING: cannot register QEMU arm64 emulation (not root): linux/arm64 builds will fail. Fix: $fix" >&2; return 0
+  fi
+  if [ ! -e "$dir/register" ] && ! mount -t binfmt_misc binfmt_misc "$dir" 2>/dev/null; then
+    echo "setup: WARNING: cannot mount binfmt_misc on $dir (read-only /proc or no privilege, e.g. an unprivileged container): linux/arm64 builds will fail. Fix: $fix" >&2; return 0
+  fi
+  if [ -e "$entry" ]; then
+    echo 1 > "$entry" 2>/dev/null || { echo "setup: WARNING: cannot enable $entry. Fix: $fix" >&2; return 0; }
+  elif [ ! -r "$conf" ] || ! cat "$conf" > "$dir/register" 2>/dev/null; then
+    echo "setup: WARNING: cannot register $conf in $dir/register: linux/arm64 builds will fail. Fix: $fix" >&2; return 0
+  fi
+  echo "setup: registered QEMU arm64 emulation ($(sed -n 's/^interpreter //p' "$entry"))"
+}
+setup_qemu
+
 # npm ci when node_modules is missing or older than the lockfile (npm writes this marker).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
@@ -34,3 +71,57 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 else
   echo "setup: node_modules up to date"
 fi
+
+# The test tools are Go programs built from the Go module proxy at the versions pinned in
+# tools/test-tools.txt. Built binaries live in a per-machine cache keyed by tool and version
+# (a fresh clone on the same machine reuses them); tools/.bin (git-ignored) links to them.
+# A cached binary is trusted only if Go's own build info names the pinned package and version.
+go_binary_is() { # file package version
+  [ -x "$1" ] || return 1
+  local info; info="$(go version -m "$1" 2>/dev/null)" || return 1
+  grep -qE "^[[:space:]]+path[[:space:]]+$2\$" <<<"$info" && grep -qE "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$3([[:space:]]|\$)" <<<"$info"
+}
+
+install_test_tools() {
+  if ! command -v go >/dev/null; then
+    echo "setup: the test tools are built with Go, which is not installed: install Go 1.24 or newer (https://go.dev/dl/) and run again" >&2
+    return 1
+  fi
+  local cache="${AUREN_TOOLS_CACHE:-$HOME/.cache/auren/tools}" bin="tools/.bin"
+  mkdir -p "$cache" "$bin"
+  # One setup at a time per cache: two test runs must not build the same tool twice.
+  exec 9>"$cache/.lock"; flock 9
+  local name pkg version buildenv dir built=0
+  while read -r name pkg version buildenv; do
+    case "$name" in ''|'#'*) continue ;; esac
+    dir="$cache/$name@$version"
+    if ! go_binary_is "$dir/$name" "$pkg" "$version"; then
+      local seeded=false seed
+      # AUREN_TOOLS_SEED: space-separated folders of binaries built before (e.g. by CI's image); used only when
+      # their build info names exactly the pinned package and version.
+      for seed in ${AUREN_TOOLS_SEED:-}; do
+        if go_binary_is "$seed/$name" "$pkg" "$version"; then
+          mkdir -p "$dir"; cp "$seed/$name" "$dir/$name.tmp" && mv "$dir/$name.tmp" "$dir/$name"
+          echo "setup: $name $version taken from $seed"; seeded=true; break
+        fi
+      done
+      if ! $seeded; then
+        echo "setup: building $name $version (go install $pkg@$version)"
+        local tmp; tmp="$(mktemp -d "$cache/.build-$name.XXXXXX")"
+        local start=$SECONDS
+        # shellcheck disable=SC2086 # buildenv is a list of VAR=value words
+        if ! env $buildenv GOBIN="$tmp" GOFLAGS="${GOFLAGS:-} -trimpath" go install "$pkg@$version" >"$tmp/build.log" 2>&1; then
+          echo "setup: building $name $version failed:" >&2; tail -n 20 "$tmp/build.log" >&2
+          rm -rf "$tmp"; return 1
+        fi
+        mkdir -p "$dir"; mv "$tmp/$name" "$dir/$name"; rm -rf "$tmp"
+        echo "setup: built $name $version in $((SECONDS - start)) s"; built=$((built + 1))
+      fi
+    fi
+    if [ "$(readlink "$bin/$name" 2>/dev/null)" != "$dir/$name" ]; then ln -sfn "$dir/$name" "$bin/$name"; fi
+  done < tools/test-tools.txt
+  exec 9>&-
+  if ((built == 0)); then echo "setup: test tools present ($(sed -E '/^(#|$)/d; s/^([^ ]+) +[^ ]+ +([^ ]+).*/\1 \2/' tools/test-tools.txt | paste -sd, - | sed 's/,/, /g')) in $bin"; fi
+}
+
+if $WITH_TEST_TOOLS; then install_test_tools; fi

@@ -6,7 +6,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-bash tools/scripts/setup.sh || exit 1
+bash tools/scripts/setup.sh --test-tools || exit 1
+# The real scanner, registry and clients the tests run (trivy, crane, oras, distribution 3,
+# cosign), at their pinned versions, ahead of anything else on PATH.
+export PATH="$PWD/tools/.bin:$PATH"
 
 results="tmp/test-results"
 rm -rf "$results"; mkdir -p "$results"

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { openLayerCache } from '../../lib/layer-cache/layer-cache';
 import { readImageRecord, repositoryPath } from '../../lib/pipeline/push';
-import { scanImage } from '../../lib/scanners';
+import { resolveScanDatabase, scanImage } from '../../lib/scanners';
 import { generateSbom, SBOM_FILE } from '../../lib/supply-chain/sbom';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { ScanExecutorSchema } from './schema';
@@ -18,7 +18,10 @@ export default async function scanExecutor(options: ScanExecutorSchema, context:
       ...(options.severity ? { severity: options.severity } : {}),
       ...(options.ignoreUnfixed !== undefined ? { ignoreUnfixed: options.ignoreUnfixed } : {}),
     };
+    // Resolved here, not inside scanImage: it needs the registry, as the scan's cache key does.
+    const database = await resolveScanDatabase(config, policy.scanner, process.env);
     const outcome = await scanImage({
+      database,
       layoutDir: join(project.artifactDir, 'oci'),
       imageRecord: image,
       imageName: `${config.registry}/${repositoryPath(config, project.name)}`,

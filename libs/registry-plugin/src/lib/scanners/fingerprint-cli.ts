@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeOptions, type RegistryPluginOptions } from '../config/options';
 import { formatError } from '../errors/errors';
+import { resolveScanDatabase } from './database';
 import { scannerFingerprint } from './fingerprint';
 
 function pluginOptions(root: string): RegistryPluginOptions | undefined {
@@ -27,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
   const options = pluginOptions(root) ?? {};
   const env = flag !== -1 && argv[flag + 1] ? { ...process.env, AUREN_SCANNER: argv[flag + 1] } : process.env;
   const config = normalizeOptions(options, env);
-  process.stdout.write(`${await scannerFingerprint(config.scan, env)}\n`);
+  process.stdout.write(`${await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, config.scan.scanner, env))}\n`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

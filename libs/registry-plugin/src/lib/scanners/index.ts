@@ -11,4 +11,21 @@ export { checkRootUser, runsAsRoot } from './checks/root-user';
 export { readLayout, type OciLayout, type LayoutImage } from './oci-layout';
 export { scanImage, SCANNER_INSTALL_HINT, type ScanImageInput, type ScanOutcome } from './scan-image';
 export { scannerFingerprint } from './fingerprint';
+export { resolveScanDatabase } from './database';
+export {
+  buildFixtureDb,
+  findTrivyDb,
+  mirrorTrivyDb,
+  publishTrivyDb,
+  trivyCacheDir,
+  trivyDbRepositories,
+  TRIVY_DB_CONFIG_MEDIA_TYPE,
+  TRIVY_DB_LAYER_MEDIA_TYPE,
+  TRIVY_DB_REPOSITORY,
+  TRIVY_DB_UPSTREAM,
+  type FixtureDb,
+  type PublishResult,
+  type TrivyDbArtifact,
+} from './trivy-db';
+export type { ScanDatabase } from './types';
 export type { CombinedReport } from './report';

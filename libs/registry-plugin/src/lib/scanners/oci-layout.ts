@@ -22,6 +22,8 @@ export interface ImageConfig {
 
 export interface LayoutImage {
   manifestDigest: string;
+  /** The manifest's descriptor as its index lists it (media type, size, platform). */
+  descriptor: Descriptor;
   /** `os/arch[/variant]`, or `unknown` when the descriptor does not say. */
   platform: string;
   config: ImageConfig;
@@ -113,6 +115,7 @@ export async function readLayout(layoutDir: string): Promise<OciLayout> {
       for (const layer of body.layers ?? []) seen.set(layer.digest, layer.size);
       images.push({
         manifestDigest: d.digest,
+        descriptor: { ...d, mediaType: d.mediaType ?? body.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
         platform: platformOf(d),
         config: await readJson<ImageConfig>(blobPath(layoutDir, body.config.digest), `image config ${body.config.digest}`),
         layers: body.layers ?? [],

@@ -16,7 +16,7 @@ export interface CombinedReport {
   scannedAt: string;
   verdict: ScanVerdict;
   vulnerabilityScan:
-    | { status: 'scanned'; scanner: ScannerIdentity; rawReport: string }
+    | { status: 'scanned'; scanner: ScannerIdentity; rawReport: string; /** One per platform scanned. */ rawReports?: string[] }
     | { status: 'not-scanned'; reason: string };
   gate: GateResult;
   findings: Finding[];

@@ -1,5 +1,6 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { AurenConfig } from '../config/options';
 import { isLoopbackRegistry } from '../config/options';
 import { AurenError } from '../errors/errors';
@@ -12,10 +13,11 @@ import type { LayerCache } from '../layer-cache/layer-cache';
 import { checkSizeBudget } from './checks/size-budget';
 import type { CheckResult } from './checks/types';
 import { evaluateGate, type GateResult } from './gate';
-import { readLayout } from './oci-layout';
+import { readLayout, type OciLayout } from './oci-layout';
 import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport } from './report';
 import { SEVERITY_ORDER } from './severity';
-import { InvalidReportError, type Finding, type ScannerAdapter, type ScannerIdentity } from './types';
+import { prepareTrivyDatabase, TRIVY_DB_UPSTREAM, trivyCacheDir } from './trivy-db';
+import { InvalidReportError, type Finding, type ScanDatabase, type ScannerAdapter, type ScannerIdentity } from './types';
 
 export interface ScanImageInput {
   /** The OCI image layout written by docker-build (`dist/images/<project>/oci`). */
@@ -36,6 +38,8 @@ export interface ScanImageInput {
   allowRootUser?: boolean;
   /** Per-layer results of earlier scans (lib/layer-cache): only layers not seen before are read. */
   layerCache?: LayerCache;
+  /** Where the scanner's database comes from (`resolveScanDatabase`); default: the scanner's own. */
+  database?: ScanDatabase;
 }
 
 export interface ScanOutcome {
@@ -81,41 +85,119 @@ function tail(text: string, lines: number): string {
 interface VulnerabilityRun {
   identity: ScannerIdentity;
   findings: Finding[];
+  /** The scanner's own report(s), relative to the report folder: one per platform. */
+  rawFiles: string[];
+}
+
+/** The scanner could not get a vulnerability database at all (offline, none served, none cached). */
+class DatabaseUnavailable extends Error {}
+
+/** One scanner run: an OCI layout holding exactly one image (one platform). */
+interface ScanTarget {
+  platform: string;
+  layoutDir: string;
+  digest?: string;
   rawFile: string;
 }
 
-async function runScanner(adapter: ScannerAdapter, binaryPath: string, input: ScanImageInput, env: NodeJS.ProcessEnv): Promise<VulnerabilityRun> {
-  const rawFile = join(input.reportDir, `${adapter.name}.json`);
-  // A report left by an earlier run must never pass for this run's output.
-  await rm(rawFile, { force: true });
-  const args = adapter.scanArgs({ layoutDir: input.layoutDir, digest: input.imageRecord.digest, outputFile: rawFile });
-  let result;
-  try {
-    result = await exec(binaryPath, args, { env, okExitCodes: ANY_EXIT_CODE });
-  } catch (error) {
-    throw new AurenError('scan', `${adapter.name} could not run on ${input.imageName}: ${(error as Error).message}`,
-      `Check that \`${binaryPath}\` is a working ${adapter.name} executable.`, { cause: error });
+/**
+ * One target per platform. A single-image layout is scanned as it is (`<dir>@<digest>`). For an
+ * index, Trivy would scan only its first manifest, so each platform gets a layout of its own:
+ * an index.json naming just that manifest, beside a link to the original blobs (nothing copied).
+ */
+async function scanTargets(layout: OciLayout, input: ScanImageInput, adapterName: string, workDir: string): Promise<ScanTarget[]> {
+  if (layout.images.length === 1) {
+    return [{ platform: layout.images[0].platform, layoutDir: input.layoutDir, digest: input.imageRecord.digest, rawFile: `${adapterName}.json` }];
   }
-  let findings: Finding[];
-  try {
-    const text = await readFile(rawFile, 'utf8').catch(() => {
-      throw new InvalidReportError(`it wrote no report to ${rawFile}`);
-    });
-    findings = adapter.parseReport(text);
-  } catch (error) {
-    if (!(error instanceof InvalidReportError)) throw error;
-    const stderr = tail(result.stderr || result.stdout, STDERR_TAIL);
-    throw new AurenError(
-      'scan',
-      `${adapter.name} failed to scan ${input.imageName}: ${error.message} (exit code ${result.exitCode})${stderr ? `:\n${stderr}` : ''}`,
-      `Run it by hand to see the whole output: ${result.command}. A scanner that cannot download or open its vulnerability database fails this way.`,
-    );
+  const targets: ScanTarget[] = [];
+  for (const [i, image] of layout.images.entries()) {
+    const dir = join(workDir, `platform-${i}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [image.descriptor] }));
+    await symlink(resolve(input.layoutDir, 'blobs'), join(dir, 'blobs'));
+    const slug = image.platform.replace(/[^A-Za-z0-9]+/g, '-');
+    targets.push({ platform: image.platform, layoutDir: dir, digest: image.manifestDigest, rawFile: `${adapterName}-${slug}.json` });
   }
-  // Identify after the run: the scan may have updated the database, and the report must name the one used.
-  const identity = await adapter.identify(exec, binaryPath, env).catch(
-    (): ScannerIdentity => ({ name: adapter.name, version: 'unknown', db: 'unknown' }),
-  );
-  return { identity, findings, rawFile };
+  return targets;
+}
+
+/** The same vulnerability in the same package version on several platforms is one finding naming them all. */
+export function mergePlatformFindings(runs: ReadonlyArray<{ platform: string; findings: Finding[] }>): Finding[] {
+  const merged = new Map<string, Finding>();
+  for (const run of runs) {
+    for (const finding of run.findings) {
+      const key = [finding.id, finding.pkgName, finding.installedVersion, finding.fixedVersion ?? '', finding.target ?? ''].join('\0');
+      const seen = merged.get(key);
+      if (seen) {
+        if (!seen.platforms?.includes(run.platform)) seen.platforms = [...(seen.platforms ?? []), run.platform];
+      } else {
+        merged.set(key, { ...finding, platforms: [run.platform] });
+      }
+    }
+  }
+  return [...merged.values()];
+}
+
+async function runScanner(adapter: ScannerAdapter, binaryPath: string, input: ScanImageInput, layout: OciLayout, env: NodeJS.ProcessEnv): Promise<VulnerabilityRun> {
+  // Only Trivy's database can be served by our registry and pinned to a cache folder.
+  const cacheDir = adapter.name === 'trivy' ? trivyCacheDir(env) : undefined;
+  const identify = (runEnv: NodeJS.ProcessEnv) => adapter.identify(exec, binaryPath, runEnv, cacheDir);
+  const prepared = cacheDir
+    ? await prepareTrivyDatabase({
+        binaryPath,
+        cacheDir,
+        database: input.database ?? { kind: 'local' },
+        env,
+        cachedDb: () => identify(env).then((id) => id.db, () => 'none'),
+      })
+    : { skipDbUpdate: false, env, source: undefined, fromDefaultSource: false };
+  const workDir = await mkdtemp(join(tmpdir(), 'auren-scan-'));
+  try {
+    const targets = await scanTargets(layout, input, adapter.name, workDir);
+    const runs: Array<{ platform: string; findings: Finding[] }> = [];
+    // One at a time: each run reads the whole image, and parallel runs would only contend for disk.
+    for (const target of targets) {
+      const rawFile = join(input.reportDir, target.rawFile);
+      // A report left by an earlier run must never pass for this run's output.
+      await rm(rawFile, { force: true });
+      const args = adapter.scanArgs({ layoutDir: target.layoutDir, digest: target.digest, outputFile: rawFile, cacheDir, skipDbUpdate: prepared.skipDbUpdate });
+      let result;
+      try {
+        result = await exec(binaryPath, args, { env: prepared.env, okExitCodes: ANY_EXIT_CODE });
+      } catch (error) {
+        throw new AurenError('scan', `${adapter.name} could not run on ${input.imageName}: ${(error as Error).message}`,
+          `Check that \`${binaryPath}\` is a working ${adapter.name} executable.`, { cause: error });
+      }
+      try {
+        const text = await readFile(rawFile, 'utf8').catch(() => {
+          throw new InvalidReportError(`it wrote no report to ${rawFile}`);
+        });
+        runs.push({ platform: target.platform, findings: adapter.parseReport(text) });
+      } catch (error) {
+        if (!(error instanceof InvalidReportError)) throw error;
+        const stderr = tail(result.stderr || result.stdout, STDERR_TAIL);
+        if (prepared.fromDefaultSource && /\bdb\b|database/i.test(stderr)) {
+          throw new DatabaseUnavailable(`${adapter.name} has no vulnerability database: none is cached, the registry serves none, and downloading one failed${stderr ? ` (${stderr.split('\n').pop()})` : ''}`);
+        }
+        const platform = targets.length > 1 ? ` (${target.platform})` : '';
+        throw new AurenError(
+          'scan',
+          `${adapter.name} failed to scan ${input.imageName}${platform}: ${error.message} (exit code ${result.exitCode})${stderr ? `:\n${stderr}` : ''}`,
+          `Run it by hand to see the whole output: ${result.command}. A scanner that cannot download or open its vulnerability database fails this way.`,
+        );
+      }
+    }
+    // Identify after the run: the scan may have updated the database, and the report must name the one used.
+    const identity = await identify(env).catch((): ScannerIdentity => ({ name: adapter.name, version: 'unknown', db: 'unknown' }));
+    return {
+      identity: { ...identity, ...(prepared.source ? { dbSource: prepared.source } : {}) },
+      findings: mergePlatformFindings(runs),
+      rawFiles: targets.map((t) => t.rawFile),
+    };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 function overallVerdict(gate: GateResult, checks: CheckResult[], scanned: boolean): ScanVerdict {
@@ -193,8 +275,19 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   }
 
   const compressedBytes = input.imageRecord.size > 0 ? input.imageRecord.size : layout.reachableBytes;
+  const scan = async (path: string): Promise<VulnerabilityRun | undefined> => {
+    try {
+      return await runScanner(adapter, path, input, layout, env);
+    } catch (error) {
+      if (!(error instanceof DatabaseUnavailable)) throw error;
+      const hint = `Publish one into the registry: \`nx run registry:trivy-db\` (built from the fixture advisories) or \`nx run registry:trivy-db --from=${TRIVY_DB_UPSTREAM}\` (the real one, where ghcr.io is reachable).`;
+      if (!unscannedAllowed(input.policy, input.registry)) throw new AurenError('scan', `cannot scan ${input.imageName}: ${error.message}`, hint);
+      notScannedReason = `${error.message}; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}. ${hint}`;
+      return undefined;
+    }
+  };
   const [run, secrets] = await Promise.all([
-    binaryPath ? runScanner(adapter, binaryPath, input, env) : Promise.resolve(undefined),
+    binaryPath ? scan(binaryPath) : Promise.resolve(undefined),
     checkSecrets({ layoutDir: input.layoutDir, layerSets: layout.images.map((i) => i.layers), allowPaths: input.policy.secretAllowPaths, cache: input.layerCache }),
   ]);
   const checks: CheckResult[] = [secrets, checkRootUser(layout.images, input.allowRootUser ?? false), checkSizeBudget(compressedBytes, input.budgets)];
@@ -206,7 +299,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
     json: join(input.reportDir, REPORT_FILES.json),
     sarif: join(input.reportDir, REPORT_FILES.sarif),
     table: join(input.reportDir, REPORT_FILES.table),
-    ...(run ? { raw: run.rawFile } : {}),
+    ...(run ? { raw: join(input.reportDir, run.rawFiles[0]) } : {}),
   };
   const report: CombinedReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -221,13 +314,16 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
     scannedAt: now.toISOString(),
     verdict,
     vulnerabilityScan: run
-      ? { status: 'scanned', scanner: run.identity, rawReport: `${adapter.name}.json` }
+      ? { status: 'scanned', scanner: run.identity, rawReport: run.rawFiles[0], rawReports: run.rawFiles }
       : { status: 'not-scanned', reason: notScannedReason ?? 'no scanner' },
     gate,
     findings,
     checks,
   };
-  if (!run) await rm(join(input.reportDir, `${adapter.name}.json`), { force: true });
+  // Raw reports of an earlier scan (another platform set, or none now) must not sit beside this one.
+  for (const file of await readdir(input.reportDir)) {
+    if (file.startsWith(adapter.name) && file.endsWith('.json') && !(run?.rawFiles ?? []).includes(file)) await rm(join(input.reportDir, file), { force: true });
+  }
   await writeFile(reportFiles.json, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(reportFiles.sarif, `${JSON.stringify(buildSarif(report, input.sourceUri ?? input.imageName, TOOL_VERSION), null, 2)}\n`);
   await writeFile(reportFiles.table, buildTable(report));

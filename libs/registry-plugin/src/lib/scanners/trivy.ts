@@ -14,13 +14,17 @@ import { normalizeSeverity } from './severity';
 export const trivyAdapter: ScannerAdapter = {
   name: 'trivy',
   binary: 'trivy',
-  scanArgs({ layoutDir, digest, outputFile }: ScanArgsInput): string[] {
+  scanArgs({ layoutDir, digest, outputFile, cacheDir, skipDbUpdate }: ScanArgsInput): string[] {
     const input = digest ? `${layoutDir}@${digest}` : layoutDir;
-    return ['image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet'];
+    return [
+      'image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet',
+      ...(cacheDir ? ['--cache-dir', cacheDir] : []),
+      ...(skipDbUpdate ? ['--skip-db-update'] : []),
+    ];
   },
   parseReport: parseTrivyReport,
-  async identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv): Promise<ScannerIdentity> {
-    const result = await exec(binaryPath, ['version', '--format', 'json'], { env });
+  async identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv, cacheDir?: string): Promise<ScannerIdentity> {
+    const result = await exec(binaryPath, ['version', '--format', 'json', ...(cacheDir ? ['--cache-dir', cacheDir] : [])], { env });
     return parseTrivyVersion(result.stdout);
   },
 };

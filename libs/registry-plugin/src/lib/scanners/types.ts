@@ -13,6 +13,8 @@ export interface Finding {
   target?: string;
   /** Other ids for the same vulnerability (Grype reports a GHSA with its CVE as related). */
   aliases?: string[];
+  /** Platforms (`os/arch[/variant]`) of the image the package was found in; one scan per platform. */
+  platforms?: string[];
 }
 
 /** What ran: the cache key of a scan is image digest + this. */
@@ -21,7 +23,20 @@ export interface ScannerIdentity {
   version: string;
   /** Vulnerability database version, `none` when no database is present. */
   db: string;
+  /** Where the database came from, e.g. `127.0.0.1:5000/auren/trivy-db@sha256:…` (registry-served DBs). */
+  dbSource?: string;
 }
+
+/**
+ * Where the scanner gets its vulnerability database. Resolved before the scan (it needs the
+ * registry), so the scan and its cache key name the same database.
+ * - `registry`: served by our registry (`nx run registry:trivy-db`); Trivy downloads it from
+ *   there (`--db-repository`), the air-gapped way.
+ * - `local`: whatever the scanner has cached or downloads itself from its default source.
+ */
+export type ScanDatabase =
+  | { kind: 'registry'; reference: string; digest: string; updatedAt?: string; insecure: boolean; certDir?: string; credentials?: { username: string; password: string } }
+  | { kind: 'local' };
 
 /** `exec` from lib/exec, injectable so adapters stay pure argv builders. */
 export type ExecFn = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
@@ -31,6 +46,10 @@ export interface ScanArgsInput {
   /** Digest of the top-level descriptor in index.json, when known: pins what is scanned. */
   digest?: string;
   outputFile: string;
+  /** The scanner's cache folder (Trivy: `--cache-dir`); default: the scanner's own. */
+  cacheDir?: string;
+  /** The database is already in the cache and must not be updated by this run. */
+  skipDbUpdate?: boolean;
 }
 
 /**
@@ -46,7 +65,7 @@ export interface ScannerAdapter {
   /** Parses and shape-checks a report; throws `InvalidReportError` when it is not one. */
   parseReport(text: string): Finding[];
   /** Asks the installed tool for its version and database version. */
-  identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv): Promise<ScannerIdentity>;
+  identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv, cacheDir?: string): Promise<ScannerIdentity>;
 }
 
 /** The scanner's output is missing or not a report in its documented schema. */

@@ -1,0 +1,6 @@
+export interface TrivyDbExecutorSchema {
+  from?: string;
+  advisories?: string;
+  updatedAt?: string;
+  dryRun?: boolean;
+}

@@ -1,0 +1,282 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { AurenError } from '../errors/errors';
+import { exec, which } from '../exec/exec';
+import type { RegistryClient } from '../registry/client';
+import { copyImage } from '../registry/copy';
+import { sha256Digest } from '../registry/digest';
+import { parseImageReference } from '../registry/reference';
+import type { ScanDatabase } from './types';
+
+/**
+ * Trivy's vulnerability database as an OCI artifact, the way Trivy downloads it with
+ * `--db-repository` (https://trivy.dev/latest/docs/advanced/air-gap/): one layer, a gzip'd tar
+ * of `trivy.db` (bbolt) and `metadata.json`, named by the `org.opencontainers.image.title`
+ * annotation; the tag is the DB schema version.
+ */
+export const TRIVY_DB_LAYER_MEDIA_TYPE = 'application/vnd.aquasec.trivy.db.layer.v1.tar+gzip';
+export const TRIVY_DB_CONFIG_MEDIA_TYPE = 'application/vnd.aquasec.trivy.config.v1+json';
+export const TRIVY_DB_SCHEMA_TAG = '2';
+export const TRIVY_DB_UPSTREAM = 'ghcr.io/aquasecurity/trivy-db:2';
+/** Where `nx run registry:trivy-db` publishes, under the namespace. */
+export const TRIVY_DB_REPOSITORY = 'trivy-db';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const TITLE = 'org.opencontainers.image.title';
+const CREATED = 'org.opencontainers.image.created';
+
+/**
+ * Repositories `scan` looks in, first match wins: the one `registry:trivy-db` publishes, then
+ * where `registry:mirror --images=ghcr.io/aquasecurity/trivy-db:2` puts its copy.
+ */
+export function trivyDbRepositories(namespace: string): string[] {
+  const prefix = namespace ? `${namespace}/` : '';
+  return [`${prefix}${TRIVY_DB_REPOSITORY}`, `${prefix}mirror/aquasecurity/trivy-db`];
+}
+
+/** The database a registry serves: its manifest digest changes whenever its content (and UpdatedAt) does. */
+export interface TrivyDbArtifact {
+  registry: string;
+  repository: string;
+  digest: string;
+  /** From the manifest's `org.opencontainers.image.created`, when the publisher set it. */
+  updatedAt?: string;
+}
+
+/**
+ * The first Trivy DB among `repositories` on the registry, or `undefined` when there is none.
+ * A registry that cannot be asked counts as having none: scanning then falls back to Trivy's own
+ * cache, which is the right answer offline, and the scan says which database it used.
+ */
+export async function findTrivyDb(client: RegistryClient, repositories: readonly string[]): Promise<TrivyDbArtifact | undefined> {
+  for (const repository of repositories) {
+    let manifest;
+    try {
+      manifest = await client.manifestGet(repository, TRIVY_DB_SCHEMA_TAG);
+    } catch {
+      return undefined;
+    }
+    if (manifest === 'not-found') continue;
+    let updatedAt: string | undefined;
+    try {
+      const body = JSON.parse(manifest.body.toString('utf8')) as { annotations?: Record<string, string>; layers?: Array<{ mediaType?: string }> };
+      if (!(body.layers ?? []).some((l) => l.mediaType === TRIVY_DB_LAYER_MEDIA_TYPE)) continue;
+      updatedAt = body.annotations?.[CREATED];
+    } catch {
+      continue;
+    }
+    return { registry: client.registry, repository, digest: manifest.digest, ...(updatedAt ? { updatedAt } : {}) };
+  }
+  return undefined;
+}
+
+export interface FixtureDb {
+  /** The layer: db.tar.gz bytes. */
+  layer: Buffer;
+  updatedAt: string;
+  advisories: number;
+}
+
+/**
+ * Builds the fixture database with tools/trivy-db (a Go program over trivy-db's own packages,
+ * pinned in its go.mod) from `advisoriesFile`. Needs Go, as the test tools do.
+ */
+export async function buildFixtureDb(options: { workspaceRoot: string; advisoriesFile: string; updatedAt?: string; env?: NodeJS.ProcessEnv }): Promise<FixtureDb> {
+  const env = options.env ?? process.env;
+  const go = await which('go', env);
+  if (!go) {
+    throw new AurenError('input', 'building the fixture Trivy database needs Go, which is not on PATH',
+      `Install Go 1.24 or newer (https://go.dev/dl/), or mirror the real database instead: nx run registry:trivy-db --from=${TRIVY_DB_UPSTREAM}`);
+  }
+  const out = await mkdtemp(join(tmpdir(), 'auren-trivy-db-'));
+  try {
+    const args = ['run', '.', '-advisories', options.advisoriesFile, '-out', out, ...(options.updatedAt ? ['-updated-at', options.updatedAt] : [])];
+    let result;
+    try {
+      result = await exec(go, args, { cwd: join(options.workspaceRoot, 'tools', 'trivy-db'), env });
+    } catch (error) {
+      throw new AurenError('input', `could not build the Trivy database from ${options.advisoriesFile}: ${(error as Error).message}`,
+        'Check the advisories file against tools/trivy-db/advisories.json; `cd tools/trivy-db && go run . -out /tmp/db` shows the whole error.', { cause: error });
+    }
+    const summary = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { updatedAt?: string; advisories?: number };
+    return { layer: await readFile(join(out, 'db.tar.gz')), updatedAt: summary.updatedAt ?? '', advisories: summary.advisories ?? 0 };
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+function bufferSource(data: Buffer) {
+  return { digest: sha256Digest(data), size: data.length, open: () => Readable.from([data]) };
+}
+
+/** The manifest Trivy expects; `created` carries UpdatedAt so a HEAD tells which database is served. */
+export function trivyDbManifest(layer: Buffer, config: Buffer, updatedAt: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      artifactType: TRIVY_DB_CONFIG_MEDIA_TYPE,
+      config: { mediaType: TRIVY_DB_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
+      layers: [{ mediaType: TRIVY_DB_LAYER_MEDIA_TYPE, digest: sha256Digest(layer), size: layer.length, annotations: { [TITLE]: 'db.tar.gz' } }],
+      annotations: { [CREATED]: updatedAt },
+    }),
+  );
+}
+
+export interface PublishResult {
+  repository: string;
+  tag: string;
+  digest: string;
+  status: 'published' | 'unchanged' | 'planned';
+}
+
+/** Pushes a built database as `<repository>:2` (blobs first, then the manifest). */
+export async function publishTrivyDb(client: RegistryClient, repository: string, db: FixtureDb, options: { dryRun?: boolean } = {}): Promise<PublishResult> {
+  const config = Buffer.from('{}');
+  const manifest = trivyDbManifest(db.layer, config, db.updatedAt);
+  const digest = sha256Digest(manifest);
+  const current = await client.manifestHead(repository, TRIVY_DB_SCHEMA_TAG);
+  if (current !== 'not-found' && current.digest === digest) return { repository, tag: TRIVY_DB_SCHEMA_TAG, digest, status: 'unchanged' };
+  if (options.dryRun) return { repository, tag: TRIVY_DB_SCHEMA_TAG, digest, status: 'planned' };
+  await client.blobUpload(repository, bufferSource(config));
+  await client.blobUpload(repository, bufferSource(db.layer));
+  await client.manifestPut(repository, TRIVY_DB_SCHEMA_TAG, manifest, OCI_MANIFEST);
+  return { repository, tag: TRIVY_DB_SCHEMA_TAG, digest, status: 'published' };
+}
+
+/** Copies an upstream database (e.g. ghcr.io/aquasecurity/trivy-db:2) by digest into `<repository>:2`. */
+export async function mirrorTrivyDb(
+  source: RegistryClient,
+  from: string,
+  target: RegistryClient,
+  repository: string,
+  options: { dryRun?: boolean } = {},
+): Promise<PublishResult> {
+  const ref = parseImageReference(from);
+  const result = await copyImage({
+    from: { client: source, repository: ref.repository, reference: ref.digest ?? ref.tag ?? TRIVY_DB_SCHEMA_TAG },
+    to: { client: target, repository, tags: [TRIVY_DB_SCHEMA_TAG] },
+    dryRun: options.dryRun,
+  });
+  const digest = result.digest;
+  const changed = result.uploaded > 0 || result.tags.some((t) => t.status !== 'unchanged');
+  return { repository, tag: TRIVY_DB_SCHEMA_TAG, digest, status: options.dryRun ? 'planned' : changed ? 'published' : 'unchanged' };
+}
+
+/** Trivy's cache folder, as Trivy itself picks it (TRIVY_CACHE_DIR, else the user cache folder). */
+export function trivyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TRIVY_CACHE_DIR) return env.TRIVY_CACHE_DIR;
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'trivy');
+}
+
+/** Written beside trivy.db after a download from a registry: which artifact the cached DB is. */
+const SOURCE_MARKER = 'auren-db-source.json';
+
+/**
+ * One process at a time prepares the database in a cache folder: parallel scans (Nx runs them
+ * side by side) would otherwise download and replace trivy.db under each other. A lock left by
+ * a killed process (its pid gone) is taken over.
+ */
+async function withLock<T>(lockFile: string, body: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockFile), { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      let alive = false;
+      try {
+        if (holder > 0) {
+          process.kill(holder, 0);
+          alive = true;
+        }
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (attempt > 3000) throw new AurenError('scan', `${lockFile} has been held by process ${holder} for over 10 minutes`, 'Remove the file if that process is not a scan.');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
+}
+
+export interface PreparedDatabase {
+  /** Pass `--skip-db-update` to the scans: the cache holds the database to use. */
+  skipDbUpdate: boolean;
+  /** Extra environment for trivy (registry credentials, CA folder), never printed. */
+  env: NodeJS.ProcessEnv;
+  /** Where the database came from, for the report. */
+  source?: string;
+  /** No database is cached and none is served: Trivy will try its default (online) source. */
+  fromDefaultSource: boolean;
+}
+
+function registryEnv(database: Extract<ScanDatabase, { kind: 'registry' }>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const extra: NodeJS.ProcessEnv = {};
+  // Go reads extra roots from SSL_CERT_DIR; the system folder stays first so nothing else breaks.
+  if (database.certDir) extra.SSL_CERT_DIR = ['/etc/ssl/certs', env.SSL_CERT_DIR, database.certDir].filter(Boolean).join(':');
+  // Trivy's own variables, so the password never appears in an argv (ps) or a log line.
+  if (database.credentials) {
+    extra.TRIVY_USERNAME = database.credentials.username;
+    extra.TRIVY_PASSWORD = database.credentials.password;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Gets the database a scan will use into Trivy's cache, once for all platforms of an image:
+ * - served by our registry: downloaded from there (`--download-db-only --db-repository`) unless
+ *   the cache already holds that very artifact (by digest), replacing whatever was cached before
+ *   (`trivy clean --vuln-db`): Trivy alone would keep a cached DB for up to an hour and scan
+ *   with an older database than the one the cache key names;
+ * - otherwise: the cached database if there is one (`--skip-db-update`, no network), else
+ *   Trivy's default source.
+ */
+export async function prepareTrivyDatabase(options: {
+  binaryPath: string;
+  cacheDir: string;
+  database: ScanDatabase;
+  env: NodeJS.ProcessEnv;
+  cachedDb: () => Promise<string>;
+}): Promise<PreparedDatabase> {
+  const { database, cacheDir, binaryPath } = options;
+  if (database.kind === 'local') {
+    const cached = (await options.cachedDb()) !== 'none';
+    return { skipDbUpdate: cached, env: options.env, fromDefaultSource: !cached };
+  }
+  const env = registryEnv(database, options.env);
+  const source = `${database.reference}@${database.digest}`;
+  const markerFile = join(cacheDir, 'db', SOURCE_MARKER);
+  const isCurrent = async () => {
+    const marker = JSON.parse(await readFile(markerFile, 'utf8').catch(() => '{}')) as { digest?: string };
+    return marker.digest === database.digest && (await options.cachedDb()) !== 'none';
+  };
+  if (!(await isCurrent())) {
+    await withLock(join(cacheDir, 'auren-db.lock'), async () => {
+      if (await isCurrent()) return; // another scan fetched it while we waited
+      await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
+      const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet',
+        ...(database.insecure ? ['--insecure'] : [])];
+      try {
+        await exec(binaryPath, args, { env, redact: database.credentials ? [database.credentials.password] : [] });
+      } catch (error) {
+        throw new AurenError('scan', `trivy could not download its vulnerability database from ${database.reference}:2: ${(error as Error).message}`,
+          'Check that the registry serves it (`nx run registry:trivy-db` publishes it) and that its credentials and CA reach trivy.', { cause: error });
+      }
+      await writeFile(markerFile, `${JSON.stringify({ reference: database.reference, digest: database.digest, updatedAt: database.updatedAt })}\n`);
+    });
+  }
+  return { skipDbUpdate: true, env, source, fromDefaultSource: false };
+}
