@@ -2,6 +2,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec, which } from '../exec/exec';
+import { openLayerCache } from '../layer-cache/layer-cache';
+import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
 import { commonBuildFlags, containersBuildFlags, type Builder, type BuildRequest } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
@@ -48,9 +50,11 @@ export function buildahBuilder(): Builder {
     async available() {
       return (await which('buildah')) !== undefined;
     },
-    async version() {
-      const { stdout } = await exec('buildah', ['--version']);
-      return stdout.trim().replace(/^buildah version /, '').split(' ')[0];
+    version() {
+      // Asked by the build (cache key) and by the image record: one `buildah --version` per process.
+      buildahVersion ??= exec('buildah', ['--version']).then(({ stdout }) => stdout.trim().replace(/^buildah version /, '').split(' ')[0]);
+      buildahVersion.catch(() => (buildahVersion = undefined));
+      return buildahVersion;
     },
     plan(request) {
       const g = globalArgs(request.env);
@@ -72,18 +76,36 @@ export function buildahBuilder(): Builder {
     async build(original) {
       const request = { ...original, env: await storageEnv(original.env) };
       const [bud, push] = this.plan(request);
+      // Single-platform exports reuse the compressed layers of earlier exports (lib/layer-cache/oci-export.ts).
+      const incremental = request.platforms.length <= 1;
+      const cache = request.layerCache ?? openLayerCache(workspaceRootOf(request.dockerfile) ?? request.context, request.env);
+      const cacheVersion = exportCacheVersion(`buildah-${await this.version()}`);
+      if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir).catch(() => 0);
       await rm(request.outputDir, { recursive: true, force: true });
       try {
         await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
           await exec(bud[0], bud.slice(1), { env, stream: request.verbose });
+          const prepared = incremental && cache.dir
+            ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, await imageDiffIds(request, env))
+            : undefined;
           await exec(push[0], push.slice(1), { env, stream: request.verbose });
+          await prepared?.finish();
         });
+        if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir);
       } finally {
         await removeLocal(request).catch(() => undefined);
       }
     },
   };
 }
+
+/** The uncompressed digests of the built image's layers, from its config. */
+async function imageDiffIds(request: BuildRequest, env: NodeJS.ProcessEnv): Promise<string[]> {
+  const { stdout } = await exec('buildah', [...globalArgs(env), 'inspect', '--type', 'image', '--format', '{{range .OCIv1.RootFS.DiffIDs}}{{.}} {{end}}', request.localName], { env });
+  return stdout.split(/\s+/).filter(Boolean);
+}
+
+let buildahVersion: Promise<string> | undefined;
 
 async function removeLocal(request: BuildRequest): Promise<void> {
   const g = globalArgs(request.env);

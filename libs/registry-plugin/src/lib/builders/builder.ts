@@ -3,6 +3,7 @@
  * exhaustive switch. Every adapter writes a standard OCI image layout to `outputDir`; nothing
  * after the build reads an engine's image store.
  */
+import type { LayerCache } from '../layer-cache/layer-cache';
 export type BuilderKind = 'buildah' | 'docker' | 'podman';
 
 export interface BuildRequest {
@@ -32,6 +33,8 @@ export interface BuildRequest {
   env: NodeJS.ProcessEnv;
   /** Stream the engine's output. */
   verbose: boolean;
+  /** Compressed layers of earlier exports (lib/layer-cache); default: the workspace's. */
+  layerCache?: LayerCache;
 }
 
 export interface Builder {

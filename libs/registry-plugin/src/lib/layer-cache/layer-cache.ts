@@ -84,7 +84,9 @@ export function createLayerCache(dir: string): LayerCache {
     },
     async blobPut(digest, file) {
       const path = blobPath(digest);
-      if (await stat(path).catch(() => undefined)) return;
+      // Same digest, same size: already stored. A different size is a damaged entry: replaced.
+      const [have, given] = await Promise.all([stat(path).catch(() => undefined), stat(file)]);
+      if (have && have.size === given.size) return;
       await writeAtomically(path, async (tmp) => {
         // A hard link costs no space; across file systems the blob is copied.
         await link(file, tmp).catch(() => copyFile(file, tmp));

@@ -1,0 +1,128 @@
+/**
+ * Incremental export against a full export, with real buildah: the same image written with
+ * cached layers and written from scratch must be the same bytes (same digests everywhere).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildahBuilder } from '../builders/buildah';
+import type { BuildRequest } from '../builders/builder';
+import { exec } from '../exec/exec';
+import { createLayerCache, noLayerCache, type LayerCache } from './layer-cache';
+import { COMPRESSED_KIND, exportCacheVersion, goJson, prepareIncrementalExport } from './oci-export';
+
+/** Every file of a layout with its sha256: two layouts are equal when these are. */
+async function layoutFiles(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (rel: string) => {
+    for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(path);
+      else out[path] = createHash('sha256').update(await readFile(join(dir, path))).digest('hex');
+    }
+  };
+  await walk('');
+  return out;
+}
+
+describe('incremental OCI layout export (real buildah)', () => {
+  let work: string;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'auren-export-'));
+    // A storage root of its own: nothing shared with other builds on the machine.
+    env = { ...process.env, STORAGE_DRIVER: 'vfs', AUREN_BUILDAH_ROOT: join(work, 'storage') };
+  });
+  afterAll(async () => {
+    await exec('buildah', ['--storage-driver', 'vfs', '--root', join(work, 'storage'), '--runroot', join(work, 'storage.run'), 'rmi', '--all', '--force'], { env, okExitCodes: [1, 125] }).catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  const context = async (name: string, files: Record<string, string | Buffer>) => {
+    const dir = join(work, name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY base/ /base/\nCOPY deps/ /deps/\nCOPY app/ /app/\n');
+    for (const [file, content] of Object.entries(files)) {
+      await mkdir(join(dir, file, '..'), { recursive: true });
+      await writeFile(join(dir, file), content);
+    }
+    return dir;
+  };
+  // Incompressible bytes: the base layers cost real compression time, as in our images.
+  const base = { 'base/blob.bin': createHash('sha512').update('seed').digest().toString('hex').repeat(4000), 'deps/lib.txt': 'deps 1\n' };
+  const build = (ctx: string, outputDir: string, layerCache: LayerCache) => {
+    const request: BuildRequest = {
+      context: ctx, dockerfile: join(ctx, 'Dockerfile'), buildArgs: {}, labels: { 'org.opencontainers.image.title': 'export-test' },
+      platforms: [], target: undefined, outputDir, insecureRegistries: [], certDir: undefined, cacheFrom: [], cacheTo: [],
+      timestamp: 0, localName: `localhost/export-test:${Math.random().toString(16).slice(2)}`, env, verbose: false, layerCache,
+    };
+    return buildahBuilder().build(request);
+  };
+
+  it('writes the same layout as a full export, compressing only the changed layer', async () => {
+    const cache = createLayerCache(join(work, 'cache'));
+    // Release 1 fills the cache with its compressed layers.
+    await build(await context('v1', { ...base, 'app/main.py': 'print(1)\n' }), join(work, 'out-v1'), cache);
+
+    // Release 2 changes the app layer only: exported twice, with the cache and without.
+    const v2 = await context('v2', { ...base, 'app/main.py': 'print(2)\n' });
+    await build(v2, join(work, 'out-incremental'), cache);
+    await build(v2, join(work, 'out-full'), noLayerCache());
+    const incremental = await layoutFiles(join(work, 'out-incremental'));
+    const full = await layoutFiles(join(work, 'out-full'));
+    expect(incremental).toEqual(full);
+    expect(Object.keys(full).filter((f) => f.startsWith('blobs/'))).toHaveLength(5); // manifest, config, 3 layers
+
+    // The base and deps layers came from the cache: the very files release 1 wrote (hard links).
+    const index = JSON.parse(await readFile(join(work, 'out-incremental', 'index.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(join(work, 'out-incremental', 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const v1Index = JSON.parse(await readFile(join(work, 'out-v1', 'index.json'), 'utf8'));
+    const v1Manifest = JSON.parse(await readFile(join(work, 'out-v1', 'blobs', 'sha256', v1Index.manifests[0].digest.slice(7)), 'utf8'));
+    expect(manifest.layers.slice(0, 2)).toEqual(v1Manifest.layers.slice(0, 2));
+    expect(manifest.layers[2].digest).not.toBe(v1Manifest.layers[2].digest);
+    for (const layer of manifest.layers.slice(0, 2)) {
+      const inode = (await stat(join(work, 'out-incremental', 'blobs', 'sha256', layer.digest.slice(7)))).ino;
+      expect(inode).toBe((await stat(join(work, 'out-v1', 'blobs', 'sha256', layer.digest.slice(7)))).ino);
+    }
+    expect(manifest.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
+  }, 300_000);
+
+  it('compresses a layer again when its cached blob is damaged', async () => {
+    const cache = createLayerCache(join(work, 'cache-damaged'));
+    const ctx = await context('v3', { ...base, 'app/main.py': 'print(3)\n' });
+    await build(ctx, join(work, 'out-v3'), cache);
+    const version = exportCacheVersion(`buildah-${await buildahBuilder().version()}`);
+    const config = JSON.parse(await readFile(join(work, 'out-v3', 'blobs', 'sha256', (await layoutConfigDigest(join(work, 'out-v3'))).slice(7)), 'utf8'));
+    const record = await cache.recordGet<{ digest: string }>(COMPRESSED_KIND, version, config.rootfs.diff_ids[0]);
+    expect(record).toBeDefined();
+    const before = await layoutFiles(join(work, 'out-v3'));
+    // Damaged in place (through the hard link, the layout's copy too): the next build must not use it.
+    await writeFile((await cache.blobGet(record!.digest))!, 'truncated');
+    await build(ctx, join(work, 'out-v3'), cache);
+    expect(await layoutFiles(join(work, 'out-v3'))).toEqual(before);
+    // …and the cache holds a whole blob again.
+    expect((await stat((await cache.blobGet(record!.digest))!)).size).toBeGreaterThan(1000);
+  }, 300_000);
+
+  it('leaves a layout alone when the cache has nothing for it', async () => {
+    const dir = join(work, 'empty-layout');
+    const prepared = await prepareIncrementalExport(createLayerCache(join(work, 'cache-empty')), 'buildah-x', dir, ['sha256:' + 'a'.repeat(64)]);
+    expect(prepared.reused.size).toBe(0);
+    expect(await readdir(join(dir, 'blobs', 'sha256'))).toEqual([]);
+  });
+
+  it.each([
+    [{ a: '<b>&' }, '{"a":"\\u003cb\\u003e\\u0026"}'],
+    [{ z: 1, a: [1, 'é'] }, '{"z":1,"a":[1,"é"]}'],
+    [{ s: 'line\u2028sep' }, '{"s":"line\\u2028sep"}'],
+  ])('serialises %j as Go does', (value, expected) => {
+    expect(goJson(value)).toBe(expected);
+  });
+});
+
+async function layoutConfigDigest(layoutDir: string): Promise<string> {
+  const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(join(layoutDir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  return manifest.config.digest;
+}
