@@ -66,7 +66,11 @@ export type RuleName =
   | 'sibling-kept'
   | 'child-of-kept-index'
   | 'untagged'
-  | 'untagged-kept';
+  | 'untagged-kept'
+  // SBOMs, signatures and their referrers fallback index follow their subject (supply-chain/retention.ts).
+  | 'attached-to-kept'
+  | 'attached-to-deleted'
+  | 'orphaned-artifact';
 
 export type Action = 'keep' | 'delete';
 
