@@ -1,14 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 /**
- * A real CNCF distribution registry (Debian's `docker-registry`) on a free loopback port,
- * for integration tests. Each instance has its own data folder and is removed by `stop()`.
+ * A real CNCF distribution registry on a free loopback port, for integration tests: Debian's
+ * `docker-registry` (distribution 2.8) or distribution 3's `registry` (built by
+ * `tools/scripts/setup.sh --test-tools`, found on PATH). Each instance has its own data folder
+ * and is removed by `stop()`.
  */
+export type RegistryFlavor = 'distribution2' | 'distribution3';
+export const REGISTRY_FLAVORS: readonly RegistryFlavor[] = ['distribution2', 'distribution3'];
+
 export interface TestRegistry {
+  flavor: RegistryFlavor;
   /** `127.0.0.1:<port>` */
   host: string;
   port: number;
@@ -30,6 +37,21 @@ export interface TestRegistryOptions {
   storageExtra?: string;
   /** Use this data folder (to share storage between instances). */
   dataDir?: string;
+  /** Which distribution to run. Default `distribution2`. */
+  flavor?: RegistryFlavor;
+}
+
+/** The binary of a flavor; distribution 3 missing is a failure that says how to install it, never a skip. */
+export function registryBinary(flavor: RegistryFlavor = 'distribution2', env: NodeJS.ProcessEnv = process.env): string {
+  if (flavor === 'distribution2') return 'docker-registry';
+  // Debian ships no `registry` binary, so the name on PATH is distribution 3's own build.
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, 'registry'))) return join(dir, 'registry');
+  }
+  throw new Error(
+    "distribution 3's `registry` binary is not on PATH: run `bash tools/scripts/setup.sh --test-tools` " +
+      '(it builds the pinned test tools into tools/.bin/), then put tools/.bin first on PATH.',
+  );
 }
 
 export async function freePort(): Promise<number> {
@@ -72,7 +94,7 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   const { connect } = await import('node:net');
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${log()}`);
+    if (child.exitCode !== null) throw new Error(`the registry exited (${child.exitCode}): ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
@@ -84,10 +106,12 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`docker-registry did not listen on ${port} within 15 s: ${log()}`);
+  throw new Error(`the registry did not listen on ${port} within 15 s: ${log()}`);
 }
 
 export async function startTestRegistry(options: TestRegistryOptions = {}): Promise<TestRegistry> {
+  const flavor = options.flavor ?? 'distribution2';
+  const binary = registryBinary(flavor);
   const work = await mkdtemp(join(tmpdir(), 'auren-registry-'));
   const dataDir = options.dataDir ?? join(work, 'data');
   const configPath = join(work, 'config.yml');
@@ -98,7 +122,7 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
   const launch = async (config: TestRegistryOptions) => {
     await writeFile(configPath, registryConfig(dataDir, port, config));
     output = '';
-    child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.on('data', (d) => (output = (output + d).slice(-4000)));
     child.stderr?.on('data', (d) => (output = (output + d).slice(-4000)));
     await waitForPort(port, child, () => output);
@@ -115,6 +139,7 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
   await launch(options);
   const scheme = options.httpExtra?.includes('tls:') ? 'https' : 'http';
   return {
+    flavor,
     host: `127.0.0.1:${port}`,
     port,
     url: `${scheme}://127.0.0.1:${port}`,

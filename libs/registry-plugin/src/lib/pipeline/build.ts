@@ -10,7 +10,8 @@ import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
 import { resolveCredentials } from '../registry/auth/credentials';
 import { readOciLayout, type OciLayout } from '../registry/layout';
-import { builderTlsArgs } from '../registry/tls';
+import { probeRegistryScheme } from '../registry/client';
+import { builderTlsArgs, createDispatcher } from '../registry/tls';
 import { IMAGE_RECORD, type ImageRecord } from '../reports/records';
 
 export interface BuildInput {
@@ -81,13 +82,23 @@ export function ociLabels(
   return labels;
 }
 
-/** Registries in the build that speak plain HTTP: loopback ones and those configured insecure. */
-export function insecureRegistriesFor(config: AurenConfig, images: string[]): string[] {
+/**
+ * Registries in the build that speak plain HTTP: those configured insecure, and loopback ones
+ * that do not speak TLS (asked the way the registry client decides, so a TLS registry on
+ * 127.0.0.1 behind a tunnel keeps certificate checks in the builder too).
+ */
+export async function insecureRegistriesFor(config: AurenConfig, images: string[], env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const hosts = new Set<string>(config.insecureRegistries);
-  if (isLoopbackRegistry(config.registry)) hosts.add(config.registry);
+  const loopback = new Set<string>();
+  if (isLoopbackRegistry(config.registry)) loopback.add(config.registry);
   for (const image of images) {
     const host = image.split('/')[0];
-    if (image.includes('/') && isLoopbackRegistry(host)) hosts.add(host);
+    if (image.includes('/') && isLoopbackRegistry(host)) loopback.add(host);
+  }
+  for (const host of loopback) {
+    if (hosts.has(host)) continue;
+    const dispatcher = createDispatcher({ registry: host, caFile: config.caFile, env });
+    if ((await probeRegistryScheme(host, { dispatcher })) === 'http') hosts.add(host);
   }
   return [...hosts];
 }
@@ -167,7 +178,8 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
   const outputDir = join(input.project.artifactDir, 'oci');
   await mkdir(input.project.artifactDir, { recursive: true });
   // The builder pulls the base image with the same trust and credentials the push uses.
-  const tls = await builderTlsArgs(input.config.registry, { caFile: input.config.caFile, env: input.env });
+  const insecureRegistries = await insecureRegistriesFor(input.config, Object.values(buildArgs), input.env);
+  const tls = await builderTlsArgs(input.config.registry, { caFile: input.config.caFile, env: input.env, plainHttp: isLoopbackRegistry(input.config.registry) ? insecureRegistries.includes(input.config.registry) : undefined });
   await withBuilderAuth(input.config.registry, input.env, (env) => builder.build({
     context: contextPath,
     dockerfile: dockerfilePath,
@@ -176,7 +188,7 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
     platforms: input.platforms,
     target: input.target,
     outputDir,
-    insecureRegistries: insecureRegistriesFor(input.config, Object.values(buildArgs)),
+    insecureRegistries,
     certDir: tls.certDir,
     cacheFrom: input.cacheFrom,
     cacheTo: input.cacheTo,

@@ -1,4 +1,4 @@
-import { isLoopbackRegistry, type AurenConfig } from '../config/options';
+import type { AurenConfig } from '../config/options';
 import { createAuthenticator } from '../registry/auth/authenticator';
 import { resolveCredentials } from '../registry/auth/credentials';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
@@ -7,14 +7,16 @@ import { createDispatcher } from '../registry/tls';
 /**
  * A registry client for the configured registry: credentials from the environment or docker's
  * config.json / credential helpers, TLS trust from certs.d, NODE_EXTRA_CA_CERTS or `caFile`,
- * plain HTTP only for loopback or explicitly insecure registries.
+ * plain HTTP only for explicitly insecure registries and loopback ones that do not speak TLS.
  */
 export async function connectRegistry(
   config: AurenConfig,
   env: NodeJS.ProcessEnv,
   registry: string = config.registry,
 ): Promise<RegistryClient> {
-  const insecure = isLoopbackRegistry(registry) || config.insecureRegistries.includes(registry);
+  // Configured insecure: plain HTTP. Loopback: left to the client, which tries HTTPS first (a
+  // tunnel to a real registry) and falls back to HTTP only when the server does not speak TLS.
+  const insecure = config.insecureRegistries.includes(registry) ? true : undefined;
   const dispatcher = insecure ? undefined : await createDispatcher({ registry, caFile: config.caFile, env });
   return createRegistryClient({
     registry,

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { isLoopbackRegistry } from '../config/options';
 import { AurenError, inputError } from '../errors/errors';
 import { redactText } from '../exec/exec';
 import { createAuthenticator } from '../registry/auth/authenticator';
@@ -106,7 +105,8 @@ export async function registryLogin(input: LoginInput): Promise<LoginResult> {
   const registry = canonicalRegistry(input.registry);
   const credentials = loginCredentials(registry, { username: input.username, password: input.password, env: input.env });
   const secrets = [credentials.password, Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')];
-  const insecure = input.insecure ?? isLoopbackRegistry(registry);
+  // Loopback without `insecure`: the client tries HTTPS first and falls back to plain HTTP.
+  const insecure = input.insecure;
   const dispatcher = insecure ? undefined : createDispatcher({ registry, caFile: input.caFile, env: input.env });
   const statuses: number[] = [];
   const client = createRegistryClient({

@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { faults, startFaultProxy, type FaultProxy } from '../../testing/fault-proxy';
 import { writeHtpasswd } from '../../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { exec } from '../exec/exec';
 import type { Authenticator } from './auth/types';
-import { createRegistryClient, type BlobSource, type RegistryClient, type RegistryClientOptions } from './client';
+import { canDeleteTags, createRegistryClient, type BlobSource, type RegistryClient, type RegistryClientOptions, type TagDeleter } from './client';
 import { sha256Digest } from './digest';
 import { OCI_CONFIG, OCI_MANIFEST } from './media-types';
 import { executePush, planPush } from './push';
@@ -40,13 +40,15 @@ async function smallManifest(client: RegistryClient, repo: string): Promise<Buff
   );
 }
 
-describe('registry client against a real registry', () => {
+// Interoperability: the same suite against distribution 2.8 (Debian) and distribution 3 (pinned
+// Go build from the test tools); a missing distribution 3 fails here with how to install it.
+describe.each(REGISTRY_FLAVORS)('registry client against a real registry (%s)', (flavor) => {
   let registry: TestRegistry;
-  let client: RegistryClient;
+  let client: RegistryClient & TagDeleter;
   const requests: string[] = [];
 
   beforeAll(async () => {
-    registry = await startTestRegistry();
+    registry = await startTestRegistry({ flavor });
     client = createRegistryClient({ registry: registry.host, onRequest: (m, u, s) => requests.push(`${m} ${new URL(u).pathname} ${s}`) });
   });
   afterAll(() => registry?.stop());
@@ -114,13 +116,50 @@ describe('registry client against a real registry', () => {
     requests.length = 0;
     expect((await client.tagList('t/list', { pageSize: 2 })).sort()).toEqual(['a', 'b', 'c']);
     expect(await client.tagList('t/never-pushed')).toEqual([]);
-    expect(await client.catalogList()).toEqual(expect.arrayContaining(['t/list', 't/blobs']));
+    // distribution 3 lists only repositories that hold a manifest (t/blobs holds blobs only).
+    expect(await client.catalogList()).toEqual(expect.arrayContaining(flavor === 'distribution3' ? ['t/list'] : ['t/list', 't/blobs']));
     expect(requests[0]).toMatch(/^GET \/v2\/t\/list\/tags\/list 200$/);
+  });
+
+  it('pages tag and catalog lists by n and last where the registry honours them', async () => {
+    const body = await smallManifest(client, 't/paged');
+    const tags = ['t1', 't2', 't3', 't4', 't5'];
+    for (const tag of tags) await client.manifestPut('t/paged', tag, body, OCI_MANIFEST);
+    requests.length = 0;
+    expect((await client.tagList('t/paged', { pageSize: 2 })).sort()).toEqual(tags);
+    const tagPages = requests.filter((r) => r.startsWith('GET /v2/t/paged/tags/list'));
+    requests.length = 0;
+    const repositories = await client.catalogList({ pageSize: 1 });
+    expect(repositories).toEqual(expect.arrayContaining(['t/paged', 't/list', 't/manifests']));
+    expect(new Set(repositories).size).toBe(repositories.length);
+    const catalogPages = requests.filter((r) => r.startsWith('GET /v2/_catalog'));
+    // distribution 2.8 ignores n on tags/list (one page of 5); both page the catalog by n and last.
+    expect(tagPages).toHaveLength(flavor === 'distribution3' ? 3 : 1);
+    expect(catalogPages.length).toBeGreaterThanOrEqual(repositories.length);
+  });
+
+  it('deletes a tag by name on distribution 3 and says unsupported on 2.8', async () => {
+    const body = await smallManifest(client, 't/untag');
+    const { digest } = await client.manifestPut('t/untag', 'keep', body, OCI_MANIFEST);
+    await client.manifestPut('t/untag', 'drop', body, OCI_MANIFEST);
+    expect(canDeleteTags(client)).toBe(true);
+    const outcome = await client.tagDelete('t/untag', 'drop');
+    if (flavor === 'distribution3') {
+      expect(outcome).toBe('deleted');
+      expect((await client.tagList('t/untag')).sort()).toEqual(['keep']);
+      expect(await client.tagDelete('t/untag', 'drop')).toBe('not-found');
+    } else {
+      expect(outcome).toBe('unsupported');
+      expect((await client.tagList('t/untag')).sort()).toEqual(['drop', 'keep']);
+    }
+    // The manifest itself stays, under the tag that was kept.
+    expect(await client.manifestHead('t/untag', 'keep')).toMatchObject({ digest });
+    await expect(client.tagDelete('t/untag', digest)).rejects.toMatchObject({ kind: 'input' });
   });
 
   it('authenticates through the Authenticator contract and says what to do on 401', async () => {
     const htpasswd = await writeHtpasswd({ ci: 's3cret-pass' });
-    const secured = await startTestRegistry({ extraConfig: htpasswd.yaml });
+    const secured = await startTestRegistry({ flavor, extraConfig: htpasswd.yaml });
     try {
       const calls: string[][] = [];
       const authenticator: Authenticator = {

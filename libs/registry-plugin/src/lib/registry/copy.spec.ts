@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { exec } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from './client';
 import { copyImage } from './copy';
@@ -19,13 +19,14 @@ async function skopeoDigest(ref: string): Promise<string> {
   return `sha256:${createHash('sha256').update(raw.stdout).digest('hex')}`;
 }
 
-describe('copyImage', () => {
+// Copies between two registries of the same flavor: distribution 2.8, then distribution 3.
+describe.each(REGISTRY_FLAVORS)('copyImage (%s)', (flavor) => {
   let a: TestRegistry;
   let b: TestRegistry;
   let image: TestLayout;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startTestRegistry(), startTestRegistry()]);
+    [a, b] = await Promise.all([startTestRegistry({ flavor }), startTestRegistry({ flavor })]);
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
     const source = client(a);
     await executePush(source, await planPush(source, image.layout, { repository: 'auren/api', tags: ['1.0.0'] }));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { exec } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from './client';
 import { executePush, planPush } from './push';
@@ -28,7 +28,7 @@ async function skopeoDigest(ref: string): Promise<string> {
   return `sha256:${createHash('sha256').update(raw.stdout).digest('hex')}`;
 }
 
-describe('push', () => {
+describe.each(REGISTRY_FLAVORS)('push (%s)', (flavor) => {
   let registry: TestRegistry;
   const layouts: TestLayout[] = [];
   const layout = async (options?: Parameters<typeof writeTestLayout>[0]) => {
@@ -38,7 +38,7 @@ describe('push', () => {
   };
 
   beforeAll(async () => {
-    registry = await startTestRegistry();
+    registry = await startTestRegistry({ flavor });
   });
   afterAll(async () => {
     await registry?.stop();
