@@ -14,6 +14,13 @@ import { secretsOf, withCosignRegistryAuth } from './sign';
  * "Does not verify" is an expected outcome, returned as a value with cosign's reason.
  */
 
+/**
+ * cosign's exit codes for "does not verify" (cmd/cosign/errors/exit_codes.go): 10 image without
+ * signature, 11 tag does not exist, 12 no matching signature, 13 no certificate; 1 for the rest
+ * (wrong key format, digest not found…). Anything else is cosign failing to run.
+ */
+const VERIFY_FAILURE_CODES = [1, 10, 11, 12, 13];
+
 export interface VerifyInput {
   reference: string;
   registry: string;
@@ -60,7 +67,7 @@ export async function verifyImage(input: VerifyInput): Promise<VerifyOutcome> {
   const args = verifyArgs(input.signing, publicKey, input.reference, registryFlags(input.registry, input.insecureRegistries));
   const run = input.exec ?? defaultExec;
   return withCosignRegistryAuth(input.registry, input.credentials, env, async (cosignEnv) => {
-    const result = await run(cosign, args, { env: cosignEnv, okExitCodes: [1], redact: secretsOf(env, input.credentials) });
+    const result = await run(cosign, args, { env: cosignEnv, okExitCodes: VERIFY_FAILURE_CODES, redact: secretsOf(env, input.credentials) });
     if (result.exitCode === 0) return { status: 'verified', reference: input.reference };
     const reason = lastError(result.stderr || result.stdout);
     if (/connection refused|no such host|i\/o timeout|TLS handshake/i.test(reason)) {
