@@ -8,6 +8,7 @@ import { connectRegistry } from '../../lib/pipeline/connect';
 import { fetchRelease, type FetchOutcome } from '../../lib/pipeline/fetch';
 import { repositoryPath } from '../../lib/pipeline/push';
 import { resolveVersion } from '../../lib/pipeline/version';
+import { exec } from '../../lib/exec/exec';
 import { formatBytes } from '../../lib/reports/format';
 import { IMAGE_RECORD, imageDir, type ImageRecord } from '../../lib/reports/records';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
@@ -17,6 +18,9 @@ export function normalizePlatforms(value: string[] | string | undefined): string
   const list = Array.isArray(value) ? value : (value ?? '').split(',');
   return list.map((p) => p.trim()).filter(Boolean);
 }
+
+/** Repositories below the namespace that hold registry build caches, one per project. */
+export const BUILD_CACHE_PREFIX = 'buildcache';
 
 /** The repository a project's docker-push writes to (below the namespace). */
 export function pushRepository(context: ExecutorContext, project: string): string {
@@ -89,6 +93,15 @@ export default async function dockerBuildExecutor(options: DockerBuildExecutorSc
 
     // AUREN_PLATFORMS is how CI asks every build for more platforms (the release workflow sets it).
     const platforms = normalizePlatforms(env.AUREN_PLATFORMS?.trim() ? env.AUREN_PLATFORMS : options.platforms);
+    if (options.prebuild?.length) {
+      const [command, ...args] = options.prebuild;
+      // It learns the platforms and the project's commit date (for reproducible file dates).
+      const prebuildEnv = { ...env, AUREN_PLATFORMS: platforms.join(','), ...(source ? { SOURCE_DATE_EPOCH: String(Math.floor(source.date.getTime() / 1000)) } : {}) };
+      await exec(command, args, { cwd: context.root, env: prebuildEnv, stream: true, timeoutMs: 30 * 60_000 });
+    }
+    // The registry layer cache lives in a repository of its own, so it never clutters image tags.
+    const registryCache = env.AUREN_BUILD_CACHE ? env.AUREN_BUILD_CACHE === 'registry' : options.registryCache === true;
+    const cacheRepo = `${config.registry}/${repositoryPath(config, `${BUILD_CACHE_PREFIX}/${project.name}`)}`;
     const record = await buildImage({
       workspaceRoot: context.root,
       project,
@@ -100,8 +113,8 @@ export default async function dockerBuildExecutor(options: DockerBuildExecutorSc
       buildArgs: options.buildArgs ?? {},
       labels: options.labels ?? {},
       target: options.target,
-      cacheFrom: options.cacheFrom ?? [],
-      cacheTo: options.cacheTo ?? [],
+      cacheFrom: [...(options.cacheFrom ?? []), ...(registryCache ? [cacheRepo] : [])],
+      cacheTo: [...(options.cacheTo ?? []), ...(registryCache ? [cacheRepo] : [])],
       source,
       version: resolved?.version,
       workspaceImages: images,

@@ -9,5 +9,7 @@ export interface DockerBuildExecutorSchema {
   cacheFrom?: string[];
   cacheTo?: string[];
   verbose?: boolean;
+  registryCache?: boolean;
+  prebuild?: string[];
   rebuild?: boolean;
 }

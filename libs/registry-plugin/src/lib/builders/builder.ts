@@ -23,7 +23,7 @@ export interface BuildRequest {
   insecureRegistries: string[];
   /** Certificate folder handed to the engine for registry TLS (`--cert-dir`). */
   certDir: string | undefined;
-  /** Registry-backed build cache references (docker buildx only). */
+  /** Registry-backed build cache: repositories for buildah (`--cache-from`/`--cache-to`), refs for docker buildx. */
   cacheFrom: string[];
   cacheTo: string[];
   /** Seconds since the epoch for reproducible timestamps (the commit date). */

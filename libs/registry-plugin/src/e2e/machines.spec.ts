@@ -1,0 +1,212 @@
+/**
+ * Any machine, same result (DESIGN decision 9): the state of a release is git tags plus the
+ * registry. Each "machine" here is a clone with its own Nx cache folder and its own buildah
+ * storage, so nothing one machine built can leak into another through a shared cache; they share
+ * only the registry, the git history (a clone carries the release tags) and, for machine D, an
+ * Nx remote cache server. Everything is real: git, Nx, buildah, distribution.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtemp, readdir, readFile, rm, symlink, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import execa from 'execa';
+import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
+import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace';
+
+const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
+const REPOS = ['base-debian', ...APPS];
+const STEP = 25 * 60_000;
+const TOKEN = 'machines-spec-cache-token';
+
+let registry: TestRegistry;
+let client: RegistryClient;
+let cacheServer: { url: string; process: ChildProcess; dir: string };
+const scratch: string[] = [];
+let a: WorkspaceClone;
+let b: WorkspaceClone;
+/** repository → released digest (v0.1.0), as machine A pushed it. */
+const released: Record<string, string> = {};
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+/** What makes a machine: its own Nx cache and its own buildah storage. */
+async function machineEnv(name: string): Promise<NodeJS.ProcessEnv> {
+  return {
+    AUREN_REGISTRY: `${registry.host}/auren`,
+    NX_CACHE_DIRECTORY: await tempDir(`auren-nx-cache-${name}-`),
+    STORAGE_DRIVER: 'overlay',
+    AUREN_BUILDAH_ROOT: join(await tempDir(`auren-buildah-${name}-`), 'root'),
+  };
+}
+
+/** `git clone` of another machine's workspace: its commits and its release tags, nothing else. */
+async function cloneMachine(from: WorkspaceClone, env: NodeJS.ProcessEnv): Promise<WorkspaceClone> {
+  const dir = await tempDir('auren-machine-');
+  await execa('git', ['clone', '-q', from.dir, dir]);
+  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // setup.sh runs `npm ci` when the lockfile is newer than node_modules; the shared node_modules
+  // is current, and npm ci through the symlink would empty it.
+  await utimes(join(dir, 'package-lock.json'), new Date(0), new Date(0));
+  const fullEnv = { ...from.env, ...env };
+  const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
+  return {
+    dir,
+    env: fullEnv,
+    git,
+    async nx(args, extraEnv = {}) {
+      const result = await execa('npx', ['nx', ...args, '--outputStyle=static'], { cwd: dir, env: { ...fullEnv, ...extraEnv }, reject: false, all: true });
+      return { ...result, all: stripAnsi(result.all ?? ''), stdout: stripAnsi(result.stdout) };
+    },
+    async commit(message, changes) {
+      const { appendFile } = await import('node:fs/promises');
+      for (const [file, content] of Object.entries(changes)) await appendFile(join(dir, file), content);
+      await git('add', '-A');
+      await git('commit', '-q', '-m', message);
+      return (await git('rev-parse', 'HEAD')).trim();
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+async function npmStart(ws: WorkspaceClone, extraEnv: NodeJS.ProcessEnv = {}) {
+  await utimes(join(ws.dir, 'package-lock.json'), new Date(0), new Date(0));
+  const result = await execa('npm', ['start'], { cwd: ws.dir, env: { ...ws.env, ...extraEnv }, reject: false, all: true });
+  return { ...result, all: stripAnsi(result.all ?? '') };
+}
+
+function expectOk(result: { exitCode: number; all?: string }, what: string): void {
+  if (result.exitCode !== 0) throw new Error(`${what} failed (${result.exitCode}):\n${(result.all ?? '').slice(-8000)}`);
+}
+
+/** Every tag of every repository in the registry → digest. */
+async function registryTags(): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const repo of await client.catalogList()) {
+    for (const tag of await client.tagList(repo)) {
+      const head = await client.manifestHead(repo, tag);
+      if (head !== 'not-found') out[`${repo}:${tag}`] = head.digest;
+    }
+  }
+  return out;
+}
+
+/** Every blob file in the registry's storage: an upload adds one. */
+async function registryBlobs(): Promise<string[]> {
+  const root = join(registry.dataDir, 'docker', 'registry', 'v2', 'blobs');
+  const found: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      if (entry.isDirectory()) await walk(join(dir, entry.name));
+      else found.push(join(dir, entry.name).slice(root.length));
+    }
+  };
+  await walk(root);
+  return found.sort();
+}
+
+async function imageRecordDigest(ws: WorkspaceClone, project: string): Promise<string> {
+  return (JSON.parse(await readFile(join(ws.dir, 'dist', 'images', project, 'image.json'), 'utf8')) as { digest: string }).digest;
+}
+
+async function startCacheServer(): Promise<typeof cacheServer> {
+  const dir = await tempDir('auren-remote-cache-');
+  const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'tools', 'nx-cache-server', 'server.mjs'), '--dir', dir, '--port', '0', '--token', TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`nx-cache-server exited (${code})`)));
+    lines.on('line', (line) => {
+      const match = /listening on (\S+)/.exec(line);
+      if (match) resolve(match[1]);
+    });
+  });
+  return { url, process: child, dir };
+}
+
+const remoteCacheEnv = () => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: cacheServer.url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN });
+
+beforeAll(async () => {
+  registry = await startTestRegistry();
+  client = createRegistryClient({ registry: registry.host });
+  cacheServer = await startCacheServer();
+  a = await cloneWorkspace({ ...(await machineEnv('a')), ...remoteCacheEnv() });
+}, 120_000);
+
+afterAll(async () => {
+  cacheServer?.process.kill();
+  await registry?.stop();
+  await a?.remove();
+  for (const dir of scratch) await rm(dir, { recursive: true, force: true });
+});
+
+describe('any machine converges on the same release', () => {
+  it('machine A: npm start builds and releases the base image and every app', async () => {
+    expectOk(await npmStart(a), 'npm start on machine A');
+    for (const repo of REPOS) {
+      const head = await client.manifestHead(`auren/${repo}`, 'v0.1.0');
+      if (head === 'not-found') throw new Error(`auren/${repo}:v0.1.0 was not pushed`);
+      released[repo] = head.digest;
+    }
+    expect((await a.git('tag', '--list')).split('\n').filter(Boolean).sort()).toEqual(
+      ['auren-api@0.1.0', 'auren-nginx@0.1.0', 'base-image@0.1.0', 'biometric-bridge@0.1.0'],
+    );
+  }, STEP);
+
+  it('machine B (a clone with the tags, empty caches): npm start exits 0, uploads no blob, changes no tag', async () => {
+    const tagsBefore = await registryTags();
+    const blobsBefore = await registryBlobs();
+    b = await cloneMachine(a, await machineEnv('b'));
+    delete b.env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER;
+    const result = await npmStart(b);
+    expectOk(result, 'npm start on machine B');
+    for (const project of ['base-image', ...APPS]) {
+      expect(result.all).toMatch(new RegExp(`${project}: version 0\\.1\\.0 is released; fetched `));
+    }
+    expect(result.all).not.toMatch(/: built sha256:/);
+    expect(await registryBlobs()).toEqual(blobsBefore);
+    expect(await registryTags()).toEqual(tagsBefore);
+  }, STEP);
+
+  it('machine B: a commit touching only apps/auren-api, then nx affected with another empty cache, tags auren-api only', async () => {
+    const before = await registryTags();
+    await b.commit('fix(api): clearer health message', { 'apps/auren-api/auren/api/config.py': '\n# health message\n' });
+    const nxCache = await tempDir('auren-nx-cache-b2-');
+    const result = await b.nx(['affected', '-t', 'docker-push', '--base=HEAD~1', '--head=HEAD'], { NX_CACHE_DIRECTORY: nxCache });
+    expectOk(result, 'nx affected -t docker-push on machine B');
+    const after = await registryTags();
+    const changed = Object.keys(after).filter((key) => after[key] !== before[key]).map((key) => key.split(':')[0]);
+    expect(new Set(changed)).toEqual(new Set(['auren/auren-api', 'auren/auren-history']));
+    expect(after['auren/auren-api:v0.1.1']).toBeDefined();
+    for (const key of Object.keys(before)) if (!key.startsWith('auren/auren-api:') && !key.startsWith('auren/auren-history:')) expect(after[key]).toBe(before[key]);
+  }, STEP);
+
+  it('a clean machine rebuilds each released app (--rebuild --skip-nx-cache) to its released digest', async () => {
+    const c = await cloneMachine(a, await machineEnv('c'));
+    for (const app of APPS) {
+      const result = await c.nx(['run', `${app}:docker-build`, '--rebuild', '--skip-nx-cache']);
+      expectOk(result, `nx run ${app}:docker-build --rebuild on machine C`);
+      expect(result.all).toMatch(new RegExp(`${app}: built sha256:`));
+      expect(await imageRecordDigest(c, app)).toBe(released[app]);
+    }
+  }, STEP);
+
+  it('machine D (empty local cache, machine A\'s remote cache): docker-build and scan come from the remote cache, nothing is rebuilt', async () => {
+    const d = await cloneMachine(a, await machineEnv('d'));
+    const files = APPS.map((app) => `apps/${app}/project.json`).join(',');
+    const result = await d.nx(['affected', '-t', 'docker-push', `--files=${files}`], remoteCacheEnv());
+    expectOk(result, 'nx affected -t docker-push on machine D');
+    for (const app of APPS) {
+      for (const target of ['docker-build', 'scan']) {
+        expect(result.all).toMatch(new RegExp(`nx run ${app}:${target}\\s+\\[remote cache\\]`));
+      }
+      expect(await imageRecordDigest(d, app)).toBe(released[app]);
+    }
+    expect(result.all).not.toMatch(/: built sha256:/);
+    expect(result.all).not.toMatch(/: fetched /);
+  }, STEP);
+});
