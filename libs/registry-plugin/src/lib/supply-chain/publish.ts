@@ -4,7 +4,7 @@ import type { AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
-import { attachArtifact, type IndexUpdate } from './referrers';
+import { attachArtifact, listReferrers, type IndexUpdate } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
 import { signImage } from './sign';
 import { verifyImage } from './verify';
@@ -32,7 +32,7 @@ export interface PublishInput {
 }
 
 export interface PublishOutcome {
-  sbom: { status: 'attached'; digest: string; index: IndexUpdate } | { status: 'missing'; reason: string };
+  sbom: { status: 'attached'; digest: string; index: IndexUpdate } | { status: 'already-attached'; digest: string } | { status: 'missing'; reason: string };
   signature: { status: 'signed' | 'already-signed' | 'not-configured' };
 }
 
@@ -46,7 +46,14 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   const subject = { mediaType: head.mediaType, digest: head.digest, size: head.size };
 
   let sbom: PublishOutcome['sbom'];
-  if (existsSync(input.sbomFile)) {
+  // Trivy stamps each SBOM with a fresh serial number and time, so a scan on another machine
+  // (no shared Nx cache) makes different bytes for the same image: the first SBOM attached to a
+  // digest stays its SBOM, instead of one more per push.
+  const existing = await listReferrers(client, repository, digest, CYCLONEDX_MEDIA_TYPE);
+  if (existing.length) {
+    sbom = { status: 'already-attached', digest: existing[0].digest };
+    input.log(`SBOM already attached as ${existing[0].digest}`);
+  } else if (existsSync(input.sbomFile)) {
     const data = await readFile(input.sbomFile);
     const summary = summarizeSbom(data.toString('utf8'));
     const attached = await attachArtifact(client, {
@@ -57,10 +64,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
       annotations: { 'dev.auren.sbom.components': String(summary.components), 'dev.auren.sbom.tool': summary.tool },
     });
     sbom = { status: 'attached', digest: attached.digest, index: attached.index };
-    input.log(
-      `SBOM (CycloneDX ${summary.specVersion}, ${summary.components} components, ${summary.debianPackages} Debian packages) ` +
-        (attached.index === 'unchanged' ? `already attached as ${attached.digest}` : `attached as ${attached.digest}`),
-    );
+    input.log(`SBOM (CycloneDX ${summary.specVersion}, ${summary.components} components, ${summary.debianPackages} Debian packages) attached as ${attached.digest}`);
   } else {
     sbom = { status: 'missing', reason: `no ${SBOM_FILE} from the scan` };
     input.warn(`no SBOM attached: the scan made none (${input.sbomFile}); install trivy and run the scan again`);

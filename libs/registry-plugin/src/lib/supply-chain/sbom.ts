@@ -54,6 +54,8 @@ export function sbomArgs(layoutDir: string, digest: string, outputFile: string):
     '--skip-db-update',
     '--skip-java-db-update',
     '--offline-scan',
+    '--skip-version-check',
+    '--disable-telemetry',
     '--quiet',
   ];
 }

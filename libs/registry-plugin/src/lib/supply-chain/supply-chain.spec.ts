@@ -156,7 +156,7 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     expect((await cosignVerify(ref('auren-nginx', pushed['auren-nginx'].digest), join(other, 'cosign.pub'))).exitCode).not.toBe(0);
   });
 
-  it('publishing again changes nothing: the SBOM is the same artifact, the signature is not added twice', async () => {
+  it('publishing again (a fresh SBOM from another scan) changes nothing: one SBOM and one signature per digest', async () => {
     const app = 'biometric-bridge';
     const before = await listReferrers(client, `auren/${app}`, pushed[app].digest);
     const scanDir = await mkdtemp(join(work, 'again-'));
@@ -165,7 +165,7 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
       client, config, workspaceRoot: work, repository: `auren/${app}`, digest: pushed[app].digest, sbomFile: join(scanDir, SBOM_FILE),
       credentials: undefined, env, log: () => undefined, warn: () => undefined,
     });
-    expect(outcome).toMatchObject({ sbom: { status: 'attached', index: 'unchanged' }, signature: { status: 'already-signed' } });
+    expect(outcome).toMatchObject({ sbom: { status: 'already-attached' }, signature: { status: 'already-signed' } });
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
   });
 
