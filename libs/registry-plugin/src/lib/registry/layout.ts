@@ -4,13 +4,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { isDigest } from './digest';
+import { isIndex, ManifestSyntaxError, parseManifest, type ParsedManifest } from './image-graph';
 import {
   formatPlatform,
-  isIndexMediaType,
   MANIFEST_MEDIA_TYPES,
   type Descriptor,
   type ImageIndex,
-  type ImageManifest,
   type Platform,
 } from './media-types';
 
@@ -171,13 +170,14 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
     const algorithm = descriptor.digest.split(':')[0];
     const actual = `${algorithm}:${createHash(algorithm).update(body).digest('hex')}`;
     if (actual !== descriptor.digest) throw malformed(dir, `manifest ${descriptor.digest} does not hash to its name (got ${actual})`);
-    let json: ImageIndex & ImageManifest;
+    let parsed: ParsedManifest;
     try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw malformed(dir, `manifest ${descriptor.digest} is not valid JSON`);
+      parsed = parseManifest(body);
+    } catch (error) {
+      if (!(error instanceof ManifestSyntaxError)) throw error;
+      throw malformed(dir, `manifest ${descriptor.digest} is ${/schemaVersion/.test(error.message) ? 'not schemaVersion 2' : 'not valid JSON'}`);
     }
-    if (json?.schemaVersion !== 2) throw malformed(dir, `manifest ${descriptor.digest} is not schemaVersion 2`);
+    const json = parsed.document;
     const mediaType = json.mediaType ?? descriptor.mediaType;
     const node: LayoutManifest = {
       digest: descriptor.digest,
@@ -190,7 +190,7 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
       blobs: [],
     };
     const label = `manifest ${descriptor.digest}`;
-    if (isIndexMediaType(mediaType) || (Array.isArray(json.manifests) && !json.config)) {
+    if (isIndex(mediaType, json)) {
       if (!Array.isArray(json.manifests)) throw malformed(dir, `index ${descriptor.digest} has no "manifests" list`);
       for (const [i, raw] of json.manifests.entries()) {
         const child = checkDescriptor(dir, raw, `${label} manifests[${i}]`);
