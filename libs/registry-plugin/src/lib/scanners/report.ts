@@ -107,7 +107,7 @@ export function buildSarif(report: CombinedReport, sourceUri: string, toolVersio
       ruleIndex: index,
       level,
       message: {
-        text: `${report.image.name}: ${f.pkgName} ${f.installedVersion} is affected by ${f.id} (${f.severity}). ${fix}`,
+        text: `${report.image.name}${f.platforms?.length ? ` (${f.platforms.join(', ')})` : ''}: ${f.pkgName} ${f.installedVersion} is affected by ${f.id} (${f.severity}). ${fix}`,
       },
       locations: location(),
       partialFingerprints: { primaryLocationLineHash: fingerprint(report.image.name, f.id, f.pkgName, f.installedVersion) },
@@ -257,11 +257,11 @@ export function buildTable(report: CombinedReport): string {
     if (sorted.length > 0) {
       lines.push(
         ...table([
-          ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'GATE'],
+          ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'GATE', 'PLATFORMS'],
           ...sorted.map((f) => {
             const ig = ignored.get(f);
             const gate = blocking.has(f) ? 'BLOCKING' : ig ? (ig.reason === 'unfixed' ? 'ignored (unfixed)' : `ignored (rule${ig.rule?.expires ? ` until ${ig.rule.expires}` : ''})`) : '-';
-            return [f.severity, f.id, f.pkgName, f.installedVersion, f.fixedVersion ?? '', gate];
+            return [f.severity, f.id, f.pkgName, f.installedVersion, f.fixedVersion ?? '', gate, (f.platforms ?? []).join(',') || '-'];
           }),
         ]),
       );

@@ -214,11 +214,12 @@ function summarize(report: CombinedReport, files: ScanOutcome['reportFiles']): s
   if (scan.status === 'scanned') {
     const g = report.gate;
     lines.push(
-      `${scan.scanner.name} ${scan.scanner.version} (db ${scan.scanner.db}): ` +
+      `${scan.scanner.name} ${scan.scanner.version} (db ${scan.scanner.db}${scan.scanner.dbSource ? ` from ${scan.scanner.dbSource}` : ''}): ` +
         `${SEVERITY_ORDER.map((s) => `${g.counts[s]} ${s}`).join(', ')}; ${g.blocking.length} blocking (blocks on ${g.blockOn.join(', ')}), ${g.ignored.length} ignored`,
     );
     for (const f of g.blocking.slice(0, 10)) {
-      lines.push(`  ✖ ${f.severity} ${f.id} ${f.pkgName} ${f.installedVersion}${f.fixedVersion ? ` → fixed in ${f.fixedVersion}` : ' (no fix yet)'}`);
+      const where = f.platforms && report.image.platforms.length > 1 ? ` [${f.platforms.join(', ')}]` : '';
+      lines.push(`  ✖ ${f.severity} ${f.id} ${f.pkgName} ${f.installedVersion}${f.fixedVersion ? ` → fixed in ${f.fixedVersion}` : ' (no fix yet)'}${where}`);
     }
     if (g.blocking.length > 10) lines.push(`  … and ${g.blocking.length - 10} more in ${files.table}`);
   } else {

@@ -1,0 +1,178 @@
+/**
+ * The real Trivy (tools/test-tools.txt; `setup.sh --test-tools` puts it in tools/.bin) on real
+ * OCI layouts, with the fixture vulnerability database built by tools/trivy-db and served from a
+ * real distribution registry, the air-gapped way (`--db-repository`). The images hold Debian 12
+ * dpkg records of packages that are in our images, read from this machine's own dpkg database.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { normalizeOptions, type AurenConfig, type IgnoreRule } from '../config/options';
+import { exec, which } from '../exec/exec';
+import { createRegistryClient, type RegistryClient } from '../registry/client';
+import type { ImageRecord } from '../reports/records';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { resolveScanDatabase } from './database';
+import { scannerFingerprint } from './fingerprint';
+import { scanImage } from './scan-image';
+import { writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
+import { buildFixtureDb, publishTrivyDb } from './trivy-db';
+
+const WORKSPACE = resolve(__dirname, '../../../../..');
+const ADVISORIES = join(WORKSPACE, 'tools/trivy-db/advisories.json');
+const CRITICAL = 'CVE-2026-90001'; // fastapi, fixed in 0.92.0-1+deb12u1
+const HIGH_UNFIXED = 'CVE-2026-90002'; // python-uvicorn, no fix
+const MEDIUM = 'CVE-2026-90003'; // zlib, fixed
+const NOW = new Date('2026-12-01T12:00:00Z');
+
+let registry: TestRegistry;
+let client: RegistryClient;
+let work: string;
+let env: NodeJS.ProcessEnv;
+let trivyVersion: string;
+const fixtures: Fixture[] = [];
+
+/** This machine's dpkg record of a package (Debian 12, as in our images), for another architecture if asked. */
+async function dpkgRecord(pkg: string, arch?: string): Promise<string> {
+  const { stdout } = await exec('dpkg-query', ['-s', pkg]);
+  const record = stdout.trim().replace(/^Status: .*$/m, 'Status: install ok installed');
+  return arch ? record.replace(/^Architecture: (?!all).*$/m, `Architecture: ${arch}`) : record;
+}
+
+async function debianImage(packages: string[], arch = 'amd64'): Promise<FixtureImage> {
+  const records = await Promise.all(packages.map((p) => dpkgRecord(p, arch)));
+  const osRelease = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n';
+  return {
+    user: '10001',
+    platform: { os: 'linux', architecture: arch },
+    layers: [[
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/os-release', content: osRelease },
+      { name: 'etc/debian_version', content: '12.11\n' },
+      { name: 'var/', type: 'directory' },
+      { name: 'var/lib/', type: 'directory' },
+      { name: 'var/lib/dpkg/', type: 'directory' },
+      { name: 'var/lib/dpkg/status', content: `${records.join('\n\n')}\n` },
+    ]],
+  };
+}
+
+function configWith(scan: { ignore?: IgnoreRule[]; ignoreUnfixed?: boolean } = {}): AurenConfig {
+  return normalizeOptions({ registry: registry.host, namespace: 'auren', scan: { scanner: 'trivy', severity: ['HIGH', 'CRITICAL'], ...scan } }, {});
+}
+
+async function scan(images: FixtureImage[], config: AurenConfig) {
+  const fixture = await writeOciLayout(images);
+  fixtures.push(fixture);
+  const record: ImageRecord = {
+    schemaVersion: 1,
+    project: 'auren-api',
+    digest: fixture.digest,
+    mediaType: images.length > 1 ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json',
+    platforms: images.map((i) => `${i.platform?.os}/${i.platform?.architecture}`),
+    size: fixture.size,
+    labels: {},
+    builder: { name: 'buildah', version: '1.28.2' },
+  } as ImageRecord;
+  const database = await resolveScanDatabase(config, 'trivy', env);
+  const outcome = await scanImage({
+    layoutDir: fixture.layoutDir,
+    imageRecord: record,
+    imageName: `${registry.host}/auren/auren-api`,
+    policy: config.scan,
+    budgets: config.budgets,
+    registry: registry.host,
+    reportDir: join(fixture.root, 'scan'),
+    now: NOW,
+    env,
+    database,
+  });
+  const report = JSON.parse(await readFile(outcome.reportFiles.json, 'utf8'));
+  return { outcome, report, database, fixture };
+}
+
+beforeAll(async () => {
+  const trivy = await which('trivy');
+  if (!trivy) throw new Error('trivy is not on PATH: run `bash tools/scripts/setup.sh --test-tools` and put tools/.bin first on PATH (npm test does both)');
+  trivyVersion = (JSON.parse((await exec(trivy, ['version', '--format', 'json'])).stdout) as { Version: string }).Version;
+  work = await mkdtemp(join(tmpdir(), 'auren-trivy-'));
+  // Trivy's cache (database and layer analysis) of this test only: nothing from the machine's.
+  env = { ...process.env, TRIVY_CACHE_DIR: join(work, 'trivy-cache') };
+  registry = await startTestRegistry();
+  client = createRegistryClient({ registry: registry.host });
+  const db = await buildFixtureDb({ workspaceRoot: WORKSPACE, advisoriesFile: ADVISORIES, env });
+  await publishTrivyDb(client, 'auren/trivy-db', db);
+}, 600_000);
+
+afterAll(async () => {
+  await registry?.stop();
+  await Promise.all(fixtures.map((f) => rm(f.root, { recursive: true, force: true })));
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('the real trivy with the fixture database from the registry', () => {
+  it('blocks on the CRITICAL finding, naming CVE and package; the report names the real trivy and the database', async () => {
+    const { outcome, report, database } = await scan([await debianImage(['python3-fastapi', 'python3-uvicorn', 'zlib1g'])], configWith());
+    expect(database).toEqual(expect.objectContaining({ kind: 'registry', reference: `${registry.host}/auren/trivy-db` }));
+    expect(outcome.verdict).toBe('blocked');
+    const ids = outcome.findings.map((f) => `${f.severity} ${f.id} ${f.pkgName} ${f.fixedVersion ?? '-'}`).sort();
+    expect(ids).toEqual([
+      `CRITICAL ${CRITICAL} python3-fastapi 0.92.0-1+deb12u1`,
+      `HIGH ${HIGH_UNFIXED} python3-uvicorn -`,
+      `MEDIUM ${MEDIUM} zlib1g 1:1.2.13.dfsg-1+deb12u1`,
+    ]);
+    expect(outcome.gate.blocking.map((f) => f.id).sort()).toEqual([CRITICAL, HIGH_UNFIXED]);
+    expect(outcome.summaryLines.join('\n')).toMatch(new RegExp(`CRITICAL ${CRITICAL} python3-fastapi 0\\.92\\.0-1 → fixed in 0\\.92\\.0-1\\+deb12u1`));
+    expect(report.vulnerabilityScan.scanner).toEqual(expect.objectContaining({
+      name: 'trivy',
+      version: trivyVersion,
+      db: '2@2026-11-30T00:00:00Z',
+      dbSource: `${registry.host}/auren/trivy-db@${(database as { digest: string }).digest}`,
+    }));
+  }, 300_000);
+
+  it('an ignore rule with a future expiry lets the CRITICAL through; an expired one does not', async () => {
+    const image = await debianImage(['python3-fastapi', 'zlib1g']);
+    const future = await scan([image], configWith({ ignore: [{ id: CRITICAL, expires: '2027-06-30', reason: 'fixture: patched upstream, waiting for Debian' }] }));
+    expect(future.outcome.verdict).not.toBe('blocked');
+    expect(future.outcome.gate.ignored.map((i) => i.finding.id)).toEqual([CRITICAL]);
+    const expired = await scan([image], configWith({ ignore: [{ id: CRITICAL, expires: '2026-11-01', reason: 'fixture' }] }));
+    expect(expired.outcome.verdict).toBe('blocked');
+    expect(expired.outcome.gate.blocking.map((f) => f.id)).toEqual([CRITICAL]);
+  }, 300_000);
+
+  it('ignoreUnfixed drops the HIGH finding that has no fix, and only that one', async () => {
+    const image = await debianImage(['python3-uvicorn', 'zlib1g']);
+    const strict = await scan([image], configWith());
+    expect(strict.outcome.gate.blocking.map((f) => f.id)).toEqual([HIGH_UNFIXED]);
+    const lenient = await scan([image], configWith({ ignoreUnfixed: true }));
+    expect(lenient.outcome.gate.blocking).toEqual([]);
+    expect(lenient.outcome.verdict).not.toBe('blocked');
+    expect(lenient.outcome.findings.map((f) => f.id).sort()).toEqual([HIGH_UNFIXED, MEDIUM]);
+  }, 300_000);
+
+  it('scans every platform of a multi-platform image and names the platforms of each finding', async () => {
+    const amd64 = await debianImage(['python3-fastapi', 'zlib1g'], 'amd64');
+    // The arm64 variant lacks fastapi: its CRITICAL must be reported for amd64 only.
+    const arm64 = await debianImage(['python3-uvicorn', 'zlib1g'], 'arm64');
+    const { outcome, report } = await scan([amd64, arm64], configWith());
+    const byId = Object.fromEntries(outcome.findings.map((f) => [f.id, f.platforms]));
+    expect(byId).toEqual({ [CRITICAL]: ['linux/amd64'], [HIGH_UNFIXED]: ['linux/arm64'], [MEDIUM]: ['linux/amd64', 'linux/arm64'] });
+    expect(report.vulnerabilityScan.rawReports).toEqual(['trivy-linux-amd64.json', 'trivy-linux-arm64.json']);
+    const table = await readFile(outcome.reportFiles.table, 'utf8');
+    expect(table).toMatch(/linux\/arm64/);
+  }, 300_000);
+
+  it('a new database (new UpdatedAt) changes the scan cache key, and the next scan uses it', async () => {
+    const config = configWith();
+    const before = await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, 'trivy', env));
+    expect(before).toMatch(new RegExp(`^scanner=trivy version=${trivyVersion.replace(/\./g, '\\.')} db=${registry.host}/auren/trivy-db@sha256:[a-f0-9]{64}`));
+    expect(await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, 'trivy', env))).toBe(before);
+    const newer = await buildFixtureDb({ workspaceRoot: WORKSPACE, advisoriesFile: ADVISORIES, updatedAt: '2026-12-01T06:00:00Z', env });
+    expect((await publishTrivyDb(client, 'auren/trivy-db', newer)).status).toBe('published');
+    const after = await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, 'trivy', env));
+    expect(after).not.toBe(before);
+    const { report } = await scan([await debianImage(['zlib1g'])], config);
+    expect(report.vulnerabilityScan.scanner.db).toBe('2@2026-12-01T06:00:00Z');
+  }, 300_000);
+});
