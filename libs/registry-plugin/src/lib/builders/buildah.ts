@@ -64,7 +64,8 @@ export function buildahBuilder(): Builder {
         '--isolation', request.env.BUILDAH_ISOLATION || 'chroot',
         '--layers',
         '--pull=missing',
-        ...commonBuildFlags(request),
+        // One platform: labels go into the config at export (labelConfig in lib/layer-cache/oci-export.ts).
+        ...commonBuildFlags(multi ? request : { ...request, labels: {} }),
         ...containersBuildFlags(request),
         request.context,
       ];
@@ -85,8 +86,8 @@ export function buildahBuilder(): Builder {
       try {
         await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
           await exec(bud[0], bud.slice(1), { env, stream: request.verbose });
-          const prepared = incremental && cache.dir
-            ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, await imageDiffIds(request, env))
+          const prepared = incremental
+            ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, cache.dir ? await imageDiffIds(request, env) : [], { labels: request.labels })
             : undefined;
           await exec(push[0], push.slice(1), { env, stream: request.verbose });
           await prepared?.finish();

@@ -27,7 +27,7 @@ describe('builder argv', () => {
       'buildah', '--storage-driver', 'vfs', 'build', '--isolation', 'chroot', '--layers', '--pull=missing',
       '-f', '/ws/apps/api/Dockerfile',
       '--build-arg', 'BASE_IMAGE=127.0.0.1:5000/base/debian:bookworm',
-      '--label', 'org.opencontainers.image.version=1.2.3',
+      // Labels are written into the config at export, not as LABEL steps (one commit each).
       '--timestamp', '1700000000',
       '-t', 'localhost/auren-build/api:abc',
       '/ws/apps/api',
@@ -38,6 +38,7 @@ describe('builder argv', () => {
   it('buildah: several platforms build a manifest list and push all of it', () => {
     const [bud, push] = createBuilder('buildah').plan({ ...request, platforms: ['linux/amd64', 'linux/arm64'] });
     expect(bud).toEqual(expect.arrayContaining(['--platform', 'linux/amd64,linux/arm64', '--manifest', 'localhost/auren-build/api:abc']));
+    expect(bud).toEqual(expect.arrayContaining(['--label', 'org.opencontainers.image.version=1.2.3']));
     expect(push).toEqual(expect.arrayContaining(['manifest', 'push', '--all']));
   });
 

@@ -86,6 +86,10 @@ describe('incremental OCI layout export (real buildah)', () => {
       expect(inode).toBe((await stat(join(work, 'out-v1', 'blobs', 'sha256', layer.digest.slice(7)))).ino);
     }
     expect(manifest.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
+    // Labels are in the config (written at export, not as LABEL build steps).
+    const config = JSON.parse(await readFile(join(work, 'out-incremental', 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8'));
+    expect(config.config.Labels).toEqual({ 'io.buildah.version': expect.any(String), 'org.opencontainers.image.title': 'export-test' });
+    expect(manifest.config.size).toBe(Buffer.byteLength(goJson(config)));
   }, 300_000);
 
   it('compresses a layer again when its cached blob is damaged', async () => {
