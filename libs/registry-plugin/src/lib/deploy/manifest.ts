@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
+import { requireComposeFile } from '../compose';
 import { validateRegistryHost } from '../config/options';
 import { AurenError, inputError } from '../errors/errors';
 import { isDigest } from '../registry/digest';
@@ -56,21 +57,12 @@ export interface PlanInput {
 const recordPath = (service: string) => `${imageDir(service)}/${PUSH_RECORD}`;
 
 function composeServices(workspaceRoot: string, composeFile: string): string[] {
-  const path = join(workspaceRoot, composeFile);
-  if (!existsSync(path)) {
-    throw inputError(`compose file ${composeFile} not found`, 'Pass --composeFile with the path of the production compose file, relative to the workspace root.');
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'), { merge: true });
-  } catch (error) {
-    throw inputError(`${composeFile} is not valid YAML: ${(error as Error).message}`);
-  }
-  const services = (doc as { services?: unknown } | null)?.services;
-  if (!services || typeof services !== 'object' || Array.isArray(services)) {
-    throw inputError(`${composeFile} has no "services" mapping`, 'A compose file lists its containers under a top-level "services:" key.');
-  }
-  return Object.keys(services);
+  const compose = requireComposeFile(
+    join(workspaceRoot, composeFile),
+    composeFile,
+    'Pass --composeFile with the path of the production compose file, relative to the workspace root.',
+  );
+  return compose.services.map((s) => s.name);
 }
 
 /** Reads and checks one push record; anything malformed is an error naming the file and the field. */

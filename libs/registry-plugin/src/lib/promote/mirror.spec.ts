@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composeThirdPartyImages, interpolate, mirrorEntries, writeMirrorRecord, type MirrorRecordEntry } from './mirror';
+import { interpolate } from '../compose';
+import { composeThirdPartyImages, mirrorEntries, writeMirrorRecord, type MirrorRecordEntry } from './mirror';
 
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -48,11 +49,11 @@ describe('compose images', () => {
     ['${HUB}/redis:$TAG', { HUB: 'mirror.example.com', TAG: '7' }, 'mirror.example.com/redis:7'],
     ['a$$b', {}, 'a$b'],
   ])('interpolate(%p)', (value, env, expected) => {
-    expect(interpolate(value, env, 'test')).toBe(expected);
+    expect(interpolate(value, env, { where: 'test', unset: 'error' })).toBe(expected);
   });
 
   it('says which variable is missing', () => {
-    expect(() => interpolate('redis:${TAG}', {}, 'service redis')).toThrow(/service redis uses \$\{TAG\}, which is not set/);
+    expect(() => interpolate('redis:${TAG}', {}, { where: 'service redis', unset: 'error' })).toThrow(/service redis uses \$\{TAG\}, which is not set/);
   });
 
   it('refuses a file without services', () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { requireComposeFile, serviceImage } from '../compose';
 import { AurenError, formatError, inputError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { DOCKER_HUB, formatReference, parseImageReference, validateRepository, type ImageReference } from '../registry/reference';
@@ -72,43 +72,16 @@ export function mirrorEntries(images: readonly string[], options: MirrorEntryOpt
 }
 
 /**
- * Compose variable interpolation, as far as image names use it: `${VAR}`, `${VAR:-default}`,
- * `${VAR-default}`, `$VAR` and `$$` (compose-spec "Interpolation").
+ * Images of the compose services that are not built here (no `build:`), in file order. An unset
+ * variable in an image name is an error: mirroring `redis:` would copy the wrong image.
  */
-export function interpolate(value: string, env: NodeJS.ProcessEnv, where: string): string {
-  return value.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (whole, dollar, braced, op, fallback, bare) => {
-    if (dollar === '$') return '$';
-    const name = braced ?? bare;
-    const set = env[name];
-    if (op === ':-') return set ? set : fallback;
-    if (op === '-') return set !== undefined ? set : fallback;
-    if (set === undefined) {
-      throw inputError(`${where} uses ${whole}, which is not set`, `Set ${name}, or give it a default in the compose file ($\{${name}:-value}).`);
-    }
-    return set;
-  });
-}
-
-/** Images of the compose services that are not built here (no `build:`), in file order. */
 export function composeThirdPartyImages(composePath: string, env: NodeJS.ProcessEnv = {}): string[] {
-  if (!existsSync(composePath)) {
-    throw inputError(`compose file ${composePath} not found`, 'Pass --images=<image>,… or --composeFile with the compose file that lists the third-party services.');
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(composePath, 'utf8'), { merge: true });
-  } catch (error) {
-    throw inputError(`${composePath} is not valid YAML: ${(error as Error).message}`);
-  }
-  const services = (doc as { services?: unknown } | null)?.services;
-  if (!services || typeof services !== 'object' || Array.isArray(services)) {
-    throw inputError(`${composePath} has no "services" mapping`, 'A compose file lists its containers under a top-level "services:" key.');
-  }
+  const compose = requireComposeFile(composePath, composePath, 'Pass --images=<image>,… or --composeFile with the compose file that lists the third-party services.');
   const images: string[] = [];
-  for (const [name, service] of Object.entries(services as Record<string, { image?: unknown; build?: unknown } | null>)) {
-    if (!service || service.build !== undefined || typeof service.image !== 'string') continue;
-    const image = interpolate(service.image, env, `service ${name} in ${composePath}`);
-    if (!images.includes(image)) images.push(image);
+  for (const service of compose.services) {
+    if (service.builds) continue;
+    const image = serviceImage(compose, service, env, 'error');
+    if (image !== undefined && !images.includes(image)) images.push(image);
   }
   return images;
 }

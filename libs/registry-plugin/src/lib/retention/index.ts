@@ -6,7 +6,7 @@ export { applyPlan, type DeletionOutcome, type ApplyHooks } from './apply';
 export { runCleanup, summarize, type CleanupInput, type CleanupResult, type CleanupSummary } from './cleanup';
 export { restoreJournal, type RestoreResult, type RestoreItem } from './restore';
 export { JournalWriter, readJournal, findUnfinishedJournal, newestJournal, DEFAULT_JOURNAL_DIR, type Journal, type JournalEntry } from './journal';
-export { collectProtections, composeImages, pushRecords, interpolate } from './protect';
+export { collectProtections, composeImages, pushRecords } from './protect';
 export { formatPlan, planJson } from './format';
 export * from './gc';
 export * from './run';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { readComposeFile, serviceImage } from '../compose';
 import { inputError } from '../errors/errors';
 import { parseImageReference } from '../registry/reference';
 import { PUSH_RECORD, type PushRecord } from '../reports/records';
@@ -11,41 +11,22 @@ import type { Protection } from './policy';
  * the newest push record of every app. Retention keeps these whatever their age.
  */
 
-/** Compose variable interpolation: `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?msg}`, `$VAR`, `$$`. */
-export function interpolate(text: string, env: NodeJS.ProcessEnv): string {
-  return text.replace(/\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (match, dollar, braced, op, arg, bare) => {
-    if (dollar === '$') return '$';
-    const name = braced ?? bare;
-    const value = env[name];
-    const unsetOrEmpty = value === undefined || value === '';
-    switch (op) {
-      case ':-': return unsetOrEmpty ? interpolate(arg ?? '', env) : value;
-      case '-': return value === undefined ? interpolate(arg ?? '', env) : value;
-      case ':+': return unsetOrEmpty ? '' : interpolate(arg ?? '', env);
-      case '+': return value === undefined ? '' : interpolate(arg ?? '', env);
-      default: return value ?? '';
-    }
-  });
-}
-
 export interface ComposeImage {
   service: string;
   image: string;
 }
 
+/**
+ * The images the production compose file names, variables substituted (an unset variable is
+ * empty, as compose itself runs it). No compose file protects nothing.
+ */
 export function composeImages(workspaceRoot: string, composeFile: string, env: NodeJS.ProcessEnv): ComposeImage[] {
-  const path = join(workspaceRoot, composeFile);
-  if (!existsSync(path)) return [];
-  let doc: unknown;
-  try {
-    doc = parseYaml(readFileSync(path, 'utf8'), { merge: true });
-  } catch (error) {
-    throw inputError(`${composeFile} is not valid YAML: ${(error as Error).message}`, 'Fix the compose file; cleanup will not guess which images production uses.');
-  }
-  const services = (doc as { services?: Record<string, { image?: unknown }> } | null)?.services ?? {};
-  return Object.entries(services)
-    .filter(([, s]) => s && typeof s.image === 'string')
-    .map(([service, s]) => ({ service, image: interpolate(s.image as string, env) }));
+  const compose = readComposeFile(join(workspaceRoot, composeFile), composeFile);
+  if (!compose) return [];
+  return compose.services.flatMap((service) => {
+    const image = serviceImage(compose, service, env);
+    return image === undefined ? [] : [{ service: service.name, image }];
+  });
 }
 
 /** Newest push record of every app under dist/images (dry-run records pushed nothing). */
