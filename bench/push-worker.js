@@ -1,5 +1,5 @@
 // Child process of bench/push.mjs: pushes one OCI layout and reports time and peak memory.
-require('@swc-node/register');
+require('../libs/registry-plugin/bin/register.js');
 const { createRegistryClient } = require('../libs/registry-plugin/src/lib/registry/client.ts');
 const { readOciLayout } = require('../libs/registry-plugin/src/lib/registry/layout.ts');
 const { planPush, executePush } = require('../libs/registry-plugin/src/lib/registry/push.ts');

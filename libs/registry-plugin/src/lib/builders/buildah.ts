@@ -1,5 +1,5 @@
-import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec, which } from '../exec/exec';
 import { openLayerCache } from '../layer-cache/layer-cache';
@@ -30,6 +30,9 @@ export async function storageEnv(env: NodeJS.ProcessEnv): Promise<NodeJS.Process
   if (env.STORAGE_DRIVER) return env;
   const candidate = { ...env, STORAGE_DRIVER: 'overlay', AUREN_BUILDAH_ROOT: overlayRoot(env) };
   const g = globalArgs(candidate);
+  // The probe costs three buildah processes per build; its answer only changes with the kernel.
+  const marker = join(overlayRoot(env), '.auren-overlay-probe');
+  if ((await readFile(marker, 'utf8').catch(() => '')) === release()) return candidate;
   try {
     const { stdout } = await exec('buildah', [...g, 'from', '--quiet', 'scratch'], { env: candidate, timeoutMs: 30_000 });
     const container = stdout.trim();
@@ -38,6 +41,7 @@ export async function storageEnv(env: NodeJS.ProcessEnv): Promise<NodeJS.Process
     } finally {
       await exec('buildah', [...g, 'rm', container], { env: candidate, okExitCodes: [1, 125] }).catch(() => undefined);
     }
+    await writeFile(marker, release()).catch(() => undefined);
     return candidate;
   } catch {
     return { ...env, STORAGE_DRIVER: 'vfs' };
