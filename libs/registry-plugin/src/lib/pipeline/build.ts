@@ -8,6 +8,7 @@ import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
 import { isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
 import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
+import { credentialHelpers } from '../exec/credential-helpers';
 import { resolveCredentials } from '../registry/auth/credentials';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
@@ -254,7 +255,7 @@ export async function writeImageRecord(
  * never passed on a command line or written into the image.
  */
 async function withBuilderAuth<T>(registry: string, env: NodeJS.ProcessEnv, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
-  const credentials = env.REGISTRY_AUTH_FILE ? undefined : await resolveCredentials(registry, { env }).catch(() => undefined);
+  const credentials = env.REGISTRY_AUTH_FILE ? undefined : await resolveCredentials(registry, { env, helpers: credentialHelpers }).catch(() => undefined);
   if (!credentials) return fn(env);
   const dir = await mkdtemp(join(tmpdir(), 'auren-auth-'));
   const file = join(dir, 'auth.json');

@@ -1,4 +1,5 @@
 import type { AurenConfig } from '../config/options';
+import { credentialHelpers } from '../exec/credential-helpers';
 import { createAuthenticator } from '../registry/auth/authenticator';
 import { resolveCredentials } from '../registry/auth/credentials';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
@@ -32,7 +33,7 @@ export async function connectRegistry(
  * provider variables or docker's config.json hold for them.
  */
 export function credentialsFor(host: string, config: AurenConfig, env: NodeJS.ProcessEnv) {
-  if (host === config.registry) return resolveCredentials(host, { env });
+  if (host === config.registry) return resolveCredentials(host, { env, helpers: credentialHelpers });
   const { AUREN_REGISTRY_USERNAME: _user, AUREN_REGISTRY_PASSWORD: _password, ...rest } = env;
-  return resolveCredentials(host, { env: { ...rest, AUREN_REGISTRY: rest.AUREN_REGISTRY ?? config.registry } });
+  return resolveCredentials(host, { env: { ...rest, AUREN_REGISTRY: rest.AUREN_REGISTRY ?? config.registry }, helpers: credentialHelpers });
 }

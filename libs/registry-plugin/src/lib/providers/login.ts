@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { AurenError, inputError } from '../errors/errors';
+import { credentialHelpers } from '../exec/credential-helpers';
 import { redactText } from '../exec/exec';
 import { createAuthenticator } from '../registry/auth/authenticator';
 import { fromEnvironment } from '../registry/auth/credentials';
@@ -134,7 +135,7 @@ export async function registryLogin(input: LoginInput): Promise<LoginResult> {
   const saved = await saveCredentials(
     registry,
     { username: credentials.username, password: credentials.password },
-    { dockerConfigDir: input.dockerConfigDir, helper: input.helper, env: input.env },
+    { dockerConfigDir: input.dockerConfigDir, helper: input.helper, env: input.env, helpers: credentialHelpers },
   );
   return {
     registry,

@@ -4,7 +4,7 @@ import { redactText } from '../../errors/redact';
 import { normalizeScopes, parseChallenges, scopesCover, type Challenge } from './challenge';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { registryHost } from './docker-config';
-import type { Authenticator, Credentials, Scope } from './types';
+import type { Authenticator, CredentialHelpers, Credentials, Scope } from './types';
 
 export type CredentialsSource =
   | Credentials
@@ -20,6 +20,8 @@ export interface AuthenticatorOptions {
    * (environment, then docker config.json and credential helpers), once per registry.
    */
   credentials?: CredentialsSource;
+  /** Runs credential helpers for the default resolver (`credentialHelpers` from exec/credential-helpers). */
+  helpers?: CredentialHelpers;
   fetch?: typeof undiciFetch;
   /** Dispatcher for token-service requests (custom CA trust); a function picks one per realm origin. */
   dispatcher?: Dispatcher | ((origin: string) => Dispatcher | undefined);
@@ -74,7 +76,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
           ? source(registry)
           : source
             ? Promise.resolve(source)
-            : resolveCredentials(registry, { env, dockerConfigDir: options.dockerConfigDir });
+            : resolveCredentials(registry, { env, dockerConfigDir: options.dockerConfigDir, helpers: options.helpers });
       pending = lookup.then((found) => {
         if (!found) return undefined;
         const resolved: ResolvedCredentials = { source: 'the configured credentials', ...found };

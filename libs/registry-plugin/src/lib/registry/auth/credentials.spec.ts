@@ -5,6 +5,7 @@ import { AurenError, formatError } from '../../errors/errors';
 import { resolveCredentials } from './credentials';
 import { dockerAuthKey, registryHost } from './docker-config';
 import { installFakeHelper } from './fake-helper.testing';
+import { credentialHelpers as helpers } from '../../exec/credential-helpers';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -58,12 +59,12 @@ describe('resolveCredentials from the environment', () => {
   ];
   it.each(cases)('%s', async (_name, registry, vars, expected) => {
     const { env } = await sandbox();
-    expect(await resolveCredentials(registry, { env: { ...env, ...vars } })).toEqual(expected);
+    expect(await resolveCredentials(registry, { helpers, env: { ...env, ...vars } })).toEqual(expected);
   });
 
   it('insists on both AUREN variables, without printing the one that is set', async () => {
     const { env } = await sandbox();
-    const error = await resolveCredentials('ghcr.io', { env: { ...env, AUREN_REGISTRY_PASSWORD: 'only-the-pass' } }).catch((e: unknown) => e);
+    const error = await resolveCredentials('ghcr.io', { helpers, env: { ...env, AUREN_REGISTRY_PASSWORD: 'only-the-pass' } }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AurenError);
     expect(formatError(error)).toContain('AUREN_REGISTRY_USERNAME is not set');
     expect(formatError(error)).not.toContain('only-the-pass');
@@ -84,20 +85,20 @@ describe('resolveCredentials from docker config.json', () => {
   ];
   it.each(cases)('%s', async (_name, registry, config, expected) => {
     const { env } = await sandbox(config);
-    const found = await resolveCredentials(registry, { env });
+    const found = await resolveCredentials(registry, { helpers, env });
     expect(found && { username: found.username, password: found.password, ...(found.identityToken ? { identityToken: found.identityToken } : {}) }).toEqual(expected);
   });
 
   it('honours dockerConfigDir over $DOCKER_CONFIG', async () => {
     const a = await sandbox({ auths: { 'ghcr.io': { auth: b64('from:env') } } });
     const b = await sandbox({ auths: { 'ghcr.io': { auth: b64('from:option') } } });
-    expect(await resolveCredentials('ghcr.io', { env: a.env, dockerConfigDir: b.dockerDir })).toMatchObject({ username: 'from', password: 'option' });
+    expect(await resolveCredentials('ghcr.io', { helpers, env: a.env, dockerConfigDir: b.dockerDir })).toMatchObject({ username: 'from', password: 'option' });
   });
 
   it('rejects a broken config.json without echoing it', async () => {
     const { env, dockerDir } = await sandbox();
     await writeFile(join(dockerDir, 'config.json'), '{"auths": {"x": {"auth": "c2VjcmV0LXZhbHVl"');
-    const error = (await resolveCredentials('x', { env }).catch((e: unknown) => e)) as AurenError;
+    const error = (await resolveCredentials('x', { helpers, env }).catch((e: unknown) => e)) as AurenError;
     expect(error.kind).toBe('config');
     expect(error.message).toContain('is not valid JSON');
     expect(error.message).not.toContain('c2VjcmV0');
@@ -108,32 +109,32 @@ describe('resolveCredentials through docker-credential helpers', () => {
   it('uses credHelpers[host] with the real helper protocol', async () => {
     const { env, helper } = await sandbox({ credHelpers: { 'ghcr.io': 'test' }, auths: { 'ghcr.io': { auth: b64('inline:ignored') } } });
     await helper.put('ghcr.io', 'octo', 'ghp_secret');
-    expect(await resolveCredentials('ghcr.io', { env })).toEqual({ username: 'octo', password: 'ghp_secret', source: 'docker-credential-test' });
+    expect(await resolveCredentials('ghcr.io', { helpers, env })).toEqual({ username: 'octo', password: 'ghp_secret', source: 'docker-credential-test' });
     expect(await readFile(helper.callsLog, 'utf8')).toBe('get ghcr.io\n');
   });
 
   it('asks credsStore with the Docker Hub v1 key', async () => {
     const { env, helper } = await sandbox({ credsStore: 'test' });
     await helper.put('https://index.docker.io/v1/', 'hub', 'dckr_pat_secret');
-    expect(await resolveCredentials('docker.io', { env })).toMatchObject({ username: 'hub', password: 'dckr_pat_secret' });
+    expect(await resolveCredentials('docker.io', { helpers, env })).toMatchObject({ username: 'hub', password: 'dckr_pat_secret' });
   });
 
   it('treats "credentials not found" as none, then falls back to the inline entry', async () => {
     const { env } = await sandbox({ credsStore: 'test' });
-    expect(await resolveCredentials('quay.io', { env })).toBeUndefined();
+    expect(await resolveCredentials('quay.io', { helpers, env })).toBeUndefined();
     const withInline = await sandbox({ credsStore: 'test', auths: { 'quay.io': { auth: b64('u:p') } } });
-    expect(await resolveCredentials('quay.io', { env: withInline.env })).toMatchObject({ username: 'u', password: 'p' });
+    expect(await resolveCredentials('quay.io', { helpers, env: withInline.env })).toMatchObject({ username: 'u', password: 'p' });
   });
 
   it('maps the <token> user name to an identity token', async () => {
     const { env, helper } = await sandbox({ credHelpers: { 'r.example.com': 'test' } });
     await helper.put('r.example.com', '<token>', 'refresh-abc');
-    expect(await resolveCredentials('r.example.com', { env })).toMatchObject({ identityToken: 'refresh-abc', username: '' });
+    expect(await resolveCredentials('r.example.com', { helpers, env })).toMatchObject({ identityToken: 'refresh-abc', username: '' });
   });
 
   it('reports a failing helper as an auth error with a hint', async () => {
     const { env } = await sandbox({ credHelpers: { 'broken.example.com': 'test' } });
-    const error = (await resolveCredentials('broken.example.com', { env }).catch((e: unknown) => e)) as AurenError;
+    const error = (await resolveCredentials('broken.example.com', { helpers, env }).catch((e: unknown) => e)) as AurenError;
     expect(error.kind).toBe('auth');
     expect(error.message).toContain('docker-credential-test get failed for broken.example.com');
     expect(error.hint).toContain('AUREN_REGISTRY_PASSWORD');
@@ -141,7 +142,7 @@ describe('resolveCredentials through docker-credential helpers', () => {
 
   it('reports a missing helper binary', async () => {
     const { env } = await sandbox({ credsStore: 'does-not-exist' });
-    const error = (await resolveCredentials('ghcr.io', { env }).catch((e: unknown) => e)) as AurenError;
+    const error = (await resolveCredentials('ghcr.io', { helpers, env }).catch((e: unknown) => e)) as AurenError;
     expect(error.kind).toBe('auth');
     expect(error.message).toContain('`docker-credential-does-not-exist` is not on PATH');
     expect(error.hint).toContain('AUREN_REGISTRY_USERNAME');
@@ -150,6 +151,6 @@ describe('resolveCredentials through docker-credential helpers', () => {
   it('prefers environment variables over the helper', async () => {
     const { env, helper } = await sandbox({ credsStore: 'test' });
     await helper.put('ghcr.io', 'octo', 'from-helper');
-    expect(await resolveCredentials('ghcr.io', { env: { ...env, GITHUB_TOKEN: 'from-env' } })).toMatchObject({ password: 'from-env' });
+    expect(await resolveCredentials('ghcr.io', { helpers, env: { ...env, GITHUB_TOKEN: 'from-env' } })).toMatchObject({ password: 'from-env' });
   });
 });

@@ -4,13 +4,13 @@ import {
   dockerConfigPath,
   findAuthEntry,
   helperFor,
-  helperGet,
+  noHelperRunner,
   isDockerHub,
   readDockerConfig,
   registryHost,
   type DockerAuthEntry,
 } from './docker-config';
-import type { Credentials } from './types';
+import type { CredentialHelpers, Credentials } from './types';
 
 /** Credentials plus where they came from (for messages: never the secret, only the source). */
 export interface ResolvedCredentials extends Credentials {
@@ -27,6 +27,8 @@ export interface ResolveCredentialsOptions {
   env?: NodeJS.ProcessEnv;
   /** Folder with config.json; default $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir?: string;
+  /** Runs the credential helper config.json names (`credentialHelpers` from exec/credential-helpers). */
+  helpers?: CredentialHelpers;
 }
 
 const AUREN_USER = 'AUREN_REGISTRY_USERNAME';
@@ -49,7 +51,7 @@ export async function resolveCredentials(
   options: ResolveCredentialsOptions = {},
 ): Promise<ResolvedCredentials | undefined> {
   const env = options.env ?? process.env;
-  return fromEnvironment(registry, env) ?? (await fromDockerConfig(registry, { env, dockerConfigDir: options.dockerConfigDir }));
+  return fromEnvironment(registry, env) ?? (await fromDockerConfig(registry, { env, dockerConfigDir: options.dockerConfigDir, helpers: options.helpers }));
 }
 
 export function fromEnvironment(registry: string, env: NodeJS.ProcessEnv): ResolvedCredentials | undefined {
@@ -89,13 +91,14 @@ export function fromEnvironment(registry: string, env: NodeJS.ProcessEnv): Resol
 
 export async function fromDockerConfig(
   registry: string,
-  options: { env: NodeJS.ProcessEnv; dockerConfigDir?: string },
+  options: { env: NodeJS.ProcessEnv; dockerConfigDir?: string; helpers?: CredentialHelpers },
 ): Promise<ResolvedCredentials | undefined> {
   const path = dockerConfigPath(options);
   const config = await readDockerConfig(path);
   const helper = helperFor(config, registry);
   if (helper) {
-    const found = await helperGet(helper, dockerAuthKey(registry), options.env);
+    if (!options.helpers) throw noHelperRunner(helper);
+    const found = await options.helpers.get(helper, dockerAuthKey(registry), options.env);
     if (found) {
       const source = `docker-credential-${helper}`;
       return found.username === IDENTITY_TOKEN_USER

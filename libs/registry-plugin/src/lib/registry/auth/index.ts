@@ -1,4 +1,4 @@
-export type { Authenticator, Credentials, Scope } from './types';
+export type { Authenticator, CredentialHelpers, Credentials, HelperCredentials, Scope } from './types';
 export { createAuthenticator, basicHeader, LOGIN_HINT, type AuthenticatorOptions, type CredentialsSource } from './authenticator';
 export { parseChallenges, parseScope, normalizeScopes, scopesCover, type Challenge, type ParsedScope } from './challenge';
 export { resolveCredentials, type ResolvedCredentials, type ResolveCredentialsOptions } from './credentials';

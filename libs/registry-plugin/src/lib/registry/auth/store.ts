@@ -2,15 +2,14 @@ import { inputError } from '../../errors/errors';
 import {
   dockerAuthKey,
   dockerConfigPath,
-  helperErase,
   helperFor,
-  helperStore,
+  noHelperRunner,
   readDockerConfig,
   registryHost,
   isDockerHub,
   writeDockerConfig,
 } from './docker-config';
-import type { Credentials } from './types';
+import type { CredentialHelpers, Credentials } from './types';
 
 /**
  * Persisting credentials the way `docker login` does, for the `login` / `logout` commands:
@@ -24,6 +23,13 @@ export interface StoreOptions {
   /** Use this helper (`docker-credential-<helper>`) instead of what config.json names. */
   helper?: string;
   env?: NodeJS.ProcessEnv;
+  /** Runs the helper (`credentialHelpers` from exec/credential-helpers). */
+  helpers?: CredentialHelpers;
+}
+
+function runner(options: StoreOptions, helper: string): CredentialHelpers {
+  if (!options.helpers) throw noHelperRunner(helper);
+  return options.helpers;
 }
 
 export interface SavedCredentials {
@@ -67,7 +73,7 @@ export async function saveCredentials(
   const auths = Object.fromEntries(Object.entries(config.auths ?? {}).filter(([k]) => !sameRegistry(k, registry)));
 
   if (helper) {
-    await helperStore(
+    await runner(options, helper).store(
       helper,
       key,
       credentials.identityToken
@@ -91,7 +97,7 @@ export async function removeCredentials(registry: string, options: StoreOptions 
   const config = await readDockerConfig(configPath);
   const helper = options.helper ?? helperFor(config, registry);
   let removed = false;
-  if (helper) removed = await helperErase(helper, dockerAuthKey(registry), env);
+  if (helper) removed = await runner(options, helper).erase(helper, dockerAuthKey(registry), env);
   const entries = Object.entries(config.auths ?? {});
   const kept = entries.filter(([k]) => !sameRegistry(k, registry));
   if (kept.length !== entries.length) {

@@ -20,3 +20,21 @@ export interface Authenticator {
   /** Every secret this authenticator knows (for redaction of logs and errors). */
   secrets(): string[];
 }
+
+export interface HelperCredentials {
+  username: string;
+  secret: string;
+}
+
+/**
+ * The docker-credential-helpers protocol (`docker-credential-<name> get|store|erase`, server URL
+ * or JSON on stdin). Running a helper is a process, so the registry layer only names what it
+ * needs; `exec/credential-helpers.ts` runs them and callers pass it in.
+ */
+export interface CredentialHelpers {
+  /** undefined when the helper has nothing for this server. */
+  get(helper: string, serverUrl: string, env?: NodeJS.ProcessEnv): Promise<HelperCredentials | undefined>;
+  store(helper: string, serverUrl: string, creds: HelperCredentials, env?: NodeJS.ProcessEnv): Promise<void>;
+  /** false when the helper had nothing stored. */
+  erase(helper: string, serverUrl: string, env?: NodeJS.ProcessEnv): Promise<boolean>;
+}
