@@ -100,8 +100,10 @@ export default async function dockerBuildExecutor(options: DockerBuildExecutorSc
       await exec(command, args, { cwd: context.root, env: prebuildEnv, stream: true, timeoutMs: 30 * 60_000 });
     }
     // The registry layer cache lives in a repository of its own, so it never clutters image tags.
-    const registryCache = env.AUREN_BUILD_CACHE ? env.AUREN_BUILD_CACHE === 'registry' : options.registryCache === true;
-    const cacheRepo = `${config.registry}/${repositoryPath(config, `${BUILD_CACHE_PREFIX}/${project.name}`)}`;
+    // CI names the prefix for every build (AUREN_CACHE_REPO, e.g. <registry>/<ns>/buildcache).
+    const cachePrefix = env.AUREN_CACHE_REPO?.trim() || `${config.registry}/${repositoryPath(config, BUILD_CACHE_PREFIX)}`;
+    const registryCache = Boolean(env.AUREN_CACHE_REPO?.trim()) || options.registryCache === true;
+    const cacheRepo = `${cachePrefix.replace(/\/+$/, '')}/${project.name}`;
     const record = await buildImage({
       workspaceRoot: context.root,
       project,
