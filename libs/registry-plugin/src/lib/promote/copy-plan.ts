@@ -38,7 +38,8 @@ export interface PlanCopyOptions {
 }
 
 export function copyMode(from: CopyEndpoint, to: CopyEndpoint): CopyMode {
-  if (from.client.baseUrl !== to.client.baseUrl) return 'copy';
+  // By name, not baseUrl: a loopback client learns its scheme on first contact.
+  if (from.client.registry !== to.client.registry) return 'copy';
   return from.repository === to.repository ? 'retag' : 'mount';
 }
 

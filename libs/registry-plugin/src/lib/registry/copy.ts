@@ -91,7 +91,8 @@ export async function registryImageSource(
 export async function copyImage(options: CopyOptions): Promise<CopyResult> {
   const { from, to } = options;
   const source = await registryImageSource(from.client, from.repository, from.reference);
-  const sameRegistry = from.client.baseUrl === to.client.baseUrl;
+  // By name, not baseUrl: a loopback client learns its scheme on first contact.
+  const sameRegistry = from.client.registry === to.client.registry;
   const plan = await planImagePush(to.client, source, {
     repository: to.repository,
     tags: to.tags,
