@@ -23,9 +23,10 @@ run_jest() { # name config
 
 run_jest registry-plugin libs/registry-plugin/jest.config.js
 [ -f tools/workspace-tests/jest.config.js ] && run_jest workspace tools/workspace-tests/jest.config.js
+run_jest workflow-runner tools/workflow-runner/jest.config.js
 
 # The apps' own tests, one Nx target each; pytest writes JUnit XML for the totals.
-for app in $(npx nx show projects --withTarget test --json | node -e 'JSON.parse(require("fs").readFileSync(0,"utf8")).filter(p=>!["registry-plugin","workspace-tests"].includes(p)).forEach(p=>console.log(p))'); do
+for app in $(npx nx show projects --withTarget test --json | node -e 'JSON.parse(require("fs").readFileSync(0,"utf8")).filter(p=>!["registry-plugin","workspace-tests","workflow-runner"].includes(p)).forEach(p=>console.log(p))'); do
   echo "::group::nx run $app:test"
   if PYTEST_ADDOPTS="--junitxml=$PWD/$results/app-$app.xml" npx nx run "$app:test" --skip-nx-cache --outputStyle=static; then
     echo ok > "$results/target-$app.ok"

@@ -285,6 +285,13 @@ describe('the pipeline on a real workspace', () => {
     for (const tag of pushed) expect(row).toContain(`\`${tag}\``);
     expect(row).toContain(`\`${bridge.latest}\``);
     expect(result.summary).toContain('- images: biometric-bridge');
+    // One release path (issue 11): the release job ran the mission's own command, with buildah,
+    // and no step of the workflow names docker buildx.
+    const release = result.runSteps.filter((step) => step.job === 'release').map((step) => step.script.trim());
+    expect(release).toContain('npx nx affected -t docker-push --outputStyle=static');
+    expect(result.runSteps.map((step) => step.script).join('\n')).not.toMatch(/release-images|--excludeTaskDependencies/);
+    expect(result.workflow).not.toMatch(/buildx/i);
+    expect(result.workflow).toMatch(/^ {2}AUREN_BUILDER: buildah$/m);
   }, STEP);
 
   it('a commit touching the base image affects all three apps', async () => {
