@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
+import { readConfig, tryParseManifest } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 
 /**
@@ -32,21 +33,17 @@ export interface FetchReleaseInput {
 }
 
 async function readJsonBlob(client: RegistryClient, repository: string, digest: string): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await client.blobGet(repository, digest)) chunks.push(chunk as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new AurenError('registry', `${client.registry}/${repository}: config blob ${digest} is not JSON`, 'The released image is damaged; rebuild it with `--rebuild` and push it under a new version.');
-  }
+  const config = await readConfig(client, repository, digest);
+  if (config) return config;
+  throw new AurenError('registry', `${client.registry}/${repository}: config blob ${digest} is not JSON`, 'The released image is damaged; rebuild it with `--rebuild` and push it under a new version.');
 }
 
 /** The labels of an image's config (for an index: its first platform's). */
 async function releasedLabels(client: RegistryClient, repository: string, manifests: Array<{ body: Buffer }>): Promise<Record<string, string>> {
   for (const manifest of manifests) {
-    const json = JSON.parse(manifest.body.toString('utf8')) as { config?: { digest?: string } };
-    if (!json.config?.digest) continue;
-    const config = await readJsonBlob(client, repository, json.config.digest);
+    const parsed = tryParseManifest(manifest.body);
+    if (!parsed?.config?.digest) continue;
+    const config = await readJsonBlob(client, repository, parsed.config.digest);
     return ((config.config as { Labels?: Record<string, string> } | undefined)?.Labels) ?? {};
   }
   return {};

@@ -7,6 +7,7 @@ import { exec, which } from '../exec/exec';
 import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
 import { sha256Digest } from '../registry/digest';
+import { tryParseManifest } from '../registry/image-graph';
 import { parseImageReference } from '../registry/reference';
 import type { ScanDatabase } from './types';
 
@@ -59,13 +60,9 @@ export async function findTrivyDb(client: RegistryClient, repositories: readonly
     }
     if (manifest === 'not-found') continue;
     let updatedAt: string | undefined;
-    try {
-      const body = JSON.parse(manifest.body.toString('utf8')) as { annotations?: Record<string, string>; layers?: Array<{ mediaType?: string }> };
-      if (!(body.layers ?? []).some((l) => l.mediaType === TRIVY_DB_LAYER_MEDIA_TYPE)) continue;
-      updatedAt = body.annotations?.[CREATED];
-    } catch {
-      continue;
-    }
+    const parsed = tryParseManifest(manifest.body, manifest.mediaType);
+    if (!parsed || !parsed.layers.some((l) => l.mediaType === TRIVY_DB_LAYER_MEDIA_TYPE)) continue;
+    updatedAt = parsed.annotations[CREATED];
     return { registry: client.registry, repository, digest: manifest.digest, ...(updatedAt ? { updatedAt } : {}) };
   }
   return undefined;

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { isDigest, sha256Digest } from '../registry/digest';
+import { tryParseManifest } from '../registry/image-graph';
 import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
 
 /**
@@ -115,12 +116,9 @@ export async function listReferrers(client: RegistryClient, repository: string, 
 async function readFallbackIndex(client: RegistryClient, repository: string, subjectDigest: string): Promise<{ index: ImageIndex; digest: string } | undefined> {
   const got = await client.manifestGet(repository, fallbackTag(subjectDigest));
   if (got === 'not-found') return undefined;
-  let index: ImageIndex;
-  try {
-    index = JSON.parse(got.body.toString('utf8')) as ImageIndex;
-  } catch {
-    throw new AurenError('registry', `${repository}:${fallbackTag(subjectDigest)} is not JSON`, 'Delete the tag; the next push rebuilds it.');
-  }
+  const parsed = tryParseManifest(got.body, got.mediaType);
+  if (!parsed) throw new AurenError('registry', `${repository}:${fallbackTag(subjectDigest)} is not JSON`, 'Delete the tag; the next push rebuilds it.');
+  const index = parsed.document as ImageIndex;
   if (!Array.isArray(index.manifests)) {
     throw new AurenError('registry', `${repository}:${fallbackTag(subjectDigest)} is not an image index (no "manifests")`, 'Delete the tag; the next push rebuilds it.');
   }
