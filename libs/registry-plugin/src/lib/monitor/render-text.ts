@@ -8,6 +8,8 @@ export const METRIC_TITLES: Record<Check['metric'], string> = {
   storage: 'Storage',
   'push-success-rate': 'Push success rate',
   'pull-latency': 'Pull latency',
+  'unsigned-images': 'Unsigned images',
+  'images-without-sbom': 'Images without SBOM',
 };
 
 const MARK: Record<Level, string> = { ok: 'ok', warn: 'WARN', alert: 'ALERT', 'no-data': 'n/a' };

@@ -71,6 +71,10 @@ export interface ImageReport {
   /** Largest platform: what a single pull costs at most. */
   sizeBytes: number;
   vulnerabilities?: VulnerabilityCounts;
+  /** A signature is attached (cosign bundle referrer or legacy `.sig` tag); presence, not verification. */
+  signed?: boolean;
+  /** An SBOM (CycloneDX, SPDX) is attached. */
+  sbom?: boolean;
 }
 
 export interface RepositoryReport {
@@ -109,7 +113,15 @@ export interface PullReport {
 }
 
 export type Level = 'ok' | 'warn' | 'alert' | 'no-data';
-export type MetricName = 'reachability' | 'image-size' | 'critical-vulnerabilities' | 'storage' | 'push-success-rate' | 'pull-latency';
+export type MetricName =
+  | 'reachability'
+  | 'image-size'
+  | 'critical-vulnerabilities'
+  | 'storage'
+  | 'push-success-rate'
+  | 'pull-latency'
+  | 'unsigned-images'
+  | 'images-without-sbom';
 
 export interface Check {
   metric: MetricName;
