@@ -1,10 +1,11 @@
 /**
  * End to end, with every part real: a copy of this workspace with its own git history, real Nx
- * commands, real buildah builds and a real distribution registry on a free port. Only the
- * vulnerability scanner is a stand-in (tools/scanner-standins), since Trivy cannot be installed
- * here. The steps share one registry and history, in order, as a team's merges would.
+ * commands, real buildah builds, a real distribution registry on a free port and the real Trivy
+ * (tools/.bin, from `setup.sh --test-tools`), whose database the registry serves once a step
+ * publishes it (`nx run registry:trivy-db`). Pushed images are read back by crane, an
+ * independent client. The steps share one registry and history, in order, as a team's merges would.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import execa from 'execa';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -46,6 +47,22 @@ function expectOk(result: { exitCode: number; all?: string }, what: string): voi
   if (result.exitCode !== 0) throw new Error(`${what} failed (${result.exitCode}):\n${(result.all ?? '').slice(-6000)}`);
 }
 
+/**
+ * crane, an independent client, reads back what a project's push.json says was pushed: every
+ * blob of every platform hashes to its digest (`validate --remote`), and the tag resolves to the
+ * recorded digest.
+ */
+async function expectCraneReadsPushed(projects: readonly string[]): Promise<void> {
+  for (const project of projects) {
+    const record = JSON.parse(await readFile(join(ws.dir, 'dist/images', project, 'push.json'), 'utf8')) as { registry: string; repository: string; digest: string; tags: string[] };
+    const ref = `${record.registry}/${record.repository}`;
+    const validate = await execa('crane', ['validate', '--insecure', '--remote', `${ref}@${record.digest}`], { reject: false, all: true });
+    expect({ project, exitCode: validate.exitCode, output: validate.all }).toEqual({ project, exitCode: 0, output: expect.stringContaining('PASS') });
+    const digest = await execa('crane', ['digest', '--insecure', `${ref}:${record.tags[0]}`]);
+    expect({ project, digest: digest.stdout.trim() }).toEqual({ project, digest: record.digest });
+  }
+}
+
 const dateTag = /^\d{8}-\d{4}$/;
 const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 
@@ -72,6 +89,7 @@ describe('the pipeline on a real workspace', () => {
     }
     expect(tags['base-debian'].bookworm).toBeDefined();
     expect(await gitTags()).toEqual(['auren-api@0.1.0', 'auren-nginx@0.1.0', 'base-image@0.1.0', 'biometric-bridge@0.1.0']);
+    await expectCraneReadsPushed([...APPS, 'base-image']);
   }, STEP);
 
   it('the pushed images work, read by standard clients', async () => {
@@ -140,6 +158,7 @@ describe('the pipeline on a real workspace', () => {
     expect(after['auren-nginx'].latest).toBe(after['auren-nginx']['v0.1.1']);
     expect(after['auren-nginx'].latest).not.toBe(before['auren-nginx'].latest);
     expect(await gitTags()).toContain('auren-nginx@0.1.1');
+    await expectCraneReadsPushed(['auren-nginx']);
   }, STEP);
 
   it('--dry-run prints the plan and changes nothing', async () => {
@@ -172,6 +191,7 @@ describe('the pipeline on a real workspace', () => {
     expect(api.latest).toBe(api['v0.2.0']);
     for (const other of ['biometric-bridge', 'auren-nginx', 'base-debian']) expect(after[other]).toEqual(before[other]);
     expect((await gitTags()).filter((t) => !gitBefore.includes(t))).toEqual(['auren-api@0.2.0']);
+    await expectCraneReadsPushed(['auren-api']);
   }, STEP);
 
   it('a feature branch pushes development tags and never moves latest', async () => {
@@ -185,6 +205,7 @@ describe('the pipeline on a real workspace', () => {
     expect(added).toEqual(['dev-feature-login-page', `feature-login-page-${sha.slice(0, 7)}`].sort());
     expect(api.latest).toBe(before['auren-api'].latest);
     expect(await gitTags()).toEqual(gitBefore);
+    await expectCraneReadsPushed(['auren-api']);
     await ws.git('checkout', '-q', 'main');
   }, STEP);
 
@@ -199,21 +220,22 @@ describe('the pipeline on a real workspace', () => {
   }, STEP);
 
   it('a CRITICAL finding blocks scan and push, names the finding, pushes nothing', async () => {
-    const findings = join(ws.dir, 'tmp', 'findings.json');
-    await mkdir(join(ws.dir, 'tmp'), { recursive: true });
-    // The vulnerable package is in the bridge image only (python3-psycopg2), not in its base.
-    await writeFile(findings, JSON.stringify([{ id: 'CVE-2024-99999', severity: 'CRITICAL', pkg: 'python3-psycopg2', installed: '2.9.5-1', fixed: '2.9.5-2', image: 'biometric-bridge' }]));
-    // A new vulnerability database changes the scan's cache key, as a real DB update does.
-    const env = { AUREN_STANDIN_FINDINGS: findings, AUREN_STANDIN_DB_VERSION: `e2e-${Date.now()}` };
+    // A new vulnerability database reaches the registry: the fixture one (tools/trivy-db), whose
+    // CRITICAL advisory is for fastapi, in the auren-api image only. Trivy reads it from there.
+    const published = await ws.nx(['run', 'registry:trivy-db']);
+    expectOk(published, 'nx run registry:trivy-db');
+    expect(published.all).toContain(`published ${registry.host}/auren/trivy-db:2@sha256:`);
     const before = await snapshot();
-    const scan = await ws.nx(['run', 'biometric-bridge:scan'], env);
-    expect(scan.exitCode).not.toBe(0);
-    expect(scan.all).toContain('CVE-2024-99999');
-    const report = JSON.parse(await readFile(join(ws.dir, 'dist/images/biometric-bridge/scan/report.json'), 'utf8'));
-    expect(report.verdict).toBe('blocked');
-    const push = await ws.nx(['run', 'biometric-bridge:docker-push'], env);
+    // The new database changes the scan's cache key: the cached scan is not reused.
+    const push = await ws.nx(['run', 'auren-api:docker-push']);
     expect(push.exitCode).not.toBe(0);
-    expect(push.all).toContain('CVE-2024-99999');
+    expect(push.all).not.toMatch(/nx run auren-api:scan\s+\[local cache\]/);
+    expect(push.all).toMatch(/CRITICAL CVE-2026-90001 python3-fastapi 0\.92\.0-1 → fixed in 0\.92\.0-1\+deb12u1/);
+    const report = JSON.parse(await readFile(join(ws.dir, 'dist/images/auren-api/scan/report.json'), 'utf8'));
+    expect(report.verdict).toBe('blocked');
+    const trivyVersion = JSON.parse((await execa('trivy', ['version', '--format', 'json'])).stdout).Version;
+    expect(report.vulnerabilityScan.scanner).toEqual(expect.objectContaining({ name: 'trivy', version: trivyVersion, dbSource: expect.stringContaining(`${registry.host}/auren/trivy-db@sha256:`) }));
+    expect(report.gate.blocking.map((f: { id: string; pkgName: string }) => `${f.id} ${f.pkgName}`)).toContain('CVE-2026-90001 python3-fastapi');
     expect(await snapshot()).toEqual(before);
   }, STEP);
 

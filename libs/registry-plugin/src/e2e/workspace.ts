@@ -45,7 +45,11 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     GIT_AUTHOR_EMAIL: 'ci@auren.invalid',
     GIT_COMMITTER_NAME: 'AUREN CI',
     GIT_COMMITTER_EMAIL: 'ci@auren.invalid',
-    PATH: `${join(WORKSPACE_ROOT, 'tools', 'scanner-standins')}:${process.env.PATH}`,
+    // The real scanner and clients at their pinned versions (setup.sh --test-tools), never stand-ins.
+    PATH: `${join(WORKSPACE_ROOT, 'tools', '.bin')}:${process.env.PATH}`,
+    // Trivy's database and layer cache of this clone only (tmp/ is git-ignored): a database
+    // another test or a user left in ~/.cache/trivy must not decide this clone's scans.
+    TRIVY_CACHE_DIR: join(dir, 'tmp', 'trivy-cache'),
     ...env,
   };
   // Variables of a surrounding CI run must not decide this clone's branch.
