@@ -12,11 +12,6 @@ export function isValidTag(tag: string): boolean {
 }
 
 export function validateTag(tag: string): string {
-  if (!isValidTag(tag)) {
-    throw inputError(
-      `invalid image tag "${tag}"`,
-      'A tag is 1–128 characters from [A-Za-z0-9_.-] and must not start with "." or "-".',
-    );
-  }
-  return tag;
+  if (isValidTag(tag)) return tag;
+  throw inputError(`invalid image tag "${tag}"`, 'A tag is 1–128 characters from [A-Za-z0-9_.-] and must not start with "." or "-".');
 }
