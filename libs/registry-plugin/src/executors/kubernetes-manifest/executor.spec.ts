@@ -5,7 +5,10 @@ import { logger, type ExecutorContext } from '@nx/devkit';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { exec } from '../../lib/exec/exec';
 import executor, { defaultSecretName } from './executor';
+
+const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
 
 const schema = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'secret-v1.schema.json'), 'utf8'));
 const ajv = new Ajv({ allErrors: true });
@@ -68,7 +71,7 @@ describe('kubernetes-manifest executor', () => {
 
   it('prints a Secret v1 of type dockerconfigjson from AUREN_REGISTRY_USERNAME/PASSWORD; the password is in stdout only', async () => {
     const env = { AUREN_REGISTRY_USERNAME: USER, AUREN_REGISTRY_PASSWORD: PASSWORD, DOCKER_CONFIG: join(root, 'none') };
-    const { result, stdout, logs } = await run({ namespace: 'auren-prod', name: 'auren-pull' }, env);
+    const { result, stdout, logs } = await run({ namespace: 'auren-prod', name: 'auren-pull', stdout: true }, env);
     expect(result).toEqual({ success: true });
     const secret = parseYaml(stdout);
     expect(validateSecret(secret)).toBe(true);
@@ -90,7 +93,7 @@ describe('kubernetes-manifest executor', () => {
     mkdirSync(dockerDir);
     const auth = Buffer.from(`stored-user:${PASSWORD}`).toString('base64');
     writeFileSync(join(dockerDir, 'config.json'), JSON.stringify({ auths: { [REGISTRY]: { auth } } }), { mode: 0o600 });
-    const { result, stdout, logs } = await run({ format: 'json' }, { DOCKER_CONFIG: dockerDir });
+    const { result, stdout, logs } = await run({ format: 'json', stdout: true }, { DOCKER_CONFIG: dockerDir });
     expect(result).toEqual({ success: true });
     const secret = JSON.parse(stdout);
     expect(validateSecret(secret)).toBe(true);
@@ -99,8 +102,14 @@ describe('kubernetes-manifest executor', () => {
     expect(logs.join('\n')).not.toContain(PASSWORD);
   });
 
-  it('--output writes the manifest with mode 0600, prints nothing of it and logs no secret', async () => {
+  it('by default writes the manifest to a file with mode 0600, prints nothing of it and logs no secret', async () => {
     const env = { AUREN_REGISTRY_USERNAME: USER, AUREN_REGISTRY_PASSWORD: PASSWORD, DOCKER_CONFIG: join(root, 'none') };
+    const defaults = await run({ namespace: 'auren-prod', name: 'auren-pull' }, env);
+    expect(defaults.result).toEqual({ success: true });
+    expect(defaults.stdout).toBe('');
+    expect(statSync(join(root, 'dist/k8s/auren-prod-auren-pull.secret.yaml')).mode & 0o777).toBe(0o600);
+    expect(defaults.logs.join('\n')).toContain('kubectl apply -f dist/k8s/auren-prod-auren-pull.secret.yaml');
+    expect(defaults.logs.join('\n')).not.toContain(PASSWORD);
     const { result, stdout, logs } = await run({ output: 'dist/k8s/pull-secret.yaml' }, env);
     expect(result).toEqual({ success: true });
     expect(stdout).toBe('');
@@ -114,7 +123,7 @@ describe('kubernetes-manifest executor', () => {
   });
 
   it('without stored credentials: an auth error naming the registry and `registry:login`; nothing printed', async () => {
-    const { result, stdout, logs } = await run({}, { DOCKER_CONFIG: join(root, 'none') });
+    const { result, stdout, logs } = await run({ stdout: true }, { DOCKER_CONFIG: join(root, 'none') });
     expect(result).toEqual({ success: false });
     expect(stdout).toBe('');
     expect(logs.join('\n')).toMatch(/no stored credentials for registry\.example\.com:5443[\s\S]*registry:login/);
@@ -140,6 +149,28 @@ describe('kubernetes-manifest executor', () => {
     expect(validateSecret({ ...good, metadata: { name: 'a', secret: 'x' } })).toBe(false);
     expect(validateSecret({ ...good, spec: {} })).toBe(false);
   });
+
+  it('through the real `nx run registry:kubernetes-manifest`: the Secret is in its file, and nowhere in Nx\'s output or cache', async () => {
+    const cache = join(root, 'nx-cache');
+    const outFile = join(root, 'pull-secret.yaml');
+    const secretPassword = `nx-run-${Date.now()}-pw`;
+    const result = await exec(
+      'npx',
+      ['nx', 'run', 'registry:kubernetes-manifest', '--namespace=auren-prod', '--name=auren-pull', `--output=${outFile}`, '--skip-nx-cache'],
+      {
+        cwd: workspaceRoot,
+        env: { ...process.env, NX_DAEMON: 'false', NX_CACHE_DIRECTORY: cache, NX_NO_CLOUD: 'true', DOCKER_CONFIG: join(root, 'none'), AUREN_REGISTRY_USERNAME: USER, AUREN_REGISTRY_PASSWORD: secretPassword },
+      },
+    );
+    const secret = parseYaml(readFileSync(outFile, 'utf8'));
+    expect(validateSecret(secret)).toBe(true);
+    expect(decode(secret).auths['127.0.0.1:5000'].password).toBe(secretPassword);
+    expect(result.stdout + result.stderr).toContain('kubectl apply -f');
+    expect(result.stdout + result.stderr).not.toContain(secretPassword);
+    expect(result.stdout + result.stderr).not.toContain(secret.data['.dockerconfigjson'].slice(0, 40));
+    const stored = existsSync(cache) ? (await exec('grep', ['-rl', secret.data['.dockerconfigjson'].slice(0, 40), cache], { okExitCodes: [1] })).stdout : '';
+    expect(stored).toBe('');
+  }, 180_000);
 
   it('default Secret names are valid object names for every registry form', () => {
     expect(defaultSecretName('127.0.0.1:5000')).toBe('registry-127-0-0-1-5000');

@@ -15,6 +15,8 @@ export interface NormalizedKubernetesManifestOptions {
   format: ManifestFormat;
   /** Absolute path, or undefined for stdout. */
   output: string | undefined;
+  /** Relative path for messages. */
+  outputLabel: string | undefined;
 }
 
 /** `registry-<host>` with every character a Secret name cannot hold turned into `-`. */
@@ -25,13 +27,13 @@ export function defaultSecretName(registry: string): string {
 export function normalizeOptions(options: KubernetesManifestExecutorSchema, config: AurenConfig, workspaceRoot: string): NormalizedKubernetesManifestOptions {
   const format = options.format ?? 'yaml';
   if (format !== 'yaml' && format !== 'json') throw inputError(`unknown --format "${String(format)}"`, 'Use yaml or json.');
-  return {
-    registry: config.registry,
-    namespace: options.namespace?.trim() || 'default',
-    name: options.name?.trim() || defaultSecretName(config.registry),
-    format,
-    output: options.output ? resolve(workspaceRoot, options.output) : undefined,
-  };
+  const namespace = options.namespace?.trim() || 'default';
+  const name = options.name?.trim() || defaultSecretName(config.registry);
+  if (options.stdout && options.output) throw inputError('--stdout and --output are both set', 'Choose one: a file (default) or stdout.');
+  // Nx writes every task's terminal output to <cache>/terminalOutputs/<hash> (0644), cached or
+  // not: a Secret printed through `nx run` would be stored there. A file is the default.
+  const outputLabel = options.stdout ? undefined : options.output ?? `dist/k8s/${namespace}-${name}.secret.${format === 'json' ? 'json' : 'yaml'}`;
+  return { registry: config.registry, namespace, name, format, output: outputLabel ? resolve(workspaceRoot, outputLabel) : undefined, outputLabel };
 }
 
 export interface KubernetesManifestIo {
@@ -57,8 +59,9 @@ export default async function kubernetesManifestExecutor(
       // An existing file keeps its mode on write: make sure the secret is not left world-readable.
       chmodSync(normalized.output, 0o600);
       logger.info(
-        `kubernetes-manifest: Secret ${normalized.namespace}/${normalized.name} for ${normalized.registry} (credentials from ${credentials?.source}) written to ${normalized.output}`,
+        `kubernetes-manifest: Secret ${normalized.namespace}/${normalized.name} for ${normalized.registry} (credentials from ${credentials?.source}) written to ${normalized.outputLabel} (mode 0600)`,
       );
+      logger.info(`kubernetes-manifest: apply it with \`kubectl apply -f ${normalized.outputLabel}\``);
     } else {
       io.write(text);
     }

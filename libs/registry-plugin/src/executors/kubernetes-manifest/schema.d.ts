@@ -5,6 +5,8 @@ export interface KubernetesManifestExecutorSchema {
   name?: string;
   /** Manifest format: yaml (as doctl prints it) or json. */
   format?: 'yaml' | 'json';
-  /** Write the manifest to this file (mode 0600) instead of stdout. */
+  /** File to write the manifest to (mode 0600). Default: dist/k8s/<namespace>-<name>.secret.yaml. */
   output?: string;
+  /** Print the manifest to stdout instead of writing a file (Nx stores task output in its cache). */
+  stdout?: boolean;
 }
