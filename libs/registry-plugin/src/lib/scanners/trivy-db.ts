@@ -113,7 +113,6 @@ export function trivyDbManifest(layer: Buffer, config: Buffer, updatedAt: string
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
-      artifactType: TRIVY_DB_CONFIG_MEDIA_TYPE,
       config: { mediaType: TRIVY_DB_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
       layers: [{ mediaType: TRIVY_DB_LAYER_MEDIA_TYPE, digest: sha256Digest(layer), size: layer.length, annotations: { [TITLE]: 'db.tar.gz' } }],
       annotations: { [CREATED]: updatedAt },
