@@ -1,5 +1,5 @@
 import { AurenError } from '../errors/errors';
-import type { RegistryClient } from '../registry/client';
+import { canDeleteTags, type RegistryClient, type TagDeleter } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { walkImage, type ManifestFetch } from '../registry/image-graph';
 import type { JournalWriter } from './journal';
@@ -22,6 +22,8 @@ import type { RegistryStorage } from './storage';
  */
 
 export type Outcome = 'deleted' | 'already-gone' | 'skipped';
+
+const UNTAGGED_REASON = 'tags deleted by name; the untagged manifest goes at the next garbage collection (--delete-untagged)';
 
 export interface DeletionOutcome {
   repository: string;
@@ -105,6 +107,30 @@ export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, li
   };
 
   const storage = options.storage;
+  /**
+   * Registries that delete a tag by name (distribution 3, OCI distribution spec 1.1) do it in O(1);
+   * a DELETE by digest makes distribution (2.8 and 3) read every tag link of the repository to
+   * find the tags to drop, so thousands of deletions cost minutes (bench/cleanup.mjs). Where tag
+   * deletion works, the planned image's tags are deleted by name and the manifest, now untagged,
+   * goes at the registry's next garbage collection (`registry garbage-collect --delete-untagged`);
+   * the journal still holds its bytes for `restore`. Learnt from the first answer: distribution
+   * 2.8 refuses a tag DELETE (400/405) and gets DELETE by digest as before.
+   */
+  let tagDeletes: 'unknown' | 'supported' | 'unsupported' = 'unknown';
+  const untaggedByParent = new Set<string>();
+  const deleteTags = async (c: RegistryClient & TagDeleter, repository: string, tags: string[]): Promise<'deleted' | 'unsupported'> => {
+    for (const [i, tag] of tags.entries()) {
+      const result = await c.tagDelete(repository, tag);
+      if (result !== 'unsupported') continue;
+      if (i > 0) {
+        throw new AurenError('registry', `registry ${c.registry} deleted tag ${tags[0]} of ${repository} but refused to delete tag ${tag}`,
+          'Run the cleanup again with --deleteVia storage or after checking the registry\'s delete settings; the journal has what was deleted.');
+      }
+      tagDeletes = 'unsupported';
+      return 'unsupported';
+    }
+    return 'deleted';
+  };
   const deleteOne = async (d: ImageDecision) => {
     if (storage) {
       const result = await storage.imageDelete(repo, d.digest, d.tags);
@@ -121,6 +147,20 @@ export async function applyPlan(client: RegistryClient, plan: RepositoryPlan, li
         pending.delete(d.digest);
         await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: 'skipped', reason: `tag ${tag} moved to ${head.digest.slice(0, 19)}` });
         await skipWithChildren(d.digest, `tag ${tag} moved`);
+        return;
+      }
+    }
+    if (tagDeletes !== 'unsupported' && canDeleteTags(client)) {
+      if (d.tags.length === 0 && untaggedByParent.has(d.digest)) {
+        pending.delete(d.digest);
+        await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: 'deleted', reason: UNTAGGED_REASON });
+        return;
+      }
+      if (d.tags.length > 0 && (await deleteTags(client, repo, d.tags)) === 'deleted') {
+        tagDeletes = 'supported';
+        for (const child of live.snapshot.manifests[d.digest]?.children ?? []) untaggedByParent.add(child);
+        pending.delete(d.digest);
+        await record({ repository: repo, digest: d.digest, tags: d.tags, outcome: 'deleted', reason: UNTAGGED_REASON });
         return;
       }
     }
