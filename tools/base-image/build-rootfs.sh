@@ -1,49 +1,137 @@
 #!/usr/bin/env bash
-# Makes a minimal Debian bookworm root filesystem from Debian packages (debootstrap) and packs
-# it as dist/base-image/rootfs.tar, the build context of tools/base-image/Dockerfile.
-# Needs root (debootstrap chroots). DEBIAN_MIRROR overrides the mirror.
+# Makes the minimal Debian bookworm root filesystem of the in-house base image, reproducibly,
+# from Debian packages (mmdebstrap, variant minbase), one tar per platform:
+#   dist/base-image/rootfs-<TARGETARCH>.tar     the build context of tools/base-image/Dockerfile
+#   dist/base-image/packages-<TARGETARCH>.lock  name=version of every installed package, sorted
+#                                               (also inside the image: /usr/share/auren/packages.lock)
+#   dist/base-image/packages.json               {"linux/amd64": {"bash": "5.2.15-2+b7", …}, …}
+#
+# Usage: build-rootfs.sh [--platforms=linux/amd64,linux/arm64] [--out=DIR]
+#   Platforms: AUREN_PLATFORMS when set (CI), else --platforms (the target's option), else the
+#   host's. linux/amd64 is always made. Foreign platforms run their maintainer scripts under QEMU
+#   (qemu-user-static + binfmt_misc: tools/scripts/setup.sh registers it as root).
+#
+# Reproducible: the same commit and the same Debian mirror content give byte-identical tars.
+# SOURCE_DATE_EPOCH is the date of the last commit touching tools/base-image (not HEAD, not the
+# clock), so file times, /etc/shadow's "last change" and the tar headers come from it; the tar is
+# sorted with numeric owners (mmdebstrap's defaults under SOURCE_DATE_EPOCH), and
+# customize-rootfs.sh removes logs, caches, machine-id and the host's resolv.conf/hostname.
+# Needs root (mmdebstrap --mode=root chroots). DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR override
+# the mirrors.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$ROOT/tools/base-image"
+cd "$ROOT"
 OUT="dist/base-image"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 SUITE=bookworm
-INCLUDE="$(grep -v '^#' tools/base-image/packages.txt | xargs | tr ' ' ',')"
+# Downloaded .debs, kept per machine between builds (not part of any output).
+DEB_CACHE="${AUREN_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/auren/debs}"
+option_platforms=""
 
-if ! command -v debootstrap >/dev/null; then
-  echo "debootstrap is not installed: run tools/scripts/setup.sh" >&2; exit 2
+die() { echo "base-image: $1" >&2; exit "${2:-1}"; }
+
+for arg in "$@"; do
+  case "$arg" in
+    --platforms=*) option_platforms="${arg#--platforms=}" ;;
+    --out=*) OUT="${arg#--out=}" ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$arg' (expected --platforms=<list> or --out=<dir>)" 2 ;;
+  esac
+done
+
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: run tools/scripts/setup.sh" 2
+[ "$(id -u)" -eq 0 ] || die "making the root filesystem needs root (mmdebstrap --mode=root chroots); run as root" 2
+
+# Platform (OCI) → Debian architecture and the file name buildah's TARGETARCH selects.
+debian_arch() {
+  case "$1" in
+    linux/amd64) echo amd64 ;;
+    linux/arm64|linux/arm64/v8) echo arm64 ;;
+    linux/arm/v7|linux/arm) echo armhf ;;
+    linux/386) echo i386 ;;
+    linux/ppc64le) echo ppc64el ;;
+    linux/s390x) echo s390x ;;
+    *) return 1 ;;
+  esac
+}
+target_arch() {
+  case "$1" in amd64|arm64|s390x) echo "$1" ;; armhf) echo arm ;; i386) echo 386 ;; ppc64el) echo ppc64le ;; esac
+}
+
+host_arch="$(dpkg --print-architecture)"
+requested="${AUREN_PLATFORMS:-${option_platforms:-linux/$host_arch}}"
+archs=(amd64)
+IFS=',' read -r -a list <<<"$requested"
+for platform in "${list[@]}"; do
+  platform="$(echo "$platform" | tr -d '[:space:]')"
+  [ -n "$platform" ] || continue
+  arch="$(debian_arch "$platform")" || die "platform '$platform' has no Debian bookworm port here (known: linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x)" 2
+  [[ " ${archs[*]} " == *" $arch "* ]] || archs+=("$arch")
+done
+
+# Foreign architectures: their maintainer scripts run under QEMU user emulation. arch-test
+# runs a tiny program of that architecture, so this checks what mmdebstrap will need.
+for arch in "${archs[@]}"; do
+  [ "$arch" = "$host_arch" ] && continue
+  if ! command -v arch-test >/dev/null || ! arch-test "$arch" >/dev/null 2>&1; then
+    die "this machine cannot run $arch programs, which the $arch root filesystem needs.
+  Fix: run 'bash tools/scripts/setup.sh' as root (installs qemu-user-static and registers its
+  binfmt_misc handler), or build for this machine only: AUREN_PLATFORMS=linux/$host_arch." 3
+  fi
+done
+
+# The date of the base image's own last commit: the same for every machine and every later
+# commit that does not touch tools/base-image.
+epoch="$(git log -1 --format=%ct -- tools/base-image 2>/dev/null || true)"
+if [ -z "$epoch" ]; then
+  [ -n "${SOURCE_DATE_EPOCH:-}" ] || die "no git history for tools/base-image to date the root filesystem; commit it, or set SOURCE_DATE_EPOCH" 2
+  epoch="$SOURCE_DATE_EPOCH"
 fi
-work="$(mktemp -d /tmp/auren-rootfs.XXXXXX)"
-trap 'rm -rf "$work"' EXIT
-echo "base-image: debootstrap $SUITE from $MIRROR (variant minbase, +$INCLUDE)"
-debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$work/rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
-  tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
-# Security updates and the same apt sources a Debian container image has.
-cat > "$work/rootfs/etc/apt/sources.list" <<SOURCES
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb ${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security} $SUITE-security main
-SOURCES
-# Keep images small the way the official slim images do: no package caches, no docs.
-cat > "$work/rootfs/etc/apt/apt.conf.d/90auren-slim" <<'APT'
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-Acquire::Languages "none";
-APT
-cat > "$work/rootfs/etc/dpkg/dpkg.cfg.d/90auren-nodoc" <<'DPKG'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/locale/*
-DPKG
-rm -rf "$work/rootfs/var/cache/apt/archives/"*.deb "$work/rootfs/var/lib/apt/lists/"* \
-  "$work/rootfs/usr/share/doc" "$work/rootfs/usr/share/man" "$work/rootfs/usr/share/info" \
-  "$work/rootfs/var/log/"* "$work/rootfs/var/cache/debconf/"*-old "$work/rootfs/debootstrap" 2>/dev/null || true
-mkdir -p "$work/rootfs/usr/share/doc"
-
+include="$(grep -v '^\s*#' "$HERE/packages.txt" | xargs | tr ' ' ',')"
 mkdir -p "$OUT"
-# Numeric owners and sorted entries: the tarball depends only on the files.
-tar --sort=name --numeric-owner --xattrs -C "$work/rootfs" -cf "$OUT/rootfs.tar.tmp" .
-mv "$OUT/rootfs.tar.tmp" "$OUT/rootfs.tar"
-echo "base-image: wrote $OUT/rootfs.tar ($(du -h "$OUT/rootfs.tar" | cut -f1))"
+# A platform asked for last time but not now must not linger in the build context.
+rm -f "$OUT"/rootfs-*.tar "$OUT"/packages-*.lock "$OUT"/packages.json "$OUT/rootfs.tar"
+work="$(mktemp -d "${TMPDIR:-/tmp}/auren-rootfs.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+for arch in "${archs[@]}"; do
+  name="$(target_arch "$arch")"
+  started=$SECONDS
+  echo "base-image: mmdebstrap $SUITE $arch (minbase +$include, SOURCE_DATE_EPOCH=$epoch)"
+  cache="$DEB_CACHE/$SUITE-$arch"
+  mkdir -p "$cache"
+  # merged-usr: bookworm's merged /usr made by symlinks, without the usrmerge package (which
+  # would pull in perl). The .deb cache only saves downloads: apt checks every file's hash.
+  if ! SOURCE_DATE_EPOCH="$epoch" mmdebstrap --mode=root --variant=minbase --architectures="$arch" \
+      --include="$include" --format=tar \
+      --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+      --aptopt="$HERE/apt.conf" --dpkgopt="$HERE/dpkg.cfg" \
+      --skip=essential/unlink \
+      --setup-hook='mkdir -p "$1/var/cache/apt/archives"' \
+      --setup-hook="cp -p '$cache'/*.deb \"\$1/var/cache/apt/archives/\" 2>/dev/null || true" \
+      --customize-hook="bash '$HERE/customize-rootfs.sh' --save-debs '$cache' \"\$1\"" \
+      "$SUITE" "$work/rootfs-$name.tar" \
+      "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb $SECURITY_MIRROR $SUITE-security main" \
+      >"$work/mmdebstrap-$arch.log" 2>&1; then
+    tail -n 40 "$work/mmdebstrap-$arch.log" >&2
+    die "mmdebstrap failed for $arch (log above)"
+  fi
+  tar -xOf "$work/rootfs-$name.tar" ./usr/share/auren/packages.lock >"$OUT/packages-$name.lock"
+  mv "$work/rootfs-$name.tar" "$OUT/rootfs-$name.tar"
+  echo "base-image: wrote $OUT/rootfs-$name.tar ($(du -h "$OUT/rootfs-$name.tar" | cut -f1), $(wc -l <"$OUT/packages-$name.lock") packages, sha256 $(sha256sum "$OUT/rootfs-$name.tar" | cut -c1-16)…) in $((SECONDS - started)) s"
+done
+
+# One JSON record of every platform's packages, for image.json.
+node -e '
+  const fs = require("fs"), path = require("path");
+  const [out, ...pairs] = process.argv.slice(1);
+  const record = {};
+  for (const pair of pairs) {
+    const [platform, file] = pair.split("=");
+    record[platform] = Object.fromEntries(fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => l.split("=")));
+  }
+  fs.writeFileSync(path.join(out, "packages.json"), JSON.stringify(record, null, 2) + "\n");
+' "$OUT" $(for arch in "${archs[@]}"; do n="$(target_arch "$arch")"; p="linux/$n"; [ "$n" = arm ] && p=linux/arm/v7; echo "$p=$OUT/packages-$n.lock"; done)
