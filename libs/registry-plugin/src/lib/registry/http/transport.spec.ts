@@ -6,6 +6,7 @@ import { startTestRegistry, type TestRegistry } from '../../../testing/registry-
 import { createTestPki, type TestPki } from '../../../testing/tls-certs';
 import type { AurenConfig } from '../../config/options';
 import { insecureRegistriesFor } from '../../pipeline/build';
+import { connectRegistry } from '../../pipeline/connect';
 import { createAuthenticator } from '../auth/authenticator';
 import { createRegistryClient, probeRegistryScheme } from '../client';
 import { sha256Digest } from '../digest';
@@ -132,6 +133,17 @@ describe('a TLS registry on a loopback address', () => {
     const output = [JSON.stringify(plan), JSON.stringify(result), ...urls, String(refused), (refused as { hint?: string }).hint].join('\n');
     expect(output).not.toContain(password);
     expect(output).not.toContain(Buffer.from(`ci:${password}`).toString('base64'));
+  });
+
+  it('is what connectRegistry (every command) reaches with AUREN_REGISTRY_* credentials and the CA in NODE_EXTRA_CA_CERTS', async () => {
+    const config = { registry: tls.host, insecureRegistries: [], caFile: undefined } as unknown as AurenConfig;
+    const env = { HOME: pki.dir, DOCKER_CONFIG: pki.dir, NODE_EXTRA_CA_CERTS: pki.caCert, AUREN_REGISTRY_USERNAME: 'ci', AUREN_REGISTRY_PASSWORD: password };
+    const client = await connectRegistry(config, env);
+    expect(await client.tagList('auren/api')).toEqual(['1.0.0']);
+    expect(client.baseUrl).toBe(`https://${tls.host}`);
+    const plainClient = await connectRegistry({ ...config, registry: plain.host } as AurenConfig, env);
+    await plainClient.ping();
+    expect(plainClient.baseUrl).toBe(`http://${plain.host}`);
   });
 
   it('never falls back to plain HTTP on a certificate error', async () => {
