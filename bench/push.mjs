@@ -1,6 +1,7 @@
 // Issue targets for docker-push, measured against the named references in the same run:
-//  - push of a built app image into an empty repository ≤ 1.3× `skopeo copy` of the same OCI
-//    layout into another empty repository of the same registry; peak memory < 250 MB;
+//  - push of a built app image into an empty repository ≤ 1.1× `skopeo copy` of the same OCI
+//    layout into another empty repository of the same registry; peak memory < 120 MB (issue 12;
+//    the worker loads the plugin through bin/register.js, as the CLI does: no swc in memory);
 //  - re-pushing an image the registry already has: only HEAD requests, < 1 s;
 //  - pushing with 5 tags ≤ 1.1× pushing with 1 tag;
 //  - `nx affected -t docker-push` with nothing affected < 3 s.
@@ -45,6 +46,8 @@ const fresh = async (fn) => {
     await r.stop();
   }
 };
+// The floor: a bare Node process.
+const baseMb = (Number((await run(process.execPath, ['-e', 'process.stdout.write(String(process.resourceUsage().maxRSS))'])).stdout) / 1024).toFixed(0);
 const reg = await startTestRegistry();
 try {
   const oursMs = [], skopeoMs = [], rss = [];
@@ -71,8 +74,8 @@ try {
 
   const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
   console.log(`layout: ${layout}`);
-  console.log(`push into empty repo:   ours ${fmt(median(oursMs))}  skopeo copy ${fmt(median(skopeoMs))}  ratio ${(median(oursMs) / median(skopeoMs)).toFixed(2)} (target ≤ 1.30)`);
-  console.log(`peak memory of push:    ${(Math.max(...rss) / 1024).toFixed(0)} MB (target < 250 MB)`);
+  console.log(`push into empty repo:   ours ${fmt(median(oursMs))}  skopeo copy ${fmt(median(skopeoMs))}  ratio ${(median(oursMs) / median(skopeoMs)).toFixed(2)} (target ≤ 1.10)`);
+  console.log(`peak memory of push:    ${(Math.max(...rss) / 1024).toFixed(0)} MB (target < 120 MB; node -e 1: ${baseMb} MB)`);
   console.log(`re-push, all present:   ${fmt(again.ms)}, requests ${JSON.stringify(again.methods)} (target: HEAD only, < 1 s)`);
   console.log(`5 tags vs 1 tag:        ${fmt(median(five))} vs ${fmt(median(one))}  ratio ${(median(five) / median(one)).toFixed(2)} (target ≤ 1.10)`);
   console.log(`nx affected, nothing affected: ${fmt(nxMs)} without the daemon, ${fmt(nxDaemonMs)} with it (target < 3 s)`);
