@@ -1,5 +1,6 @@
 import { exitCodeFor, formatError } from '../lib/errors/errors';
 import type { Command, CommandIo } from './command';
+import { parseCommandLine, renderHelp } from './options';
 import { command as cleanupCommand } from './commands/cleanup';
 import { command as gcCommand } from './commands/gc';
 import { inspectCommand } from './commands/inspect';
@@ -13,7 +14,7 @@ import { command as restoreCommand } from './commands/restore';
 
 /**
  * `auren-registry`: thin commands over the plugin's library, for cron jobs and people outside
- * Nx. Every command has --help with examples.
+ * Nx. Every command's flags and --help come from its schema (options.ts).
  */
 export const commands: Record<string, Command> = {
   ls: lsCommand,
@@ -52,11 +53,11 @@ export async function main(argv: string[], io: CommandIo = defaultIo()): Promise
     return 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
-    io.stdout(command.help + '\n');
+    io.stdout(renderHelp(name, command.spec) + '\n');
     return 0;
   }
   try {
-    return await command.run(args, io);
+    return await command.run(parseCommandLine(name, command.spec, args), io);
   } catch (error) {
     io.stderr(formatError(error) + '\n');
     return exitCodeFor(error);

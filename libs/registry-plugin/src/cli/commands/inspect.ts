@@ -5,7 +5,8 @@ import { formatBytes, textTable } from '../../lib/reports/format';
 import type { RegistryClient } from '../../lib/registry/client';
 import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest, type Platform } from '../../lib/registry/media-types';
 import { DOCKER_HUB, formatReference, parseImageReference, type ImageReference } from '../../lib/registry/reference';
-import { hasFlag, type Command } from '../command';
+import type { Command } from '../command';
+import schema from '../schemas/inspect.json';
 import { loadWorkspaceConfig } from '../workspace';
 
 export interface InspectedImage {
@@ -136,26 +137,23 @@ export function formatInspection(result: Inspection): string {
 
 export const inspectCommand: Command = {
   summary: 'Show an image\'s manifest or index: platforms, sizes, labels.',
-  help: [
-    'usage: auren-registry inspect <reference> [--json]',
-    '',
-    'Reads the manifest (or index and each platform manifest) and each image config from the',
-    'registry. A reference without a registry host is looked up in the configured registry, and a',
-    'bare name also in the configured namespace; write docker.io/... to mean Docker Hub.',
-    '',
-    'examples:',
-    '  auren-registry inspect auren-api:1.2.3',
-    '  auren-registry inspect 127.0.0.1:5000/auren/auren-nginx@sha256:…',
-    '  auren-registry inspect registry.digitalocean.com/auren/biometric-bridge:latest --json',
-  ].join('\n'),
-  async run(args, io) {
-    const ref = args.find((a) => !a.startsWith('--'));
+  spec: {
+    schema,
+    positionals: [{ name: 'reference', description: 'Image reference: name:tag or name@sha256:…, with or without a registry host.', required: true }],
+    examples: [
+      'auren-registry inspect auren-api:1.2.3',
+      'auren-registry inspect 127.0.0.1:5000/auren/auren-nginx@sha256:…',
+      'auren-registry inspect registry.digitalocean.com/auren/biometric-bridge:latest --json',
+    ],
+  },
+  async run({ options, positionals }, io) {
+    const ref = positionals[0];
     if (!ref) throw inputError('inspect needs an image reference', 'e.g. `auren-registry inspect auren-api:1.2.3`.');
     const config = loadWorkspaceConfig(io.cwd, io.env);
     const resolved = resolveReference(ref, config.registry, config.namespace);
     const client = await connectRegistry(config, io.env, resolved.registry);
     const result = await inspectReference(client, resolved);
-    io.stdout((hasFlag(args, 'json') ? JSON.stringify(result, null, 2) : formatInspection(result)) + '\n');
+    io.stdout((options.json ? JSON.stringify(result, null, 2) : formatInspection(result)) + '\n');
     return 0;
   },
 };

@@ -1,7 +1,13 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { textTable } from '../../lib/reports/format';
-import { flag, hasFlag, type Command, type CommandIo } from '../command';
+import type { Command, CommandIo } from '../command';
+import schema from '../schemas/ls.json';
 import { loadWorkspaceConfig } from '../workspace';
+
+interface LsOptions {
+  registry?: string;
+  json?: boolean;
+}
 
 interface TagRow {
   tag: string;
@@ -9,9 +15,9 @@ interface TagRow {
   mediaType: string | undefined;
 }
 
-async function listRepository(io: CommandIo, args: string[], repository: string): Promise<number> {
+async function listRepository(io: CommandIo, options: LsOptions, repository: string): Promise<number> {
   const config = loadWorkspaceConfig(io.cwd, io.env);
-  const registry = flag(args, 'registry') ?? config.registry;
+  const registry = options.registry ?? config.registry;
   const client = await connectRegistry(config, io.env, registry);
   const tags = (await client.tagList(repository)).sort();
   const rows: TagRow[] = [];
@@ -25,7 +31,7 @@ async function listRepository(io: CommandIo, args: string[], repository: string)
     );
     rows.push(...batch);
   }
-  if (hasFlag(args, 'json')) {
+  if (options.json) {
     io.stdout(JSON.stringify({ registry, repository, tags: rows }, null, 2) + '\n');
     return 0;
   }
@@ -43,14 +49,14 @@ function shortType(mediaType: string | undefined): string {
   return 'manifest';
 }
 
-async function listRegistry(io: CommandIo, args: string[]): Promise<number> {
+async function listRegistry(io: CommandIo, options: LsOptions): Promise<number> {
   const config = loadWorkspaceConfig(io.cwd, io.env);
-  const registry = flag(args, 'registry') ?? config.registry;
+  const registry = options.registry ?? config.registry;
   const client = await connectRegistry(config, io.env, registry);
   const repositories = (await client.catalogList()).sort();
   const result: Array<{ repository: string; tags: string[] }> = [];
   for (const repository of repositories) result.push({ repository, tags: (await client.tagList(repository)).sort() });
-  if (hasFlag(args, 'json')) {
+  if (options.json) {
     io.stdout(JSON.stringify({ registry, repositories: result }, null, 2) + '\n');
     return 0;
   }
@@ -64,21 +70,13 @@ async function listRegistry(io: CommandIo, args: string[]): Promise<number> {
 
 export const lsCommand: Command = {
   summary: 'List repositories and their tags, or one repository\'s tags with digests.',
-  help: [
-    'usage: auren-registry ls [<repository>] [--registry host[:port]] [--json]',
-    '',
-    'Without a repository, lists every repository of the registry (the catalog) with its tags.',
-    'With one, lists its tags with the manifest digest each points to.',
-    'The registry defaults to the one configured in nx.json (or AUREN_REGISTRY);',
-    'credentials come from the environment or docker\'s config.json.',
-    '',
-    'examples:',
-    '  auren-registry ls',
-    '  auren-registry ls auren/auren-api',
-    '  auren-registry ls auren/biometric-bridge --json | jq -r \'.tags[].digest\'',
-  ].join('\n'),
-  async run(args, io) {
-    const positional = args.filter((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1] === '--registry'));
-    return positional[0] ? listRepository(io, args, positional[0]) : listRegistry(io, args);
+  spec: {
+    schema,
+    positionals: [{ name: 'repository', description: 'Repository to list the tags of, e.g. auren/auren-api.' }],
+    examples: ['auren-registry ls', 'auren-registry ls auren/auren-api', "auren-registry ls auren/biometric-bridge --json | jq -r '.tags[].digest'"],
+  },
+  async run({ options, positionals }, io) {
+    const flags = options as LsOptions;
+    return positionals[0] ? listRepository(io, flags, positionals[0]) : listRegistry(io, flags);
   },
 };

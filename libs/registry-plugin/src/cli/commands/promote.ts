@@ -2,20 +2,20 @@ import { inputError } from '../../lib/errors/errors';
 import { copyPlanJson, runPromote, type PromoteRequest } from '../../lib/promote';
 import { formatReference, parseImageReference } from '../../lib/registry/reference';
 import { isValidTag, validateTag } from '../../lib/tags/grammar';
-import { hasFlag, type Command } from '../command';
+import schema from '../../executors/promote/schema.json';
+import type { Command } from '../command';
+import { parseCommandLine, type CommandSpec } from '../options';
 import { loadWorkspaceConfig } from '../workspace';
-
-const FLAGS = new Set(['--dry-run', '--json']);
 
 /**
  * `<src-ref> <dst-ref> [<more tags>…]`. The destination may be a bare tag, meaning the source
  * repository (the common "retag" case); otherwise it is a full reference with a tag.
  */
 export function parsePromoteArgs(args: readonly string[]): PromoteRequest {
-  const unknown = args.filter((a) => a.startsWith('-') && !FLAGS.has(a));
-  if (unknown.length) throw inputError(`unknown option ${unknown[0]}`, 'See `auren-registry promote --help`.');
-  const [src, dst, ...more] = args.filter((a) => !a.startsWith('-'));
-  if (!src || !dst) throw inputError('promote needs a source and a destination', 'Usage: auren-registry promote <src-ref> <dst-ref> [<more tags>…]');
+  return promoteRequest(parseCommandLine('promote', spec, args).positionals);
+}
+
+function promoteRequest([src, dst, ...more]: readonly string[]): PromoteRequest {
   const source = parseImageReference(src);
   const reference = source.digest ?? source.tag;
   if (!reference) {
@@ -37,40 +37,51 @@ export function parsePromoteArgs(args: readonly string[]): PromoteRequest {
   return { source: { registry: source.registry, repository: source.repository, reference }, target };
 }
 
-export const promoteCommand: Command = {
-  summary: 'Copy an image to new tags or another registry by digest (no rebuild, no re-upload).',
-  help: [
-    'usage: auren-registry promote <src-ref> <dst-ref> [<more tags>…] [--dry-run] [--json]',
-    '',
+const spec: CommandSpec = {
+  schema,
+  // The command line names source and destination as arguments, not as --from/--to.
+  omit: ['from', 'to', 'toRegistry'],
+  cli: { json: { type: 'boolean', description: 'Print the plan and the outcome as JSON.' } },
+  positionals: [
+    { name: 'src-ref', description: 'The image to promote, by tag or digest.', required: true },
+    { name: 'dst-ref', description: 'A bare tag (same repository) or a full reference with a tag.', required: true },
+    { name: 'tag', description: 'More tags for the destination.', variadic: true },
+  ],
+  missingPositional: 'promote needs a source and a destination',
+  about: [
     'Gives the image <src-ref> points at (by tag or digest) the tag of <dst-ref> and any further',
     'tags listed, by digest: the manifests are copied byte for byte, so every platform and every',
     'digest stays the same.',
     '  same repository    only manifest PUTs (one per tag)',
     '  same registry      blobs are cross-repository mounted, none uploaded',
     '  another registry   only the blobs the target lacks are copied',
-    '<dst-ref> may be a bare tag, meaning the source repository. Version tags (v1.2.3) are',
-    'immutable: promoting a different image onto an existing one fails before anything is written.',
-    'The plan is printed first; --dry-run stops there. latest is always written last.',
-    'References follow docker\'s rules: without a registry host they name Docker Hub.',
-    'Credentials: AUREN_REGISTRY_USERNAME/AUREN_REGISTRY_PASSWORD, provider tokens, or docker\'s',
+    'Version tags (v1.2.3) are immutable: promoting a different image onto an existing one fails',
+    'before anything is written. The plan is printed first; --dry-run stops there. latest is always',
+    "written last. References follow docker's rules: without a registry host they name Docker Hub.",
+    "Credentials: AUREN_REGISTRY_USERNAME/AUREN_REGISTRY_PASSWORD, provider tokens, or docker's",
     'config.json and credential helpers (never printed).',
-    '',
-    'examples:',
-    '  auren-registry promote 127.0.0.1:5000/auren/auren-api:main-1a2b3c4 v1.4.0 latest',
-    '  auren-registry promote 127.0.0.1:5000/auren/auren-api:v1.4.0 127.0.0.1:5000/auren/auren-api-prod:v1.4.0',
-    '  auren-registry promote 127.0.0.1:5000/auren/biometric-bridge@sha256:<digest> registry.digitalocean.com/auren/biometric-bridge:v2.0.1 latest',
-    '  auren-registry promote 127.0.0.1:5000/auren/auren-nginx:dev stable --dry-run --json',
-  ].join('\n'),
-  async run(args, io) {
-    const request = parsePromoteArgs(args);
+  ],
+  examples: [
+    'auren-registry promote 127.0.0.1:5000/auren/auren-api:main-1a2b3c4 v1.4.0 latest',
+    'auren-registry promote 127.0.0.1:5000/auren/auren-api:v1.4.0 127.0.0.1:5000/auren/auren-api-prod:v1.4.0',
+    'auren-registry promote 127.0.0.1:5000/auren/biometric-bridge@sha256:<digest> registry.digitalocean.com/auren/biometric-bridge:v2.0.1 latest',
+    'auren-registry promote 127.0.0.1:5000/auren/auren-nginx:dev stable --dry-run --json',
+  ],
+};
+
+export const promoteCommand: Command = {
+  summary: 'Copy an image to new tags or another registry by digest (no rebuild, no re-upload).',
+  spec,
+  async run({ options, positionals }, io) {
+    const request = promoteRequest(positionals);
     const config = loadWorkspaceConfig(io.cwd, io.env);
-    const json = hasFlag(args, 'json');
+    const json = options.json === true;
     const lines: string[] = [];
     const outcome = await runPromote({
       request,
       config,
       env: io.env,
-      dryRun: hasFlag(args, 'dry-run'),
+      dryRun: options.dryRun === true,
       log: (line) => (json ? lines.push(line) : io.stdout(line + '\n')),
     });
     if (json) {

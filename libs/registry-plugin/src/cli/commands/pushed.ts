@@ -1,17 +1,15 @@
-import { flag, type Command } from '../command';
+import type { Command } from '../command';
+import schema from '../schemas/pushed.json';
 import { pushedTable, readPushRecords } from '../pushed';
 
 export const pushedCommand: Command = {
   summary: 'Table of what the last pipeline run pushed (from dist/images/*/push.json).',
-  help: [
-    'usage: auren-registry pushed [--format text|markdown|json]',
-    '',
-    'examples:',
-    '  auren-registry pushed',
-    '  auren-registry pushed --format markdown >> "$GITHUB_STEP_SUMMARY"',
-  ].join('\n'),
-  async run(args, io) {
-    const format = (flag(args, 'format') ?? 'text') as 'text' | 'markdown' | 'json';
+  spec: {
+    schema,
+    examples: ['auren-registry pushed', 'auren-registry pushed --format markdown >> "$GITHUB_STEP_SUMMARY"'],
+  },
+  async run({ options }, io) {
+    const format = (options.format ?? 'text') as 'text' | 'markdown' | 'json';
     const records = readPushRecords(io.cwd);
     if (!records.length && format !== 'json') {
       io.stdout('nothing pushed (no dist/images/*/push.json)\n');

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { parseCommandLine } from '../../cli/options';
 import { monitorCommand } from '../../cli/commands/monitor';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { historyRepository, recordPushEvent } from '../history';
@@ -78,7 +79,7 @@ describe('monitor against a real registry', () => {
   async function run(cwd: string, args: string[]) {
     let stdout = '';
     let stderr = '';
-    const code = await monitorCommand.run(args, { cwd, env: { PATH: process.env.PATH }, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    const code = await monitorCommand.run(parseCommandLine('monitor', monitorCommand.spec, args), { cwd, env: { PATH: process.env.PATH }, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
     return { code, stdout, stderr };
   }
 
