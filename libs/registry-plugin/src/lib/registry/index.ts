@@ -5,3 +5,4 @@ export * from './client';
 export * from './layout';
 export * from './push';
 export * from './copy';
+export * from './image-graph';
