@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { mapLimit } from './concurrency';
-import { formatPlatform, isIndexMediaType, type Descriptor } from './media-types';
+import { formatPlatform, isIndexMediaType, MANIFEST_MEDIA_TYPES, type Descriptor } from './media-types';
 
 /**
  * The one reader of an image's graph (index → manifests → config + layers), in the spirit of
@@ -41,11 +41,13 @@ export class ManifestSyntaxError extends Error {}
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /**
- * OCI image spec: an index is told by its media type; a body without one (older Docker
+ * OCI image spec: an index is told by its media type; a body without a known one (older Docker
  * clients, some artifacts) is an index when it lists manifests and has no config.
  */
 export function isIndex(mediaType: string | undefined, document: ManifestDocument): boolean {
-  return (mediaType !== undefined && isIndexMediaType(mediaType)) || (Array.isArray(document.manifests) && !document.config);
+  if (mediaType !== undefined && isIndexMediaType(mediaType)) return true;
+  if (mediaType !== undefined && MANIFEST_MEDIA_TYPES.includes(mediaType)) return false;
+  return Array.isArray(document.manifests) && !document.config;
 }
 
 export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest {
