@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../lib/config/options';
+import { normalizeOptions, PLUGIN_NAME, type AurenConfig, type RegistryPluginOptions } from '../lib/config/options';
 import { configError } from '../lib/errors/errors';
 import type { Io } from '../lib/retention/run';
 import type { CommandIo } from './command';
@@ -29,7 +29,7 @@ export function readWorkspace(cwd: string, env: NodeJS.ProcessEnv): Workspace {
       } catch (error) {
         throw configError(`${file} is not valid JSON: ${(error as Error).message}`, 'Fix the JSON or run from the workspace root.');
       }
-      const entry = (nxJson.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
+      const entry = (nxJson.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
       const config = normalizeOptions(entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {}, env);
       return { root: dir, nxJson, config: { ...config, caFile: config.caFile ? resolve(dir, config.caFile) : undefined, workspaceRoot: dir } };
     }

@@ -15,7 +15,7 @@ import { createBuilder } from '../lib/builders';
 import { normalizeOptions } from '../lib/config/options';
 import { AurenError } from '../lib/errors/errors';
 import { exec } from '../lib/exec/exec';
-import { runPromote } from '../lib/promote';
+import { promoteImage } from '../lib/promote';
 import { createAuthenticator } from '../lib/registry/auth';
 import { createRegistryClient, type RegistryClient, type RetryOptions } from '../lib/registry/client';
 import { readOciLayout, type OciLayout } from '../lib/registry/layout';
@@ -147,7 +147,7 @@ describe('a real two-platform image', () => {
     const log: string[] = [];
 
     requests.length = 0;
-    const retag = await runPromote({
+    const retag = await promoteImage({
       request: { source: { registry: a.host, repository: 'auren/world', reference: 'v1.0.0' }, target: { registry: a.host, repository: 'auren/world', tags: ['stable', 'latest'] } },
       config,
       env: {},
@@ -159,7 +159,7 @@ describe('a real two-platform image', () => {
     // Same registry, same repository: manifest PUTs only, nothing uploaded.
     expect(requests.filter((r) => !r.startsWith('GET') && !r.startsWith('HEAD'))).toEqual(['PUT /v2/auren/world/manifests/stable', 'PUT /v2/auren/world/manifests/latest']);
 
-    const copy = await runPromote({
+    const copy = await promoteImage({
       request: { source: { registry: a.host, repository: 'auren/world', reference: 'stable' }, target: { registry: b.host, repository: 'prod/world', tags: ['v1.0.0', 'latest'] } },
       config,
       env: {},

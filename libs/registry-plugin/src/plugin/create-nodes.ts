@@ -6,10 +6,8 @@ import {
   type CreateNodesResult,
   type TargetConfiguration,
 } from '@nx/devkit';
-import { normalizeOptions, type RegistryPluginOptions } from '../lib/config/options';
+import { normalizeOptions, PLUGIN_NAME as PLUGIN, type RegistryPluginOptions } from '../lib/config/options';
 import { imageDir, IMAGE_RECORD, PUSH_RECORD } from '../lib/reports/records';
-
-const PLUGIN = '@auren/registry-plugin';
 
 /**
  * Every project with a Dockerfile gets `docker-build` → `scan` → `docker-push`, plus `version`

@@ -1,5 +1,5 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { cleanupCommand, normalizeCleanupOptions } from '../../lib/retention/run';
+import { cleanRegistry, normalizeCleanupOptions } from '../../lib/retention/run';
 import type { CleanupExecutorSchema } from '../../executors/cleanup/schema';
 import schema from '../../executors/cleanup/schema.json';
 import type { Command } from '../command';
@@ -37,7 +37,7 @@ export const command: Command = {
       io.env,
     );
     const client = await connectRegistry(config, io.env);
-    await cleanupCommand(client, config, options, upkeepIo(io));
+    await cleanRegistry(client, config, options, upkeepIo(io));
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { gcCommand } from '../../lib/retention/run';
+import { collectGarbage } from '../../lib/retention/run';
 import type { GcExecutorSchema } from '../../executors/gc/schema';
 import schema from '../../executors/gc/schema.json';
 import type { Command } from '../command';
@@ -23,7 +23,7 @@ export const command: Command = {
     const { dryRun, json } = options as GcExecutorSchema;
     const config = loadWorkspaceConfig(io.cwd, io.env);
     const client = await connectRegistry(config, io.env);
-    await gcCommand(client, { dryRun: dryRun === true || io.env.NX_DRY_RUN === 'true' || io.env.NX_DRY_RUN === '1', json: json === true }, upkeepIo(io));
+    await collectGarbage(client, { dryRun: dryRun === true || io.env.NX_DRY_RUN === 'true' || io.env.NX_DRY_RUN === '1', json: json === true }, upkeepIo(io));
     return 0;
   },
 };

@@ -1,6 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { validateRegistryHost } from '../../lib/config/options';
-import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorRecordEntries, parseRegistryTarget, runMirrorImages, splitList } from '../../lib/promote';
+import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorRecordEntries, parseRegistryTarget, mirrorImages, splitList } from '../../lib/promote';
 import type { MirrorExecutorSchema } from '../../executors/mirror/schema';
 import schema from '../../executors/mirror/schema.json';
 import type { Command } from '../command';
@@ -54,7 +54,7 @@ export const mirrorCommand: Command = {
       io.stdout(json ? '{ "images": [] }\n' : 'mirror: no third-party images to mirror\n');
       return 0;
     }
-    const outcomes = await runMirrorImages({
+    const outcomes = await mirrorImages({
       images,
       sourceRegistry,
       config,

@@ -1,5 +1,5 @@
 import { inputError } from '../../lib/errors/errors';
-import { copyPlanJson, runPromote, type PromoteRequest } from '../../lib/promote';
+import { copyPlanJson, promoteImage, type PromoteRequest } from '../../lib/promote';
 import { formatReference, parseImageReference } from '../../lib/registry/reference';
 import { isValidTag, validateTag } from '../../lib/tags/grammar';
 import schema from '../../executors/promote/schema.json';
@@ -77,7 +77,7 @@ export const promoteCommand: Command = {
     const config = loadWorkspaceConfig(io.cwd, io.env);
     const json = options.json === true;
     const lines: string[] = [];
-    const outcome = await runPromote({
+    const outcome = await promoteImage({
       request,
       config,
       env: io.env,

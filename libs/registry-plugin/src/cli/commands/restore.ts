@@ -1,5 +1,5 @@
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { restoreCommand } from '../../lib/retention/run';
+import { restoreRegistry } from '../../lib/retention/run';
 import type { RestoreExecutorSchema } from '../../executors/restore/schema';
 import schema from '../../executors/restore/schema.json';
 import type { Command } from '../command';
@@ -18,7 +18,7 @@ export const command: Command = {
   async run({ options }, io) {
     const config = loadWorkspaceConfig(io.cwd, io.env);
     const client = await connectRegistry(config, io.env);
-    const result = await restoreCommand(client, options as RestoreExecutorSchema, upkeepIo(io));
+    const result = await restoreRegistry(client, options as RestoreExecutorSchema, upkeepIo(io));
     return result.items.some((i) => i.outcome === 'blobs-gone') ? 1 : 0;
   },
 };

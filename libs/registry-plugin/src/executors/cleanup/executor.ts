@@ -1,6 +1,6 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { cleanupCommand, normalizeCleanupOptions } from '../../lib/retention/run';
+import { cleanRegistry, normalizeCleanupOptions } from '../../lib/retention/run';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { CleanupExecutorSchema } from './schema';
 
@@ -10,7 +10,7 @@ export default async function cleanupExecutor(options: CleanupExecutorSchema, co
     const config = loadConfig(context);
     const normalized = normalizeCleanupOptions(options, context.root, process.env);
     const client = await connectRegistry(config, process.env);
-    const result = await cleanupCommand(client, config, normalized, {
+    const result = await cleanRegistry(client, config, normalized, {
       root: context.root,
       env: process.env,
       out: (text) => process.stdout.write(text + '\n'),

@@ -1,6 +1,6 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { gcCommand } from '../../lib/retention/run';
+import { collectGarbage } from '../../lib/retention/run';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';
 import type { GcExecutorSchema } from './schema';
 
@@ -12,7 +12,7 @@ export default async function gcExecutor(options: GcExecutorSchema, context: Exe
   return runExecutor(async () => {
     const config = loadConfig(context);
     const client = await connectRegistry(config, process.env);
-    await gcCommand(client, { dryRun: isDryRun(options), json: options.json }, {
+    await collectGarbage(client, { dryRun: isDryRun(options), json: options.json }, {
       root: context.root,
       env: process.env,
       out: (text) => process.stdout.write(text + '\n'),

@@ -1,7 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { validateRegistryHost, type AurenConfig } from '../../lib/config/options';
-import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, runMirrorImages, splitList } from '../../lib/promote';
+import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorImages, splitList } from '../../lib/promote';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';
 import type { MirrorExecutorSchema } from './schema';
 
@@ -37,7 +37,7 @@ export default async function mirrorExecutor(options: MirrorExecutorSchema, cont
       logger.info('mirror: no third-party images to mirror');
       return true;
     }
-    const outcomes = await runMirrorImages({ ...normalized, env, log: (line) => logger.info(line) });
+    const outcomes = await mirrorImages({ ...normalized, env, log: (line) => logger.info(line) });
     const failure = mirrorFailure(outcomes);
     if (failure) throw failure;
     return true;

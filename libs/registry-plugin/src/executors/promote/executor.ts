@@ -1,6 +1,6 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import type { AurenConfig } from '../../lib/config/options';
-import { readPushRecord, resolvePromote, runPromote, splitList, type PromoteRequest } from '../../lib/promote';
+import { readPushRecord, resolvePromote, promoteImage, splitList, type PromoteRequest } from '../../lib/promote';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { PromoteExecutorSchema } from './schema';
 
@@ -34,7 +34,7 @@ export default async function promoteExecutor(options: PromoteExecutorSchema, co
   return runExecutor(async () => {
     const env = process.env;
     const { request, config, dryRun } = await normalizeOptions(options, context, env);
-    await runPromote({ request, config, env, dryRun, log: (line) => logger.info(line) });
+    await promoteImage({ request, config, env, dryRun, log: (line) => logger.info(line) });
     return true;
   });
 }

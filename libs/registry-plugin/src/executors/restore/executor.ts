@@ -1,6 +1,6 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { connectRegistry } from '../../lib/pipeline/connect';
-import { restoreCommand } from '../../lib/retention/run';
+import { restoreRegistry } from '../../lib/retention/run';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { RestoreExecutorSchema } from './schema';
 
@@ -9,7 +9,7 @@ export default async function restoreExecutor(options: RestoreExecutorSchema, co
   return runExecutor(async () => {
     const config = loadConfig(context);
     const client = await connectRegistry(config, process.env);
-    const result = await restoreCommand(client, options, {
+    const result = await restoreRegistry(client, options, {
       root: context.root,
       env: process.env,
       out: (text) => process.stdout.write(text + '\n'),

@@ -1,10 +1,8 @@
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
-import { normalizeOptions, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
+import { normalizeOptions, PLUGIN_NAME as PLUGIN, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
 import { exitCodeFor, formatError } from '../../lib/errors/errors';
 import { imageDir } from '../../lib/reports/records';
-
-const PLUGIN = '@auren/registry-plugin';
 
 /** The plugin's options from nx.json, normalised, with environment overrides applied. */
 export function loadConfig(context: ExecutorContext, env: NodeJS.ProcessEnv = process.env): AurenConfig {

@@ -2,6 +2,7 @@ import { logger, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
 import {
   DEFAULT_NAMESPACE,
   DEFAULT_REGISTRY,
+  PLUGIN_NAME,
   validateNamespace,
   validateRegistryHost,
   type RegistryPluginOptions,
@@ -9,7 +10,7 @@ import {
 import { withHints } from '../shared/errors';
 import type { InitGeneratorSchema } from './schema';
 
-export const PLUGIN_NAME = '@auren/registry-plugin';
+export { PLUGIN_NAME };
 
 /**
  * The options `init` writes: the ones a reader most likely wants to change, spelled out with

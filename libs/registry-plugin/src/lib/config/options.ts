@@ -1,5 +1,8 @@
 import { configError } from '../errors/errors';
 
+/** The plugin's package name, as nx.json's `plugins` and executor references (`<name>:docker-build`) spell it. */
+export const PLUGIN_NAME = '@auren/registry-plugin';
+
 /**
  * The plugin's options, as written in `nx.json` under `plugins[].options`. This is the one
  * source of configuration; `normalizeOptions` applies every default and coercion once, so the

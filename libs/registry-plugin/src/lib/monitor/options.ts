@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { configError } from '../errors/errors';
-import { isLoopbackRegistry, DEFAULT_REGISTRY } from '../config/options';
+import { isLoopbackRegistry, DEFAULT_REGISTRY, PLUGIN_NAME } from '../config/options';
 
 /**
  * The `monitor` section of the plugin's options in nx.json. Defaults are the team's registry
@@ -149,7 +149,7 @@ export function normalizeMonitorOptions(
 
 /** The `monitor` section as written in nx.json's plugin entry (not part of AurenConfig yet). */
 export function monitorOptionsFromNxJson(nxJson: { plugins?: Array<string | { plugin: string; options?: unknown }> } | undefined): MonitorOptions | undefined {
-  const entry = (nxJson?.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
+  const entry = (nxJson?.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
   if (!entry || typeof entry === 'string') return undefined;
   return (entry.options as { monitor?: MonitorOptions } | undefined)?.monitor;
 }

@@ -8,7 +8,7 @@ import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import type { PushRecord } from '../reports/records';
 import { copyPlanJson } from './copy-plan';
 import { parseRegistryTarget, resolvePromote, splitList, type ResolvePromoteInput } from './promote';
-import { runPromote } from './run';
+import { promoteImage } from './run';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const OTHER = `sha256:${'cd'.repeat(32)}`;
@@ -137,7 +137,7 @@ describe('small parsers', () => {
   });
 });
 
-describe('runPromote against a real registry', () => {
+describe('promoteImage against a real registry', () => {
   let registry: TestRegistry;
   let image: TestLayout;
   let requests: string[];
@@ -162,7 +162,7 @@ describe('runPromote against a real registry', () => {
     const lines: string[] = [];
     requests = [];
     const cfg = normalizeOptions({ registry: registry.host }, {});
-    return runPromote({
+    return promoteImage({
       request: { source: { registry: registry.host, repository: 'auren/api', reference: from }, target: { registry: registry.host, repository: 'auren/api', tags } },
       config: cfg,
       env: {},

@@ -26,7 +26,7 @@ export interface PromoteRunOutcome {
   result?: PushResult;
 }
 
-export async function runPromote(input: PromoteRunInput): Promise<PromoteRunOutcome> {
+export async function promoteImage(input: PromoteRunInput): Promise<PromoteRunOutcome> {
   const connect = input.connect ?? ((registry, env) => connectRegistry(input.config, env, registry));
   const { source, target } = input.request;
   const sourceClient = await connect(source.registry, input.env);
@@ -78,7 +78,7 @@ export interface MirrorRunInput {
   connect?: Connect;
 }
 
-export async function runMirrorImages(input: MirrorRunInput): Promise<MirrorOutcome[]> {
+export async function mirrorImages(input: MirrorRunInput): Promise<MirrorOutcome[]> {
   const { config } = input;
   const connect = input.connect ?? ((registry, env) => connectRegistry(config, env, registry));
   const entries = mirrorEntries(input.images, { namespace: config.namespace, sourceRegistry: input.sourceRegistry });

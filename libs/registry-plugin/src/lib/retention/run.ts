@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import type { CleanupExecutorSchema } from '../../executors/cleanup/schema';
+import type { RestoreExecutorSchema } from '../../executors/restore/schema';
 import { retentionFor, type AurenConfig } from '../config/options';
 import { inputError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
@@ -18,18 +20,11 @@ import type { ApplyHooks } from './apply';
  * run. Output goes through `out` (plan, JSON) and `log` (progress).
  */
 
-export interface CleanupOptions {
-  apply?: boolean;
-  repositories?: string[] | string;
-  json?: boolean;
-  journalDir?: string;
-  concurrency?: number;
-  composeFile?: string;
-  /** How deletions reach the registry: `auto` uses its storage folder when at hand. */
-  deleteVia?: 'auto' | 'api' | 'storage';
-  /** The storage folder of a self-hosted distribution registry on this machine. */
-  storageDir?: string;
-}
+/**
+ * The options as the cleanup executor's schema.json declares them (its schema.d.ts): the one
+ * declaration, shared by nx.json, `nx run registry:cleanup` and `auren-registry cleanup`.
+ */
+export type CleanupOptions = CleanupExecutorSchema;
 
 export interface NormalizedCleanupOptions {
   apply: boolean;
@@ -84,7 +79,7 @@ export function localRegistryStorage(config: AurenConfig, root: string, env: Nod
   return config.registry === addr && existsSync(dataDir) ? registryStorage(dataDir) : undefined;
 }
 
-export async function cleanupCommand(
+export async function cleanRegistry(
   client: RegistryClient,
   config: AurenConfig,
   options: NormalizedCleanupOptions,
@@ -129,7 +124,7 @@ export async function cleanupCommand(
   return result;
 }
 
-export async function restoreCommand(client: RegistryClient, options: { journal?: string; journalDir?: string; concurrency?: number; json?: boolean }, io: Io): Promise<RestoreResult> {
+export async function restoreRegistry(client: RegistryClient, options: RestoreExecutorSchema, io: Io): Promise<RestoreResult> {
   const dir = options.journalDir ? (isAbsolute(options.journalDir) ? options.journalDir : join(io.root, options.journalDir)) : join(io.root, DEFAULT_JOURNAL_DIR);
   const path = options.journal ? (isAbsolute(options.journal) ? options.journal : join(io.root, options.journal)) : newestJournal(dir);
   if (!path) throw inputError(`no cleanup journal in ${dir}`, 'Pass --journal <file>; journals are written by `nx run registry:cleanup --apply`.');
@@ -144,7 +139,7 @@ export async function restoreCommand(client: RegistryClient, options: { journal?
   return result;
 }
 
-export async function gcCommand(
+export async function collectGarbage(
   client: RegistryClient,
   options: { dryRun: boolean; json?: boolean },
   io: Io,
