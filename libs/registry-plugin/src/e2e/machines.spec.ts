@@ -17,7 +17,7 @@ import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from '
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const REPOS = ['base-debian', ...APPS];
-const STEP = 25 * 60_000;
+const STEP = 45 * 60_000;
 const TOKEN = 'machines-spec-cache-token';
 
 let registry: TestRegistry;
@@ -49,7 +49,11 @@ async function machineEnv(name: string): Promise<NodeJS.ProcessEnv> {
 async function cloneMachine(from: WorkspaceClone, env: NodeJS.ProcessEnv): Promise<WorkspaceClone> {
   const dir = await tempDir('auren-machine-');
   await execa('git', ['clone', '-q', from.dir, dir]);
-  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // The first machine's clone committed its node_modules symlink (`node_modules/` in .gitignore
+  // matches folders only); a clone of it has the link already.
+  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules')).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   // setup.sh runs `npm ci` when the lockfile is newer than node_modules; the shared node_modules
   // is current, and npm ci through the symlink would empty it.
   await utimes(join(dir, 'package-lock.json'), new Date(0), new Date(0));
@@ -141,7 +145,11 @@ afterAll(async () => {
   cacheServer?.process.kill();
   await registry?.stop();
   await a?.remove();
-  for (const dir of scratch) await rm(dir, { recursive: true, force: true });
+  // A build killed by a timeout can leave overlay mounts behind: unmount them before removing.
+  for (const dir of scratch) {
+    if (dir.includes('auren-buildah-')) await execa('buildah', ['--root', join(dir, 'root'), '--runroot', `${join(dir, 'root')}.run`, '--storage-driver', 'overlay', 'unmount', '--all'], { reject: false });
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
 });
 
 describe('any machine converges on the same release', () => {
