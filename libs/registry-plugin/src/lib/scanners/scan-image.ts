@@ -16,7 +16,7 @@ import { evaluateGate, type GateResult } from './gate';
 import { readLayout, type OciLayout } from './oci-layout';
 import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport } from './report';
 import { SEVERITY_ORDER } from './severity';
-import { prepareTrivyDatabase, TRIVY_DB_UPSTREAM, trivyCacheDir } from './trivy-db';
+import { prepareTrivyDatabase, TRIVY_DB_UPSTREAM, trivyCacheDir, withTrivyCacheLock } from './trivy-db';
 import { InvalidReportError, type Finding, type ScanDatabase, type ScannerAdapter, type ScannerIdentity } from './types';
 
 export interface ScanImageInput {
@@ -141,7 +141,19 @@ export function mergePlatformFindings(runs: ReadonlyArray<{ platform: string; fi
 
 async function runScanner(adapter: ScannerAdapter, binaryPath: string, input: ScanImageInput, layout: OciLayout, env: NodeJS.ProcessEnv): Promise<VulnerabilityRun> {
   // Only Trivy's database can be served by our registry and pinned to a cache folder.
-  const cacheDir = adapter.name === 'trivy' ? trivyCacheDir(env) : undefined;
+  if (adapter.name !== 'trivy') return runScannerLocked(adapter, binaryPath, input, layout, env, undefined);
+  const cacheDir = trivyCacheDir(env);
+  return withTrivyCacheLock(cacheDir, () => runScannerLocked(adapter, binaryPath, input, layout, env, cacheDir));
+}
+
+async function runScannerLocked(
+  adapter: ScannerAdapter,
+  binaryPath: string,
+  input: ScanImageInput,
+  layout: OciLayout,
+  env: NodeJS.ProcessEnv,
+  cacheDir: string | undefined,
+): Promise<VulnerabilityRun> {
   const identify = (runEnv: NodeJS.ProcessEnv) => adapter.identify(exec, binaryPath, runEnv, cacheDir);
   const prepared = cacheDir
     ? await prepareTrivyDatabase({

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -171,11 +171,13 @@ export function trivyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 const SOURCE_MARKER = 'auren-db-source.json';
 
 /**
- * One process at a time prepares the database in a cache folder: parallel scans (Nx runs them
- * side by side) would otherwise download and replace trivy.db under each other. A lock left by
- * a killed process (its pid gone) is taken over.
+ * One trivy at a time per cache folder. Trivy opens trivy.db and its layer cache (fanal.db)
+ * with bolt's exclusive lock and gives up after 5 s, so scans that Nx runs side by side would
+ * fail each other; and a download must not replace trivy.db under a running scan. A lock left
+ * by a killed process (its pid gone) is taken over.
  */
-async function withLock<T>(lockFile: string, body: () => Promise<T>): Promise<T> {
+export async function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
+  const lockFile = join(cacheDir, 'auren-scan.lock');
   await mkdir(dirname(lockFile), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
@@ -184,20 +186,23 @@ async function withLock<T>(lockFile: string, body: () => Promise<T>): Promise<T>
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-      let alive = false;
-      try {
-        if (holder > 0) {
+      let alive = true;
+      if (holder > 0) {
+        try {
           process.kill(holder, 0);
-          alive = true;
+        } catch (err) {
+          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
         }
-      } catch {
-        alive = false;
+      } else {
+        // Created but its pid not written yet, unless it has stayed empty for long (a crash in between).
+        const age = Date.now() - ((await stat(lockFile).catch(() => undefined))?.mtimeMs ?? Date.now());
+        alive = age < 30_000;
       }
       if (!alive) {
         await rm(lockFile, { force: true });
         continue;
       }
-      if (attempt > 3000) throw new AurenError('scan', `${lockFile} has been held by process ${holder} for over 10 minutes`, 'Remove the file if that process is not a scan.');
+      if (attempt > 9000) throw new AurenError('scan', `${lockFile} has been held by process ${holder} for over 30 minutes`, 'Remove the file if that process is not a trivy scan.');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -239,6 +244,7 @@ function registryEnv(database: Extract<ScanDatabase, { kind: 'registry' }>, env:
  *   with an older database than the one the cache key names;
  * - otherwise: the cached database if there is one (`--skip-db-update`, no network), else
  *   Trivy's default source.
+ * The caller holds `withTrivyCacheLock` for the cache folder.
  */
 export async function prepareTrivyDatabase(options: {
   binaryPath: string;
@@ -255,24 +261,19 @@ export async function prepareTrivyDatabase(options: {
   const env = registryEnv(database, options.env);
   const source = `${database.reference}@${database.digest}`;
   const markerFile = join(cacheDir, 'db', SOURCE_MARKER);
-  const isCurrent = async () => {
-    const marker = JSON.parse(await readFile(markerFile, 'utf8').catch(() => '{}')) as { digest?: string };
-    return marker.digest === database.digest && (await options.cachedDb()) !== 'none';
-  };
-  if (!(await isCurrent())) {
-    await withLock(join(cacheDir, 'auren-db.lock'), async () => {
-      if (await isCurrent()) return; // another scan fetched it while we waited
-      await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
-      const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet',
-        ...(database.insecure ? ['--insecure'] : [])];
-      try {
-        await exec(binaryPath, args, { env, redact: database.credentials ? [database.credentials.password] : [] });
-      } catch (error) {
-        throw new AurenError('scan', `trivy could not download its vulnerability database from ${database.reference}:2: ${(error as Error).message}`,
-          'Check that the registry serves it (`nx run registry:trivy-db` publishes it) and that its credentials and CA reach trivy.', { cause: error });
-      }
-      await writeFile(markerFile, `${JSON.stringify({ reference: database.reference, digest: database.digest, updatedAt: database.updatedAt })}\n`);
-    });
+  const marker = JSON.parse(await readFile(markerFile, 'utf8').catch(() => '{}')) as { digest?: string };
+  if (marker.digest === database.digest && (await options.cachedDb()) !== 'none') {
+    return { skipDbUpdate: true, env, source, fromDefaultSource: false };
   }
+  await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
+  const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet', ...(database.insecure ? ['--insecure'] : [])];
+  try {
+    await exec(binaryPath, args, { env, redact: database.credentials ? [database.credentials.password] : [] });
+  } catch (error) {
+    throw new AurenError('scan', `trivy could not download its vulnerability database from ${database.reference}:2: ${(error as Error).message}`,
+      'Check that the registry serves it (`nx run registry:trivy-db` publishes it) and that its credentials and CA reach trivy.', { cause: error });
+  }
+  await mkdir(dirname(markerFile), { recursive: true });
+  await writeFile(markerFile, `${JSON.stringify({ reference: database.reference, digest: database.digest, updatedAt: database.updatedAt })}\n`);
   return { skipDbUpdate: true, env, source, fromDefaultSource: false };
 }
