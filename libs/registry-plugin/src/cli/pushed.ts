@@ -1,18 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { formatBytes, markdownTable, textTable } from '../lib/reports/format';
-import { PUSH_RECORD, type PushRecord } from '../lib/reports/records';
+import { readPushRecords, type PushRecord } from '../lib/reports/records';
 
-/** The push records under dist/images, newest first. */
-export function readPushRecords(workspaceRoot: string): PushRecord[] {
-  const dir = join(workspaceRoot, 'dist', 'images');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((project) => join(dir, project, PUSH_RECORD))
-    .filter((path) => existsSync(path))
-    .map((path) => JSON.parse(readFileSync(path, 'utf8')) as PushRecord)
-    .sort((a, b) => a.project.localeCompare(b.project));
-}
+export { readPushRecords };
 
 export function pushedTable(records: PushRecord[], format: 'text' | 'markdown' | 'json'): string {
   if (format === 'json') return JSON.stringify(records, null, 2);

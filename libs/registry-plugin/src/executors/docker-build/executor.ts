@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import type { AurenConfig, BuilderName } from '../../lib/config/options';
@@ -10,7 +9,7 @@ import { repositoryPath } from '../../lib/pipeline/push';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { exec } from '../../lib/exec/exec';
 import { formatBytes } from '../../lib/reports/format';
-import { IMAGE_RECORD, imageDir, type ImageRecord } from '../../lib/reports/records';
+import { IMAGE_RECORD, imageDir, readRecordJson, type ImageRecord } from '../../lib/reports/records';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { DockerBuildExecutorSchema } from './schema';
 
@@ -36,9 +35,8 @@ export function workspaceImages(context: ExecutorContext, config: AurenConfig, p
   const images: Record<string, string> = {};
   for (const dep of context.projectGraph?.dependencies[project] ?? []) {
     if (!context.projectsConfigurations.projects[dep.target]?.targets?.['docker-push']) continue;
-    const file = join(context.root, imageDir(dep.target), IMAGE_RECORD);
-    if (!existsSync(file)) continue;
-    const record = JSON.parse(readFileSync(file, 'utf8')) as ImageRecord;
+    const record = readRecordJson(join(context.root, imageDir(dep.target), IMAGE_RECORD), `Run \`nx run ${dep.target}:docker-build\` again.`) as ImageRecord | undefined;
+    if (!record) continue;
     images[`${config.registry}/${repositoryPath(config, pushRepository(context, dep.target))}`] = record.digest;
   }
   return images;

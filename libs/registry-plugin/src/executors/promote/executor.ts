@@ -1,6 +1,7 @@
 import { logger, type ExecutorContext } from '@nx/devkit';
 import type { AurenConfig } from '../../lib/config/options';
-import { readPushRecord, resolvePromote, promoteImage, splitList, type PromoteRequest } from '../../lib/promote';
+import { resolvePromote, promoteImage, splitList, type PromoteRequest } from '../../lib/promote';
+import { readPushRecord } from '../../lib/reports/records';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { PromoteExecutorSchema } from './schema';
 
@@ -17,7 +18,7 @@ export async function normalizeOptions(
 ): Promise<NormalizedPromoteOptions> {
   const config = loadConfig(context, env);
   const project = projectInfo(context);
-  const record = await readPushRecord(project.artifactDir);
+  const record = readPushRecord(project.artifactDir, project.name);
   const request = resolvePromote({
     project: project.name,
     config,

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { requireComposeFile } from '../compose';
@@ -6,7 +6,7 @@ import { validateRegistryHost } from '../config/options';
 import { AurenError, inputError } from '../errors/errors';
 import { isDigest } from '../registry/digest';
 import { isValidRepository } from '../registry/reference';
-import { PUSH_RECORD, imageDir, type PushRecord } from '../reports/records';
+import { PUSH_RECORD, imageDir, readRecordJson, type PushRecord } from '../reports/records';
 
 /**
  * A deploy manifest is a Compose override that pins every service the pipeline pushed to the
@@ -68,15 +68,13 @@ function composeServices(workspaceRoot: string, composeFile: string): string[] {
 /** Reads and checks one push record; anything malformed is an error naming the file and the field. */
 export function readPushRecord(workspaceRoot: string, service: string): PushRecord | undefined {
   const rel = recordPath(service);
-  const path = join(workspaceRoot, rel);
-  if (!existsSync(path)) return undefined;
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = readRecordJson(join(workspaceRoot, rel), '');
   } catch (error) {
     throw malformed(rel, service, `it is not JSON (${(error as Error).message})`);
   }
-  return validatePushRecord(raw, rel, service);
+  return raw === undefined ? undefined : validatePushRecord(raw, rel, service);
 }
 
 function malformed(rel: string, service: string, why: string): AurenError {

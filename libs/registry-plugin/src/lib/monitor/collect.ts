@@ -1,4 +1,3 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import semver from 'semver';
 import type { Severity } from '../config/options';
@@ -9,7 +8,7 @@ import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { MAX_CONFIG_BYTES, parseManifest, readConfig, type ParsedManifest } from '../registry/image-graph';
 import { formatPlatform } from '../registry/media-types';
-import { imageDir } from '../reports/records';
+import { imageDir, readScanReport, recordProjects } from '../reports/records';
 import { alerts, evaluate } from './evaluate';
 import { createLimiter, memo, type Limiter } from './limiter';
 import type { MonitorConfig } from './options';
@@ -251,13 +250,19 @@ interface ScanSummary {
   counts: Partial<Record<Severity, number>>;
 }
 
+/** The fields of scanners/report.ts's CombinedReport the monitor reads, each checked before use. */
+interface ScanReportFields {
+  vulnerabilityScan?: { status?: string };
+  image?: { digest?: unknown; project?: string };
+  scannedAt: string;
+  gate?: { counts?: ScanSummary['counts'] };
+}
+
 /** Every `dist/images/<project>/scan/report.json` that says a vulnerability scan ran. */
 export async function readScanReports(workspaceRoot: string): Promise<ScanSummary[]> {
-  const root = join(workspaceRoot, 'dist/images');
-  const projects = await readdir(root).catch(() => [] as string[]);
-  const reports = await mapLimit(projects, 8, async (project) => {
+  const reports = await mapLimit(recordProjects(workspaceRoot), 8, async (project) => {
     try {
-      const r = JSON.parse(await readFile(join(workspaceRoot, imageDir(project), 'scan/report.json'), 'utf8'));
+      const r = readScanReport(join(workspaceRoot, imageDir(project)), project) as ScanReportFields | undefined;
       // A report whose vulnerability scan did not run has zero counts that mean nothing.
       if (r?.vulnerabilityScan?.status !== 'scanned' || typeof r?.image?.digest !== 'string' || !r?.gate?.counts) return undefined;
       return { digest: r.image.digest, project: r.image.project ?? project, scannedAt: r.scannedAt, counts: r.gate.counts } as ScanSummary;

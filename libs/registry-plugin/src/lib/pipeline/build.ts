@@ -13,7 +13,7 @@ import { resolveCredentials } from '../registry/auth/credentials';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
 import { builderTlsArgs, createDispatcher } from '../registry/tls';
-import { IMAGE_RECORD, type ImageRecord } from '../reports/records';
+import { writeImageRecord as saveImageRecord, type ImageRecord } from '../reports/records';
 
 export interface BuildInput {
   workspaceRoot: string;
@@ -245,7 +245,7 @@ export async function writeImageRecord(
     version: labels[VERSION],
     createdAt: labels[CREATED] ?? new Date(0).toISOString(),
   };
-  await writeFile(join(project.artifactDir, IMAGE_RECORD), JSON.stringify(record, null, 2) + '\n');
+  await saveImageRecord(project.artifactDir, record);
   return record;
 }
 

@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { valid as validSemver } from 'semver';
 import type { AurenConfig } from '../config/options';
@@ -9,7 +7,9 @@ import { readOciLayout } from '../registry/layout';
 import { executePush, planPush, type PushPlan } from '../registry/push';
 import type { RegistryClient } from '../registry/client';
 import { formatBytes } from '../reports/format';
-import { IMAGE_RECORD, PUSH_RECORD, type ImageRecord, type PushRecord, type ScanVerdict } from '../reports/records';
+import { readImageRecord, readScanReport, writePushRecord, type PushRecord, type ScanVerdict } from '../reports/records';
+
+export { readImageRecord };
 import type { CombinedReport } from '../scanners/report';
 import { planTags } from '../tags';
 import { validateTag } from '../tags/grammar';
@@ -45,14 +45,6 @@ export function isImmutableTag(tag: string): boolean {
   return /^v\d/.test(tag) && validSemver(tag.slice(1)) !== null;
 }
 
-export async function readImageRecord(artifactDir: string, project: string): Promise<ImageRecord> {
-  const path = join(artifactDir, IMAGE_RECORD);
-  if (!existsSync(path)) {
-    throw inputError(`${project}: no built image at ${path}`, `Run \`nx run ${project}:docker-build\` first (docker-push depends on it).`);
-  }
-  return JSON.parse(await readFile(path, 'utf8')) as ImageRecord;
-}
-
 interface ScanSummary {
   verdict: ScanVerdict;
   scanner?: string;
@@ -61,10 +53,9 @@ interface ScanSummary {
   digest?: string;
 }
 
-export async function readScanSummary(artifactDir: string): Promise<ScanSummary | undefined> {
-  const path = join(artifactDir, 'scan', 'report.json');
-  if (!existsSync(path)) return undefined;
-  const report = JSON.parse(await readFile(path, 'utf8')) as CombinedReport;
+export async function readScanSummary(artifactDir: string, project?: string): Promise<ScanSummary | undefined> {
+  const report = readScanReport(artifactDir, project) as CombinedReport | undefined;
+  if (!report) return undefined;
   const scanned = report.vulnerabilityScan.status === 'scanned' ? report.vulnerabilityScan.scanner : undefined;
   return {
     verdict: report.verdict,
@@ -84,7 +75,7 @@ export async function pushImage(input: PushInput): Promise<PushOutcome> {
   // Tags the user typed are checked before anything else is read or sent.
   [...(input.tagsOverride ?? []), ...input.extraTags].forEach(validateTag);
   const image = await readImageRecord(project.artifactDir, project.name);
-  const scan = await readScanSummary(project.artifactDir);
+  const scan = await readScanSummary(project.artifactDir, project.name);
   if (input.requireScan) {
     if (!scan) {
       throw inputError(`${project.name}: the image has not been scanned`, `Run \`nx run ${project.name}:scan\` first (docker-push depends on it).`);
@@ -160,7 +151,7 @@ export async function pushImage(input: PushInput): Promise<PushOutcome> {
     pushedAt: new Date().toISOString(),
     dryRun: false,
   };
-  await writeFile(join(project.artifactDir, PUSH_RECORD), JSON.stringify(record, null, 2) + '\n');
+  await writePushRecord(project.artifactDir, record);
 
   let gitTag: PushOutcome['gitTag'];
   if (version && !unchanged && kind === 'release') {

@@ -1,13 +1,10 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { validateNamespace, validateRegistryHost, type AurenConfig } from '../config/options';
 import { inputError } from '../errors/errors';
 import { isImmutableTag, repositoryPath } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
 import { isDigest } from '../registry/digest';
 import { validateRepository } from '../registry/reference';
-import { PUSH_RECORD, type PushRecord } from '../reports/records';
+import type { PushRecord } from '../reports/records';
 import { isValidTag, validateTag } from '../tags/grammar';
 import { planCopy, type CopyPlan } from './copy-plan';
 
@@ -54,16 +51,6 @@ export function splitList(value: string[] | string | undefined): string[] {
     .flatMap((v) => v.split(','))
     .map((v) => v.trim())
     .filter(Boolean);
-}
-
-export async function readPushRecord(artifactDir: string): Promise<PushRecord | undefined> {
-  const path = join(artifactDir, PUSH_RECORD);
-  if (!existsSync(path)) return undefined;
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as PushRecord;
-  } catch {
-    throw inputError(`${path} is not valid JSON`, 'Push the image again (nx run <project>:docker-push) to rewrite it.');
-  }
 }
 
 /**

@@ -1,5 +1,11 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { inputError } from '../errors/errors';
+
 /**
- * Files the pipeline writes under `dist/images/<project>/`:
+ * The one owner of the files the pipeline writes under `dist/images/<project>/`: their names,
+ * their types, and every reader and writer of them.
  *   oci/          the OCI image layout (docker-build output)
  *   image.json    ImageRecord (docker-build output)
  *   scan/         report.json, report.sarif, report.txt, scanner raw output (scan output)
@@ -7,9 +13,74 @@
  */
 export const IMAGE_RECORD = 'image.json';
 export const PUSH_RECORD = 'push.json';
+/** The scan's combined report, relative to the project's folder. */
+export const SCAN_REPORT = 'scan/report.json';
 
+const IMAGES_DIR = 'dist/images';
+
+/** `dist/images/<project>`, relative to the workspace root. */
 export function imageDir(project: string): string {
-  return `dist/images/${project}`;
+  return `${IMAGES_DIR}/${project}`;
+}
+
+/** Projects that have a folder under dist/images, sorted. */
+export function recordProjects(workspaceRoot: string): string[] {
+  const dir = join(workspaceRoot, IMAGES_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+/** A record's JSON, or undefined when the file is not there; a file that is not JSON is an input error naming it. */
+export function readRecordJson(path: string, hint: string): unknown {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw inputError(`${path} is not valid JSON: ${(error as Error).message}`, hint);
+  }
+}
+
+async function writeRecord(path: string, record: unknown): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, JSON.stringify(record, null, 2) + '\n');
+}
+
+const rebuildHint = (project: string) => `Run \`nx run ${project}:docker-build\` again to rewrite it.`;
+const repushHint = (project: string) => `Push the image again (nx run ${project}:docker-push) to rewrite it, or delete the file.`;
+
+/** docker-build's record, which every later step starts from. */
+export async function readImageRecord(artifactDir: string, project: string): Promise<ImageRecord> {
+  const path = join(artifactDir, IMAGE_RECORD);
+  if (!existsSync(path)) {
+    throw inputError(`${project}: no built image at ${path}`, `Run \`nx run ${project}:docker-build\` first (docker-push depends on it).`);
+  }
+  return readRecordJson(path, rebuildHint(project)) as ImageRecord;
+}
+
+export async function writeImageRecord(artifactDir: string, record: ImageRecord): Promise<void> {
+  await writeRecord(join(artifactDir, IMAGE_RECORD), record);
+}
+
+/** The project's push record as written, or undefined when it has not been pushed. */
+export function readPushRecord(artifactDir: string, project = 'the project'): PushRecord | undefined {
+  return readRecordJson(join(artifactDir, PUSH_RECORD), repushHint(project)) as PushRecord | undefined;
+}
+
+export async function writePushRecord(artifactDir: string, record: PushRecord): Promise<void> {
+  await writeRecord(join(artifactDir, PUSH_RECORD), record);
+}
+
+/** Every project's push record under dist/images, by project name. */
+export function readPushRecords(workspaceRoot: string): PushRecord[] {
+  return recordProjects(workspaceRoot).flatMap((project) => readPushRecord(join(workspaceRoot, imageDir(project)), project) ?? []);
+}
+
+/** The scan's combined report (scanners/report.ts has its type), or undefined when the image was not scanned. */
+export function readScanReport(artifactDir: string, project = 'the project'): unknown {
+  return readRecordJson(join(artifactDir, SCAN_REPORT), `Run \`nx run ${project}:scan\` again to rewrite it.`);
 }
 
 export interface ImageRecord {

@@ -1,9 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readComposeFile, serviceImage } from '../compose';
-import { inputError } from '../errors/errors';
 import { parseImageReference } from '../registry/reference';
-import { PUSH_RECORD, type PushRecord } from '../reports/records';
+import { readPushRecords, type PushRecord } from '../reports/records';
 import type { Protection } from './policy';
 
 /**
@@ -31,20 +29,7 @@ export function composeImages(workspaceRoot: string, composeFile: string, env: N
 
 /** Newest push record of every app under dist/images (dry-run records pushed nothing). */
 export function pushRecords(workspaceRoot: string): PushRecord[] {
-  const dir = join(workspaceRoot, 'dist', 'images');
-  if (!existsSync(dir)) return [];
-  const records: PushRecord[] = [];
-  for (const project of readdirSync(dir)) {
-    const path = join(dir, project, PUSH_RECORD);
-    if (!existsSync(path)) continue;
-    try {
-      const record = JSON.parse(readFileSync(path, 'utf8')) as PushRecord;
-      if (!record.dryRun && record.repository && record.digest) records.push(record);
-    } catch (error) {
-      throw inputError(`${path} is not valid JSON: ${(error as Error).message}`, 'Delete it or run docker-push again; cleanup will not guess what it protected.');
-    }
-  }
-  return records;
+  return readPushRecords(workspaceRoot).filter((record) => !record.dryRun && record.repository && record.digest);
 }
 
 /** Protections per repository of `registry`. */
