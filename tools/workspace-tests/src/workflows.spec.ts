@@ -123,6 +123,23 @@ describe('GitHub workflows', () => {
     const release = readYaml(fromRoot('.github', 'workflows', 'release.yml')) as { concurrency?: unknown };
     expect(release.concurrency).toEqual({ group: 'release-${{ github.ref }}', 'cancel-in-progress': false });
   });
+
+  it('release ships through one path: every pushing job runs nx affected -t docker-push with buildah, no buildx, no side loop', () => {
+    // A step that runs the docker-push target (not one that only lists projects having it).
+    const PUSHES = /-t docker-push|:docker-push/;
+    const file = fromRoot('.github', 'workflows', 'release.yml');
+    const release = readYaml(file) as Workflow & { env?: Record<string, string> };
+    expect(release.env?.AUREN_BUILDER).toBe('buildah');
+    expect(readFileSync(file, 'utf8')).not.toMatch(/buildx|release-images|excludeTaskDependencies/);
+    const pushing = Object.entries(release.jobs).filter(([, job]) => (job.steps ?? []).some((s) => PUSHES.test(s.run ?? '')));
+    expect(pushing.map(([id]) => id).sort()).toEqual(['base-image', 'release', 'release-fanout']);
+    for (const [id, job] of pushing) {
+      const pushes = (job.steps ?? []).map((s) => s.run ?? '').filter((run) => PUSHES.test(run));
+      expect({ id, pushes: pushes.map((run) => /^npx nx affected -t docker-push(\s|$)/.test(run.trim())) }).toEqual({ id, pushes: [true] });
+      // A job without QEMU could not build the arm64 half of AUREN_PLATFORMS.
+      expect({ id, qemu: (job.steps ?? []).some((s) => s.uses?.startsWith('docker/setup-qemu-action@')) }).toEqual({ id, qemu: true });
+    }
+  });
 });
 
 describe('Nx commands in workflows', () => {
