@@ -9,6 +9,7 @@ import execa from 'execa';
  * root filesystem (debootstrap) is made once per machine rather than once per test.
  */
 export const WORKSPACE_ROOT = resolve(__dirname, '../../../..');
+const IMPORT_DATE = '2026-01-01T00:00:00Z';
 
 // ECMA-48 CSI sequences (colours, cursor movement).
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
@@ -57,7 +58,13 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
   const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');
-  await git('commit', '-q', '-m', 'chore: import the workspace');
+  // A fixed date makes the import commit the same in every clone of the same tree: images label
+  // their project's last commit, so builds key on it, and clones then share the machine's Nx cache
+  // (the base image's root filesystem is made once, not once per test file).
+  await execa('git', ['commit', '-q', '-m', 'chore: import the workspace'], {
+    cwd: dir,
+    env: { ...fullEnv, GIT_AUTHOR_DATE: IMPORT_DATE, GIT_COMMITTER_DATE: IMPORT_DATE },
+  });
   return {
     dir,
     env: fullEnv,
