@@ -1,4 +1,5 @@
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { exec as defaultExec, which, type ExecOptions, type ExecResult } from '../exec/exec';
 
 /**
@@ -100,6 +101,7 @@ export async function generateSbom(input: SbomInput): Promise<SbomOutcome> {
   const run = input.exec ?? defaultExec;
   const trivy = await which('trivy', env);
   if (!trivy) return { status: 'skipped', reason: '`trivy` is not installed (not on PATH); no SBOM made' };
+  await mkdir(dirname(input.outputFile), { recursive: true });
   await rm(input.outputFile, { force: true });
   try {
     await run(trivy, sbomArgs(input.layoutDir, input.digest, input.outputFile), { env });
