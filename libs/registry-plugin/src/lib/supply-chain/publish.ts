@@ -79,6 +79,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
       reference,
       registry: config.registry,
       insecureRegistries: config.insecureRegistries,
+      caFile: config.caFile,
       signing,
       workspaceRoot: input.workspaceRoot,
       credentials: input.credentials,

@@ -6,7 +6,7 @@ import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
 import { dockerAuthKey } from '../registry/auth/docker-config';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { findCosign, registryFlags, resolveKey } from './cosign';
+import { cosignRegistryAccess, findCosign, resolveKey } from './cosign';
 import type { ExecFn } from './sbom';
 
 /**
@@ -28,6 +28,8 @@ export interface SignInput {
   reference: string;
   registry: string;
   insecureRegistries: readonly string[];
+  /** The plugin's `caFile`, trusted next to certs.d and NODE_EXTRA_CA_CERTS. */
+  caFile?: string;
   signing: SigningConfig;
   workspaceRoot: string;
   /** Registry credentials for cosign, handed over in a private DOCKER_CONFIG (never on argv). */
@@ -115,9 +117,10 @@ export async function signImage(input: SignInput): Promise<SignOutcome> {
   await preflightSigning(signing, input.workspaceRoot, env);
   const cosign = await findCosign(env);
   const key = signing.mode === 'key' ? resolveKey(signing.key, input.workspaceRoot, 'signing.key') : undefined;
-  const args = signArgs(signing, key, input.reference, registryFlags(input.registry, input.insecureRegistries));
+  const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
+  const args = signArgs(signing, key, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
-  await withCosignRegistryAuth(input.registry, input.credentials, env, (cosignEnv) =>
+  await withCosignRegistryAuth(input.registry, input.credentials, access.env, (cosignEnv) =>
     run(cosign, args, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
       throw new AurenError(
         'exec',

@@ -2,7 +2,7 @@ import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { findCosign, registryFlags, resolveKey } from './cosign';
+import { cosignRegistryAccess, findCosign, resolveKey } from './cosign';
 import type { ExecFn } from './sbom';
 import { secretsOf, withCosignRegistryAuth } from './sign';
 
@@ -25,6 +25,8 @@ export interface VerifyInput {
   reference: string;
   registry: string;
   insecureRegistries: readonly string[];
+  /** The plugin's `caFile`, trusted next to certs.d and NODE_EXTRA_CA_CERTS. */
+  caFile?: string;
   signing: SigningConfig;
   workspaceRoot: string;
   credentials: ResolvedCredentials | undefined;
@@ -64,14 +66,20 @@ export async function verifyImage(input: VerifyInput): Promise<VerifyOutcome> {
   const env = input.env ?? process.env;
   const publicKey = verificationKey(input.signing, input.workspaceRoot);
   const cosign = await findCosign(env);
-  const args = verifyArgs(input.signing, publicKey, input.reference, registryFlags(input.registry, input.insecureRegistries));
+  const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
+  const args = verifyArgs(input.signing, publicKey, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
-  return withCosignRegistryAuth(input.registry, input.credentials, env, async (cosignEnv) => {
+  return withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
     const result = await run(cosign, args, { env: cosignEnv, okExitCodes: VERIFY_FAILURE_CODES, redact: secretsOf(env, input.credentials) });
     if (result.exitCode === 0) return { status: 'verified', reference: input.reference };
     const reason = lastError(result.stderr || result.stdout);
     if (/connection refused|no such host|i\/o timeout|TLS handshake/i.test(reason)) {
       throw new AurenError('registry', `cosign could not reach the registry to verify ${input.reference}: ${reason}`, 'Check that the registry is up and reachable.');
+    }
+    // On a TLS failure with a loopback registry cosign retries over plain HTTP, and reports that.
+    if (/x509:|HTTP request to an HTTPS server/i.test(reason)) {
+      throw new AurenError('registry', `cosign does not trust the TLS certificate of ${input.registry}, so ${input.reference} was not verified: ${reason}`,
+        `Trust the registry's CA: \`caFile\` in the plugin options, certs.d/${input.registry}/ca.crt, or NODE_EXTRA_CA_CERTS.`);
     }
     return { status: 'unverified', reference: input.reference, reason };
   });
