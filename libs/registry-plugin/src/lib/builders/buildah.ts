@@ -84,8 +84,11 @@ export function buildahBuilder(): Builder {
       // Single-platform exports reuse the compressed layers of earlier exports (lib/layer-cache/oci-export.ts).
       const incremental = request.platforms.length <= 1;
       const cache = request.layerCache ?? openLayerCache(workspaceRootOf(request.dockerfile) ?? request.context, request.env);
-      const cacheVersion = exportCacheVersion(`buildah-${await this.version()}`);
-      if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir).catch(() => 0);
+      const builderVersion = await this.version();
+      const cacheVersion = exportCacheVersion(`buildah-${builderVersion}`);
+      // An earlier layout counts only if this buildah made it: another version may compress differently.
+      const sameBuilder = (labels: Record<string, string>) => labels['io.buildah.version'] === builderVersion;
+      if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir, sameBuilder).catch(() => 0);
       await rm(request.outputDir, { recursive: true, force: true });
       try {
         await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {

@@ -10,7 +10,8 @@ import { buildahBuilder } from '../builders/buildah';
 import type { BuildRequest } from '../builders/builder';
 import { exec } from '../exec/exec';
 import { createLayerCache, noLayerCache, type LayerCache } from './layer-cache';
-import { COMPRESSED_KIND, exportCacheVersion, goJson, prepareIncrementalExport } from './oci-export';
+import { writeOciLayout } from '../scanners/testing/oci-fixture';
+import { COMPRESSED_KIND, exportCacheVersion, goJson, prepareIncrementalExport, rememberLayout } from './oci-export';
 
 /** Every file of a layout with its sha256: two layouts are equal when these are. */
 async function layoutFiles(dir: string): Promise<Record<string, string>> {
@@ -108,6 +109,16 @@ describe('incremental OCI layout export (real buildah)', () => {
     // …and the cache holds a whole blob again.
     expect((await stat((await cache.blobGet(record!.digest))!)).size).toBeGreaterThan(1000);
   }, 300_000);
+
+  it('remembers an earlier layout only when the predicate accepts its builder', async () => {
+    const fx = await writeOciLayout([{ layers: [[{ name: 'a.txt', content: 'a' }], [{ name: 'b.txt', content: 'b' }]] }], await mkdtemp(join(work, 'fx-')));
+    const cache = createLayerCache(join(work, 'cache-remember'));
+    // The fixture's config has no io.buildah.version label: made by another builder.
+    expect(await rememberLayout(cache, 'buildah-1.28.2', fx.layoutDir, (labels) => labels['io.buildah.version'] === '1.28.2')).toBe(0);
+    expect(await cache.blobGet(fx.layerDigests[0][0])).toBeUndefined();
+    expect(await rememberLayout(cache, 'buildah-1.28.2', fx.layoutDir)).toBe(2);
+    expect(await cache.blobGet(fx.layerDigests[0][0])).toBeDefined();
+  });
 
   it('leaves a layout alone when the cache has nothing for it', async () => {
     const dir = join(work, 'empty-layout');

@@ -74,9 +74,9 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 }
 
 /** Every single-platform image of a layout: its manifest and its config's diffIDs. */
-async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manifest; diffIds: string[] }>> {
+async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }>> {
   const index = await readJson<IndexJson>(join(layoutDir, 'index.json'));
-  const out: Array<{ manifest: Manifest; diffIds: string[] }> = [];
+  const out: Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }> = [];
   const visit = async (descriptors: Descriptor[], depth: number) => {
     for (const d of descriptors) {
       if (depth > 3 || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) continue;
@@ -84,9 +84,9 @@ async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manife
       if (!body) continue;
       if (Array.isArray(body.manifests)) await visit(body.manifests, depth + 1);
       else if (body.config && Array.isArray(body.layers)) {
-        const config = await readJson<{ rootfs?: { diff_ids?: string[] } }>(blobFile(layoutDir, body.config.digest));
+        const config = await readJson<{ rootfs?: { diff_ids?: string[] }; config?: { Labels?: Record<string, string> } }>(blobFile(layoutDir, body.config.digest));
         const diffIds = config?.rootfs?.diff_ids ?? [];
-        if (diffIds.length === body.layers.length) out.push({ manifest: body, diffIds });
+        if (diffIds.length === body.layers.length) out.push({ manifest: body, diffIds, labels: config?.config?.Labels ?? {} });
       }
     }
   };
@@ -98,10 +98,17 @@ async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manife
  * Remembers the diffID ↔ compressed pair and the compressed blob of every layer of a layout
  * (an export just written, or the one an earlier build left), so a later export can skip them.
  */
-export async function rememberLayout(cache: LayerCache, version: string, layoutDir: string): Promise<number> {
+export async function rememberLayout(
+  cache: LayerCache,
+  version: string,
+  layoutDir: string,
+  /** Only images this says yes to (e.g. made by this builder version: another may compress differently). */
+  accept: (labels: Record<string, string>) => boolean = () => true,
+): Promise<number> {
   if (!cache.dir || !existsSync(join(layoutDir, 'index.json'))) return 0;
   let n = 0;
-  for (const { manifest, diffIds } of await layoutImages(layoutDir)) {
+  for (const { manifest, diffIds, labels } of await layoutImages(layoutDir)) {
+    if (!accept(labels)) continue;
     for (const [i, layer] of manifest.layers.entries()) {
       if (!COMPRESSED_LAYER.has(layer.mediaType)) continue;
       const file = blobFile(layoutDir, layer.digest);
