@@ -76,10 +76,11 @@ fi
 # tools/test-tools.txt. Built binaries live in a per-machine cache keyed by tool and version
 # (a fresh clone on the same machine reuses them); tools/.bin (git-ignored) links to them.
 # A cached binary is trusted only if Go's own build info names the pinned package and version.
-go_binary_is() { # file package version
+go_binary_is() { # file package version [ldflags]
   [ -x "$1" ] || return 1
   local info; info="$(go version -m "$1" 2>/dev/null)" || return 1
-  grep -qE "^[[:space:]]+path[[:space:]]+$2\$" <<<"$info" && grep -qE "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$3([[:space:]]|\$)" <<<"$info"
+  grep -qE "^[[:space:]]+path[[:space:]]+$2\$" <<<"$info" && grep -qE "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$3([[:space:]]|\$)" <<<"$info" || return 1
+  [ -z "${4:-}" ] || grep -qF -- "-ldflags=$4" <<<"$info" || grep -qF -- "-ldflags=\"$4\"" <<<"$info"
 }
 
 install_test_tools() {
@@ -91,16 +92,20 @@ install_test_tools() {
   mkdir -p "$cache" "$bin"
   # One setup at a time per cache: two test runs must not build the same tool twice.
   exec 9>"$cache/.lock"; flock 9
-  local name pkg version buildenv dir built=0
-  while read -r name pkg version buildenv; do
+  local name pkg version extra dir built=0 word buildenv ldflags
+  while read -r name pkg version extra; do
     case "$name" in ''|'#'*) continue ;; esac
+    buildenv=(); ldflags=""
+    for word in $extra; do
+      case "$word" in ldflags=*) ldflags="${word#ldflags=}" ;; *) buildenv+=("$word") ;; esac
+    done
     dir="$cache/$name@$version"
-    if ! go_binary_is "$dir/$name" "$pkg" "$version"; then
+    if ! go_binary_is "$dir/$name" "$pkg" "$version" "$ldflags"; then
       local seeded=false seed
       # AUREN_TOOLS_SEED: space-separated folders of binaries built before (e.g. by CI's image); used only when
       # their build info names exactly the pinned package and version.
       for seed in ${AUREN_TOOLS_SEED:-}; do
-        if go_binary_is "$seed/$name" "$pkg" "$version"; then
+        if go_binary_is "$seed/$name" "$pkg" "$version" "$ldflags"; then
           mkdir -p "$dir"; cp "$seed/$name" "$dir/$name.tmp" && mv "$dir/$name.tmp" "$dir/$name"
           echo "setup: $name $version taken from $seed"; seeded=true; break
         fi
@@ -109,8 +114,7 @@ install_test_tools() {
         echo "setup: building $name $version (go install $pkg@$version)"
         local tmp; tmp="$(mktemp -d "$cache/.build-$name.XXXXXX")"
         local start=$SECONDS
-        # shellcheck disable=SC2086 # buildenv is a list of VAR=value words
-        if ! env $buildenv GOBIN="$tmp" GOFLAGS="${GOFLAGS:-} -trimpath" go install "$pkg@$version" >"$tmp/build.log" 2>&1; then
+        if ! env "${buildenv[@]}" GOBIN="$tmp" go install ${ldflags:+-ldflags="$ldflags"} "$pkg@$version" >"$tmp/build.log" 2>&1; then
           echo "setup: building $name $version failed:" >&2; tail -n 20 "$tmp/build.log" >&2
           rm -rf "$tmp"; return 1
         fi

@@ -127,7 +127,8 @@ export function mergePlatformFindings(runs: ReadonlyArray<{ platform: string; fi
   const merged = new Map<string, Finding>();
   for (const run of runs) {
     for (const finding of run.findings) {
-      const key = [finding.id, finding.pkgName, finding.installedVersion, finding.fixedVersion ?? '', finding.target ?? ''].join('\0');
+      // Not the target: Trivy names it after the layout it read, which is one per platform.
+      const key = [finding.id, finding.pkgName, finding.installedVersion, finding.fixedVersion ?? ''].join('\0');
       const seen = merged.get(key);
       if (seen) {
         if (!seen.platforms?.includes(run.platform)) seen.platforms = [...(seen.platforms ?? []), run.platform];
@@ -185,7 +186,9 @@ async function runScannerLocked(
         const text = await readFile(rawFile, 'utf8').catch(() => {
           throw new InvalidReportError(`it wrote no report to ${rawFile}`);
         });
-        runs.push({ platform: target.platform, findings: adapter.parseReport(text) });
+        // A per-platform layout lives in a temporary folder: name the built layout instead.
+        const findings = adapter.parseReport(text).map((f) => (f.target ? { ...f, target: f.target.split(target.layoutDir).join(input.layoutDir) } : f));
+        runs.push({ platform: target.platform, findings });
       } catch (error) {
         if (!(error instanceof InvalidReportError)) throw error;
         const stderr = tail(result.stderr || result.stdout, STDERR_TAIL);

@@ -155,12 +155,15 @@ describe('the real trivy with the fixture database from the registry', () => {
     const amd64 = await debianImage(['python3-fastapi', 'zlib1g'], 'amd64');
     // The arm64 variant lacks fastapi: its CRITICAL must be reported for amd64 only.
     const arm64 = await debianImage(['python3-uvicorn', 'zlib1g'], 'arm64');
-    const { outcome, report } = await scan([amd64, arm64], configWith());
+    const { outcome, report, fixture } = await scan([amd64, arm64], configWith());
     const byId = Object.fromEntries(outcome.findings.map((f) => [f.id, f.platforms]));
     expect(byId).toEqual({ [CRITICAL]: ['linux/amd64'], [HIGH_UNFIXED]: ['linux/arm64'], [MEDIUM]: ['linux/amd64', 'linux/arm64'] });
     expect(report.vulnerabilityScan.rawReports).toEqual(['trivy-linux-amd64.json', 'trivy-linux-arm64.json']);
+    const critical = outcome.findings.find((f) => f.id === CRITICAL);
+    // Named after the built layout and the platform's manifest, not the temporary one-image layout.
+    expect(critical?.target).toMatch(new RegExp(`^${fixture.layoutDir}@sha256:[a-f0-9]{64} \\(debian 12`));
     const table = await readFile(outcome.reportFiles.table, 'utf8');
-    expect(table).toMatch(/linux\/arm64/);
+    expect(table).toMatch(new RegExp(`${MEDIUM}.*linux/amd64,linux/arm64`));
   }, 300_000);
 
   it('a new database (new UpdatedAt) changes the scan cache key, and the next scan uses it', async () => {
