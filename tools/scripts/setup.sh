@@ -65,7 +65,11 @@ setup_qemu() {
 setup_qemu
 
 # npm ci when node_modules is missing or older than the lockfile (npm writes this marker).
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a link belongs to another checkout (test clones share the workspace's):
+# npm ci would empty the folder it points at, so it is never run through one.
+if [ -L node_modules ]; then
+  echo "setup: node_modules links to $(readlink node_modules); not installing through the link"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 else
