@@ -43,6 +43,8 @@ async function timed<T>(name: string, work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     timings[name] = Math.round((Date.now() - started) / 1000);
+    // Straight to stderr, not through jest's buffered console: a long run shows its progress.
+    process.stderr.write(`multi-arch: ${name} took ${timings[name]} s\n`);
   }
 }
 
