@@ -15,6 +15,7 @@ import type { MonitorConfig } from './options';
 import type { ImageReport, MonitorReport, PlatformSize, PullReport, PushReport, RepositoryReport, StorageReport, VulnerabilityCounts } from './report';
 import { runnablePlatforms, worstLevel } from './report';
 import { diskUsage, type StorageUsage } from './storage';
+import { attachedFacts, isReferrerTag } from '../supply-chain/monitor';
 
 export interface MonitorInput {
   client: RegistryClient;
@@ -179,9 +180,14 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
           return m ? { tag, m } : undefined;
         }),
       );
+      // Referrer tags (`sha256-<hex>`, cosign's `.sig`) hold an image's SBOM and signature: facts
+      // about that image, not images of their own.
+      const attached = attachedFacts(
+        tops.flatMap((t) => (t && isReferrerTag(t.tag) ? [{ tag: t.tag, descriptors: t.m.manifest.children }] : [])),
+      );
       const byDigest = new Map<string, { m: ManifestInfo; tags: string[] }>();
       for (const t of tops) {
-        if (!t) continue;
+        if (!t || isReferrerTag(t.tag)) continue;
         const entry = byDigest.get(t.m.digest) ?? { m: t.m, tags: [] };
         entry.tags.push(t.tag);
         byDigest.set(t.m.digest, entry);
@@ -190,10 +196,12 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
       for (const image of images) {
         image.created ??= pushedAt.get(image.digest);
         image.vulnerabilities = vulnerabilitiesOf(image.digest, scanReports, history.events);
+        image.signed = attached.get(image.digest)?.signed ?? false;
+        image.sbom = attached.get(image.digest)?.sbom ?? false;
       }
       images.sort(newestFirst);
       const app = namespace && name.startsWith(`${namespace}/`) ? name.slice(namespace.length + 1) : name;
-      return { name, app, tagCount: tags.length, images, newest: images[0]?.digest };
+      return { name, app, tagCount: tags.filter((t) => !isReferrerTag(t)).length, images, newest: images[0]?.digest };
     }),
   );
 

@@ -1,6 +1,7 @@
 import { formatBytes } from '../reports/format';
 import type { MonitorThresholds } from './options';
 import { runnablePlatforms, type Check, type Level, type MonitorReport } from './report';
+import { supplyChainChecks } from '../supply-chain/monitor';
 
 export type Measurements = Pick<MonitorReport, 'registry' | 'reachability' | 'storage' | 'repositories' | 'pushes' | 'pulls'>;
 
@@ -169,6 +170,15 @@ export function evaluate(m: Measurements, t: MonitorThresholds): Check[] {
           : `pull of ${pull.repository}:${pull.reference} (${pull.platform}, ${formatBytes(pull.bytes)}) took ${secs(seconds)} (target under ${t.pullLatencySeconds.target} s): ${verdict(level)}`,
     });
   }
+  checks.push(
+    ...supplyChainChecks(
+      m.repositories.flatMap((repo) => {
+        const image = repo.images.find((i) => i.digest === repo.newest);
+        return image ? [{ repository: repo, label: `${repo.name}:${image.version ?? image.tags[0] ?? image.digest.slice(0, 19)}`, signed: image.signed, sbom: image.sbom }] : [];
+      }),
+      t,
+    ),
+  );
   return checks;
 }
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { configError } from '../errors/errors';
 import { isLoopbackRegistry, DEFAULT_REGISTRY, PLUGIN_NAME } from '../config/options';
+import { DEFAULT_SUPPLY_CHAIN_THRESHOLDS } from '../supply-chain/monitor';
 
 /**
  * The `monitor` section of the plugin's options in nx.json. Defaults are the team's registry
@@ -23,6 +24,14 @@ export interface MonitorThresholdOptions {
   pushSuccessAlertPercent?: number;
   pullLatencyTargetSeconds?: number;
   pullLatencyAlertSeconds?: number;
+  /** Repositories whose newest image has no signature attached: above the target warns. Default 0. */
+  unsignedImagesTarget?: number;
+  /** …above this alerts (exit 3). Default: never (a registry without signing is a choice). */
+  unsignedImagesAlert?: number;
+  /** Repositories whose newest image has no SBOM attached: above the target warns. Default 0. */
+  imagesWithoutSbomTarget?: number;
+  /** …above this alerts. Default: never. */
+  imagesWithoutSbomAlert?: number;
 }
 
 export interface MonitorOptions {
@@ -47,6 +56,8 @@ export interface MonitorThresholds {
   storagePercent: { target: number; alert: number };
   pushSuccessPercent: { target: number; alert: number };
   pullLatencySeconds: { target: number; alert: number };
+  unsignedImages: { target: number; alert: number | undefined };
+  imagesWithoutSbom: { target: number; alert: number | undefined };
 }
 
 export interface MonitorConfig {
@@ -65,6 +76,7 @@ export const DEFAULT_THRESHOLDS: MonitorThresholds = {
   storagePercent: { target: 80, alert: 90 },
   pushSuccessPercent: { target: 99, alert: 95 },
   pullLatencySeconds: { target: 30, alert: 60 },
+  ...DEFAULT_SUPPLY_CHAIN_THRESHOLDS,
 };
 
 function num(value: unknown, fallback: number, origin: string, max = Number.MAX_SAFE_INTEGER): number {
@@ -83,6 +95,13 @@ function pair(target: number, alert: number, name: string, higherIsWorse: boolea
     );
   }
   return { target, alert };
+}
+
+/** A count threshold whose alert level is optional (unset: warn only). */
+function countPair(target: unknown, alert: unknown, d: { target: number; alert: number | undefined }, name: string): { target: number; alert: number | undefined } {
+  const t = num(target, d.target, `thresholds.${name}Target`);
+  if (alert === undefined || alert === null) return { target: t, alert: d.alert };
+  return pair(t, num(alert, 0, `thresholds.${name}Alert`), name, true);
 }
 
 /**
@@ -124,6 +143,8 @@ export function normalizeMonitorOptions(
       'pull latency',
       true,
     ),
+    unsignedImages: countPair(t.unsignedImagesTarget, t.unsignedImagesAlert, d.unsignedImages, 'unsignedImages'),
+    imagesWithoutSbom: countPair(t.imagesWithoutSbomTarget, t.imagesWithoutSbomAlert, d.imagesWithoutSbom, 'imagesWithoutSbom'),
   };
   let dataDir = options.dataDir ? join(context.workspaceRoot, options.dataDir) : undefined;
   if (options.dataDir && options.dataDir.startsWith('/')) dataDir = options.dataDir;

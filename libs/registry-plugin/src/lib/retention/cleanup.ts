@@ -6,6 +6,7 @@ import { AurenError } from '../errors/errors';
 import { mapLimit } from '../registry/concurrency';
 import { planRepository, type Protection, type RepositoryPlan, type RetentionPolicy } from './policy';
 import { readRepository, type LiveRepository } from './snapshot';
+import { followSubjects, probeSubjects } from '../supply-chain/retention';
 import type { ManifestLister, RegistryStorage } from './storage';
 
 /** Plan, then (only with `apply`) act: the whole cleanup over a set of repositories. */
@@ -101,7 +102,9 @@ async function cleanupWith(client: RegistryClient, input: CleanupInput): Promise
     const repo = await readRepository(client, repository, { concurrency: input.concurrency, lister: input.lister, storage: input.storage });
     live.push(repo);
     const policy = typeof input.policy === 'function' ? input.policy(repository) : input.policy;
-    plans.push(planRepository(repo.snapshot, policy, input.now, input.protections.get(repository) ?? []));
+    const planned = planRepository(repo.snapshot, policy, input.now, input.protections.get(repository) ?? []);
+    // SBOMs, signatures and their fallback index go and stay with their subject (issue 14).
+    plans.push(followSubjects(repo.snapshot, planned, await probeSubjects(client, repo.snapshot, input.concurrency)));
   }
   const result: CleanupResult = { registry: client.registry, applied: input.apply, plans, summary: summarize(plans), outcomes: [] };
   if (!input.apply || plans.every((p) => p.deletions.length === 0)) return result;

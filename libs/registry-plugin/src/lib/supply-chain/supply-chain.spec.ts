@@ -6,6 +6,8 @@ import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
+import { runMonitor } from '../monitor/collect';
+import { normalizeMonitorOptions } from '../monitor/options';
 import { writeDebianLayout, type DebianLayout } from './debian-layout.testing';
 import { publishSupplyChain } from './publish';
 import { listReferrers } from './referrers';
@@ -167,6 +169,38 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     });
     expect(outcome).toMatchObject({ sbom: { status: 'already-attached' }, signature: { status: 'already-signed' } });
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
+  });
+
+  it('the monitor counts unsigned images and images without SBOM, and does not take referrer indexes for images', async () => {
+    const unsignedLayout = await writeDebianLayout(['base-files']);
+    layouts.push(unsignedLayout);
+    await push('plain', unsignedLayout);
+    const monitor = async (thresholds: Record<string, number>) =>
+      runMonitor({
+        client,
+        registry: registry.host,
+        namespace: 'auren',
+        workspaceRoot: work,
+        config: normalizeMonitorOptions({ repositories: [...Object.keys(APPS), 'plain'], pullTest: false, thresholds }, { workspaceRoot: work, registry: registry.host, env: {} }),
+      });
+    const report = await monitor({});
+    for (const repo of report.repositories) {
+      expect(repo.images.every((i) => !i.tags.some((t) => t.startsWith('sha256-')))).toBe(true);
+    }
+    const byApp = Object.fromEntries(report.repositories.map((r) => [r.app, r.images.find((i) => i.digest === r.newest)]));
+    expect(byApp['biometric-bridge']).toMatchObject({ signed: true, sbom: true });
+    expect(byApp.plain).toMatchObject({ signed: false, sbom: false });
+    const check = (metric: string, r = report) => r.checks.find((c) => c.metric === metric)!;
+    // auren-api:1.0.0 now names the tampered image (an earlier test): unsigned, no SBOM either.
+    expect(byApp['auren-api']).toMatchObject({ signed: false, sbom: false });
+    expect(check('unsigned-images')).toMatchObject({ level: 'warn', value: 2 });
+    expect(check('unsigned-images').message).toContain('auren/plain:1.0.0');
+    expect(check('unsigned-images').message).toContain('auren/auren-api:1.0.0');
+    expect(check('images-without-sbom')).toMatchObject({ level: 'warn', value: 2 });
+    const strict = await monitor({ unsignedImagesAlert: 0, imagesWithoutSbomAlert: 2 });
+    expect(check('unsigned-images', strict)).toMatchObject({ level: 'alert' });
+    expect(check('images-without-sbom', strict)).toMatchObject({ level: 'warn' });
+    expect(strict.status).toBe('alert');
   });
 
   it('signs only by digest and never prints the key password', async () => {
