@@ -35,7 +35,8 @@ export interface TestLayout {
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
-async function tarOf(name: string, content: Buffer): Promise<Buffer> {
+/** A tar of the given files (path → content), with fixed dates and modes so equal input gives equal bytes. */
+export async function tarOf(files: Record<string, string | Buffer>): Promise<Buffer> {
   const archive = pack();
   const chunks: Buffer[] = [];
   archive.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -43,7 +44,7 @@ async function tarOf(name: string, content: Buffer): Promise<Buffer> {
     archive.on('end', resolve);
     archive.on('error', reject);
   });
-  archive.entry({ name, mtime: new Date(0), mode: 0o644 }, content);
+  for (const [name, content] of Object.entries(files)) archive.entry({ name, mtime: new Date(0), mode: 0o644 }, content);
   archive.finalize();
   await done;
   return Buffer.concat(chunks);
@@ -62,7 +63,7 @@ export async function writeTestLayout(options: TestLayoutOptions = {}): Promise<
     return { mediaType, digest, size: data.length, ...extra };
   };
   const makeLayer = async (name: string, bytes: number) => {
-    const tar = await tarOf(name, randomBytes(bytes));
+    const tar = await tarOf({ [name]: randomBytes(bytes) });
     const descriptor = await putBlob(gzipSync(tar), OCI_LAYER_GZIP);
     return { descriptor, diffId: sha256(tar) };
   };

@@ -4,7 +4,9 @@ import { isLoopbackRegistry, type SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { which } from '../exec/exec';
 import { probeRegistryScheme, type RegistryScheme } from '../registry/client';
+import type { ResolvedCredentials } from '../registry/auth/credentials';
 import { builderTlsArgs, createDispatcher } from '../registry/tls';
+import type { ExecFn } from './sbom';
 
 /**
  * What signing and verifying share: finding the real cosign, resolving the key, and the
@@ -13,6 +15,22 @@ import { builderTlsArgs, createDispatcher } from '../registry/tls';
 
 export const COSIGN_INSTALL_HINT =
   'Install cosign v3 (`bash tools/scripts/setup.sh --test-tools` builds the pinned one into tools/.bin; or https://docs.sigstore.dev/cosign/system_config/installation/) and put it on PATH.';
+
+/** What signing or verifying one digest needs. */
+export interface CosignInput {
+  /** `<registry>/<repository>@sha256:…` — always by digest, never a tag. */
+  reference: string;
+  registry: string;
+  insecureRegistries: readonly string[];
+  /** The plugin's `caFile`, trusted next to certs.d and NODE_EXTRA_CA_CERTS. */
+  caFile?: string;
+  signing: SigningConfig;
+  workspaceRoot: string;
+  /** Registry credentials for cosign, handed over in a private DOCKER_CONFIG (never on argv). */
+  credentials: ResolvedCredentials | undefined;
+  env?: NodeJS.ProcessEnv;
+  exec?: ExecFn;
+}
 
 /** KMS and other key references cosign resolves itself (`--key awskms://…`, `k8s://ns/secret`). */
 export const isKeyReference = (key: string): boolean => /^[a-z0-9]+:\/\//.test(key);

@@ -4,9 +4,9 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../registry/media-types';
+import { tarOf } from '../registry/testing-layout';
 
 /**
  * For tests: a one-layer OCI image layout holding a real Debian package database — this
@@ -44,20 +44,6 @@ export function parseDpkgStatus(text: string): Array<DpkgPackage & { stanza: str
         stanza,
       };
     });
-}
-
-async function tarOf(files: Record<string, string>): Promise<Buffer> {
-  const archive = pack();
-  const chunks: Buffer[] = [];
-  archive.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const done = new Promise<void>((resolve, reject) => {
-    archive.on('end', resolve);
-    archive.on('error', reject);
-  });
-  for (const [name, content] of Object.entries(files)) archive.entry({ name, mtime: new Date(0), mode: 0o644 }, content);
-  archive.finalize();
-  await done;
-  return Buffer.concat(chunks);
 }
 
 export async function writeDebianLayout(packageNames: string[], extraFiles: Record<string, string> = {}): Promise<DebianLayout> {

@@ -6,8 +6,7 @@ import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
 import { dockerAuthKey } from '../registry/auth/docker-config';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { cosignRegistryAccess, findCosign, resolveKey } from './cosign';
-import type { ExecFn } from './sbom';
+import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
 
 /**
  * Signs a pushed digest with the real cosign, in cosign's own format: cosign v3 writes a
@@ -23,20 +22,7 @@ import type { ExecFn } from './sbom';
  * which would only matter to someone pulling a platform manifest by its own digest.
  */
 
-export interface SignInput {
-  /** `<registry>/<repository>@sha256:…` — always by digest, never a tag. */
-  reference: string;
-  registry: string;
-  insecureRegistries: readonly string[];
-  /** The plugin's `caFile`, trusted next to certs.d and NODE_EXTRA_CA_CERTS. */
-  caFile?: string;
-  signing: SigningConfig;
-  workspaceRoot: string;
-  /** Registry credentials for cosign, handed over in a private DOCKER_CONFIG (never on argv). */
-  credentials: ResolvedCredentials | undefined;
-  env?: NodeJS.ProcessEnv;
-  exec?: ExecFn;
-}
+export type SignInput = CosignInput;
 
 export type SignOutcome = { status: 'signed'; reference: string; mode: SigningConfig['mode'] } | { status: 'not-configured' };
 

@@ -1,9 +1,7 @@
 import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
-import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { cosignRegistryAccess, findCosign, resolveKey } from './cosign';
-import type { ExecFn } from './sbom';
+import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
 import { secretsOf, withCosignRegistryAuth } from './sign';
 
 /**
@@ -21,18 +19,7 @@ import { secretsOf, withCosignRegistryAuth } from './sign';
  */
 const VERIFY_FAILURE_CODES = [1, 10, 11, 12, 13];
 
-export interface VerifyInput {
-  reference: string;
-  registry: string;
-  insecureRegistries: readonly string[];
-  /** The plugin's `caFile`, trusted next to certs.d and NODE_EXTRA_CA_CERTS. */
-  caFile?: string;
-  signing: SigningConfig;
-  workspaceRoot: string;
-  credentials: ResolvedCredentials | undefined;
-  env?: NodeJS.ProcessEnv;
-  exec?: ExecFn;
-}
+export type VerifyInput = CosignInput;
 
 export type VerifyOutcome = { status: 'verified'; reference: string } | { status: 'unverified'; reference: string; reason: string };
 
