@@ -8,7 +8,7 @@
 // caches on both sides (one untimed round of each first). 3 rounds; prints both times, the ratio
 // and the median ratio. Target: median ≤ 2.0.
 //
-// Usage: node bench/one-app.mjs [--rounds 3] [--keep]   (NX_PERF_LOGGING=true shows Nx's own timings)
+// Usage: node bench/one-app.mjs [--rounds 3] [--keep] [--workspace <clone kept by --keep>]   (NX_PERF_LOGGING=true shows Nx's own timings)
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm, symlink, appendFile, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -25,6 +25,8 @@ const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1] || 0) || 3;
 const KEEP = args.includes('--keep');
+/** Reuse a clone kept by an earlier run (`--keep`): its history and builder cache are already there. */
+const REUSE = args.includes('--workspace') ? args[args.indexOf('--workspace') + 1] : undefined;
 const APPS = ['auren-api', 'auren-nginx', 'biometric-bridge'];
 const run = promisify(execFile);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -69,7 +71,9 @@ const env = {
   GIT_COMMITTER_NAME: 'AUREN bench', GIT_COMMITTER_EMAIL: 'bench@auren.invalid',
 };
 for (const key of ['GITHUB_REF_NAME', 'GITHUB_HEAD_REF', 'GITHUB_EVENT_NAME', 'AUREN_BRANCH', 'NX_DRY_RUN']) delete env[key];
-const ws = await cloneWorkspace(env);
+const ws = REUSE
+  ? { dir: REUSE, git: (...a) => run('git', a, { cwd: REUSE, env }) }
+  : await cloneWorkspace(env);
 const nx = (a, extra = {}) => run('npx', ['nx', ...a, '--outputStyle=static'], { cwd: ws.dir, env: { ...env, ...extra }, maxBuffer: 64 << 20 });
 
 // The reference builds with the plugin's builder storage (overlay under its own root, else vfs).
@@ -128,6 +132,6 @@ try {
   console.log(`median ratio ${median(ratios).toFixed(2)} (target ≤ 2.00)`);
 } finally {
   await registry.stop();
-  if (!KEEP) await rm(ws.dir, { recursive: true, force: true });
+  if (!KEEP && !REUSE) await rm(ws.dir, { recursive: true, force: true });
   else console.log(`kept ${ws.dir}`);
 }
