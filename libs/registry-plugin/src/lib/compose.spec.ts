@@ -15,7 +15,8 @@ function thrown(fn: () => unknown): Error {
 }
 
 describe('interpolate (compose-spec "Interpolation")', () => {
-  // [text, env, expected, unset policy (default: empty, as the spec says)]
+  // [text, env, expected, unset policy (default: empty, as the spec says)]. The callbacks take a
+  // rest parameter: jest reads a callback with more parameters than its row has as `done`.
   it.each<[string, NodeJS.ProcessEnv, string, UnsetVariable?]>([
     // ${A} and $A
     ['${A}', { A: 'a' }, 'a'],
@@ -63,7 +64,6 @@ describe('interpolate (compose-spec "Interpolation")', () => {
     ['${A:-b}', {}, 'b', 'error'],
     ['${A-b}', { A: '' }, '', 'error'],
     ['${A:+b}', {}, '', 'error'],
-    // A rest parameter: jest reads a callback with more parameters than the row has as `done`.
   ])('%p with %p → %p (%s)', (...[text, env, expected, unset]) => {
     expect(interpolate(text, env, { where, unset })).toBe(expected);
   });
