@@ -13,6 +13,7 @@ import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import { runCleanup, type CleanupInput } from '../retention/cleanup';
 import { formatPlan } from '../retention/format';
 import type { RetentionPolicy } from '../retention/policy';
+import { registryStorage } from '../retention/storage';
 import { publishSupplyChain } from './publish';
 import { fallbackTag, listReferrers } from './referrers';
 import { SBOM_FILE } from './sbom';
@@ -45,7 +46,9 @@ async function sibling(source: TestLayout): Promise<{ dir: string; digest: strin
   return { dir, digest };
 }
 
-describe('cleanup treats SBOMs, signatures and fallback indexes as part of their image', () => {
+// Both ways cleanup deletes: DELETE requests, and links removed in the registry's storage folder
+// (the embedded registry's default).
+describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, signatures and fallback indexes as part of their image (deleting via %s)', (via) => {
   let registry: TestRegistry;
   let client: RegistryClient;
   let work: string;
@@ -68,6 +71,8 @@ describe('cleanup treats SBOMs, signatures and fallback indexes as part of their
     concurrency: 4,
     journalDir: join(work, 'journal'),
     now: new Date(),
+    lister: registryStorage(registry.dataDir),
+    storage: via === 'storage' ? registryStorage(registry.dataDir) : undefined,
   });
 
   async function pushAndPublish(dir: string, tag: string): Promise<string> {
