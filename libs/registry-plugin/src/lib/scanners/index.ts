@@ -19,6 +19,7 @@ export {
   publishTrivyDb,
   trivyCacheDir,
   trivyDbRepositories,
+  withTrivyCacheLock,
   TRIVY_DB_CONFIG_MEDIA_TYPE,
   TRIVY_DB_LAYER_MEDIA_TYPE,
   TRIVY_DB_REPOSITORY,
