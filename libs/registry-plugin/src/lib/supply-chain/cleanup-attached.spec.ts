@@ -12,6 +12,7 @@ import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import { runCleanup, type CleanupInput } from '../retention/cleanup';
 import { formatPlan } from '../retention/format';
+import { restoreJournal } from '../retention/restore';
 import type { RetentionPolicy } from '../retention/policy';
 import { registryStorage } from '../retention/storage';
 import { publishSupplyChain } from './publish';
@@ -57,6 +58,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
   const dirs: string[] = [];
   const image: Record<'old' | 'kept' | 'gone', { digest: string; layers: string[] }> = {} as never;
   const attached: Record<string, string[]> = {};
+  let journal: string | undefined;
 
   const verify = (digest: string) =>
     exec('cosign', ['verify', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', `${registry.host}/${REPO}@${digest}`], {
@@ -145,7 +147,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
   });
 
   it('--apply removes the deleted image with its signature, SBOM and fallback tag, and the orphans; the kept image keeps all of its own', async () => {
-    await runCleanup(client, input(true));
+    journal = (await runCleanup(client, input(true))).journal;
     const tags = (await client.tagList(REPO)).sort();
     expect(tags).toEqual(['v2.0.0', fallbackTag(image.kept.digest)].sort());
     for (const digest of [image.old.digest, ...attached[image.old.digest], ...attached[image.gone.digest]]) {
@@ -158,6 +160,16 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     expect((await verify(image.old.digest)).exitCode).not.toBe(0);
     const discovered = JSON.parse((await exec('oras', ['discover', '--plain-http', '--format', 'json', `${registry.host}/${REPO}@${image.kept.digest}`])).stdout);
     expect((discovered.referrers ?? discovered.manifests).map((r: { digest: string }) => r.digest).sort()).toEqual([...attached[image.kept.digest]].sort());
+  });
+
+  it('the undo journal puts the deleted image back with its signature and SBOM (before GC); cleanup deletes them again', async () => {
+    expect(journal).toBeDefined();
+    await restoreJournal(client, journal!, { concurrency: 4 });
+    expect((await verify(image.old.digest)).exitCode).toBe(0);
+    expect((await listReferrers(client, REPO, image.old.digest)).map((d) => d.digest).sort()).toEqual([...attached[image.old.digest]].sort());
+    await runCleanup(client, input(true));
+    expect(await client.manifestHead(REPO, image.old.digest)).toBe('not-found');
+    expect((await client.tagList(REPO)).sort()).toEqual(['v2.0.0', fallbackTag(image.kept.digest)].sort());
   });
 
   it('after garbage collection the kept image is still whole: the shared layers stayed', async () => {
