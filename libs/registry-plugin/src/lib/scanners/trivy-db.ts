@@ -266,7 +266,7 @@ export async function prepareTrivyDatabase(options: {
     return { skipDbUpdate: true, env, source, fromDefaultSource: false };
   }
   await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
-  const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet', ...(database.insecure ? ['--insecure'] : [])];
+  const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet', '--skip-version-check', '--disable-telemetry', ...(database.insecure ? ['--insecure'] : [])];
   try {
     await exec(binaryPath, args, { env, redact: database.credentials ? [database.credentials.password] : [] });
   } catch (error) {

@@ -18,6 +18,8 @@ export const trivyAdapter: ScannerAdapter = {
     const input = digest ? `${layoutDir}@${digest}` : layoutDir;
     return [
       'image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet',
+      // No calls home: the scan must behave the same with and without internet.
+      '--skip-version-check', '--disable-telemetry',
       ...(cacheDir ? ['--cache-dir', cacheDir] : []),
       ...(skipDbUpdate ? ['--skip-db-update'] : []),
     ];
