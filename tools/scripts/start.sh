@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash tools/scripts/setup.sh
+# Tools that `setup.sh --test-tools` built (trivy for SBOMs and scans, cosign for signing) are
+# used when present; npm start does not need them.
+[ -d tools/.bin ] && export PATH="$PWD/tools/.bin:$PATH"
 
 if [ -z "${AUREN_REGISTRY:-}" ]; then
   bash tools/registry/serve.sh --detach
