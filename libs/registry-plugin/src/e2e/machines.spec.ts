@@ -39,6 +39,9 @@ async function tempDir(prefix: string): Promise<string> {
 async function machineEnv(name: string): Promise<NodeJS.ProcessEnv> {
   return {
     AUREN_REGISTRY: `${registry.host}/auren`,
+    // Convergence does not depend on the platform list; one platform keeps four machines' builds
+    // within CI's time (multi-arch.spec.ts builds and runs the arm64 variants).
+    AUREN_PLATFORMS: 'linux/amd64',
     NX_CACHE_DIRECTORY: await tempDir(`auren-nx-cache-${name}-`),
     STORAGE_DRIVER: 'overlay',
     AUREN_BUILDAH_ROOT: join(await tempDir(`auren-buildah-${name}-`), 'root'),
