@@ -218,9 +218,9 @@ describe('any machine converges on the same release', () => {
       expect(await imageRecordDigest(d, app)).toBe(released[app]);
     }
     // Nx replays a restored task's stored output (machine A's build log), so "nothing rebuilt" is
-    // read from machine D's own builder storage: it holds no image at all.
+    // read from machine D's own builder storage: it holds no image, not even a cached layer.
     const storage = d.env.AUREN_BUILDAH_ROOT as string;
-    const images = await execa('buildah', ['--root', storage, '--runroot', `${storage}.run`, '--storage-driver', 'overlay', 'images', '--quiet'], { reject: false });
+    const images = await execa('buildah', ['--root', storage, '--runroot', `${storage}.run`, '--storage-driver', 'overlay', 'images', '--all', '--quiet'], { reject: false });
     expect(images.stdout.trim()).toBe('');
     expect(result.all).toMatch(/Nx read the output from the cache instead of running the command for 8 out of 12 tasks/);
   }, STEP);
