@@ -51,6 +51,9 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     // Trivy's database and layer cache of this clone only (tmp/ is git-ignored): a database
     // another test or a user left in ~/.cache/trivy must not decide this clone's scans.
     TRIVY_CACHE_DIR: join(dir, 'tmp', 'trivy-cache'),
+    // One platform unless a test asks for more: arm64 under QEMU costs minutes per build, and
+    // e2e/multi-arch.spec.ts (which removes this) is the test of the two-platform defaults.
+    AUREN_PLATFORMS: 'linux/amd64',
     ...env,
   };
   // Variables of a surrounding CI run must not decide this clone's branch.
