@@ -20,9 +20,16 @@ export function globalArgs(env: NodeJS.ProcessEnv): string[] {
   ];
 }
 
+/**
+ * The storage root's name carries a version: layers cached by builds that stamped commit dates
+ * (before every layer used one fixed epoch) must never be reused, or a machine with an old cache
+ * would build other bytes than a clean one.
+ */
+const OVERLAY_ROOT = 'auren-overlay-v2';
+
 export function overlayRoot(env: NodeJS.ProcessEnv): string {
-  if (process.getuid?.() === 0) return '/var/lib/containers/auren-overlay';
-  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', 'auren-overlay');
+  if (process.getuid?.() === 0) return `/var/lib/containers/${OVERLAY_ROOT}`;
+  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', OVERLAY_ROOT);
 }
 
 /** The environment a build runs with: overlay when a scratch container mounts with it, else vfs. */
@@ -68,6 +75,9 @@ export function buildahBuilder(): Builder {
         '--isolation', request.env.BUILDAH_ISOLATION || 'chroot',
         '--layers',
         '--pull=missing',
+        // Registry layer cache (needs --layers): buildah takes repositories, not tagged refs.
+        ...request.cacheFrom.flatMap((repo) => ['--cache-from', repo]),
+        ...request.cacheTo.flatMap((repo) => ['--cache-to', repo]),
         // One platform: labels go into the config at export (labelConfig in lib/layer-cache/oci-export.ts).
         ...commonBuildFlags(multi ? request : { ...request, labels: {} }),
         ...containersBuildFlags(request),
