@@ -2,6 +2,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec, which } from '../exec/exec';
+import { readOciLayout } from '../registry/layout';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
 import { commonBuildFlags, containersBuildFlags, type Builder, type BuildRequest } from './builder';
@@ -96,9 +97,9 @@ export function buildahBuilder(): Builder {
       const cache = request.layerCache ?? openLayerCache(workspaceRootOf(request.dockerfile) ?? request.context, request.env);
       const builderVersion = await this.version();
       const cacheVersion = exportCacheVersion(`buildah-${builderVersion}`);
-      // An earlier layout counts only if this buildah made it: another version may compress differently.
-      const sameBuilder = (labels: Record<string, string>) => labels['io.buildah.version'] === builderVersion;
-      if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir, sameBuilder).catch(() => 0);
+      // Only layouts this export made feed the cache (below): a layout left in the output folder
+      // may have been fetched from a registry or exported for several platforms, compressed by
+      // other means, and reusing its blobs would make the digest depend on the machine's history.
       await rm(request.outputDir, { recursive: true, force: true });
       try {
         await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
@@ -108,6 +109,15 @@ export function buildahBuilder(): Builder {
             : undefined;
           await exec(push[0], push.slice(1), { env, stream: request.verbose });
           await prepared?.finish();
+          // The incremental export is an optimisation: if the layout it left is not whole (a layer
+          // the builder did not take as "already there" leaves its placeholder behind), export
+          // again in full rather than fail the build.
+          if (prepared && prepared.reused.size > 0 && !(await readOciLayout(request.outputDir).then(() => true, () => false))) {
+            await rm(request.outputDir, { recursive: true, force: true });
+            await exec(push[0], push.slice(1), { env, stream: request.verbose });
+            const labelled = await prepareIncrementalExport(cache, cacheVersion, request.outputDir, [], { labels: request.labels });
+            await labelled.finish();
+          }
         });
         if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir);
       } finally {
