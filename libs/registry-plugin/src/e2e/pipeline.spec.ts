@@ -23,10 +23,13 @@ let registry: TestRegistry;
 let ws: WorkspaceClone;
 let client: RegistryClient;
 
-/** tag → digest, for every tag of a repository. */
+/**
+ * tag → digest, for every image tag of a repository. `sha256-<hex>` tags are the OCI 1.1
+ * referrers fallback indexes that hold an image's SBOM and signature (issue 14), not image tags.
+ */
 async function tagMap(repo: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const tag of await client.tagList(`auren/${repo}`)) {
+  for (const tag of (await client.tagList(`auren/${repo}`)).filter((t) => !/^sha256-[a-f0-9]{64}$/.test(t))) {
     const head = await client.manifestHead(`auren/${repo}`, tag);
     if (head !== 'not-found') out[tag] = head.digest;
   }

@@ -155,7 +155,8 @@ export async function resolveBuildArgs(input: Pick<BuildInput, 'workspaceRoot' |
   };
 }
 
-function checkPaths(input: BuildInput): void {
+/** The Dockerfile and the context exist: checked before anything is built or fetched. */
+export function checkPaths(input: Pick<BuildInput, 'workspaceRoot' | 'dockerfile' | 'context' | 'project'>): void {
   if (!existsSync(join(input.workspaceRoot, input.dockerfile))) {
     throw inputError(
       `${input.project.name}: no Dockerfile at ${input.dockerfile}`,
