@@ -7,7 +7,7 @@
 // (release tags included) with an empty Nx cache and empty buildah storage.
 // Usage: node bench/second-machine.mjs [--rounds 2]
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +55,8 @@ try {
   for (let i = 0; i < rounds; i++) {
     const dir = tempDir('bench-machine-b-');
     await run('git', ['clone', '-q', a.dir, dir]);
-    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    // Machine A's clone committed its node_modules link (.gitignore's `node_modules/` matches folders only).
+    if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
     ours.push(await npmStart(dir, { ...a.env, ...machine(`b${i}`, registry.host) }));
     const out = tempDir('bench-skopeo-');
     const t = Date.now();
