@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import type { AurenConfig, BuilderName } from '../../lib/config/options';
 import { lastCommitTouching, readGitContext } from '../../lib/git';
-import { buildImage, checkPaths, resolveBuildArgs, writeImageRecord } from '../../lib/pipeline/build';
+import { buildImage, checkDockerfile, resolveBuildArgs, writeImageRecord } from '../../lib/pipeline/build';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { fetchRelease, type FetchOutcome } from '../../lib/pipeline/fetch';
 import { repositoryPath } from '../../lib/pipeline/push';
@@ -66,7 +66,9 @@ export default async function dockerBuildExecutor(options: DockerBuildExecutorSc
     const dockerfile = options.dockerfile ?? `${project.root}/Dockerfile`;
     const images = workspaceImages(context, config, project.name);
     const released = resolved?.decision.bump === 'none' && resolved.decision.current !== undefined;
-    checkPaths({ workspaceRoot: context.root, dockerfile, context: options.context ?? project.root, project });
+    // The Dockerfile is read even to fetch a release (for its base image); the context may be
+    // made by the prebuild step, so buildImage checks it.
+    checkDockerfile({ workspaceRoot: context.root, dockerfile, project });
 
     // A version with no new commits is already in the registry: fetch it instead of rebuilding,
     // so every machine converges on the released digest (DESIGN decision 9).

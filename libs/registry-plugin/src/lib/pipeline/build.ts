@@ -10,6 +10,7 @@ import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
 import { credentialHelpers } from '../exec/credential-helpers';
 import { resolveCredentials } from '../registry/auth/credentials';
+import { parseConfig } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
 import { builderTlsArgs, createDispatcher } from '../registry/tls';
@@ -155,14 +156,18 @@ export async function resolveBuildArgs(input: Pick<BuildInput, 'workspaceRoot' |
   };
 }
 
-/** The Dockerfile and the context exist: checked before anything is built or fetched. */
-export function checkPaths(input: Pick<BuildInput, 'workspaceRoot' | 'dockerfile' | 'context' | 'project'>): void {
+/** The Dockerfile exists: checked before anything is built or fetched. */
+export function checkDockerfile(input: Pick<BuildInput, 'workspaceRoot' | 'dockerfile' | 'project'>): void {
   if (!existsSync(join(input.workspaceRoot, input.dockerfile))) {
     throw inputError(
       `${input.project.name}: no Dockerfile at ${input.dockerfile}`,
       'Add a Dockerfile to the project, or set the "dockerfile" option of its docker-build target.',
     );
   }
+}
+
+function checkPaths(input: BuildInput): void {
+  checkDockerfile(input);
   if (!existsSync(join(input.workspaceRoot, input.context))) {
     throw inputError(`${input.project.name}: build context ${input.context} does not exist`, 'Set the "context" option of docker-build to an existing folder.');
   }
@@ -217,7 +222,7 @@ async function layoutLabels(layout: OciLayout): Promise<Record<string, string>> 
   const configDigest = leaf?.blobs[0];
   const config = layout.blobs.find((b) => b.digest === configDigest);
   if (!config) return {};
-  const json = JSON.parse(await readFile(config.path, 'utf8')) as { config?: { Labels?: Record<string, string> } };
+  const json = parseConfig(await readFile(config.path));
   return json.config?.Labels ?? {};
 }
 
