@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { parseConfig, parseIndex, parseManifest, tryParseConfig, tryParseManifest } from '../registry/image-graph';
 import type { LayerCache } from './layer-cache';
 
 /**
@@ -65,32 +66,31 @@ export function exportCacheVersion(builder: string): string {
   return builder.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
 }
 
-async function readJson<T>(file: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
+/** A layout file's bytes, `undefined` when it is missing: a damaged earlier layout only costs the cache a hit. */
+const readIfThere = (file: string): Promise<Buffer | undefined> => readFile(file).catch(() => undefined);
 
 /** Every single-platform image of a layout: its manifest and its config's diffIDs. */
 async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }>> {
-  const index = await readJson<IndexJson>(join(layoutDir, 'index.json'));
+  const indexBody = await readIfThere(join(layoutDir, 'index.json'));
+  const index = indexBody && tryParseManifest(indexBody);
   const out: Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }> = [];
   const visit = async (descriptors: Descriptor[], depth: number) => {
     for (const d of descriptors) {
       if (depth > 3 || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) continue;
-      const body = await readJson<Manifest & { manifests?: Descriptor[] }>(blobFile(layoutDir, d.digest));
-      if (!body) continue;
-      if (Array.isArray(body.manifests)) await visit(body.manifests, depth + 1);
-      else if (body.config && Array.isArray(body.layers)) {
-        const config = await readJson<{ rootfs?: { diff_ids?: string[] }; config?: { Labels?: Record<string, string> } }>(blobFile(layoutDir, body.config.digest));
+      const bytes = await readIfThere(blobFile(layoutDir, d.digest));
+      const parsed = bytes && tryParseManifest(bytes);
+      if (!parsed) continue;
+      if (parsed.kind === 'index') await visit(parsed.children as Descriptor[], depth + 1);
+      else if (parsed.config && Array.isArray(parsed.document.layers)) {
+        const configBytes = await readIfThere(blobFile(layoutDir, parsed.config.digest));
+        const config = configBytes && tryParseConfig(configBytes);
         const diffIds = config?.rootfs?.diff_ids ?? [];
-        if (diffIds.length === body.layers.length) out.push({ manifest: body, diffIds, labels: config?.config?.Labels ?? {} });
+        const manifest = parsed.document as unknown as Manifest;
+        if (diffIds.length === manifest.layers.length) out.push({ manifest, diffIds, labels: config?.config?.Labels ?? {} });
       }
     }
   };
-  await visit(index?.manifests ?? [], 0);
+  await visit((index?.children ?? []) as Descriptor[], 0);
   return out;
 }
 
@@ -163,11 +163,11 @@ export async function prepareIncrementalExport(
     async finish() {
       if (reused.size === 0 && !labels) return;
       const indexFile = join(layoutDir, 'index.json');
-      const index = JSON.parse(await readFile(indexFile, 'utf8')) as IndexJson;
+      const index = parseIndex(await readFile(indexFile)).document as unknown as IndexJson;
       for (const entry of index.manifests) {
         if (entry.mediaType !== MANIFEST_TYPE) continue;
         const oldFile = blobFile(layoutDir, entry.digest);
-        const manifest = JSON.parse(await readFile(oldFile, 'utf8')) as Manifest;
+        const manifest = parseManifest(await readFile(oldFile)).document as unknown as Manifest;
         if (labels) manifest.config = await labelConfig(layoutDir, manifest.config, labels);
         manifest.layers = manifest.layers.map((layer) => {
           const hit = reused.get(layer.digest);
@@ -202,7 +202,7 @@ export async function prepareIncrementalExport(
  */
 async function labelConfig(layoutDir: string, descriptor: Descriptor, labels: Record<string, string>): Promise<Descriptor> {
   const file = blobFile(layoutDir, descriptor.digest);
-  const config = JSON.parse(await readFile(file, 'utf8')) as { config?: { Labels?: Record<string, string> } };
+  const config = parseConfig(await readFile(file));
   config.config ??= {};
   const merged: Record<string, string> = { ...config.config.Labels, ...labels };
   config.config.Labels = Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]]));

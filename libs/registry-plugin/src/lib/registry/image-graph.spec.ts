@@ -1,5 +1,5 @@
 import { sha256Digest } from './digest';
-import { isIndex, parseManifest, tryParseManifest, walkImage, type ManifestFetch, type RawManifest } from './image-graph';
+import { isIndex, layoutVersion, ManifestSyntaxError, parseConfig, parseIndex, parseManifest, tryParseConfig, tryParseManifest, walkImage, type ManifestFetch, type RawManifest } from './image-graph';
 import { DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types';
 
 const descriptor = (mediaType: string, content: string, extra: object = {}) => ({ mediaType, digest: sha256Digest(content), size: content.length, ...extra });
@@ -33,6 +33,46 @@ describe('parseManifest', () => {
   ])('refuses %s (tryParseManifest: undefined)', (_name, text, message) => {
     expect(() => parseManifest(Buffer.from(text))).toThrow(message);
     expect(tryParseManifest(Buffer.from(text))).toBeUndefined();
+  });
+});
+
+describe('parseIndex', () => {
+  it('reads an OCI layout index.json with or without a media type', () => {
+    const child = descriptor(OCI_MANIFEST, 'm');
+    expect(parseIndex(Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [child] }))).children).toEqual([child]);
+    expect(parseIndex(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [] }))).kind).toBe('index');
+  });
+  it.each([
+    ['a manifest', { schemaVersion: 2, mediaType: OCI_MANIFEST, config: descriptor(OCI_CONFIG, '{}'), layers: [] }],
+    ['schemaVersion 1', { schemaVersion: 1, manifests: [] }],
+    ['an index media type without a list', { schemaVersion: 2, mediaType: OCI_INDEX }],
+  ])('refuses %s', (_name, document) => {
+    expect(() => parseIndex(Buffer.from(JSON.stringify(document)))).toThrow(ManifestSyntaxError);
+  });
+});
+
+describe('parseConfig', () => {
+  it('keeps every field and their order (rewriters write the object back)', () => {
+    const text = '{"created":"2024-01-01T00:00:00Z","architecture":"arm64","os":"linux","config":{"Labels":{"b":"2","a":"1"}},"rootfs":{"type":"layers","diff_ids":[]}}';
+    expect(JSON.stringify(parseConfig(Buffer.from(text)))).toBe(text);
+  });
+  it.each([
+    ['not JSON', 'nope', undefined],
+    ['an array', '[]', undefined],
+    ['null', 'null', undefined],
+    ['over the cap', '{"os":"linux"}', 5],
+  ])('refuses %s; the tolerant reader gives undefined', (_name, text, cap) => {
+    expect(() => parseConfig(Buffer.from(text), cap)).toThrow(ManifestSyntaxError);
+    expect(tryParseConfig(Buffer.from(text), cap)).toBeUndefined();
+  });
+});
+
+describe('layoutVersion', () => {
+  it('reads the marker; a marker without a version gives undefined; bad JSON throws', () => {
+    expect(layoutVersion(Buffer.from('{"imageLayoutVersion":"1.0.0"}'))).toBe('1.0.0');
+    expect(layoutVersion(Buffer.from('{}'))).toBeUndefined();
+    expect(layoutVersion(Buffer.from('null'))).toBeUndefined();
+    expect(() => layoutVersion(Buffer.from('{'))).toThrow(ManifestSyntaxError);
   });
 });
 

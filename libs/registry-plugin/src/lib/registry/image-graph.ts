@@ -73,6 +73,63 @@ export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest 
   };
 }
 
+/** An OCI layout's `index.json` (or an index blob): `parseManifest` that insists on an index. */
+export function parseIndex(body: Buffer): ParsedManifest {
+  const parsed = parseManifest(body);
+  if (parsed.kind !== 'index' || !Array.isArray(parsed.document.manifests)) {
+    throw new ManifestSyntaxError('the JSON is not a schemaVersion 2 index with a "manifests" list');
+  }
+  return parsed;
+}
+
+/** The fields of an image config this plugin reads; the rest is kept as it was (rewriters write it back). */
+export interface ConfigDocument {
+  os?: string;
+  architecture?: string;
+  variant?: string;
+  created?: string;
+  config?: { Labels?: Record<string, string>; User?: string; [key: string]: unknown };
+  rootfs?: { diff_ids?: string[] };
+  [key: string]: unknown;
+}
+
+/**
+ * An image config blob as an object. `maxBytes` caps what a caller is willing to hold (registry
+ * blobs); configs a local build wrote need no cap. Throws `ManifestSyntaxError` otherwise.
+ */
+export function parseConfig(body: Buffer, maxBytes = Number.POSITIVE_INFINITY): ConfigDocument {
+  if (body.length > maxBytes) throw new ManifestSyntaxError(`the config is ${body.length} bytes, over the ${maxBytes}-byte cap`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ManifestSyntaxError('the config is not valid JSON');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ManifestSyntaxError('the config is not a JSON object');
+  return parsed as ConfigDocument;
+}
+
+/** `parseConfig`, or `undefined` (tolerant readers that only want optional facts). */
+export function tryParseConfig(body: Buffer, maxBytes?: number): ConfigDocument | undefined {
+  try {
+    return parseConfig(body, maxBytes);
+  } catch (error) {
+    if (error instanceof ManifestSyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** The `imageLayoutVersion` of an OCI layout's `oci-layout` marker (`undefined` when it names none). */
+export function layoutVersion(body: Buffer): unknown {
+  let marker: unknown;
+  try {
+    marker = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ManifestSyntaxError('the oci-layout marker is not valid JSON');
+  }
+  return marker && typeof marker === 'object' ? (marker as { imageLayoutVersion?: unknown }).imageLayoutVersion : undefined;
+}
+
 /** `parseManifest`, or `undefined` for bytes that are not a manifest (tolerant readers). */
 export function tryParseManifest(body: Buffer, mediaType?: string): ParsedManifest | undefined {
   try {
@@ -191,12 +248,7 @@ export async function readConfig(client: BlobGetter, repository: string, digest:
     }
     chunks.push(chunk as Buffer);
   }
-  try {
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+  return tryParseConfig(Buffer.concat(chunks));
 }
 
 /** The digest each tag names now (a HEAD per tag); tags deleted meanwhile are left out. */

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { isDigest } from './digest';
-import { isIndex, ManifestSyntaxError, parseManifest, type ParsedManifest } from './image-graph';
+import { isIndex, layoutVersion, ManifestSyntaxError, parseConfig, parseIndex, parseManifest, type ParsedManifest } from './image-graph';
 import {
   formatPlatform,
   MANIFEST_MEDIA_TYPES,
@@ -94,31 +94,35 @@ function checkDescriptor(dir: string, value: unknown, where: string): Descriptor
   return d as Descriptor;
 }
 
-async function readJsonFile<T>(dir: string, path: string, label: string): Promise<{ body: Buffer; json: T }> {
-  let body: Buffer;
+async function readLayoutFile(dir: string, path: string, label: string): Promise<Buffer> {
   try {
-    body = await readFile(path);
+    return await readFile(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw malformed(dir, `${label} is missing (${code ?? String(error)})`);
   }
-  try {
-    return { body, json: JSON.parse(body.toString('utf8')) as T };
-  } catch {
-    throw malformed(dir, `${label} is not valid JSON`);
-  }
 }
 
 export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}): Promise<OciLayout> {
-  const marker = await readJsonFile<{ imageLayoutVersion?: unknown }>(dir, join(dir, 'oci-layout'), 'oci-layout');
-  if (marker.json?.imageLayoutVersion !== '1.0.0') {
-    throw malformed(dir, `oci-layout has imageLayoutVersion ${JSON.stringify(marker.json?.imageLayoutVersion)}, expected "1.0.0"`);
+  let version: unknown;
+  try {
+    version = layoutVersion(await readLayoutFile(dir, join(dir, 'oci-layout'), 'oci-layout'));
+  } catch (error) {
+    if (!(error instanceof ManifestSyntaxError)) throw error;
+    throw malformed(dir, 'oci-layout is not valid JSON');
   }
-  const top = await readJsonFile<ImageIndex>(dir, join(dir, 'index.json'), 'index.json');
-  if (top.json?.schemaVersion !== 2 || !Array.isArray(top.json.manifests)) {
-    throw malformed(dir, 'index.json is not a schemaVersion 2 index with a "manifests" list');
+  if (version !== '1.0.0') {
+    throw malformed(dir, `oci-layout has imageLayoutVersion ${version === undefined ? 'undefined' : JSON.stringify(version)}, expected "1.0.0"`);
   }
-  const entries = top.json.manifests.map((m, i) => checkDescriptor(dir, m, `index.json manifests[${i}]`));
+  const topBody = await readLayoutFile(dir, join(dir, 'index.json'), 'index.json');
+  let top: ImageIndex;
+  try {
+    top = parseIndex(topBody).document as ImageIndex;
+  } catch (error) {
+    if (!(error instanceof ManifestSyntaxError)) throw error;
+    throw malformed(dir, /valid JSON|expected a JSON/.test(error.message) ? 'index.json is not valid JSON' : 'index.json is not a schemaVersion 2 index with a "manifests" list');
+  }
+  const entries = top.manifests.map((m, i) => checkDescriptor(dir, m, `index.json manifests[${i}]`));
   if (entries.length === 0) throw malformed(dir, 'index.json lists no image');
   let entry: Descriptor | undefined;
   if (options.refName !== undefined) {
@@ -211,12 +215,14 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
         node.blobs.push(layer.digest);
       }
       if (!node.platform && configBody && /image\.config|container\.image/.test(config.mediaType)) {
+        let parsed: Partial<Platform>;
         try {
-          const parsed = JSON.parse(configBody.toString('utf8')) as Partial<Platform>;
-          if (parsed.os && parsed.architecture) node.platform = formatPlatform(parsed as Platform);
-        } catch {
+          parsed = parseConfig(configBody) as Partial<Platform>;
+        } catch (error) {
+          if (!(error instanceof ManifestSyntaxError)) throw error;
           throw malformed(dir, `config ${config.digest} is not valid JSON`);
         }
+        if (parsed.os && parsed.architecture) node.platform = formatPlatform(parsed as Platform);
       }
     }
     manifests.set(node.digest, node);

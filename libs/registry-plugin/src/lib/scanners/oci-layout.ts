@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { layoutVersion, ManifestSyntaxError, parseConfig, parseManifest } from '../registry/image-graph';
 
 /**
  * Just enough of an OCI image layout reader for the built-in checks: walk index.json (nested
@@ -37,10 +38,6 @@ export interface OciLayout {
   reachableBytes: number;
 }
 
-const INDEX_TYPES = new Set([
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
 const DIGEST_RE = /^(sha256|sha512):([a-f0-9]{64,128})$/;
 
 export function blobPath(layoutDir: string, digest: string): string {
@@ -50,24 +47,26 @@ export function blobPath(layoutDir: string, digest: string): string {
   return join(layoutDir, 'blobs', match[1], match[2]);
 }
 
-async function readJson<T>(path: string, what: string): Promise<T> {
-  let text: string;
+/** Reads a layout file and parses it with one of image-graph's parsers; both failures name the file. */
+async function readParsed<T>(path: string, what: string, parse: (body: Buffer) => T): Promise<T> {
+  let body: Buffer;
   try {
-    text = await readFile(path, 'utf8');
+    body = await readFile(path);
   } catch (error) {
     throw new AurenError('input', `cannot read ${what} at ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
       'Run the docker-build target first; it writes the OCI layout that scan reads.');
   }
   try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new AurenError('input', `${what} at ${path} is not valid JSON`, 'Rebuild the image with the docker-build target.');
+    return parse(body);
+  } catch (error) {
+    if (!(error instanceof ManifestSyntaxError)) throw error;
+    throw new AurenError('input', `${what} at ${path} is not valid: ${error.message}`, 'Rebuild the image with the docker-build target.');
   }
 }
 
 export async function assertLayout(layoutDir: string): Promise<void> {
-  const marker = await readJson<{ imageLayoutVersion?: string }>(join(layoutDir, 'oci-layout'), 'oci-layout marker');
-  if (!marker.imageLayoutVersion) {
+  const version = await readParsed(join(layoutDir, 'oci-layout'), 'oci-layout marker', layoutVersion);
+  if (!version) {
     throw new AurenError('input', `${layoutDir}/oci-layout has no imageLayoutVersion: not an OCI image layout`);
   }
   await stat(join(layoutDir, 'index.json')).catch(() => {
@@ -94,35 +93,32 @@ export async function readLayout(layoutDir: string): Promise<OciLayout> {
   await assertLayout(layoutDir);
   const seen = new Map<string, number>();
   const images: LayoutImage[] = [];
-  const index = await readJson<{ manifests?: Descriptor[] }>(join(layoutDir, 'index.json'), 'index.json');
+  const index = await readParsed(join(layoutDir, 'index.json'), 'index.json', (body) => parseManifest(body));
 
   const visit = async (descriptors: Descriptor[], depth: number): Promise<void> => {
     if (depth > 4) throw new AurenError('input', `OCI layout ${layoutDir}: indexes nested too deeply`);
     for (const d of descriptors) {
       if (isAttestation(d)) continue;
       seen.set(d.digest, d.size);
-      const body = await readJson<{ mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] }>(
-        blobPath(layoutDir, d.digest),
-        `blob ${d.digest}`,
-      );
-      const mediaType = d.mediaType ?? body.mediaType ?? '';
-      if (INDEX_TYPES.has(mediaType) || (Array.isArray(body.manifests) && !body.config)) {
-        await visit(body.manifests ?? [], depth + 1);
+      const body = await readParsed(blobPath(layoutDir, d.digest), `blob ${d.digest}`, (bytes) => parseManifest(bytes, d.mediaType));
+      if (body.kind === 'index') {
+        await visit(body.children as Descriptor[], depth + 1);
         continue;
       }
       if (!body.config) continue;
+      const layers = body.layers as Descriptor[];
       seen.set(body.config.digest, body.config.size);
-      for (const layer of body.layers ?? []) seen.set(layer.digest, layer.size);
+      for (const layer of layers) seen.set(layer.digest, layer.size);
       images.push({
         manifestDigest: d.digest,
-        descriptor: { ...d, mediaType: d.mediaType ?? body.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
+        descriptor: { ...d, mediaType: d.mediaType ?? body.document.mediaType ?? 'application/vnd.oci.image.manifest.v1+json' },
         platform: platformOf(d),
-        config: await readJson<ImageConfig>(blobPath(layoutDir, body.config.digest), `image config ${body.config.digest}`),
-        layers: body.layers ?? [],
+        config: (await readParsed(blobPath(layoutDir, body.config.digest), `image config ${body.config.digest}`, (bytes) => parseConfig(bytes))) as ImageConfig,
+        layers,
       });
     }
   };
-  await visit(index.manifests ?? [], 0);
+  await visit(index.children as Descriptor[], 0);
   if (images.length === 0) {
     throw new AurenError('input', `OCI layout ${layoutDir} contains no image manifest`, 'Rebuild the image with the docker-build target.');
   }

@@ -5,6 +5,7 @@ import type { AurenConfig } from '../config/options';
 import { isLoopbackRegistry } from '../config/options';
 import { AurenError } from '../errors/errors';
 import { exec, which } from '../exec/exec';
+import { tryParseManifest } from '../registry/image-graph';
 import type { ImageRecord, ScanVerdict } from '../reports/records';
 import { createScanner, SCANNER_NAMES } from './adapters';
 import { checkRootUser } from './checks/root-user';
@@ -264,8 +265,8 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   const env = input.env ?? process.env;
   const now = input.now ?? new Date();
   const layout = await readLayout(input.layoutDir);
-  const index = JSON.parse(await readFile(join(input.layoutDir, 'index.json'), 'utf8')) as { manifests?: Array<{ digest: string }> };
-  if (!(index.manifests ?? []).some((m) => m.digest === input.imageRecord.digest)) {
+  const index = tryParseManifest(await readFile(join(input.layoutDir, 'index.json')));
+  if (!(index?.children ?? []).some((m) => m.digest === input.imageRecord.digest)) {
     throw new AurenError('input', `image.json names ${input.imageRecord.digest}, which is not in ${input.layoutDir}/index.json`,
       'The layout and image.json come from different builds; run the docker-build target again.');
   }
