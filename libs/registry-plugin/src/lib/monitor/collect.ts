@@ -1,20 +1,19 @@
-import { join } from 'node:path';
 import semver from 'semver';
-import type { Severity } from '../config/options';
 import { AurenError } from '../errors/errors';
 import { catalogImageRepositories, historyRepository, readPushHistory, type PushEvent } from '../history';
 import { parseWindow } from '../history/window';
 import type { RegistryClient } from '../registry/client';
-import { mapLimit } from '../registry/concurrency';
 import { MAX_CONFIG_BYTES, parseManifest, readConfig, type ParsedManifest } from '../registry/image-graph';
 import { formatPlatform } from '../registry/media-types';
-import { imageDir, readScanReport, recordProjects } from '../reports/records';
 import { alerts, evaluate } from './evaluate';
 import { createLimiter, memo, type Limiter } from './limiter';
 import type { MonitorConfig } from './options';
-import type { ImageReport, MonitorReport, PlatformSize, PullReport, PushReport, RepositoryReport, StorageReport, VulnerabilityCounts } from './report';
+import { timePull } from './pull';
+import type { ImageReport, MonitorReport, PlatformSize, PullReport, PushReport, RepositoryReport, StorageReport } from './report';
 import { runnablePlatforms, worstLevel } from './report';
+import { readScanReports, vulnerabilitiesOf } from './scan-reports';
 import { diskUsage, type StorageUsage } from './storage';
+import { pushReport, storageReport } from './summaries';
 import { attachedFacts, isReferrerTag } from '../supply-chain/monitor';
 
 export interface MonitorInput {
@@ -249,124 +248,4 @@ function newestFirst(a: ImageReport, b: ImageReport): number {
 async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined): Promise<string[]> {
   if (configured) return configured.map((r) => (namespace && !r.startsWith(`${namespace}/`) ? `${namespace}/${r}` : r));
   return catalogImageRepositories(client, namespace, 'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.');
-}
-
-interface ScanSummary {
-  digest: string;
-  project: string;
-  scannedAt: string;
-  counts: Partial<Record<Severity, number>>;
-}
-
-/** The fields of scanners/report.ts's CombinedReport the monitor reads, each checked before use. */
-interface ScanReportFields {
-  vulnerabilityScan?: { status?: string };
-  image?: { digest?: unknown; project?: string };
-  scannedAt: string;
-  gate?: { counts?: ScanSummary['counts'] };
-}
-
-/** Every `dist/images/<project>/scan/report.json` that says a vulnerability scan ran. */
-export async function readScanReports(workspaceRoot: string): Promise<ScanSummary[]> {
-  const reports = await mapLimit(recordProjects(workspaceRoot), 8, async (project) => {
-    try {
-      const r = readScanReport(join(workspaceRoot, imageDir(project)), project) as ScanReportFields | undefined;
-      // A report whose vulnerability scan did not run has zero counts that mean nothing.
-      if (r?.vulnerabilityScan?.status !== 'scanned' || typeof r?.image?.digest !== 'string' || !r?.gate?.counts) return undefined;
-      return { digest: r.image.digest, project: r.image.project ?? project, scannedAt: r.scannedAt, counts: r.gate.counts } as ScanSummary;
-    } catch {
-      return undefined;
-    }
-  });
-  return reports.filter((r): r is ScanSummary => !!r);
-}
-
-function vulnerabilitiesOf(digest: string, reports: ScanSummary[], events: PushEvent[]): VulnerabilityCounts | undefined {
-  const report = reports.filter((r) => r.digest === digest).sort((a, b) => Date.parse(b.scannedAt) - Date.parse(a.scannedAt))[0];
-  if (report) return { source: 'scan-report', at: report.scannedAt, counts: report.counts };
-  const event = events
-    .filter((e) => e.outcome === 'success' && e.digest === digest && e.scan && e.scan.verdict !== 'not-scanned' && e.scan.critical !== undefined)
-    .sort((a, b) => Date.parse(b.at) - Date.parse(a.at))[0];
-  if (!event?.scan) return undefined;
-  const { critical, high, medium, low } = event.scan;
-  const counts: Partial<Record<Severity, number>> = { CRITICAL: critical };
-  if (high !== undefined) counts.HIGH = high;
-  if (medium !== undefined) counts.MEDIUM = medium;
-  if (low !== undefined) counts.LOW = low;
-  return { source: 'push-history', at: event.at, counts };
-}
-
-function storageReport(
-  blobs: Map<string, number>,
-  disk: StorageReport['disk'],
-  provider: StorageReport['provider'],
-  quotaBytes: number | undefined,
-): StorageReport {
-  const uniqueBlobBytes = [...blobs.values()].reduce((a, b) => a + b, 0);
-  const base: StorageReport = { uniqueBlobBytes, uniqueBlobs: blobs.size, disk, provider, basis: 'none' };
-  const percent = (used: number, quota: number) => Number(((used / quota) * 100).toFixed(2));
-  if (provider?.quotaBytes) return { ...base, basis: 'provider', usedBytes: provider.usedBytes, quotaBytes: provider.quotaBytes, percent: percent(provider.usedBytes, provider.quotaBytes) };
-  if (quotaBytes) return { ...base, basis: 'quota', usedBytes: uniqueBlobBytes, quotaBytes, percent: percent(uniqueBlobBytes, quotaBytes) };
-  if (disk && disk.totalBytes > 0) {
-    // Like df: used against used + available (blocks reserved for root are not ours to fill).
-    const capacity = disk.usedBytes + disk.freeBytes;
-    return { ...base, basis: 'disk', usedBytes: disk.usedBytes, quotaBytes: capacity, percent: percent(disk.usedBytes, capacity) };
-  }
-  return base;
-}
-
-function pushReport(events: PushEvent[], error: string | undefined, window: string, since: Date): PushReport {
-  const succeeded = events.filter((e) => e.outcome === 'success').length;
-  const failed = events.length - succeeded;
-  const byRepo = new Map<string, { repository: string; succeeded: number; failed: number }>();
-  for (const e of events) {
-    const r = byRepo.get(e.repository) ?? { repository: e.repository, succeeded: 0, failed: 0 };
-    if (e.outcome === 'success') r.succeeded++;
-    else r.failed++;
-    byRepo.set(e.repository, r);
-  }
-  return {
-    window,
-    since: since.toISOString(),
-    total: events.length,
-    succeeded,
-    failed,
-    successPercent: events.length ? Number(((succeeded / events.length) * 100).toFixed(2)) : undefined,
-    byRepository: [...byRepo.values()].sort((a, b) => a.repository.localeCompare(b.repository)),
-    recentFailures: events
-      .filter((e) => e.outcome === 'failure')
-      .reverse()
-      .slice(0, 10)
-      .map((e) => ({ at: e.at, repository: e.repository, error: e.error })),
-    error,
-  };
-}
-
-/** Times what `docker pull` does: manifest by tag, the platform's manifest, config and layers (3 at a time), bytes read and discarded. */
-async function timePull(client: RegistryClient, repo: string, image: ImageReport): Promise<PullReport> {
-  const reference = image.version && image.tags.includes(image.version) ? image.version : image.tags.find((t) => t === `v${image.version}`) ?? image.tags[0];
-  const runnable = runnablePlatforms(image.platforms);
-  const wanted = runnable.find((p) => p.platform === 'linux/amd64') ?? runnable[0];
-  const base = { repository: repo, reference, digest: image.digest, platform: wanted?.platform ?? 'none' };
-  const started = process.hrtime.bigint();
-  let bytes = 0;
-  try {
-    const top = await client.manifestGet(repo, reference);
-    if (top === 'not-found') throw new Error(`tag ${reference} disappeared`);
-    bytes += top.body.length;
-    let manifest = parseManifest(top.body, top.mediaType);
-    if (manifest.kind === 'index') {
-      const child = await client.manifestGet(repo, wanted.digest);
-      if (child === 'not-found') throw new Error(`manifest ${wanted.digest} is missing`);
-      bytes += child.body.length;
-      manifest = parseManifest(child.body, child.mediaType);
-    }
-    const descriptors = [...(manifest.config ? [manifest.config] : []), ...manifest.layers];
-    await mapLimit(descriptors, 3, async (d) => {
-      for await (const chunk of await client.blobGet(repo, d.digest)) bytes += (chunk as Buffer).length;
-    });
-    return { ...base, bytes, durationMs: Number(process.hrtime.bigint() - started) / 1e6 };
-  } catch (error) {
-    return { ...base, bytes, durationMs: Number(process.hrtime.bigint() - started) / 1e6, error: error instanceof Error ? error.message : String(error) };
-  }
 }
