@@ -1,10 +1,9 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { AurenConfig } from '../config/options';
 import { isLoopbackRegistry } from '../config/options';
 import { AurenError } from '../errors/errors';
-import { exec, which } from '../exec/exec';
+import { which } from '../exec/exec';
 import { tryParseManifest } from '../registry/image-graph';
 import type { ImageRecord, ScanVerdict } from '../reports/records';
 import { createScanner, SCANNER_NAMES } from './adapters';
@@ -14,11 +13,12 @@ import type { LayerCache } from '../layer-cache/layer-cache';
 import { checkSizeBudget } from './checks/size-budget';
 import type { CheckResult } from './checks/types';
 import { evaluateGate, type GateResult } from './gate';
-import { readLayout, type OciLayout } from './oci-layout';
+import { readLayout } from './oci-layout';
 import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport } from './report';
 import { SEVERITY_ORDER } from './severity';
-import { prepareTrivyDatabase, TRIVY_DB_UPSTREAM, trivyCacheDir, withTrivyCacheLock } from './trivy-db';
-import { InvalidReportError, type Finding, type ScanDatabase, type ScannerAdapter, type ScannerIdentity } from './types';
+import { TRIVY_DB_UPSTREAM } from './trivy-db';
+import type { Finding, ScanDatabase, ScannerIdentity } from './types';
+import { DatabaseUnavailable, runScanner, type VulnerabilityRun } from './vulnerability-run';
 
 export interface ScanImageInput {
   /** The OCI image layout written by docker-build (`dist/images/<project>/oci`). */
@@ -55,10 +55,6 @@ export interface ScanOutcome {
 
 const REPORT_FILES = { json: 'report.json', sarif: 'report.sarif', table: 'report.txt' } as const;
 const TOOL_VERSION = '0.1.0';
-/** Every exit code is acceptable: a scanner's exit code does not say whether its report is valid. */
-const ANY_EXIT_CODE = Array.from({ length: 255 }, (_, i) => i + 1);
-const STDERR_TAIL = 12;
-
 export const SCANNER_INSTALL_HINT =
   'Install Trivy (https://trivy.dev/latest/getting-started/installation/, e.g. its apt repository or `brew install trivy`) ' +
   'or Grype (https://github.com/anchore/grype#installation) and choose it with scan.scanner in nx.json or AUREN_SCANNER. ' +
@@ -76,143 +72,6 @@ function unscannedAllowed(policy: AurenConfig['scan'], registry: string): boolea
       const unhandled: never = policy.allowUnscanned;
       return unhandled;
     }
-  }
-}
-
-function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-interface VulnerabilityRun {
-  identity: ScannerIdentity;
-  findings: Finding[];
-  /** The scanner's own report(s), relative to the report folder: one per platform. */
-  rawFiles: string[];
-}
-
-/** The scanner could not get a vulnerability database at all (offline, none served, none cached). */
-class DatabaseUnavailable extends Error {}
-
-/** One scanner run: an OCI layout holding exactly one image (one platform). */
-interface ScanTarget {
-  platform: string;
-  layoutDir: string;
-  digest?: string;
-  rawFile: string;
-}
-
-/**
- * One target per platform. A single-image layout is scanned as it is (`<dir>@<digest>`). For an
- * index, Trivy would scan only its first manifest, so each platform gets a layout of its own:
- * an index.json naming just that manifest, beside a link to the original blobs (nothing copied).
- */
-async function scanTargets(layout: OciLayout, input: ScanImageInput, adapterName: string, workDir: string): Promise<ScanTarget[]> {
-  if (layout.images.length === 1) {
-    return [{ platform: layout.images[0].platform, layoutDir: input.layoutDir, digest: input.imageRecord.digest, rawFile: `${adapterName}.json` }];
-  }
-  const targets: ScanTarget[] = [];
-  for (const [i, image] of layout.images.entries()) {
-    const dir = join(workDir, `platform-${i}`);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-    await writeFile(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [image.descriptor] }));
-    await symlink(resolve(input.layoutDir, 'blobs'), join(dir, 'blobs'));
-    const slug = image.platform.replace(/[^A-Za-z0-9]+/g, '-');
-    targets.push({ platform: image.platform, layoutDir: dir, digest: image.manifestDigest, rawFile: `${adapterName}-${slug}.json` });
-  }
-  return targets;
-}
-
-/** The same vulnerability in the same package version on several platforms is one finding naming them all. */
-export function mergePlatformFindings(runs: ReadonlyArray<{ platform: string; findings: Finding[] }>): Finding[] {
-  const merged = new Map<string, Finding>();
-  for (const run of runs) {
-    for (const finding of run.findings) {
-      // Not the target: Trivy names it after the layout it read, which is one per platform.
-      const key = [finding.id, finding.pkgName, finding.installedVersion, finding.fixedVersion ?? ''].join('\0');
-      const seen = merged.get(key);
-      if (seen) {
-        if (!seen.platforms?.includes(run.platform)) seen.platforms = [...(seen.platforms ?? []), run.platform];
-      } else {
-        merged.set(key, { ...finding, platforms: [run.platform] });
-      }
-    }
-  }
-  return [...merged.values()];
-}
-
-async function runScanner(adapter: ScannerAdapter, binaryPath: string, input: ScanImageInput, layout: OciLayout, env: NodeJS.ProcessEnv): Promise<VulnerabilityRun> {
-  // Only Trivy's database can be served by our registry and pinned to a cache folder.
-  if (adapter.name !== 'trivy') return runScannerLocked(adapter, binaryPath, input, layout, env, undefined);
-  const cacheDir = trivyCacheDir(env);
-  return withTrivyCacheLock(cacheDir, () => runScannerLocked(adapter, binaryPath, input, layout, env, cacheDir));
-}
-
-async function runScannerLocked(
-  adapter: ScannerAdapter,
-  binaryPath: string,
-  input: ScanImageInput,
-  layout: OciLayout,
-  env: NodeJS.ProcessEnv,
-  cacheDir: string | undefined,
-): Promise<VulnerabilityRun> {
-  const identify = (runEnv: NodeJS.ProcessEnv) => adapter.identify(exec, binaryPath, runEnv, cacheDir);
-  const prepared = cacheDir
-    ? await prepareTrivyDatabase({
-        binaryPath,
-        cacheDir,
-        database: input.database ?? { kind: 'local' },
-        env,
-        cachedDb: () => identify(env).then((id) => id.db, () => 'none'),
-      })
-    : { skipDbUpdate: false, env, source: undefined, fromDefaultSource: false };
-  const workDir = await mkdtemp(join(tmpdir(), 'auren-scan-'));
-  try {
-    const targets = await scanTargets(layout, input, adapter.name, workDir);
-    const runs: Array<{ platform: string; findings: Finding[] }> = [];
-    // One at a time: each run reads the whole image, and parallel runs would only contend for disk.
-    for (const target of targets) {
-      const rawFile = join(input.reportDir, target.rawFile);
-      // A report left by an earlier run must never pass for this run's output.
-      await rm(rawFile, { force: true });
-      const args = adapter.scanArgs({ layoutDir: target.layoutDir, digest: target.digest, outputFile: rawFile, cacheDir, skipDbUpdate: prepared.skipDbUpdate });
-      let result;
-      try {
-        result = await exec(binaryPath, args, { env: prepared.env, okExitCodes: ANY_EXIT_CODE });
-      } catch (error) {
-        throw new AurenError('scan', `${adapter.name} could not run on ${input.imageName}: ${(error as Error).message}`,
-          `Check that \`${binaryPath}\` is a working ${adapter.name} executable.`, { cause: error });
-      }
-      try {
-        const text = await readFile(rawFile, 'utf8').catch(() => {
-          throw new InvalidReportError(`it wrote no report to ${rawFile}`);
-        });
-        // A per-platform layout lives in a temporary folder: name the built layout instead.
-        const findings = adapter.parseReport(text).map((f) => (f.target ? { ...f, target: f.target.split(target.layoutDir).join(input.layoutDir) } : f));
-        runs.push({ platform: target.platform, findings });
-      } catch (error) {
-        if (!(error instanceof InvalidReportError)) throw error;
-        const stderr = tail(result.stderr || result.stdout, STDERR_TAIL);
-        if (prepared.fromDefaultSource && /\bdb\b|database/i.test(stderr)) {
-          throw new DatabaseUnavailable(`${adapter.name} has no vulnerability database: none is cached, the registry serves none, and downloading one failed${stderr ? ` (${stderr.split('\n').pop()})` : ''}`);
-        }
-        const platform = targets.length > 1 ? ` (${target.platform})` : '';
-        throw new AurenError(
-          'scan',
-          `${adapter.name} failed to scan ${input.imageName}${platform}: ${error.message} (exit code ${result.exitCode})${stderr ? `:\n${stderr}` : ''}`,
-          `Run it by hand to see the whole output: ${result.command}. A scanner that cannot download or open its vulnerability database fails this way.`,
-        );
-      }
-    }
-    // Identify after the run: the scan may have updated the database, and the report must name the one used.
-    const identity = await identify(env).catch((): ScannerIdentity => ({ name: adapter.name, version: 'unknown', db: 'unknown' }));
-    return {
-      identity: { ...identity, ...(prepared.source ? { dbSource: prepared.source } : {}) },
-      findings: mergePlatformFindings(runs),
-      rawFiles: targets.map((t) => t.rawFile),
-    };
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
   }
 }
 

@@ -1,5 +1,5 @@
 import { sha256Digest } from '../registry/digest';
-import { mergePlatformFindings } from './scan-image';
+import { mergePlatformFindings } from './vulnerability-run';
 import { trivyAdapter } from './trivy';
 import { TRIVY_DB_CONFIG_MEDIA_TYPE, TRIVY_DB_LAYER_MEDIA_TYPE, trivyCacheDir, trivyDbManifest, trivyDbRepositories } from './trivy-db';
 import type { Finding } from './types';
