@@ -31,24 +31,19 @@ export interface KubernetesSecret {
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+function checkName(value: string, maxLength: number, pattern: RegExp, what: string, hint: string): string {
+  if (value.length > maxLength || !pattern.test(value)) throw inputError(`invalid ${what} "${value}"`, hint);
+  return value;
+}
+
 export function validateSecretName(name: string): string {
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
-    throw inputError(
-      `invalid Secret name "${name}"`,
-      'Kubernetes object names are lower-case letters, digits, "-" and "." (at most 253), starting and ending with a letter or digit, e.g. auren-registry.',
-    );
-  }
-  return name;
+  return checkName(name, 253, DNS_SUBDOMAIN, 'Secret name',
+    'Kubernetes object names are lower-case letters, digits, "-" and "." (at most 253), starting and ending with a letter or digit, e.g. auren-registry.');
 }
 
 export function validateNamespaceName(namespace: string): string {
-  if (namespace.length > 63 || !DNS_LABEL.test(namespace)) {
-    throw inputError(
-      `invalid Kubernetes namespace "${namespace}"`,
-      'A namespace is lower-case letters, digits and "-" (at most 63), starting and ending with a letter or digit, e.g. default.',
-    );
-  }
-  return namespace;
+  return checkName(namespace, 63, DNS_LABEL, 'Kubernetes namespace',
+    'A namespace is lower-case letters, digits and "-" (at most 63), starting and ending with a letter or digit, e.g. default.');
 }
 
 export function buildPullSecret(input: PullSecretInput): KubernetesSecret {

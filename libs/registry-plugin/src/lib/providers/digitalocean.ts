@@ -1,5 +1,6 @@
-import { AurenError, inputError } from '../errors/errors';
+import { AurenError } from '../errors/errors';
 import { createApiClient, encodeName, type ApiClient } from './http';
+import { splitFirstSegment } from './repository-name';
 import type {
   AdapterOptions,
   GarbageCollector,
@@ -106,14 +107,12 @@ const toRun = (gc: DoGc): GcRun => ({
 
 /** `example/my/repo` → registry `example`, repository `my/repo`. */
 export function splitDoRepository(repository: string): { registryName: string; name: string } {
-  const slash = repository.indexOf('/');
-  if (slash <= 0 || slash === repository.length - 1) {
-    throw inputError(
-      `"${repository}" is not a DigitalOcean repository name`,
-      'On registry.digitalocean.com every repository starts with the registry name: <registry>/<repository>, e.g. auren/auren-api.',
-    );
-  }
-  return { registryName: repository.slice(0, slash), name: repository.slice(slash + 1) };
+  const [registryName, name] = splitFirstSegment(
+    repository,
+    'DigitalOcean',
+    'On registry.digitalocean.com every repository starts with the registry name: <registry>/<repository>, e.g. auren/auren-api.',
+  );
+  return { registryName, name };
 }
 
 export function createDigitalOceanProvider(options: DigitalOceanOptions): DigitalOceanProvider {

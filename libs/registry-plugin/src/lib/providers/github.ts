@@ -1,5 +1,6 @@
 import { AurenError, inputError } from '../errors/errors';
 import { createApiClient, encodeName, nextLinkFromHeader, type ApiClient } from './http';
+import { splitFirstSegment } from './repository-name';
 import type { AdapterOptions, ProviderTag, RegistryProvider, TagDeleteOptions, TagDeleteResult, TagDeleter, TagLister } from './types';
 
 /**
@@ -29,11 +30,8 @@ export const GITHUB_TOKEN_HINT =
 
 /** `owner/pkg/path` → owner `owner`, package `pkg/path`. */
 export function splitGhcrRepository(repository: string): { owner: string; packageName: string } {
-  const slash = repository.indexOf('/');
-  if (slash <= 0 || slash === repository.length - 1) {
-    throw inputError(`"${repository}" is not a ghcr.io repository name`, 'ghcr.io repositories are <owner>/<package>, e.g. auren-org/auren-api.');
-  }
-  return { owner: repository.slice(0, slash), packageName: repository.slice(slash + 1) };
+  const [owner, packageName] = splitFirstSegment(repository, 'ghcr.io', 'ghcr.io repositories are <owner>/<package>, e.g. auren-org/auren-api.');
+  return { owner, packageName };
 }
 
 export function createGitHubProvider(options: GitHubOptions): GitHubProvider {

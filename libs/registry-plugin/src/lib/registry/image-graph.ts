@@ -50,13 +50,29 @@ export function isIndex(mediaType: string | undefined, document: ManifestDocumen
   return Array.isArray(document.manifests) && !document.config;
 }
 
-export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest {
-  let document: ManifestDocument;
+/** The one `JSON.parse` of image bytes here; `invalid` words the error when they are not JSON. */
+function parseJson(body: Buffer, invalid: () => string): unknown {
   try {
-    document = JSON.parse(body.toString('utf8')) as ManifestDocument;
+    return JSON.parse(body.toString('utf8'));
   } catch {
-    throw new ManifestSyntaxError(`expected a JSON manifest, got "${body.toString('utf8', 0, 80).replace(/\s+/g, ' ')}"`);
+    throw new ManifestSyntaxError(invalid());
   }
+}
+
+/** A parser that gives `undefined` instead of a `ManifestSyntaxError` (tolerant readers). */
+function tolerant<A extends unknown[], R>(parse: (...args: A) => R): (...args: A) => R | undefined {
+  return (...args) => {
+    try {
+      return parse(...args);
+    } catch (error) {
+      if (error instanceof ManifestSyntaxError) return undefined;
+      throw error;
+    }
+  };
+}
+
+export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest {
+  const document = parseJson(body, () => `expected a JSON manifest, got "${body.toString('utf8', 0, 80).replace(/\s+/g, ' ')}"`) as ManifestDocument;
   if (!document || typeof document !== 'object' || Array.isArray(document) || document.schemaVersion !== 2) {
     throw new ManifestSyntaxError('the JSON is not a schemaVersion 2 manifest or index');
   }
@@ -99,46 +115,22 @@ export interface ConfigDocument {
  */
 export function parseConfig(body: Buffer, maxBytes = Number.POSITIVE_INFINITY): ConfigDocument {
   if (body.length > maxBytes) throw new ManifestSyntaxError(`the config is ${body.length} bytes, over the ${maxBytes}-byte cap`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ManifestSyntaxError('the config is not valid JSON');
-  }
+  const parsed = parseJson(body, () => 'the config is not valid JSON');
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ManifestSyntaxError('the config is not a JSON object');
   return parsed as ConfigDocument;
 }
 
 /** `parseConfig`, or `undefined` (tolerant readers that only want optional facts). */
-export function tryParseConfig(body: Buffer, maxBytes?: number): ConfigDocument | undefined {
-  try {
-    return parseConfig(body, maxBytes);
-  } catch (error) {
-    if (error instanceof ManifestSyntaxError) return undefined;
-    throw error;
-  }
-}
+export const tryParseConfig = tolerant(parseConfig);
 
 /** The `imageLayoutVersion` of an OCI layout's `oci-layout` marker (`undefined` when it names none). */
 export function layoutVersion(body: Buffer): unknown {
-  let marker: unknown;
-  try {
-    marker = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ManifestSyntaxError('the oci-layout marker is not valid JSON');
-  }
+  const marker = parseJson(body, () => 'the oci-layout marker is not valid JSON');
   return marker && typeof marker === 'object' ? (marker as { imageLayoutVersion?: unknown }).imageLayoutVersion : undefined;
 }
 
 /** `parseManifest`, or `undefined` for bytes that are not a manifest (tolerant readers). */
-export function tryParseManifest(body: Buffer, mediaType?: string): ParsedManifest | undefined {
-  try {
-    return parseManifest(body, mediaType);
-  } catch (error) {
-    if (error instanceof ManifestSyntaxError) return undefined;
-    throw error;
-  }
-}
+export const tryParseManifest = tolerant(parseManifest);
 
 /** What the walk needs of a registry (a `RegistryClient` has it); storage or caches can stand in. */
 export interface RawManifest {

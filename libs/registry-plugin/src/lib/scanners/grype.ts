@@ -1,5 +1,6 @@
 import type { ExecFn, Finding, ScanArgsInput, ScannerAdapter, ScannerIdentity } from './types';
 import { InvalidReportError } from './types';
+import { isObject, parseJson } from './report-json';
 import { normalizeSeverity } from './severity';
 
 /**
@@ -23,18 +24,6 @@ export const grypeAdapter: ScannerAdapter = {
     return parseGrypeIdentity(version.stdout, status.stdout);
   },
 };
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(text: string, what: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidReportError(`${what} output is not JSON (${(error as Error).message})`);
-  }
-}
 
 function firstSentence(text: string): string {
   const line = text.split('\n')[0].trim();

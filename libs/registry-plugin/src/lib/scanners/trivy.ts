@@ -1,5 +1,6 @@
 import type { ExecFn, Finding, ScanArgsInput, ScannerAdapter, ScannerIdentity } from './types';
 import { InvalidReportError } from './types';
+import { isObject, parseJson } from './report-json';
 import { normalizeSeverity } from './severity';
 
 /**
@@ -38,18 +39,6 @@ interface TrivyVulnerability {
   FixedVersion?: unknown;
   Title?: unknown;
   Severity?: unknown;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(text: string, tool: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new InvalidReportError(`${tool} output is not JSON (${(error as Error).message})`);
-  }
 }
 
 /**
