@@ -1,5 +1,5 @@
 import { AurenError } from '../errors/errors';
-import { createApiClient, encodeName, type ApiClient } from './http';
+import { bearerToken, createApiClient, encodeName, type ApiClient } from './http';
 import { splitFirstSegment } from './repository-name';
 import type {
   AdapterOptions,
@@ -121,11 +121,7 @@ export function createDigitalOceanProvider(options: DigitalOceanOptions): Digita
     ...options,
     provider: label,
     authHint: DO_TOKEN_HINT,
-    secrets: () => (options.token ? [options.token] : []),
-    authorization: async () => {
-      if (!options.token) throw new AurenError('auth', `no DigitalOcean API token for ${options.registry}`, DO_TOKEN_HINT);
-      return `Bearer ${options.token}`;
-    },
+    ...bearerToken(options.token, 'DigitalOcean API token', options.registry, DO_TOKEN_HINT),
   });
   let registryName: Promise<string> | undefined = options.registryName ? Promise.resolve(options.registryName) : undefined;
 

@@ -1,5 +1,5 @@
 import { AurenError, inputError } from '../errors/errors';
-import { createApiClient, encodeName, nextLinkFromHeader, type ApiClient } from './http';
+import { bearerToken, createApiClient, encodeName, nextLinkFromHeader, type ApiClient } from './http';
 import { splitFirstSegment } from './repository-name';
 import type { AdapterOptions, ProviderTag, RegistryProvider, TagDeleteOptions, TagDeleteResult, TagDeleter, TagLister } from './types';
 
@@ -41,11 +41,7 @@ export function createGitHubProvider(options: GitHubOptions): GitHubProvider {
     provider: label,
     authHint: GITHUB_TOKEN_HINT,
     headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
-    secrets: () => (options.token ? [options.token] : []),
-    authorization: async () => {
-      if (!options.token) throw new AurenError('auth', `no GitHub token for ${options.registry}`, GITHUB_TOKEN_HINT);
-      return `Bearer ${options.token}`;
-    },
+    ...bearerToken(options.token, 'GitHub token', options.registry, GITHUB_TOKEN_HINT),
   });
   const ownerBases = new Map<string, Promise<string>>();
 

@@ -107,6 +107,20 @@ export interface ApiClient {
   readonly origin: string;
 }
 
+/**
+ * A static API token sent as a Bearer header (DigitalOcean, GitHub): redacted from every message,
+ * and missing only fails when a request needs it, naming `what` and the variable to set.
+ */
+export function bearerToken(token: string | undefined, what: string, registry: string, hint: string): Pick<ApiClientConfig, 'secrets' | 'authorization'> {
+  return {
+    secrets: () => (token ? [token] : []),
+    authorization: async () => {
+      if (!token) throw new AurenError('auth', `no ${what} for ${registry}`, hint);
+      return `Bearer ${token}`;
+    },
+  };
+}
+
 const MAX_RATE_LIMIT_RETRIES = 3;
 const SERVER_RETRIES = 2;
 

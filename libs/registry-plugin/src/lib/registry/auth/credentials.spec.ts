@@ -1,31 +1,14 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError, formatError } from '../../errors/errors';
 import { resolveCredentials } from './credentials';
 import { dockerAuthKey, registryHost } from './docker-config';
-import { installFakeHelper } from './fake-helper.testing';
+import { dockerSandboxes } from './fake-helper.testing';
 import { credentialHelpers as helpers } from '../../exec/credential-helpers';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-let root: string;
-let n = 0;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'auren-creds-spec-'));
-});
-afterAll(() => rm(root, { recursive: true, force: true }));
-
-/** A fresh HOME with DOCKER_CONFIG holding `config`, and a fake helper on PATH. */
-async function sandbox(config?: unknown) {
-  const dir = join(root, String(n++));
-  const dockerDir = join(dir, 'docker');
-  await mkdir(dockerDir, { recursive: true });
-  if (config !== undefined) await writeFile(join(dockerDir, 'config.json'), JSON.stringify(config));
-  const helper = await installFakeHelper(dir, 'test', { PATH: process.env.PATH });
-  const env: NodeJS.ProcessEnv = { ...helper.env, HOME: dir, DOCKER_CONFIG: dockerDir };
-  return { dir, dockerDir, env, helper };
-}
+const sandbox = dockerSandboxes('auren-creds-spec-', { dockerDir: 'always' });
 
 describe('registry keys', () => {
   it.each([

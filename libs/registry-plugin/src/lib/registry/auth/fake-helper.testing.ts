@@ -1,4 +1,5 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /**
@@ -47,5 +48,30 @@ switch (process.argv[2]) {
     async put(serverUrl: string, username: string, secret: string) {
       await writeFile(join(store, `${encodeURIComponent(serverUrl)}.json`), JSON.stringify({ ServerURL: serverUrl, Username: username, Secret: secret }));
     },
+  };
+}
+
+/**
+ * For a spec's top level: a temporary root for the whole file, and a function giving each test a
+ * fresh HOME with DOCKER_CONFIG (holding `config` when given) and the fake helper on PATH.
+ * `dockerDir: 'always'` creates the DOCKER_CONFIG folder even without a config, for tests that
+ * write into it; otherwise it is left for the code under test to create.
+ */
+export function dockerSandboxes(prefix: string, options: { dockerDir?: 'always' | 'with-config' } = {}) {
+  let root = '';
+  let n = 0;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(() => rm(root, { recursive: true, force: true }));
+  return async (config?: unknown) => {
+    const dir = join(root, String(n++));
+    const dockerDir = join(dir, 'docker');
+    await mkdir(config !== undefined || options.dockerDir === 'always' ? dockerDir : dir, { recursive: true });
+    if (config !== undefined) await writeFile(join(dockerDir, 'config.json'), JSON.stringify(config));
+    const helper = await installFakeHelper(dir, 'test', { PATH: process.env.PATH });
+    const env: NodeJS.ProcessEnv = { ...helper.env, HOME: dir, DOCKER_CONFIG: dockerDir };
+    const read = async () => JSON.parse(await readFile(join(dockerDir, 'config.json'), 'utf8'));
+    return { dir, dockerDir, env, helper, read };
   };
 }

@@ -1,31 +1,11 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveCredentials } from './credentials';
-import { installFakeHelper } from './fake-helper.testing';
+import { dockerSandboxes } from './fake-helper.testing';
 import { removeCredentials, saveCredentials } from './store';
 import { credentialHelpers as helpers } from '../../exec/credential-helpers';
 
-let root: string;
-let n = 0;
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'auren-store-spec-'));
-});
-afterAll(() => rm(root, { recursive: true, force: true }));
-
-async function sandbox(config?: unknown) {
-  const dir = join(root, String(n++));
-  const dockerDir = join(dir, 'docker');
-  await mkdir(dir, { recursive: true });
-  if (config !== undefined) {
-    await mkdir(dockerDir, { recursive: true });
-    await writeFile(join(dockerDir, 'config.json'), JSON.stringify(config));
-  }
-  const helper = await installFakeHelper(dir, 'test', { PATH: process.env.PATH });
-  const env: NodeJS.ProcessEnv = { ...helper.env, HOME: dir, DOCKER_CONFIG: dockerDir };
-  const read = async () => JSON.parse(await readFile(join(dockerDir, 'config.json'), 'utf8'));
-  return { dockerDir, env, helper, read };
-}
+const sandbox = dockerSandboxes('auren-store-spec-');
 
 describe('saveCredentials to config.json', () => {
   it('creates config.json with mode 0600 and round-trips through resolveCredentials', async () => {
@@ -61,8 +41,8 @@ describe('saveCredentials to config.json', () => {
   });
 
   it('honours dockerConfigDir', async () => {
-    const { env } = await sandbox();
-    const other = join(root, 'explicit-dir');
+    const { env, dir } = await sandbox();
+    const other = join(dir, 'explicit-dir');
     const saved = await saveCredentials('r.example.com', { username: 'u', password: 'p' }, { helpers, env, dockerConfigDir: other });
     expect(saved.configPath).toBe(join(other, 'config.json'));
   });
