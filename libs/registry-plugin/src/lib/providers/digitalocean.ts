@@ -1,5 +1,5 @@
 import { AurenError } from '../errors/errors';
-import { bearerToken, createApiClient, encodeName, type ApiClient } from './http';
+import { createTokenApiClient, encodeName, type ApiClient } from './http';
 import { splitFirstSegment } from './repository-name';
 import type {
   AdapterOptions,
@@ -117,12 +117,7 @@ export function splitDoRepository(repository: string): { registryName: string; n
 
 export function createDigitalOceanProvider(options: DigitalOceanOptions): DigitalOceanProvider {
   const label = 'DigitalOcean API';
-  const api: ApiClient = createApiClient({
-    ...options,
-    provider: label,
-    authHint: DO_TOKEN_HINT,
-    ...bearerToken(options.token, 'DigitalOcean API token', options.registry, DO_TOKEN_HINT),
-  });
+  const api: ApiClient = createTokenApiClient(options, { provider: label, tokenName: 'DigitalOcean API token', hint: DO_TOKEN_HINT });
   let registryName: Promise<string> | undefined = options.registryName ? Promise.resolve(options.registryName) : undefined;
 
   const nameOfRegistry = (): Promise<string> => {

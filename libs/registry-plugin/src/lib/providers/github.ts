@@ -1,5 +1,5 @@
 import { AurenError, inputError } from '../errors/errors';
-import { bearerToken, createApiClient, encodeName, nextLinkFromHeader, type ApiClient } from './http';
+import { createTokenApiClient, encodeName, nextLinkFromHeader, type ApiClient } from './http';
 import { splitFirstSegment } from './repository-name';
 import type { AdapterOptions, ProviderTag, RegistryProvider, TagDeleteOptions, TagDeleteResult, TagDeleter, TagLister } from './types';
 
@@ -36,12 +36,11 @@ export function splitGhcrRepository(repository: string): { owner: string; packag
 
 export function createGitHubProvider(options: GitHubOptions): GitHubProvider {
   const label = 'GitHub API';
-  const api: ApiClient = createApiClient({
-    ...options,
+  const api: ApiClient = createTokenApiClient(options, {
     provider: label,
-    authHint: GITHUB_TOKEN_HINT,
+    tokenName: 'GitHub token',
+    hint: GITHUB_TOKEN_HINT,
     headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' },
-    ...bearerToken(options.token, 'GitHub token', options.registry, GITHUB_TOKEN_HINT),
   });
   const ownerBases = new Map<string, Promise<string>>();
 

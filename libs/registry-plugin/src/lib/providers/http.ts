@@ -107,18 +107,33 @@ export interface ApiClient {
   readonly origin: string;
 }
 
+/** What an API client with a static token needs; the token stays `undefined` until someone sets it. */
+export interface TokenApiOptions extends AdapterOptions {
+  registry: string;
+  token: string | undefined;
+}
+
 /**
- * A static API token sent as a Bearer header (DigitalOcean, GitHub): redacted from every message,
- * and missing only fails when a request needs it, naming `what` and the variable to set.
+ * An API client whose static token is sent as a Bearer header (DigitalOcean, GitHub): redacted
+ * from every message, and a missing token fails only when a request needs it, naming `tokenName`
+ * and, in `hint`, the variable to set.
  */
-export function bearerToken(token: string | undefined, what: string, registry: string, hint: string): Pick<ApiClientConfig, 'secrets' | 'authorization'> {
-  return {
+export function createTokenApiClient(
+  options: TokenApiOptions,
+  api: { provider: string; tokenName: string; hint: string; headers?: Record<string, string> },
+): ApiClient {
+  const { token, registry } = options;
+  return createApiClient({
+    ...options,
+    provider: api.provider,
+    authHint: api.hint,
+    headers: api.headers,
     secrets: () => (token ? [token] : []),
     authorization: async () => {
-      if (!token) throw new AurenError('auth', `no ${what} for ${registry}`, hint);
+      if (!token) throw new AurenError('auth', `no ${api.tokenName} for ${registry}`, api.hint);
       return `Bearer ${token}`;
     },
-  };
+  });
 }
 
 const MAX_RATE_LIMIT_RETRIES = 3;
