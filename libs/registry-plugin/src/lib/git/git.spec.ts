@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import { commitsSince, createTag, latestVersionTag, listVersionTags, readGitContext, tagExists } from './index';
-import { TEST_START, createTestRepo, type TestRepo } from './testing-repo';
+import { TEST_START, createTestRepo, mergeLoginFeature, type TestRepo } from './testing-repo';
 
 const repos: TestRepo[] = [];
 async function repo(): Promise<TestRepo> {
@@ -150,13 +150,7 @@ describe('commitsSince', () => {
     const r = await repo();
     await r.tag('auren-api@1.0.0');
     await r.tag('auren-nginx@1.0.0');
-    await r.branch('feature/login');
-    await r.checkout('feature/login');
-    await r.commit('feat(api): login form', ['auren-api']);
-    await r.commit('fix(api): typo', ['auren-api']);
-    await r.checkout('main');
-    await r.commit('docs(nginx): readme', ['auren-nginx']);
-    const merge = await r.merge('feature/login');
+    const merge = await mergeLoginFeature(r);
     expect((await r.git('rev-list', '--parents', '-n', '1', 'HEAD')).split(' ')).toHaveLength(3);
     const api = await commitsSince(r.dir, 'auren-api@1.0.0', ['apps/auren-api']);
     expect(api.map((c) => c.subject)).toEqual(['fix(api): typo', 'feat(api): login form']);

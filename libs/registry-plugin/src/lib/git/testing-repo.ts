@@ -107,3 +107,17 @@ export async function createTestRepo(options: { start?: Date; initialBranch?: st
   await repo.commit('chore: scaffold workspace', [], { date: new Date(clock) });
   return repo;
 }
+
+/**
+ * The --no-ff merge the git and versioning specs both read: on `feature/login`, a feat and a fix
+ * of auren-api; meanwhile a docs commit of auren-nginx on main; then the merge (its sha returned).
+ */
+export async function mergeLoginFeature(repo: TestRepo): Promise<string> {
+  await repo.branch('feature/login');
+  await repo.checkout('feature/login');
+  await repo.commit('feat(api): login form', ['auren-api']);
+  await repo.commit('fix(api): typo', ['auren-api']);
+  await repo.checkout('main');
+  await repo.commit('docs(nginx): readme', ['auren-nginx']);
+  return repo.merge('feature/login');
+}

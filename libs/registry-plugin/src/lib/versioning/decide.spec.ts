@@ -1,7 +1,7 @@
 import { AurenError } from '../errors/errors';
 import { rm } from 'node:fs/promises';
 import { exec } from '../exec/exec';
-import { createTestRepo, type TestProject, type TestRepo } from '../git/testing-repo';
+import { createTestRepo, mergeLoginFeature, type TestProject, type TestRepo } from '../git/testing-repo';
 import { decideVersion, type VersionDecision } from './decide';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
@@ -89,13 +89,7 @@ const scenarios: Scenario[] = [
     name: '--no-ff merge: the branch commits count, the merge message adds nothing, other apps stay',
     history: async (repo) => {
       await tagAll(repo, '1.0.0');
-      await repo.branch('feature/login');
-      await repo.checkout('feature/login');
-      await repo.commit('feat(api): login form', ['auren-api']);
-      await repo.commit('fix(api): typo', ['auren-api']);
-      await repo.checkout('main');
-      await repo.commit('docs(nginx): readme', ['auren-nginx']);
-      await repo.merge('feature/login');
+      await mergeLoginFeature(repo);
     },
     expect: { 'auren-api': to('minor', '1.0.0', '1.1.0'), 'auren-nginx': to('patch', '1.0.0', '1.0.1'), 'biometric-bridge': none('1.0.0') },
   },
