@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import { commitsSince, createTag, latestVersionTag, listVersionTags, readGitContext, tagExists } from './index';
-import { TEST_START, createTestRepo, mergeLoginFeature, type TestRepo } from './testing-repo';
+import { TEST_START, createTestRepo, mergeLoginFeature, mergeSideBranch, type TestRepo } from './testing-repo';
 
 const repos: TestRepo[] = [];
 async function repo(): Promise<TestRepo> {
@@ -162,12 +162,7 @@ describe('commitsSince', () => {
   it('lists a merge when both sides changed the paths, with both parents', async () => {
     const r = await repo();
     await r.tag('auren-api@1.0.0');
-    await r.branch('topic');
-    await r.checkout('topic');
-    await r.commit('feat(api): a', ['apps/auren-api/a.txt']);
-    await r.checkout('main');
-    await r.commit('fix(api): b', ['apps/auren-api/b.txt']);
-    await r.merge('topic');
+    await mergeSideBranch(r, 'topic', { branch: [['feat(api): a', ['apps/auren-api/a.txt']]], main: [['fix(api): b', ['apps/auren-api/b.txt']]] });
     const api = await commitsSince(r.dir, 'auren-api@1.0.0', ['apps/auren-api']);
     expect(api.map((c) => [c.subject, c.parents.length])).toEqual([
       ["Merge branch 'topic'", 2],

@@ -108,16 +108,31 @@ export async function createTestRepo(options: { start?: Date; initialBranch?: st
   return repo;
 }
 
+/** A commit as `[message, touched files or projects]`. */
+export type TestChange = [message: string, touch: Array<TestProject | string>];
+
 /**
- * The --no-ff merge the git and versioning specs both read: on `feature/login`, a feat and a fix
- * of auren-api; meanwhile a docs commit of auren-nginx on main; then the merge (its sha returned).
+ * A side branch merged with --no-ff, as the git and versioning specs write their histories:
+ * `branch` from HEAD with its commits, meanwhile `main`'s commits, then the merge (its sha
+ * returned; `message` replaces git's default).
  */
-export async function mergeLoginFeature(repo: TestRepo): Promise<string> {
-  await repo.branch('feature/login');
-  await repo.checkout('feature/login');
-  await repo.commit('feat(api): login form', ['auren-api']);
-  await repo.commit('fix(api): typo', ['auren-api']);
+export async function mergeSideBranch(
+  repo: TestRepo,
+  branch: string,
+  commits: { branch: TestChange[]; main: TestChange[] },
+  message?: string,
+): Promise<string> {
+  await repo.branch(branch);
+  await repo.checkout(branch);
+  for (const [subject, touch] of commits.branch) await repo.commit(subject, touch);
   await repo.checkout('main');
-  await repo.commit('docs(nginx): readme', ['auren-nginx']);
-  return repo.merge('feature/login');
+  for (const [subject, touch] of commits.main) await repo.commit(subject, touch);
+  return repo.merge(branch, message);
 }
+
+/** The merge both specs read: a feat and a fix of auren-api on `feature/login`, a docs commit of auren-nginx on main. */
+export const mergeLoginFeature = (repo: TestRepo): Promise<string> =>
+  mergeSideBranch(repo, 'feature/login', {
+    branch: [['feat(api): login form', ['auren-api']], ['fix(api): typo', ['auren-api']]],
+    main: [['docs(nginx): readme', ['auren-nginx']]],
+  });

@@ -1,7 +1,7 @@
 import { AurenError } from '../errors/errors';
 import { rm } from 'node:fs/promises';
 import { exec } from '../exec/exec';
-import { createTestRepo, mergeLoginFeature, type TestProject, type TestRepo } from '../git/testing-repo';
+import { createTestRepo, mergeLoginFeature, mergeSideBranch, type TestProject, type TestRepo } from '../git/testing-repo';
 import { decideVersion, type VersionDecision } from './decide';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
@@ -97,12 +97,7 @@ const scenarios: Scenario[] = [
     name: 'a merged branch that only touched nginx does not bump the api',
     history: async (repo) => {
       await tagAll(repo, '1.0.0');
-      await repo.branch('nginx-only');
-      await repo.checkout('nginx-only');
-      await repo.commit('fix(nginx): gzip', ['auren-nginx']);
-      await repo.checkout('main');
-      await repo.commit('chore: root tooling', ['nx.json']);
-      await repo.merge('nginx-only', 'feat: merge everything (#7)');
+      await mergeSideBranch(repo, 'nginx-only', { branch: [['fix(nginx): gzip', ['auren-nginx']]], main: [['chore: root tooling', ['nx.json']]] }, 'feat: merge everything (#7)');
     },
     expect: { 'auren-api': none('1.0.0'), 'auren-nginx': to('patch', '1.0.0', '1.0.1') },
   },
@@ -161,12 +156,7 @@ describe('decideVersion over real git histories', () => {
     const repo = await createTestRepo();
     try {
       await tagAll(repo, '2.0.0');
-      await repo.branch('topic');
-      await repo.checkout('topic');
-      await repo.commit('feat(api): a', ['auren-api']);
-      await repo.checkout('main');
-      await repo.commit('chore: unrelated', ['auren-nginx']);
-      await repo.merge('topic');
+      await mergeSideBranch(repo, 'topic', { branch: [['feat(api): a', ['auren-api']]], main: [['chore: unrelated', ['auren-nginx']]] });
       await repo.commit('Tidy up', ['auren-api']);
       const decision = await decideVersion({ cwd: repo.dir, project: 'auren-api', paths: pathsOf('auren-api'), initialVersion: '0.1.0' });
       expect(decision.commits.map(({ subject, effect }) => ({ subject, effect }))).toEqual([
