@@ -74,14 +74,10 @@ describe('parseRegistryOverride', () => {
 });
 
 describe('isLoopbackRegistry', () => {
+  // [registry, loopback?], a few rows a line.
   it.each([
-    ['127.0.0.1:5000', true],
-    ['127.3.2.1', true],
-    ['localhost:5000', true],
-    ['[::1]:5000', true],
-    ['ghcr.io', false],
-    ['10.0.0.1:5000', false],
-    ['localhost.example.com', false],
+    ['127.0.0.1:5000', true], ['127.3.2.1', true], ['localhost:5000', true], ['[::1]:5000', true],
+    ['ghcr.io', false], ['10.0.0.1:5000', false], ['localhost.example.com', false],
   ])('%s → %s', (registry, expected) => {
     expect(isLoopbackRegistry(registry)).toBe(expected);
   });

@@ -126,31 +126,10 @@ describe('trivy adapter', () => {
 
   it('parses every vulnerability of every result into findings', () => {
     expect(parseTrivyReport(JSON.stringify(TRIVY_REPORT))).toEqual([
-      {
-        id: 'CVE-2024-5535',
-        severity: 'CRITICAL',
-        pkgName: 'libssl3',
-        installedVersion: '3.0.11-1~deb12u2',
-        fixedVersion: '3.0.14-1~deb12u1',
-        title: 'openssl: SSL_select_next_proto buffer overread',
-        target: 'dist/images/auren-api/oci (debian 12.8)',
-      },
-      {
-        id: 'CVE-2023-45853',
-        severity: 'CRITICAL',
-        pkgName: 'zlib1g',
-        installedVersion: '1:1.2.13.dfsg-1',
-        title: 'zlib: integer overflow and resultant heap-based buffer overflow in zipOpenNewFileInZip4_6',
-        target: 'dist/images/auren-api/oci (debian 12.8)',
-      },
-      {
-        id: 'CVE-2024-35195',
-        severity: 'MEDIUM',
-        pkgName: 'requests',
-        installedVersion: '2.31.0',
-        fixedVersion: '2.32.0',
-        target: 'usr/local/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA',
-      },
+      // One finding a line, as Trivy lists them.
+      { id: 'CVE-2024-5535', severity: 'CRITICAL', pkgName: 'libssl3', installedVersion: '3.0.11-1~deb12u2', fixedVersion: '3.0.14-1~deb12u1', title: 'openssl: SSL_select_next_proto buffer overread', target: 'dist/images/auren-api/oci (debian 12.8)' },
+      { id: 'CVE-2023-45853', severity: 'CRITICAL', pkgName: 'zlib1g', installedVersion: '1:1.2.13.dfsg-1', title: 'zlib: integer overflow and resultant heap-based buffer overflow in zipOpenNewFileInZip4_6', target: 'dist/images/auren-api/oci (debian 12.8)' },
+      { id: 'CVE-2024-35195', severity: 'MEDIUM', pkgName: 'requests', installedVersion: '2.31.0', fixedVersion: '2.32.0', target: 'usr/local/lib/python3.11/site-packages/requests-2.31.0.dist-info/METADATA' },
     ]);
   });
 
