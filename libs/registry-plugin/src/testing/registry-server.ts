@@ -4,6 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { createRegistryClient } from '../lib/registry/client';
+import type { RegistryClient, TagDeleter } from '../lib/registry/types';
 
 /**
  * A real CNCF distribution registry on a free loopback port, for integration tests: Debian's
@@ -154,4 +156,51 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
       await launch(extraConfig === undefined ? options : { ...options, extraConfig });
     },
   };
+}
+
+export interface UsedTestRegistry {
+  /** The running registry (valid inside tests and hooks, from the first `beforeAll` on). */
+  registry: TestRegistry;
+  /** A plain-HTTP client of that registry, made on first use. */
+  client: RegistryClient & TagDeleter;
+}
+
+/**
+ * One registry for the enclosing `describe` (or file): registers the `beforeAll` that starts it
+ * and the `afterAll` that stops it. What it returns forwards to the registry and client started
+ * there, so a spec can name them at the top (`const { registry, client } = useTestRegistry()`)
+ * without `let` and a setup hook of its own. Call it before the spec's own `beforeAll` that uses
+ * the registry: Jest runs `beforeAll` hooks in the order they are registered.
+ */
+export function useTestRegistry(options: TestRegistryOptions = {}): UsedTestRegistry {
+  let registry: TestRegistry | undefined;
+  let client: (RegistryClient & TagDeleter) | undefined;
+  const started = (): TestRegistry => {
+    if (!registry) throw new Error('useTestRegistry: the registry is used before its beforeAll ran (use it inside a test or hook)');
+    return registry;
+  };
+  beforeAll(async () => {
+    registry = await startTestRegistry(options);
+  });
+  afterAll(async () => {
+    await registry?.stop();
+  });
+  return {
+    registry: forwardTo(started),
+    client: forwardTo(() => (client ??= createRegistryClient({ registry: started().host }))),
+  };
+}
+
+/** An object that reads every property from `target()` at the time of use. */
+function forwardTo<T extends object>(target: () => T): T {
+  return new Proxy({} as T, {
+    get: (_, key) => Reflect.get(target(), key),
+    has: (_, key) => Reflect.has(target(), key),
+    // So that spreading and Object.keys see the target's own properties too.
+    ownKeys: () => Reflect.ownKeys(target()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target(), key);
+      return descriptor && { ...descriptor, configurable: true };
+    },
+  });
 }

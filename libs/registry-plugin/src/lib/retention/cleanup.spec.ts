@@ -2,8 +2,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { useTestRegistry } from '../../testing/registry-server';
 import { applyPlan } from './apply';
 import { runCleanup, type CleanupInput } from './cleanup';
 import { JournalWriter, readJournal } from './journal';
@@ -18,19 +17,13 @@ const OLD = '2024-01-15T00:00:00Z';
 const NOW = new Date();
 const POLICY: RetentionPolicy = { keepReleases: 2, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: true };
 
-let registry: TestRegistry;
-let client: RegistryClient;
+const { registry, client } = useTestRegistry();
 let work: string;
 
-beforeAll(async () => {
-  registry = await startTestRegistry();
-  client = createRegistryClient({ registry: registry.host });
+beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'auren-cleanup-'));
 });
-afterAll(async () => {
-  await registry?.stop();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Fixture {
   repo: string;

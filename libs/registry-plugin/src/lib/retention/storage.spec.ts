@@ -2,26 +2,22 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, useTestRegistry } from '../../testing/registry-server';
 import { AurenError } from '../errors/errors';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { tagsResolve } from './snapshot';
 import { registryStorage, type RegistryStorage } from './storage';
 import { pushImage, pushMultiArch, tagManifest, type PushedManifest } from './testing/images';
 import { testRegistryControl } from './testing/local-control';
 
-let registry: TestRegistry;
-let client: RegistryClient;
+const { registry, client } = useTestRegistry();
 let storage: RegistryStorage;
 
-beforeAll(async () => {
-  registry = await startTestRegistry();
-  client = createRegistryClient({ registry: registry.host });
+beforeAll(() => {
   storage = registryStorage(registry.dataDir);
 });
 afterEach(() => storage.close());
-afterAll(() => registry?.stop());
 
 const repoRoot = (repo: string) => join(registry.dataDir, 'docker', 'registry', 'v2', 'repositories', repo);
 const trashOf = (repo: string, tag: string) => join(registry.dataDir, 'auren-trash', 'tags', encodeURIComponent(repo), tag);
