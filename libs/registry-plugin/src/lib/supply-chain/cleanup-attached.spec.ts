@@ -2,10 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { readOciLayout } from '../registry/layout';
 import { OCI_INDEX, OCI_MANIFEST } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
@@ -50,8 +49,7 @@ async function sibling(source: TestLayout): Promise<{ dir: string; digest: strin
 // Both ways cleanup deletes: DELETE requests, and links removed in the registry's storage folder
 // (the embedded registry's default).
 describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, signatures and fallback indexes as part of their image (deleting via %s)', (via) => {
-  let registry: TestRegistry;
-  let client: RegistryClient;
+  const { registry, client } = useTestRegistry();
   let work: string;
   let config: AurenConfig;
   const env = { ...process.env, COSIGN_PASSWORD: PASSWORD };
@@ -94,8 +92,6 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
 
   beforeAll(async () => {
     for (const tool of ['cosign', 'oras']) if (!(await which(tool))) throw new Error(`${tool} is not on PATH (tools/.bin)`);
-    registry = await startTestRegistry();
-    client = createRegistryClient({ registry: registry.host });
     work = await mkdtemp(join(tmpdir(), 'auren-cleanup-attached-'));
     await exec('cosign', ['generate-key-pair'], { cwd: work, env });
     config = normalizeOptions({ registry: registry.host, signing: { key: join(work, 'cosign.key'), publicKey: join(work, 'cosign.pub') } }, {});
@@ -116,7 +112,6 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
   }, 240_000);
 
   afterAll(async () => {
-    await registry?.stop();
     if (work) await rm(work, { recursive: true, force: true });
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });

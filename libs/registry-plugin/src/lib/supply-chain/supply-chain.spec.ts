@@ -1,10 +1,9 @@
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { runMonitor } from '../monitor/collect';
 import { normalizeMonitorOptions } from '../monitor/options';
@@ -35,8 +34,7 @@ interface CycloneDx {
 }
 
 describe('supply chain: SBOM attached and signature verified on every pushed digest', () => {
-  let registry: TestRegistry;
-  let client: RegistryClient;
+  const { registry, client } = useTestRegistry();
   let work: string;
   let config: AurenConfig;
   const env = { ...process.env, COSIGN_PASSWORD: PASSWORD };
@@ -57,8 +55,6 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     for (const tool of ['cosign', 'trivy', 'oras']) {
       if (!(await which(tool))) throw new Error(`${tool} is not on PATH (tools/.bin): this test needs the real one`);
     }
-    registry = await startTestRegistry();
-    client = createRegistryClient({ registry: registry.host });
     work = await mkdtemp(join(tmpdir(), 'auren-supply-'));
     await exec('cosign', ['generate-key-pair'], { cwd: work, env });
     config = normalizeOptions({ registry: registry.host, signing: { key: join(work, 'cosign.key'), publicKey: join(work, 'cosign.pub') } }, {});
@@ -90,7 +86,6 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
   }, 300_000);
 
   afterAll(async () => {
-    await registry?.stop();
     if (work) await rm(work, { recursive: true, force: true });
     await Promise.all(layouts.map((l) => rm(l.dir, { recursive: true, force: true })));
   });
