@@ -170,9 +170,10 @@ export interface UsedTestRegistry {
  * and the `afterAll` that stops it. What it returns forwards to the registry and client started
  * there, so a spec can name them at the top (`const { registry, client } = useTestRegistry()`)
  * without `let` and a setup hook of its own. Call it before the spec's own `beforeAll` that uses
- * the registry: Jest runs `beforeAll` hooks in the order they are registered.
+ * the registry: Jest runs `beforeAll` hooks in the order they are registered. Options that only
+ * exist once an outer hook ran (a test PKI) can be given as a function, called in the `beforeAll`.
  */
-export function useTestRegistry(options: TestRegistryOptions = {}): UsedTestRegistry {
+export function useTestRegistry(options: TestRegistryOptions | (() => TestRegistryOptions) = {}): UsedTestRegistry {
   let registry: TestRegistry | undefined;
   let client: (RegistryClient & TagDeleter) | undefined;
   const started = (): TestRegistry => {
@@ -180,7 +181,7 @@ export function useTestRegistry(options: TestRegistryOptions = {}): UsedTestRegi
     return registry;
   };
   beforeAll(async () => {
-    registry = await startTestRegistry(options);
+    registry = await startTestRegistry(typeof options === 'function' ? options() : options);
   });
   afterAll(async () => {
     await registry?.stop();

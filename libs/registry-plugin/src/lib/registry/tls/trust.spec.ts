@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { AurenError } from '../../errors/errors';
 import { exec } from '../../exec/exec';
-import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server';
+import { useTestRegistry } from '../../../testing/registry-server';
 import { createTestPki, type TestPki } from '../../../testing/tls-certs';
 import { builderTlsArgs, certsDirRoots, createDispatcher, explainTlsError, loadRegistryTrust } from './trust';
 
@@ -82,11 +82,7 @@ describe('certs.d discovery', () => {
 });
 
 describe('a TLS registry signed by a private CA', () => {
-  let registry: TestRegistry;
-  beforeAll(async () => {
-    registry = await startTestRegistry({ httpExtra: pki.tlsYaml });
-  });
-  afterAll(() => registry.stop());
+  const { registry } = useTestRegistry(() => ({ httpExtra: pki.tlsYaml }));
 
   it('fails without the CA, with an error that says how to trust it', async () => {
     const error = await fetch(`${registry.url}/v2/`, { dispatcher: createDispatcher({ registry: registry.host, certsDirs: [], env: noEnv }) }).catch((e: unknown) => e);
@@ -142,11 +138,7 @@ describe('a TLS registry signed by a private CA', () => {
 });
 
 describe('a registry requiring client certificates (mutual TLS)', () => {
-  let registry: TestRegistry;
-  beforeAll(async () => {
-    registry = await startTestRegistry({ httpExtra: pki.mtlsYaml });
-  });
-  afterAll(() => registry.stop());
+  const { registry } = useTestRegistry(() => ({ httpExtra: pki.mtlsYaml }));
 
   it('presents client.cert/client.key from certs.d', async () => {
     const dir = await certsRoot(registry.host, { 'ca.crt': pki.caCert, 'client.cert': pki.clientCert, 'client.key': pki.clientKey });
