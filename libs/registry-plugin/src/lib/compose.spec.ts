@@ -16,54 +16,34 @@ function thrown(fn: () => unknown): Error {
 
 describe('interpolate (compose-spec "Interpolation")', () => {
   // [text, env, expected, unset policy (default: empty, as the spec says)]. The callbacks take a
-  // rest parameter: jest reads a callback with more parameters than its row has as `done`.
+  // rest parameter: jest reads a callback with more parameters than its row has as `done`. Rows
+  // of one rule share a line.
   it.each<[string, NodeJS.ProcessEnv, string, UnsetVariable?]>([
     // ${A} and $A
-    ['${A}', { A: 'a' }, 'a'],
-    ['$A', { A: 'a' }, 'a'],
-    ['$A/b', { A: 'a' }, 'a/b'],
-    ['${A}', {}, ''],
-    ['$A', {}, ''],
-    ['${A}', { A: '' }, ''],
+    ['${A}', { A: 'a' }, 'a'], ['$A', { A: 'a' }, 'a'], ['$A/b', { A: 'a' }, 'a/b'],
+    ['${A}', {}, ''], ['$A', {}, ''], ['${A}', { A: '' }, ''],
     // ${A:-b}: default when unset or empty
-    ['${A:-b}', {}, 'b'],
-    ['${A:-b}', { A: '' }, 'b'],
-    ['${A:-b}', { A: 'a' }, 'a'],
-    ['${A:-}', {}, ''],
-    ['${A:-127.0.0.1:5000/auren}/api', {}, '127.0.0.1:5000/auren/api'],
+    ['${A:-b}', {}, 'b'], ['${A:-b}', { A: '' }, 'b'], ['${A:-b}', { A: 'a' }, 'a'],
+    ['${A:-}', {}, ''], ['${A:-127.0.0.1:5000/auren}/api', {}, '127.0.0.1:5000/auren/api'],
     // ${A-b}: default only when unset
-    ['${A-b}', {}, 'b'],
-    ['${A-b}', { A: '' }, ''],
-    ['${A-b}', { A: 'a' }, 'a'],
+    ['${A-b}', {}, 'b'], ['${A-b}', { A: '' }, ''], ['${A-b}', { A: 'a' }, 'a'],
     // ${A:+b}: replacement when set and non-empty
-    ['${A:+b}', {}, ''],
-    ['${A:+b}', { A: '' }, ''],
-    ['${A:+b}', { A: 'a' }, 'b'],
+    ['${A:+b}', {}, ''], ['${A:+b}', { A: '' }, ''], ['${A:+b}', { A: 'a' }, 'b'],
     // ${A+b}: replacement when set, even empty
-    ['${A+b}', {}, ''],
-    ['${A+b}', { A: '' }, 'b'],
-    ['${A+b}', { A: 'a' }, 'b'],
+    ['${A+b}', {}, ''], ['${A+b}', { A: '' }, 'b'], ['${A+b}', { A: 'a' }, 'b'],
     // ${A:?msg} and ${A?msg} when the variable has a value
-    ['${A:?set A}', { A: 'a' }, 'a'],
-    ['${A?set A}', { A: '' }, ''],
+    ['${A:?set A}', { A: 'a' }, 'a'], ['${A?set A}', { A: '' }, ''],
     // $$ is a literal $, never the start of a variable
-    ['a$$b', {}, 'a$b'],
-    ['$${A}', { A: 'a' }, '${A}'],
-    ['$$$A', { A: 'a' }, '$a'],
+    ['a$$b', {}, 'a$b'], ['$${A}', { A: 'a' }, '${A}'], ['$$$A', { A: 'a' }, '$a'],
     // a $ not followed by a name stays
-    ['5$', {}, '5$'],
-    ['$-1', {}, '$-1'],
+    ['5$', {}, '5$'], ['$-1', {}, '$-1'],
     // nested defaults, evaluated only when used
-    ['${A:-${B:-c}}', {}, 'c'],
-    ['${A:-${B}}', { B: 'b' }, 'b'],
-    ['${A:-${B:?unused}}', { A: 'a' }, 'a'],
+    ['${A:-${B:-c}}', {}, 'c'], ['${A:-${B}}', { B: 'b' }, 'b'], ['${A:-${B:?unused}}', { A: 'a' }, 'a'],
     ['${A:+x-${B}}', { A: 'a', B: 'b' }, 'x-b'],
     // several variables in one value
     ['${HUB}/redis:$TAG', { HUB: 'mirror.example.com', TAG: '7' }, 'mirror.example.com/redis:7'],
     // unset without a default: an error when asked for one; defaults still apply
-    ['${A:-b}', {}, 'b', 'error'],
-    ['${A-b}', { A: '' }, '', 'error'],
-    ['${A:+b}', {}, '', 'error'],
+    ['${A:-b}', {}, 'b', 'error'], ['${A-b}', { A: '' }, '', 'error'], ['${A:+b}', {}, '', 'error'],
   ])('%p with %p → %p (%s)', (...[text, env, expected, unset]) => {
     expect(interpolate(text, env, { where, unset })).toBe(expected);
   });
