@@ -113,15 +113,11 @@ export interface PullReport {
 }
 
 export type Level = 'ok' | 'warn' | 'alert' | 'no-data';
+// Grouped by where the figure comes from: the registry and its images, its traffic, the supply chain.
 export type MetricName =
-  | 'reachability'
-  | 'image-size'
-  | 'critical-vulnerabilities'
-  | 'storage'
-  | 'push-success-rate'
-  | 'pull-latency'
-  | 'unsigned-images'
-  | 'images-without-sbom';
+  | 'reachability' | 'image-size' | 'critical-vulnerabilities' | 'storage'
+  | 'push-success-rate' | 'pull-latency'
+  | 'unsigned-images' | 'images-without-sbom';
 
 export interface Check {
   metric: MetricName;
