@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { testPushRecord } from '../../testing/push-record';
 import executor, { normalizeOptions } from './executor';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -21,24 +22,10 @@ services:
     image: redis:7-alpine
 `;
 
+// `extra` may hold what a PushRecord cannot (a bad digest): the executor must reject it.
 function pushRecord(project: string, extra: Record<string, unknown> = {}) {
-  return {
-    schemaVersion: 1,
-    project,
-    registry: 'registry.example.com:5000',
-    repository: `auren/${project}`,
-    digest: DIGEST,
-    tags: ['1.4.0', 'latest'],
-    version: '1.4.0',
-    size: 1234,
-    platforms: ['linux/amd64'],
-    scan: { verdict: 'pass' },
-    git: { sha: 'abc', branch: 'main' },
-    blobs: { uploaded: 1, skipped: 0, mounted: 0, bytesUploaded: 1234 },
-    pushedAt: '2026-01-02T03:04:05.000Z',
-    dryRun: false,
-    ...extra,
-  };
+  const record = testPushRecord({ project, registry: 'registry.example.com:5000', digest: DIGEST, tags: ['1.4.0', 'latest'], version: '1.4.0', size: 1234 });
+  return { ...record, blobs: { uploaded: 1, skipped: 0, mounted: 0, bytesUploaded: 1234 }, pushedAt: '2026-01-02T03:04:05.000Z', ...extra };
 }
 
 describe('deploy-manifest executor', () => {

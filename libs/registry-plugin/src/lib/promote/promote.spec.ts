@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { parsePromoteArgs } from '../../cli/commands/promote';
+import { testPushRecord } from '../../testing/push-record';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
@@ -14,24 +15,8 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const OTHER = `sha256:${'cd'.repeat(32)}`;
 const config: AurenConfig = normalizeOptions({ registry: '127.0.0.1:5000', namespace: 'auren' }, {});
 
-function record(extra: Partial<PushRecord> = {}): PushRecord {
-  return {
-    schemaVersion: 1,
-    project: 'auren-api',
-    registry: '127.0.0.1:5000',
-    repository: 'auren/auren-api',
-    digest: DIGEST,
-    tags: ['v1.2.0', 'main-abc1234', 'latest'],
-    size: 1,
-    platforms: ['linux/amd64'],
-    scan: { verdict: 'pass' },
-    git: { sha: 'abc', branch: 'main' },
-    blobs: { uploaded: 0, skipped: 0, mounted: 0, bytesUploaded: 0 },
-    pushedAt: '2026-01-01T00:00:00.000Z',
-    dryRun: false,
-    ...extra,
-  };
-}
+const record = (extra: Partial<PushRecord> = {}): PushRecord =>
+  testPushRecord({ project: 'auren-api', digest: DIGEST, tags: ['v1.2.0', 'main-abc1234', 'latest'], ...extra });
 
 const input = (extra: Partial<ResolvePromoteInput>): ResolvePromoteInput => ({
   project: 'auren-api',
