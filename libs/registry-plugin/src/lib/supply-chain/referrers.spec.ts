@@ -1,7 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server';
 import { exec, which } from '../exec/exec';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
@@ -16,8 +15,7 @@ async function orasDiscover(ref: string): Promise<Array<{ digest: string; artifa
 }
 
 describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback tag', () => {
-  let registry: TestRegistry;
-  let client: RegistryClient;
+  const { registry, client } = useTestRegistry();
   const layouts: TestLayout[] = [];
 
   async function pushImage(repository: string, platforms = ['linux/amd64']): Promise<Descriptor> {
@@ -29,12 +27,7 @@ describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback ta
     return { mediaType: head.mediaType, digest: head.digest, size: head.size };
   }
 
-  beforeAll(async () => {
-    registry = await startTestRegistry();
-    client = createRegistryClient({ registry: registry.host });
-  });
   afterAll(async () => {
-    await registry?.stop();
     await Promise.all(layouts.map((l) => rm(l.dir, { recursive: true, force: true })));
   });
 
