@@ -17,6 +17,13 @@ import { startTestRegistry, type TestRegistry } from '../testing/registry-server
 import { cloneWorkspace, type WorkspaceClone } from './workspace';
 
 const STEP = 40 * 60_000;
+/**
+ * arm64 under QEMU costs 25–40 minutes on a 2-core machine (the arm64 root filesystem twice, then
+ * the apps' apt installs emulated), more than CI's whole 30-minute budget: this file runs when
+ * AUREN_E2E_MULTIARCH=1 (`AUREN_E2E_MULTIARCH=1 npm test`, or the release workflow's runners).
+ */
+const ENABLED = process.env.AUREN_E2E_MULTIARCH === '1';
+const describeMultiArch = ENABLED ? describe : describe.skip;
 const PLATFORMS = ['linux/amd64', 'linux/arm64'];
 const BINFMT = '/proc/sys/fs/binfmt_misc/qemu-aarch64';
 
@@ -79,6 +86,7 @@ async function indexPlatforms(repo: string, tag: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
+  if (!ENABLED) return;
   const problem = qemuProblem();
   if (problem) {
     throw new Error(
@@ -103,10 +111,10 @@ afterAll(async () => {
     await rm(storage, { recursive: true, force: true });
   }
   // eslint-disable-next-line no-console
-  console.log(`multi-arch timings (s): ${JSON.stringify(timings)}`);
+  if (ENABLED) console.log(`multi-arch timings (s): ${JSON.stringify(timings)}`);
 });
 
-describe('linux/amd64 + linux/arm64 images, arm64 run under QEMU', () => {
+describeMultiArch('linux/amd64 + linux/arm64 images, arm64 run under QEMU', () => {
   it('the base image is an index of both platforms, each from its own reproducible root filesystem', async () => {
     expectOk(await timed('base-image:rootfs (amd64+arm64)', () => ws.nx(['run', 'base-image:rootfs'])), 'nx run base-image:rootfs');
     const packages = JSON.parse(await readFile(join(ws.dir, 'dist/base-image/packages.json'), 'utf8')) as Record<string, Record<string, string>>;
