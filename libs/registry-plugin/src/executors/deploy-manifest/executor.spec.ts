@@ -1,10 +1,10 @@
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutorContext } from '@nx/devkit';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { testPushRecord } from '../../testing/push-record';
+import { testExecutorContext } from '../../testing/executor-context';
 import executor, { normalizeOptions } from './executor';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -30,23 +30,11 @@ function pushRecord(project: string, extra: Record<string, unknown> = {}) {
 
 describe('deploy-manifest executor', () => {
   let root: string;
-  const context = (): ExecutorContext =>
-    ({
+  const context = () =>
+    testExecutorContext({
       root,
-      cwd: root,
-      isVerbose: false,
-      projectName: 'registry',
-      projectsConfigurations: {
-        version: 2,
-        projects: {
-          registry: { root: 'tools/registry' },
-          'auren-api': { root: 'apps/auren-api' },
-          'biometric-bridge': { root: 'apps/biometric-bridge' },
-          'auren-nginx': { root: 'apps/auren-nginx' },
-        },
-      },
-      nxJsonConfiguration: {},
-    }) as unknown as ExecutorContext;
+      projects: { 'auren-api': 'apps/auren-api', 'biometric-bridge': 'apps/biometric-bridge', 'auren-nginx': 'apps/auren-nginx' },
+    });
 
   const writeRecord = (project: string, content: unknown) => {
     mkdirSync(join(root, 'dist/images', project), { recursive: true });

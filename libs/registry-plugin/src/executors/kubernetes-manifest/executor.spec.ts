@@ -1,11 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import { logger } from '@nx/devkit';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { exec } from '../../lib/exec/exec';
+import { testExecutorContext } from '../../testing/executor-context';
 import executor, { defaultSecretName } from './executor';
 
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
@@ -36,15 +37,7 @@ function captureLogs() {
 
 describe('kubernetes-manifest executor', () => {
   let root: string;
-  const context = (): ExecutorContext =>
-    ({
-      root,
-      cwd: root,
-      isVerbose: false,
-      projectName: 'registry',
-      projectsConfigurations: { version: 2, projects: { registry: { root: 'tools/registry' } } },
-      nxJsonConfiguration: { plugins: [{ plugin: '@auren/registry-plugin', options: { registry: REGISTRY, namespace: 'auren' } }] },
-    }) as unknown as ExecutorContext;
+  const context = () => testExecutorContext({ root, pluginOptions: { registry: REGISTRY, namespace: 'auren' } });
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'auren-k8s-'));
