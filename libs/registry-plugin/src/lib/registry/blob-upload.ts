@@ -4,6 +4,7 @@ import { AurenError } from '../errors/errors';
 import { checkDigestArg, pullScope, pushScope, repoPath } from './arguments';
 import { sliceStream, type Blobs } from './blobs';
 import { validateRepository } from './reference';
+import { collectWhileStreaming } from './stream-memory';
 import { discard } from './http/answers';
 import { NetworkFailure } from './http/failures';
 import { backoff, isRetryableStatus, retryAfterMs, sleep } from './http/retry';
@@ -76,6 +77,15 @@ export function createBlobUploads(t: Transport, blobs: Pick<Blobs, 'blobHead'>, 
   async function blobUpload(repo: string, source: BlobSource, options: { checkExists?: boolean } = {}): Promise<'uploaded' | 'already-exists'> {
     checkDigestArg(source.digest);
     if (options.checkExists !== false && (await blobs.blobHead(repo, source.digest)) !== 'not-found') return 'already-exists';
+    const release = collectWhileStreaming();
+    try {
+      return await streamBlob(repo, source);
+    } finally {
+      release();
+    }
+  }
+
+  async function streamBlob(repo: string, source: BlobSource): Promise<'uploaded'> {
     const started = Date.now();
     let failures = 0;
     let target = await startUpload(repo);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { fetch, type Dispatcher, type Response } from 'undici';
+import { fetch, request, Headers, Response, type Dispatcher } from 'undici';
 import { AurenError } from '../../errors/errors';
 import { redactText } from '../../errors/redact';
 import type { Authenticator, Scope } from '../auth/types';
@@ -85,6 +85,27 @@ export function createTransport(options: TransportOptions): Transport {
     return new AurenError('registry', `registry ${registry} is not reachable (${failure.code})${tried} on ${what}`, hint, { cause: failure.original });
   }
 
+  /**
+   * A streamed body (a blob or a chunk of one) goes out through undici's `request`, which writes
+   * the stream's chunks to the socket as they are; `fetch` would copy each chunk into a new array
+   * first, doubling the memory a push holds until V8 collects it. The answers to uploads are small
+   * (distribution sends an empty body or an error document), so the body is read here and the
+   * rest of the transport sees the same `Response` as for any request.
+   */
+  async function sendStream(url: string, method: string, headers: Record<string, string>, body: Readable, signal: AbortSignal): Promise<Response> {
+    const res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: options.dispatcher, signal });
+    const text = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode < 200 || res.statusCode > 599) {
+      throw new AurenError('registry', `registry ${registry} answered an invalid HTTP status (${res.statusCode}) to ${method} ${new URL(url).pathname}`, 'The registry or a proxy in front of it is misbehaving; check its logs.');
+    }
+    const answerHeaders = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) {
+      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) answerHeaders.append(name, one);
+    }
+    const empty = [101, 204, 205, 304].includes(res.statusCode) || method === 'HEAD' || text.length === 0;
+    return new Response(empty ? null : text, { status: res.statusCode, headers: answerHeaders });
+  }
+
   /** One HTTP exchange, following redirects by hand so `Authorization` stays with its origin. */
   async function exchangeAt(spec: RequestSpec, target: string, authorization: string | undefined): Promise<Response> {
     let url = target;
@@ -103,7 +124,7 @@ export function createTransport(options: TransportOptions): Transport {
       const timer = body === undefined ? setTimeout(() => controller.abort(), options.requestTimeoutMs) : undefined;
       let res: Response;
       try {
-        res = await fetch(url, {
+        res = body instanceof Readable ? await sendStream(url, method, headers, body, controller.signal) : await fetch(url, {
           method,
           headers,
           body: body instanceof Readable ? (body as unknown as AsyncIterable<Uint8Array>) : body,
