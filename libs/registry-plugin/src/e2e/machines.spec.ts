@@ -1,3 +1,4 @@
+// @auren-test-tools trivy (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * Any machine, same result (DESIGN decision 9): the state of a release is git tags plus the
  * registry. Each "machine" here is a clone with its own Nx cache folder and its own buildah

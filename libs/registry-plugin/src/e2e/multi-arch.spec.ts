@@ -1,3 +1,4 @@
+// @auren-test-tools trivy (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * Multi-arch for real (issue 11, acceptance 5): the base image and the apps build for
  * linux/amd64 and linux/arm64 with buildah, the arm64 RUN steps under QEMU user emulation, and

@@ -1,3 +1,4 @@
+// @auren-test-tools trivy crane (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * End to end, with every part real: a copy of this workspace with its own git history, real Nx
  * commands, real buildah builds, a real distribution registry on a free port and the real Trivy

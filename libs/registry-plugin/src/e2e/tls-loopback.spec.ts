@@ -1,3 +1,4 @@
+// @auren-test-tools trivy crane (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * A TLS registry on a loopback address, tried as a new user would (issue 13, acceptance 6): a
  * port-forward or SSH tunnel to a real registry looks like `127.0.0.1:<port>` speaking HTTPS with

@@ -1,3 +1,4 @@
+// @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * Cleanup through the API of a registry that deletes tags by name (real distribution 3), and the
  * same plan against distribution 2.8, which refuses that and gets DELETE by digest.

@@ -1,3 +1,4 @@
+// @auren-test-tools trivy (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * The real Trivy (tools/test-tools.txt; `setup.sh --test-tools` puts it in tools/.bin) on real
  * OCI layouts, with the fixture vulnerability database built by tools/trivy-db and served from a

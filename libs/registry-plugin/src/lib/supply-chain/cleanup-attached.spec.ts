@@ -1,3 +1,4 @@
+// @auren-test-tools crane oras cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

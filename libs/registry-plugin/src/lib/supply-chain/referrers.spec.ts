@@ -1,3 +1,4 @@
+// @auren-test-tools oras (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
 import { useTestRegistry } from '../../testing/registry-server';
 import { exec, which } from '../exec/exec';
