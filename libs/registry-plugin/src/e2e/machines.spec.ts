@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import execa from 'execa';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
+import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server';
 import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
@@ -205,6 +205,22 @@ describe('any machine converges on the same release', () => {
       expect(result.all).toMatch(new RegExp(`${app}: built sha256:`));
       expect(await imageRecordDigest(c, app)).toBe(released[app]);
     }
+  }, STEP);
+
+  it('a machine that cannot read the registry stops at once: nothing is built, the error names the release and --rebuild', async () => {
+    // Nothing listens on this port: a registry that is down (an untrusted CA or refused
+    // credentials take the same path). The push would fail for the same reason, minutes later.
+    const down = `127.0.0.1:${await freePort()}`;
+    const e = await cloneMachine(a, { ...(await machineEnv('e')), AUREN_REGISTRY: `${down}/auren` });
+    const result = await e.nx(['run', 'base-image:docker-build']);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.all).toContain(`base-image: version 0.1.0 is released, but ${down}/auren/base-debian:v0.1.0 could not be read`);
+    expect(result.all).toContain('nx run base-image:docker-build --rebuild');
+    expect(result.all).not.toMatch(/: built sha256:|mmdebstrap/);
+    const storage = e.env.AUREN_BUILDAH_ROOT as string;
+    const images = await execa('buildah', ['--root', storage, '--runroot', `${storage}.run`, '--storage-driver', 'overlay', 'images', '--all', '--quiet'], { reject: false });
+    expect(images.stdout.trim()).toBe('');
+    await e.remove();
   }, STEP);
 
   it('machine D (empty local cache, machine A\'s remote cache): docker-build and scan come from the remote cache, nothing is rebuilt', async () => {

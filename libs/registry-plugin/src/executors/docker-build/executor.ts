@@ -8,6 +8,7 @@ import { fetchRelease, type FetchOutcome } from '../../lib/pipeline/fetch';
 import { repositoryPath } from '../../lib/pipeline/push';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { exec } from '../../lib/exec/exec';
+import { AurenError } from '../../lib/errors/errors';
 import { formatBytes } from '../../lib/reports/format';
 import { IMAGE_RECORD, imageDir, readRecordJson, type ImageRecord } from '../../lib/reports/records';
 import { loadConfig, projectInfo, runExecutor } from '../shared/context';
@@ -77,8 +78,16 @@ export default async function dockerBuildExecutor(options: DockerBuildExecutorSc
       const outcome = await connectRegistry(config, env)
         .then((client) => fetchRelease({ client, repository, version: resolved.version, outputDir: join(project.artifactDir, 'oci') }))
         .catch((error: unknown) => {
-          logger.warn(`${project.name}: could not read ${config.registry}/${repository}:v${resolved.version} (${error instanceof Error ? error.message : String(error)}); building instead`);
-          return undefined;
+          // The push that follows needs the same registry: building first would only fail later,
+          // minutes on, for the same reason (untrusted CA, refused credentials, registry down).
+          const kind = error instanceof AurenError ? error.kind : 'registry';
+          const hint = error instanceof AurenError && error.hint ? `${error.hint} ` : '';
+          throw new AurenError(
+            kind,
+            `${project.name}: version ${resolved.version} is released, but ${config.registry}/${repository}:v${resolved.version} could not be read: ${error instanceof Error ? error.message : String(error)}`,
+            `${hint}To build without reading the registry: nx run ${project.name}:docker-build --rebuild.`,
+            { cause: error },
+          );
         });
       if (outcome?.status === 'fetched') {
         const { baseImage } = await resolveBuildArgs({ workspaceRoot: context.root, dockerfile, config, buildArgs: options.buildArgs ?? {}, workspaceImages: images, source });
