@@ -92,6 +92,22 @@ fi
 
 include="$(grep -v '^\s*#' "$HERE/packages.txt" | xargs | tr ' ' ',')"
 mkdir -p "$OUT"
+
+# What decides the tars besides the mirror's content: this folder's files, the architectures,
+# the date, the mirrors and mmdebstrap. When they are what made the tars already in $OUT, those
+# are kept, as Nx's cache of the rootfs target would keep them (docker-build's prebuild runs this
+# after `nx run base-image:rootfs`). AUREN_ROOTFS_REBUILD=1 makes them again.
+inputs="$({ printf '%s\n' "${archs[*]}" "$epoch" "$MIRROR" "$SECURITY_MIRROR"; mmdebstrap --version; sha256sum "$HERE"/*; } | sha256sum | cut -d' ' -f1)"
+made_already() {
+  [ "${AUREN_ROOTFS_REBUILD:-}" != 1 ] && [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$inputs" ] && [ -f "$OUT/packages.json" ] || return 1
+  local arch
+  for arch in "${archs[@]}"; do [ -f "$OUT/rootfs-$(target_arch "$arch").tar" ] || return 1; done
+}
+if made_already; then
+  echo "base-image: $OUT already holds the root filesystem of these inputs (${archs[*]}, SOURCE_DATE_EPOCH=$epoch); kept"
+  exit 0
+fi
+rm -f "$OUT/.inputs"
 # A platform asked for last time but not now must not linger in the build context.
 rm -f "$OUT"/rootfs-*.tar "$OUT"/packages-*.lock "$OUT"/packages.json "$OUT/rootfs.tar"
 work="$(mktemp -d "${TMPDIR:-/tmp}/auren-rootfs.XXXXXX")"
@@ -135,3 +151,4 @@ node -e '
   }
   fs.writeFileSync(path.join(out, "packages.json"), JSON.stringify(record, null, 2) + "\n");
 ' "$OUT" $(for arch in "${archs[@]}"; do n="$(target_arch "$arch")"; p="linux/$n"; [ "$n" = arm ] && p=linux/arm/v7; echo "$p=$OUT/packages-$n.lock"; done)
+echo "$inputs" >"$OUT/.inputs"
