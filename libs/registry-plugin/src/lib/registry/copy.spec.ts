@@ -1,3 +1,4 @@
+// @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
