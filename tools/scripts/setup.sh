@@ -2,40 +2,21 @@
 # Installs, idempotently, everything a fresh Debian bookworm machine needs to build, scan, push
 # and test: Debian packages (builder, registry, apps' Python dependencies) and the npm workspace.
 # Safe to run again: it only installs what is missing.
-#   --test-tools  also the real tools the tests run (tools/test-tools.txt), into tools/.bin
+#   --test-tools       also the real tools the tests run (tools/test-tools.txt), into tools/.bin
+#   --test-tools-only  only those tools (they need Go, nothing from Debian or npm): test-all.sh
+#                      starts their build first and installs the rest while it runs
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 WITH_TEST_TOOLS=false
+ONLY_TEST_TOOLS=false
 for arg in "$@"; do
   case "$arg" in
     --test-tools) WITH_TEST_TOOLS=true ;;
-    *) echo "setup: unknown option $arg (known: --test-tools)" >&2; exit 2 ;;
+    --test-tools-only) WITH_TEST_TOOLS=true; ONLY_TEST_TOOLS=true ;;
+    *) echo "setup: unknown option $arg (known: --test-tools, --test-tools-only)" >&2; exit 2 ;;
   esac
 done
-
-APT_PACKAGES=(
-  buildah skopeo umoci docker-registry nginx openssl apache2-utils git ca-certificates curl
-  mmdebstrap arch-test qemu-user-static binfmt-support
-  python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
-  python3-redis python3-kafka python3-psycopg2
-  chromium
-)
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  echo "setup: Debian packages present"
-fi
 
 # Foreign platforms (the arm64 base root filesystem, RUN steps of linux/arm64 images) run their
 # programs under QEMU user emulation: Debian's qemu-user-static handler registered with the
@@ -62,19 +43,46 @@ setup_qemu() {
   fi
   echo "setup: registered QEMU arm64 emulation ($(sed -n 's/^interpreter //p' "$entry"))"
 }
-setup_qemu
 
-# npm ci when node_modules is missing or older than the lockfile (npm writes this marker).
-# A node_modules that is a link belongs to another checkout (test clones share the workspace's):
-# npm ci would empty the folder it points at, so it is never run through one.
-if [ -L node_modules ]; then
-  echo "setup: node_modules links to $(readlink node_modules); not installing through the link"
-elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-else
-  echo "setup: node_modules up to date"
-fi
+# Debian packages, QEMU for foreign platforms, the npm workspace.
+install_machine() {
+  APT_PACKAGES=(
+    buildah skopeo umoci docker-registry nginx openssl apache2-utils git ca-certificates curl
+    mmdebstrap arch-test qemu-user-static binfmt-support
+    python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
+    python3-redis python3-kafka python3-psycopg2
+    chromium
+  )
+
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+
+  if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: Debian packages present"
+  fi
+
+  setup_qemu
+
+  # npm ci when node_modules is missing or older than the lockfile (npm writes this marker).
+  # A node_modules that is a link belongs to another checkout (test clones share the workspace's):
+  # npm ci would empty the folder it points at, so it is never run through one.
+  if [ -L node_modules ]; then
+    echo "setup: node_modules links to $(readlink node_modules); not installing through the link"
+  elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "setup: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    echo "setup: node_modules up to date"
+  fi
+}
 
 # The test tools are Go programs built from the Go module proxy at the versions pinned in
 # tools/test-tools.txt. Built binaries live in a per-machine cache keyed by tool and version
@@ -132,4 +140,5 @@ install_test_tools() {
   if ((built == 0)); then echo "setup: test tools present ($(sed -E '/^(#|$)/d; s/^([^ ]+) +[^ ]+ +([^ ]+).*/\1 \2/' tools/test-tools.txt | paste -sd, - | sed 's/,/, /g')) in $bin"; fi
 }
 
+$ONLY_TEST_TOOLS || install_machine
 if $WITH_TEST_TOOLS; then install_test_tools; fi
