@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { logger, type ExecutorContext } from '@nx/devkit';
 import { normalizeOptions, PLUGIN_NAME as PLUGIN, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
 import { exitCodeFor, formatError } from '../../lib/errors/errors';
+import { trace } from '../../lib/exec/exec';
 import { imageDir } from '../../lib/reports/records';
 
 /** The plugin's options from nx.json, normalised, with environment overrides applied. */
@@ -49,11 +50,15 @@ export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv =
 
 /** The single error boundary of every executor: a clear message, never a stack for known failures. */
 export async function runExecutor(body: () => Promise<boolean>): Promise<{ success: boolean }> {
+  const started = performance.now();
+  trace(`process start-up until the executor runs (${process.argv.slice(1, 2).join(' ')})`, 0);
   try {
     return { success: await body() };
   } catch (error) {
     logger.error(formatError(error));
     process.exitCode = process.exitCode || exitCodeFor(error);
     return { success: false };
+  } finally {
+    trace('executor', started);
   }
 }

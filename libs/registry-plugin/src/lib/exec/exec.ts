@@ -35,9 +35,18 @@ export function formatCommand(file: string, args: readonly string[]): string {
   return [file, ...args].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
+/**
+ * AUREN_TRACE=1 prints, on stderr, each command with its duration, and each executor's start-up
+ * and run time: where a task's seconds go, without a profiler.
+ */
+export function trace(what: string, startedMs: number): void {
+  if (process.env['AUREN_TRACE'] === '1') process.stderr.write(`auren-trace: ${(performance.now() - startedMs).toFixed(0).padStart(5)} ms ${what}\n`);
+}
+
 export async function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   const redact = options.redact ?? [];
   const command = redactText(formatCommand(file, args), redact);
+  const started = performance.now();
   const child = execa(file, [...args], {
     cwd: options.cwd,
     env: options.env,
@@ -54,6 +63,7 @@ export async function exec(file: string, args: readonly string[], options: ExecO
     child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(redactText(chunk.toString(), redact)));
   }
   const result = await child;
+  trace(command.length > 160 ? `${command.slice(0, 160)}…` : command, started);
   const stdout = String(result.stdout ?? '');
   const stderr = String(result.stderr ?? '');
   if (result.failed && (result.exitCode === undefined || result.exitCode === null)) {
