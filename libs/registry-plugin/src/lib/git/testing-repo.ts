@@ -70,6 +70,10 @@ export async function createTestRepo(options: { start?: Date; initialBranch?: st
   await run(['init', '--quiet', '--initial-branch', options.initialBranch ?? 'main']);
   await run(['config', 'commit.gpgsign', 'false']);
   await run(['config', 'tag.gpgsign', 'false']);
+  // The code under test runs git with the caller's environment: the repository carries the
+  // identity, so an annotated tag needs none from the machine (a CI runner may have none).
+  await run(['config', 'user.name', 'Auren Test']);
+  await run(['config', 'user.email', 'test@auren.invalid']);
   for (const [project, root] of Object.entries(APP_PATHS)) {
     await mkdir(join(dir, root), { recursive: true });
     await writeFile(join(dir, root, 'project.json'), JSON.stringify({ name: project }) + '\n');
