@@ -18,6 +18,14 @@ for arg in "$@"; do
   esac
 done
 
+APT_PACKAGES=(
+  buildah skopeo umoci docker-registry nginx openssl apache2-utils git ca-certificates curl
+  mmdebstrap arch-test qemu-user-static binfmt-support
+  python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
+  python3-redis python3-kafka python3-psycopg2
+  chromium
+)
+
 # Foreign platforms (the arm64 base root filesystem, RUN steps of linux/arm64 images) run their
 # programs under QEMU user emulation: Debian's qemu-user-static handler registered with the
 # kernel's binfmt_misc. The registration is kernel-wide and needs root and a writable /proc; where
@@ -46,25 +54,16 @@ setup_qemu() {
 
 # Debian packages, QEMU for foreign platforms, the npm workspace.
 install_machine() {
-  APT_PACKAGES=(
-    buildah skopeo umoci docker-registry nginx openssl apache2-utils git ca-certificates curl
-    mmdebstrap arch-test qemu-user-static binfmt-support
-    python3 python3-fastapi python3-uvicorn python3-pytest python3-httpx
-    python3-redis python3-kafka python3-psycopg2
-    chromium
-  )
-
-  local missing=() pkg
+  local missing=() pkg sudo=""
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
 
   if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
-    SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "setup: Debian packages present"
   fi

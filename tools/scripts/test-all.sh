@@ -21,7 +21,7 @@ stage() { echo "test-all: $1 ($((SECONDS - started)) s)"; }
 # The tools need only Go: their build starts before the Debian packages and npm install.
 bash tools/scripts/setup.sh --test-tools-only >"$results/test-tools.log" 2>&1 &
 tools_pid=$!
-bash tools/scripts/setup.sh || { kill "$tools_pid" 2>/dev/null; exit 1; }
+bash tools/scripts/setup.sh || exit 1
 
 run_jest() { # name config [jest arguments…]
   local name="$1" config="$2"; shift 2

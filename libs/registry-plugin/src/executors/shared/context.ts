@@ -51,7 +51,7 @@ export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv =
 /** The single error boundary of every executor: a clear message, never a stack for known failures. */
 export async function runExecutor(body: () => Promise<boolean>): Promise<{ success: boolean }> {
   const started = performance.now();
-  trace(`process start-up until the executor runs (${process.argv.slice(1, 2).join(' ')})`, 0);
+  trace(`process start-up until the executor runs (${process.argv[1]})`, 0);
   try {
     return { success: await body() };
   } catch (error) {

@@ -40,7 +40,9 @@ export function formatCommand(file: string, args: readonly string[]): string {
  * and run time: where a task's seconds go, without a profiler.
  */
 export function trace(what: string, startedMs: number): void {
-  if (process.env['AUREN_TRACE'] === '1') process.stderr.write(`auren-trace: ${(performance.now() - startedMs).toFixed(0).padStart(5)} ms ${what}\n`);
+  if (process.env['AUREN_TRACE'] !== '1') return;
+  const shown = what.length > 160 ? `${what.slice(0, 160)}…` : what;
+  process.stderr.write(`auren-trace: ${(performance.now() - startedMs).toFixed(0).padStart(5)} ms ${shown}\n`);
 }
 
 export async function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -63,7 +65,7 @@ export async function exec(file: string, args: readonly string[], options: ExecO
     child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(redactText(chunk.toString(), redact)));
   }
   const result = await child;
-  trace(command.length > 160 ? `${command.slice(0, 160)}…` : command, started);
+  trace(command, started);
   const stdout = String(result.stdout ?? '');
   const stderr = String(result.stderr ?? '');
   if (result.failed && (result.exitCode === undefined || result.exitCode === null)) {
