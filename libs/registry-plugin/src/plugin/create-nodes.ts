@@ -12,17 +12,16 @@ import { imageDir, IMAGE_RECORD, PUSH_RECORD } from '../lib/reports/records';
 /**
  * Every project with a Dockerfile gets `docker-build` → `scan` → `docker-push`, plus `version`
  * and `promote`. Build and scan are cacheable and declare their outputs (the OCI layout is a
- * file artifact); push talks to a registry and is never cached.
+ * file artifact); push talks to a registry and is never cached. The three are steps of one
+ * executor (`image`), so Nx runs all of them in one process (batch mode): one task at a time,
+ * since builds share the builder's storage and the machine's cores.
  */
 export function inferTargets(projectRoot: string): Record<string, TargetConfiguration> {
   const out = `{workspaceRoot}/${imageDir('{projectName}')}`;
   return {
     'docker-build': {
-      executor: `${PLUGIN}:docker-build`,
+      executor: `${PLUGIN}:image`,
       cache: true,
-      // One build at a time: builds are I/O-bound (vfs copies whole layers) and buildah's
-      // shared storage is safer without concurrent writers.
-      parallelism: false,
       dependsOn: ['^docker-push'],
       // What decides the bytes, and nothing else (DESIGN decision 10): the sources, the base
       // image's digest (its image.json, restored or built before this task), the project's own
@@ -39,14 +38,14 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
         { env: 'AUREN_PLATFORMS' },
       ],
       outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`],
-      options: {},
+      options: { step: 'build' },
       metadata: {
         description: 'Build the image into an OCI layout under dist/images/<project>.',
         technologies: ['docker'],
       },
     },
     scan: {
-      executor: `${PLUGIN}:scan`,
+      executor: `${PLUGIN}:image`,
       cache: true,
       dependsOn: ['docker-build'],
       // The verdict depends on the image (its digest is in image.json), the scanner, its
@@ -59,14 +58,14 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
         '{workspaceRoot}/nx.json',
       ],
       outputs: [`${out}/scan`],
-      options: {},
+      options: { step: 'scan' },
       metadata: { description: 'Scan the built image; writes JSON, SARIF and a table.', technologies: ['docker'] },
     },
     'docker-push': {
-      executor: `${PLUGIN}:docker-push`,
+      executor: `${PLUGIN}:image`,
       cache: false,
       dependsOn: ['scan'],
-      options: {},
+      options: { step: 'push' },
       metadata: { description: `Push the scanned image and write ${PUSH_RECORD}.`, technologies: ['docker'] },
     },
     version: {

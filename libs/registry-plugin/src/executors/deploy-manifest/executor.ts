@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { checkDeployGate, describeSkip, planDeployManifest, readPushRecord, refusalError, writeOverride, type DeployPlan, type PlanInput } from '../../lib/deploy';
 import { inputError } from '../../lib/errors/errors';
 import { credentialsFor } from '../../lib/pipeline/connect';

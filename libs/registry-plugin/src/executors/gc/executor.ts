@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { collectGarbage } from '../../lib/retention/run';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
 import { buildPullSecret, renderPullSecret, type ManifestFormat } from '../../lib/deploy/kubernetes-secret';
 import { inputError } from '../../lib/errors/errors';

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { loginCredentials } from '../../lib/providers/login';
 import { writeHtpasswd } from '../../testing/htpasswd';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
@@ -31,7 +32,7 @@ beforeEach(async () => {
   const capture = (...args: unknown[]) => {
     output.push(args.map(String).join(' '));
   };
-  for (const method of ['info', 'warn', 'error', 'log', 'debug', 'verbose', 'fatal'] as const) {
+  for (const method of ['info', 'warn', 'error', 'verbose'] as const) {
     spies.push(jest.spyOn(logger, method).mockImplementation(capture));
   }
   spies.push(jest.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => (capture(chunk), true)));

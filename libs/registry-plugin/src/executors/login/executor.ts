@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
 import { validateRegistryHost } from '../../lib/config/options';
 import { readSecret, registryLogin, type LoginResult } from '../../lib/providers/login';

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { validateRegistryHost, type AurenConfig } from '../../lib/config/options';
 import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorImages, splitList } from '../../lib/promote';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';

@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { alertSummary, monitorOptionsFromNxJson, monitorRegistry } from '../../lib/monitor';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { MonitorExecutorSchema } from './schema';

@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
 import { resolvePromote, promoteImage, splitList, type PromoteRequest } from '../../lib/promote';
 import { readPushRecord } from '../../lib/reports/records';

@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { restoreRegistry } from '../../lib/retention/run';
 import { loadConfig, runExecutor } from '../shared/context';

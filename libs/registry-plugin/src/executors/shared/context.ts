@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from './logger';
 import { normalizeOptions, PLUGIN_NAME as PLUGIN, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
 import { exitCodeFor, formatError } from '../../lib/errors/errors';
 import { trace } from '../../lib/exec/exec';
@@ -48,10 +49,14 @@ export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv =
   return options.dryRun === true || env.NX_DRY_RUN === 'true' || env.NX_DRY_RUN === '1';
 }
 
+let startupTraced = false;
+
 /** The single error boundary of every executor: a clear message, never a stack for known failures. */
 export async function runExecutor(body: () => Promise<boolean>): Promise<{ success: boolean }> {
   const started = performance.now();
-  trace(`process start-up until the executor runs (${process.argv[1]})`, 0);
+  // Once per process: a batch runs several executors in one.
+  if (!startupTraced) trace(`process start-up until the executor runs (${process.argv[1]})`, 0);
+  startupTraced = true;
   try {
     return { success: await body() };
   } catch (error) {

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { AurenError } from '../../lib/errors/errors';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { parseImageReference } from '../../lib/registry/reference';

@@ -1,4 +1,5 @@
-import { logger, type ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext } from '@nx/devkit';
+import { logger } from '../shared/logger';
 import { readGitContext } from '../../lib/git';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { planTags } from '../../lib/tags';

@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec, which } from '../exec/exec';
+import { exec, trace, which } from '../exec/exec';
 import { readOciLayout } from '../registry/layout';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
@@ -112,7 +112,11 @@ export function buildahBuilder(): Builder {
           // The incremental export is an optimisation: if the layout it left is not whole (a layer
           // the builder did not take as "already there" leaves its placeholder behind), export
           // again in full rather than fail the build.
-          if (prepared && prepared.reused.size > 0 && !(await readOciLayout(request.outputDir).then(() => true, () => false))) {
+          const incomplete = prepared && prepared.reused.size > 0
+            ? await readOciLayout(request.outputDir).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)))
+            : undefined;
+          if (incomplete) {
+            trace(`export again in full, the incremental one is incomplete: ${incomplete.replace(/^.*? is not a valid OCI image layout: /, '')}`, performance.now());
             await rm(request.outputDir, { recursive: true, force: true });
             await exec(push[0], push.slice(1), { env, stream: request.verbose });
             const labelled = await prepareIncrementalExport(cache, cacheVersion, request.outputDir, [], { labels: request.labels });

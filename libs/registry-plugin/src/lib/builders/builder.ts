@@ -58,11 +58,23 @@ export function commonBuildFlags(request: BuildRequest): string[] {
   ];
 }
 
+/**
+ * A second name for a single-platform build (`…/<project>:latest`), moved to each new build. It
+ * keeps the last build's layers in the builder's cache: removing the build's own name afterwards
+ * (`rmi`) would otherwise remove its untagged parent layers as well, and the next build would run
+ * every step after the last shared one again (a `RUN` under a changed `COPY` in another stage
+ * included). Builds of one project running at once only race for this name, never for the image
+ * they export, which they read by their own name.
+ */
+export function lastBuildName(localName: string): string {
+  return localName.replace(/:[^:/]+$/, '') + ':latest';
+}
+
 /** buildah and podman share these: reproducible timestamps, registry TLS trust, the local name. */
 export function containersBuildFlags(request: BuildRequest): string[] {
   return [
     ...(request.timestamp !== undefined ? ['--timestamp', String(request.timestamp)] : []),
     ...(request.certDir ? ['--cert-dir', request.certDir] : []),
-    ...(request.platforms.length > 1 ? ['--manifest', request.localName] : ['-t', request.localName]),
+    ...(request.platforms.length > 1 ? ['--manifest', request.localName] : ['-t', request.localName, '-t', lastBuildName(request.localName)]),
   ];
 }

@@ -29,7 +29,7 @@ describe('builder argv', () => {
       '--build-arg', 'BASE_IMAGE=127.0.0.1:5000/base/debian:bookworm',
       // Labels are written into the config at export, not as LABEL steps (one commit each).
       '--timestamp', '1700000000',
-      '-t', 'localhost/auren-build/api:abc',
+      '-t', 'localhost/auren-build/api:abc', '-t', 'localhost/auren-build/api:latest',
       '/ws/apps/api',
     ]);
     expect(push.slice(-2)).toEqual(['localhost/auren-build/api:abc', 'oci:/ws/dist/images/api/oci:latest']);

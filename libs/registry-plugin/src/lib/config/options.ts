@@ -1,6 +1,6 @@
 import { configError } from '../errors/errors';
 
-/** The plugin's package name, as nx.json's `plugins` and executor references (`<name>:docker-build`) spell it. */
+/** The plugin's package name, as nx.json's `plugins` and executor references (`<name>:image`) spell it. */
 export const PLUGIN_NAME = '@auren/registry-plugin';
 
 /**

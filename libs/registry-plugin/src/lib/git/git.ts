@@ -16,8 +16,12 @@ export async function git(cwd: string, args: readonly string[], okExitCodes: num
   });
 }
 
+/** Folders already found inside a work tree: every git helper checks, and a batch runs many tasks. */
+const knownRepositories = new Set<string>();
+
 /** Throws a clear AurenError('git') unless `cwd` is inside a git work tree. */
 export async function assertRepository(cwd: string): Promise<void> {
+  if (knownRepositories.has(cwd)) return;
   if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
     throw new AurenError('git', `${cwd} does not exist or is not a directory`, 'Run from the workspace root of a git checkout.');
   }
@@ -30,6 +34,7 @@ export async function assertRepository(cwd: string): Promise<void> {
       'Versions and tags come from git: run from a git checkout (git clone …) of the workspace.',
     );
   }
+  knownRepositories.add(cwd);
 }
 
 /** Full sha of `ref` as a commit, or undefined when it does not resolve. */

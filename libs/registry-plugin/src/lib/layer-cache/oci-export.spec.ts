@@ -110,6 +110,20 @@ describe('incremental OCI layout export (real buildah)', () => {
     expect((await stat((await cache.blobGet(record!.digest))!)).size).toBeGreaterThan(1000);
   }, 300_000);
 
+  it('keeps the last build under <name>:latest, so its parent layers stay in the builder cache', async () => {
+    const g = ['--storage-driver', 'vfs', '--root', join(work, 'storage'), '--runroot', join(work, 'storage.run')];
+    await build(await context('v4', { ...base, 'app/main.py': 'print(4)\n' }), join(work, 'out-v4'), noLayerCache());
+    const { stdout } = await exec('buildah', [...g, 'images', '--all', '--noheading', '--format', '{{.Name}}:{{.Tag}} {{.ID}}'], { env });
+    const names = stdout.split('\n').filter((line) => line.startsWith('localhost/export-test:')).map((line) => line.split(' ')[0]);
+    // The build's own name is gone; the kept name points at the image just exported.
+    expect(names).toEqual(['localhost/export-test:latest']);
+    const kept = await exec('buildah', [...g, 'inspect', '--type', 'image', '--format', '{{len .OCIv1.RootFS.DiffIDs}}', 'localhost/export-test:latest'], { env });
+    expect(kept.stdout.trim()).toBe('3');
+    // Its parents (one image per step with --layers) are still there: removing the only name of
+    // the image would have removed them too.
+    expect(stdout.split('\n').filter((line) => line.startsWith('<none>')).length).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+
   it('remembers an earlier layout only when the predicate accepts its builder', async () => {
     const fx = await writeOciLayout([{ layers: [[{ name: 'a.txt', content: 'a' }], [{ name: 'b.txt', content: 'b' }]] }], await mkdtemp(join(work, 'fx-')));
     const cache = createLayerCache(join(work, 'cache-remember'));
@@ -118,6 +132,45 @@ describe('incremental OCI layout export (real buildah)', () => {
     expect(await cache.blobGet(fx.layerDigests[0][0])).toBeUndefined();
     expect(await rememberLayout(cache, 'buildah-1.28.2', fx.layoutDir)).toBe(2);
     expect(await cache.blobGet(fx.layerDigests[0][0])).toBeDefined();
+  });
+
+  it('swaps a placeholder the builder listed with its uncompressed size, not 0', async () => {
+    // buildah lists a layer it took from a placeholder as `tar`, by diffID, with size 0, or with
+    // the layer's uncompressed size when storage knows it (a base layer pulled from a registry).
+    const cache = createLayerCache(join(work, 'cache-sized'));
+    const layer = Buffer.from('compressed layer bytes');
+    const compressed = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+    const diffId = `sha256:${'d'.repeat(64)}`;
+    const stored = join(work, 'sized-layer.bin');
+    await writeFile(stored, layer);
+    await cache.blobPut(compressed, stored);
+    await cache.recordPut(COMPRESSED_KIND, 'buildah-x', diffId, { diffId, digest: compressed, size: layer.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    const dir = join(work, 'sized-layout');
+    const prepared = await prepareIncrementalExport(cache, 'buildah-x', dir, [diffId]);
+    expect([...prepared.reused.keys()]).toEqual([diffId]);
+
+    // What the builder writes: the config, a manifest naming the placeholder, index.json.
+    const blob = async (body: string) => {
+      const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), body);
+      return { digest, size: Buffer.byteLength(body) };
+    };
+    const config = await blob(goJson({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    const manifest = await blob(goJson({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: diffId, size: 84867072 }],
+    }));
+    await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    await writeFile(join(dir, 'index.json'), goJson({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }));
+    await prepared.finish();
+
+    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+    const written = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    expect(written.layers).toEqual([{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: compressed, size: layer.length }]);
+    expect(await readFile(join(dir, 'blobs', 'sha256', compressed.slice(7)))).toEqual(layer);
+    expect(await readdir(join(dir, 'blobs', 'sha256'))).not.toContain(diffId.slice(7));
   });
 
   it('leaves a layout alone when the cache has nothing for it', async () => {

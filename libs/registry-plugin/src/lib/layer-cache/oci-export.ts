@@ -170,8 +170,10 @@ export async function prepareIncrementalExport(
         const manifest = parseManifest(await readFile(oldFile)).document as unknown as Manifest;
         if (labels) manifest.config = await labelConfig(layoutDir, manifest.config, labels);
         manifest.layers = manifest.layers.map((layer) => {
+          // The builder names a layer it took from a placeholder by its diffID, uncompressed; the
+          // size is 0 (the placeholder's) or, when storage knows it, the uncompressed size.
           const hit = reused.get(layer.digest);
-          if (!hit || !UNCOMPRESSED_LAYER.has(layer.mediaType) || layer.size !== 0) return layer;
+          if (!hit || !UNCOMPRESSED_LAYER.has(layer.mediaType)) return layer;
           // Same keys in the same order as the builder writes for a layer it compressed itself.
           return { ...layer, mediaType: hit.mediaType, digest: hit.digest, size: hit.size };
         });

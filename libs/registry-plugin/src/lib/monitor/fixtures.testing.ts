@@ -76,7 +76,7 @@ export async function pushIndex(
   };
 }
 
-/** A report.json as the scan executor writes it, trimmed to what the monitor reads. */
+/** A report.json as the scan target writes it, trimmed to what the monitor reads. */
 export function scanReportJson(project: string, digest: string, counts: { CRITICAL?: number; HIGH?: number; MEDIUM?: number; LOW?: number }, scannedAt = new Date().toISOString()) {
   const full = { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0, ...counts };
   return JSON.stringify({

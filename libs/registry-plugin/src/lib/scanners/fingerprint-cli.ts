@@ -23,6 +23,9 @@ function pluginOptions(root: string): RegistryPluginOptions | undefined {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Nx hashes everything this prints, stderr included: timings (AUREN_TRACE) would change the
+  // scan's cache key on every run.
+  delete process.env['AUREN_TRACE'];
   const flag = argv.indexOf('--scanner');
   const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
   const options = pluginOptions(root) ?? {};

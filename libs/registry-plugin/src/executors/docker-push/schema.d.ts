@@ -1,8 +1,0 @@
-export interface DockerPushExecutorSchema {
-  repository?: string;
-  extraTags?: string[];
-  tags?: string[] | string;
-  versioned?: boolean;
-  requireScan?: boolean;
-  dryRun?: boolean;
-}

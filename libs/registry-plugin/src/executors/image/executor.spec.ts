@@ -1,0 +1,112 @@
+import type { ExecutorContext, Task, TaskGraph } from '@nx/devkit';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { batchImageExecutor, checkStep, dependencyOrder } from './executor';
+import schema from './schema.json';
+import type { ImageExecutorSchema } from './schema';
+
+/**
+ * The image executor's own logic: which options each step takes, the order of a batch and what a
+ * batch does when a task fails. Builds, scans and pushes through it run in the e2e suites
+ * (pipeline.spec, machines.spec), where Nx itself starts the batch.
+ */
+
+const task = (project: string, target: string): Task => ({ id: `${project}:${target}`, target: { project, target }, overrides: {}, outputs: [], parallelism: true }) as unknown as Task;
+
+function graph(deps: Record<string, string[]>): TaskGraph {
+  const tasks = Object.fromEntries(Object.keys(deps).map((id) => [id, task(...(id.split(':') as [string, string]))]));
+  return { roots: [], tasks, dependencies: deps, continuousDependencies: {} } as unknown as TaskGraph;
+}
+
+describe('image executor options', () => {
+  it('every option but step belongs to exactly one step', () => {
+    for (const [name, property] of Object.entries(schema.properties)) {
+      if (name === 'step') continue;
+      expect([name, (property as { 'x-step'?: string })['x-step']]).toEqual([name, expect.stringMatching(/^(build|scan|push)$/)]);
+    }
+  });
+
+  it('takes the options of its own step', () => {
+    expect(checkStep({ step: 'push', tags: '1.0.0', dryRun: true })).toBe('push');
+    expect(checkStep({ step: 'build', platforms: 'linux/amd64', rebuild: true })).toBe('build');
+  });
+
+  it('refuses an option of another step, naming the target it belongs to', () => {
+    expect(() => checkStep({ step: 'build', tags: '1.0.0' })).toThrow('--tags is an option of docker-push, not of docker-build');
+    expect(() => checkStep({ step: 'scan', rebuild: true, dryRun: true })).toThrow('--rebuild is an option of docker-build; --dryRun is an option of docker-push, not of scan');
+  });
+
+  it('refuses a target without a step', () => {
+    expect(() => checkStep({} as ImageExecutorSchema)).toThrow(/needs the option step/);
+    expect(() => checkStep({ step: 'deploy' } as unknown as ImageExecutorSchema)).toThrow(/"deploy"/);
+  });
+});
+
+describe('image batch', () => {
+  it('orders the tasks after their dependencies in the batch', () => {
+    const order = dependencyOrder(
+      graph({
+        'api:docker-push': ['api:scan'],
+        'api:scan': ['api:docker-build'],
+        'api:docker-build': ['base:docker-push'],
+        'base:docker-push': [],
+      }),
+    ).map((t) => t.id);
+    expect(order).toEqual(['base:docker-push', 'api:docker-build', 'api:scan', 'api:docker-push']);
+  });
+
+  it('refuses a cycle', () => {
+    expect(() => dependencyOrder(graph({ 'a:scan': ['a:docker-push'], 'a:docker-push': ['a:scan'] }))).toThrow(/cycle/);
+  });
+
+  describe('when a task fails', () => {
+    let root: string;
+    beforeAll(async () => {
+      root = await mkdtemp(join(tmpdir(), 'auren-image-batch-'));
+    });
+    afterAll(async () => {
+      await rm(root, { recursive: true, force: true });
+      process.exitCode = 0;
+    });
+
+    it('skips what depends on it, runs the rest, and returns each task’s own output', async () => {
+      const taskGraph = graph({ 'api:scan': [], 'api:docker-push': ['api:scan'], 'nginx:docker-build': [] });
+      const projects = Object.fromEntries(['api', 'nginx'].map((name) => [name, { root: `apps/${name}`, targets: {} }]));
+      const context = {
+        root,
+        cwd: root,
+        isVerbose: false,
+        nxJsonConfiguration: { plugins: [{ plugin: '@auren/registry-plugin', options: { registry: '127.0.0.1:5000', namespace: 'auren' } }] },
+        projectsConfigurations: { version: 2, projects },
+        projectGraph: { nodes: {}, dependencies: {} },
+        taskGraph,
+      } as unknown as ExecutorContext;
+      const inputs: Record<string, ImageExecutorSchema> = {
+        'api:scan': { step: 'scan' },
+        'api:docker-push': { step: 'push' },
+        'nginx:docker-build': { step: 'build', tags: 'x' },
+      };
+      process.exitCode = 0;
+      // Outside Jest, console writes to the process's streams, where the batch collects each task's output.
+      const spies = (['info', 'warn', 'error'] as const).map((method) =>
+        jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void process.stderr.write(`${args.map(String).join(" ")}\n`)),
+      );
+      const results = [];
+      for await (const result of batchImageExecutor(taskGraph, inputs, { step: 'push' }, context)) results.push(result);
+      spies.forEach((spy) => spy.mockRestore());
+
+      expect(results.map((r) => [r.task, r.result.status ?? (r.result.success ? 'success' : 'failure')])).toEqual([
+        ['api:scan', 'failure'],
+        ['api:docker-push', 'skipped'],
+        ['nginx:docker-build', 'failure'],
+      ]);
+      expect(results[0].result.terminalOutput).toContain(`api: no built image at ${join(root, 'dist/images/api/image.json')}`);
+      expect(results[0].result.terminalOutput).not.toContain('--tags');
+      expect(results[1].result.terminalOutput).toContain('api:scan failed');
+      expect(results[2].result.terminalOutput).toContain('--tags is an option of docker-push, not of docker-build');
+      // A failed task does not end the batch process with its exit code.
+      expect(process.exitCode).toBe(0);
+    });
+  });
+});
