@@ -12,9 +12,10 @@ import { imageDir, IMAGE_RECORD, PUSH_RECORD } from '../lib/reports/records';
 /**
  * Every project with a Dockerfile gets `docker-build` → `scan` → `docker-push`, plus `version`
  * and `promote`. Build and scan are cacheable and declare their outputs (the OCI layout is a
- * file artifact); push talks to a registry and is never cached. The three are steps of one
- * executor (`image`), so Nx runs all of them in one process (batch mode): one task at a time,
- * since builds share the builder's storage and the machine's cores.
+ * file artifact); push talks to a registry and is never cached. Build and scan are steps of one
+ * executor (`image`), so Nx runs the builds and scans of a command in one process (batch mode),
+ * one task at a time since builds share the builder's storage and the machine's cores; the pushes
+ * share another (executors/image/executor.ts says why push is separate).
  */
 export function inferTargets(projectRoot: string): Record<string, TargetConfiguration> {
   const out = `{workspaceRoot}/${imageDir('{projectName}')}`;
@@ -62,10 +63,10 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
       metadata: { description: 'Scan the built image; writes JSON, SARIF and a table.', technologies: ['docker'] },
     },
     'docker-push': {
-      executor: `${PLUGIN}:image`,
+      executor: `${PLUGIN}:docker-push`,
       cache: false,
       dependsOn: ['scan'],
-      options: { step: 'push' },
+      options: {},
       metadata: { description: `Push the scanned image and write ${PUSH_RECORD}.`, technologies: ['docker'] },
     },
     version: {

@@ -2,14 +2,15 @@ import type { ExecutorContext, Task, TaskGraph } from '@nx/devkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { batchImageExecutor, checkStep, dependencyOrder } from './executor';
+import { dependencyOrder } from '../shared/batch';
+import { batchImageExecutor, checkStep } from './executor';
 import schema from './schema.json';
 import type { ImageExecutorSchema } from './schema';
 
 /**
- * The image executor's own logic: which options each step takes, the order of a batch and what a
- * batch does when a task fails. Builds, scans and pushes through it run in the e2e suites
- * (pipeline.spec, machines.spec), where Nx itself starts the batch.
+ * The image executor's own logic: which options each step takes, the order of a batch
+ * (shared/batch.ts, docker-push's too) and what a batch does when a task fails. Builds and scans
+ * through it run in the e2e suites (pipeline.spec, machines.spec), where Nx itself starts the batch.
  */
 
 const task = (project: string, target: string): Task => ({ id: `${project}:${target}`, target: { project, target }, overrides: {}, outputs: [], parallelism: true }) as unknown as Task;
@@ -23,18 +24,18 @@ describe('image executor options', () => {
   it('every option but step belongs to exactly one step', () => {
     for (const [name, property] of Object.entries(schema.properties)) {
       if (name === 'step') continue;
-      expect([name, (property as { 'x-step'?: string })['x-step']]).toEqual([name, expect.stringMatching(/^(build|scan|push)$/)]);
+      expect([name, (property as { 'x-step'?: string })['x-step']]).toEqual([name, expect.stringMatching(/^(build|scan)$/)]);
     }
   });
 
   it('takes the options of its own step', () => {
-    expect(checkStep({ step: 'push', tags: '1.0.0', dryRun: true })).toBe('push');
+    expect(checkStep({ step: 'scan', severity: ['CRITICAL'], allowRootUser: true })).toBe('scan');
     expect(checkStep({ step: 'build', platforms: 'linux/amd64', rebuild: true })).toBe('build');
   });
 
   it('refuses an option of another step, naming the target it belongs to', () => {
-    expect(() => checkStep({ step: 'build', tags: '1.0.0' })).toThrow('--tags is an option of docker-push, not of docker-build');
-    expect(() => checkStep({ step: 'scan', rebuild: true, dryRun: true })).toThrow('--rebuild is an option of docker-build; --dryRun is an option of docker-push, not of scan');
+    expect(() => checkStep({ step: 'build', scanner: 'grype' })).toThrow('--scanner is an option of scan, not of docker-build');
+    expect(() => checkStep({ step: 'scan', rebuild: true, tags: 'x' } as Partial<ImageExecutorSchema>)).toThrow('--rebuild is an option of docker-build; --tags is not an option of docker-build or scan, not of scan');
   });
 
   it('refuses a target without a step', () => {
@@ -52,12 +53,12 @@ describe('image batch', () => {
         'api:docker-build': ['base:docker-push'],
         'base:docker-push': [],
       }),
-    ).map((t) => t.id);
+    ).map((t: Task) => t.id);
     expect(order).toEqual(['base:docker-push', 'api:docker-build', 'api:scan', 'api:docker-push']);
   });
 
   it('refuses a cycle', () => {
-    expect(() => dependencyOrder(graph({ 'a:scan': ['a:docker-push'], 'a:docker-push': ['a:scan'] }))).toThrow(/cycle/);
+    expect(() => dependencyOrder(graph({ 'a:scan': ['a:docker-build'], 'a:docker-build': ['a:scan'] }))).toThrow(/cycle/);
   });
 
   describe('when a task fails', () => {
@@ -71,7 +72,7 @@ describe('image batch', () => {
     });
 
     it('skips what depends on it, runs the rest, and returns each task’s own output', async () => {
-      const taskGraph = graph({ 'api:scan': [], 'api:docker-push': ['api:scan'], 'nginx:docker-build': [] });
+      const taskGraph = graph({ 'api:docker-build': [], 'api:scan': ['api:docker-build'], 'nginx:scan': [] });
       const projects = Object.fromEntries(['api', 'nginx'].map((name) => [name, { root: `apps/${name}`, targets: {} }]));
       const context = {
         root,
@@ -83,9 +84,9 @@ describe('image batch', () => {
         taskGraph,
       } as unknown as ExecutorContext;
       const inputs: Record<string, ImageExecutorSchema> = {
+        'api:docker-build': { step: 'build', allowRootUser: true },
         'api:scan': { step: 'scan' },
-        'api:docker-push': { step: 'push' },
-        'nginx:docker-build': { step: 'build', tags: 'x' },
+        'nginx:scan': { step: 'scan' },
       };
       process.exitCode = 0;
       // Outside Jest, console writes to the process's streams, where the batch collects each task's output.
@@ -93,18 +94,18 @@ describe('image batch', () => {
         jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void process.stderr.write(`${args.map(String).join(" ")}\n`)),
       );
       const results = [];
-      for await (const result of batchImageExecutor(taskGraph, inputs, { step: 'push' }, context)) results.push(result);
+      for await (const result of batchImageExecutor(taskGraph, inputs, { step: 'scan' }, context)) results.push(result);
       spies.forEach((spy) => spy.mockRestore());
 
       expect(results.map((r) => [r.task, r.result.status ?? (r.result.success ? 'success' : 'failure')])).toEqual([
-        ['api:scan', 'failure'],
-        ['api:docker-push', 'skipped'],
-        ['nginx:docker-build', 'failure'],
+        ['api:docker-build', 'failure'],
+        ['api:scan', 'skipped'],
+        ['nginx:scan', 'failure'],
       ]);
-      expect(results[0].result.terminalOutput).toContain(`api: no built image at ${join(root, 'dist/images/api/image.json')}`);
-      expect(results[0].result.terminalOutput).not.toContain('--tags');
-      expect(results[1].result.terminalOutput).toContain('api:scan failed');
-      expect(results[2].result.terminalOutput).toContain('--tags is an option of docker-push, not of docker-build');
+      expect(results[0].result.terminalOutput).toContain('--allowRootUser is an option of scan, not of docker-build');
+      expect(results[1].result.terminalOutput).toContain('api:docker-build failed');
+      expect(results[2].result.terminalOutput).toContain(`nginx: no built image at ${join(root, 'dist/images/nginx/image.json')}`);
+      expect(results[2].result.terminalOutput).not.toContain('--allowRootUser');
       // A failed task does not end the batch process with its exit code.
       expect(process.exitCode).toBe(0);
     });

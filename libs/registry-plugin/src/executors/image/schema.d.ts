@@ -1,5 +1,5 @@
-/** The step a target of the image executor runs: `docker-build`, `scan` and `docker-push` are its three targets. */
-export type ImageStep = 'build' | 'scan' | 'push';
+/** The step a target of the image executor runs: `docker-build` and `scan` are its two targets. */
+export type ImageStep = 'build' | 'scan';
 
 export interface BuildOptions {
   dockerfile?: string;
@@ -24,13 +24,8 @@ export interface ScanOptions {
   allowRootUser?: boolean;
 }
 
-export interface PushOptions {
-  repository?: string;
-  extraTags?: string[];
-  tags?: string[] | string;
-  versioned?: boolean;
-  requireScan?: boolean;
-  dryRun?: boolean;
+export interface StepOption {
+  step: ImageStep;
 }
 
-export type ImageExecutorSchema = { step: ImageStep } & BuildOptions & ScanOptions & PushOptions;
+export type ImageExecutorSchema = StepOption & BuildOptions & ScanOptions;

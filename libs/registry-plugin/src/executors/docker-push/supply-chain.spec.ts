@@ -8,7 +8,7 @@ import { exec, which } from '../../lib/exec/exec';
 import { createRegistryClient } from '../../lib/registry/client';
 import { writeDebianLayout, type DebianLayout } from '../../lib/supply-chain/debian-layout.testing';
 import { generateSbom, SBOM_FILE } from '../../lib/supply-chain/sbom';
-import imageExecutor from './executor';
+import dockerPushExecutor from './executor';
 
 /**
  * docker-push with `signing` configured, through the executor: the pushed digest gets the scan's
@@ -81,7 +81,7 @@ describe('docker-push attaches the SBOM and signs the pushed digest', () => {
   it('a signing key that does not exist fails the push before anything is sent', async () => {
     const errors: string[] = [];
     jest.spyOn(console, 'error').mockImplementation((...a) => void errors.push(a.join(' ')));
-    await expect(imageExecutor({ step: 'push', versioned: false, tags: '1.0.0' }, context({ key: 'keys/missing.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: false });
+    await expect(dockerPushExecutor({ versioned: false, tags: '1.0.0' }, context({ key: 'keys/missing.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: false });
     expect(errors.join('\n')).toContain('signing.key names keys/missing.key, which does not exist');
     expect(await createRegistryClient({ registry: registry.host }).tagList('auren/app')).toEqual([]);
   });
@@ -89,7 +89,7 @@ describe('docker-push attaches the SBOM and signs the pushed digest', () => {
   it('pushes, attaches the SBOM and signs; cosign verify and oras discover agree', async () => {
     const infos: string[] = [];
     jest.spyOn(console, 'info').mockImplementation((...a) => void infos.push(a.join(' ')));
-    await expect(imageExecutor({ step: 'push', versioned: false, tags: '1.0.0' }, context({ key: 'keys/cosign.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: true });
+    await expect(dockerPushExecutor({ versioned: false, tags: '1.0.0' }, context({ key: 'keys/cosign.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: true });
     const ref = `${registry.host}/auren/app@${layout.digest}`;
     expect(infos.join('\n')).toMatch(/SBOM \(CycloneDX [\d.]+, \d+ components, 2 Debian packages\) attached as sha256:/);
     expect(infos.join('\n')).toContain(`signature: signed ${ref}`);
@@ -103,7 +103,7 @@ describe('docker-push attaches the SBOM and signs the pushed digest', () => {
     );
 
     // Pushing again changes nothing: no second SBOM, no second signature.
-    await expect(imageExecutor({ step: 'push', versioned: false, tags: '1.0.0' }, context({ key: 'keys/cosign.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: true });
+    await expect(dockerPushExecutor({ versioned: false, tags: '1.0.0' }, context({ key: 'keys/cosign.key', publicKey: 'keys/cosign.pub' }))).resolves.toEqual({ success: true });
     const again = JSON.parse((await exec('oras', ['discover', '--plain-http', '--format', 'json', ref])).stdout);
     expect((again.referrers ?? again.manifests)).toHaveLength(2);
   });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { readGitContext } from '../../lib/git';
 import { connectRegistry, credentialsFor } from '../../lib/pipeline/connect';
@@ -9,8 +9,9 @@ import { failureEvent, historyRepository, recordPushEvent, successEvent, type Pu
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
 import { preflightSigning, publishSupplyChain, SBOM_FILE } from '../../lib/supply-chain';
-import { isDryRun, loadConfig, projectInfo } from '../shared/context';
-import type { PushOptions } from './schema';
+import { runBatch } from '../shared/batch';
+import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
+import type { DockerPushExecutorSchema } from './schema';
 
 export function normalizeTags(value: string[] | string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -19,7 +20,7 @@ export function normalizeTags(value: string[] | string | undefined): string[] | 
 }
 
 /** Push a project's scanned image with its tags (the docker-push target). */
-export async function push(options: PushOptions, context: ExecutorContext): Promise<boolean> {
+async function push(options: DockerPushExecutorSchema, context: ExecutorContext): Promise<boolean> {
   const env = process.env;
   const config = loadConfig(context, env);
   const project = projectInfo(context);
@@ -78,7 +79,8 @@ export async function push(options: PushOptions, context: ExecutorContext): Prom
       const untouched = r.blobs.uploaded === 0 && r.blobs.mounted === 0 && (outcome.plan?.tags ?? []).every((t) => t.action === 'unchanged');
       // A push that changed nothing (a released image fetched and found in place) is not an
       // event: recording it would add a tag to the registry on every run of every machine.
-      if (!untouched) await record(successEvent(r, { durationMs: Date.now() - started }));
+      // The history record and the supply chain below are independent registry writes: in parallel.
+      const recorded = untouched ? Promise.resolve() : record(successEvent(r, { durationMs: Date.now() - started }));
       logger.info(
         untouched
           ? `${project.name}: ${r.registry}/${r.repository}@${r.digest} is already there as ${r.tags.join(', ')}; nothing to push`
@@ -97,7 +99,7 @@ export async function push(options: PushOptions, context: ExecutorContext): Prom
         env,
         log: (line) => logger.info(`${project.name}: ${line}`),
         warn: (line) => logger.warn(`${project.name}: ${line}`),
-      });
+      }).finally(() => recorded);
       if (outcome.gitTag) logger.info(`${project.name}: git tag ${outcome.gitTag.name} ${outcome.gitTag.result}`);
       break;
     }
@@ -107,4 +109,13 @@ export async function push(options: PushOptions, context: ExecutorContext): Prom
     }
   }
   return true;
+}
+
+export default async function dockerPushExecutor(options: DockerPushExecutorSchema, context: ExecutorContext) {
+  return runExecutor(() => push(options, context));
+}
+
+/** Nx's batch implementation: every push of the batch in this one process (shared/batch.ts). */
+export function batchDockerPushExecutor(taskGraph: TaskGraph, inputs: Record<string, DockerPushExecutorSchema>, _overrides: DockerPushExecutorSchema, context: ExecutorContext) {
+  return runBatch(taskGraph, inputs, context, dockerPushExecutor);
 }

@@ -1,0 +1,8 @@
+export interface DockerPushExecutorSchema {
+  repository?: string;
+  extraTags?: string[];
+  tags?: string[] | string;
+  versioned?: boolean;
+  requireScan?: boolean;
+  dryRun?: boolean;
+}
