@@ -75,7 +75,11 @@ export function buildahBuilder(): Builder {
         'buildah', ...g, 'build',
         '--isolation', request.env.BUILDAH_ISOLATION || 'chroot',
         '--layers',
-        '--pull=missing',
+        // Base images are pinned by the digest of their index. With --pull=missing, buildah 1.28
+        // takes any local image that carries that digest, whatever its platform: a storage that
+        // built the base for several platforms gave an amd64 build the arm64 base (only a
+        // warning). A pull resolves the index for the build's platform; its layers are local.
+        '--pull=always',
         // Registry layer cache (needs --layers): buildah takes repositories, not tagged refs.
         ...request.cacheFrom.flatMap((repo) => ['--cache-from', repo]),
         ...request.cacheTo.flatMap((repo) => ['--cache-to', repo]),

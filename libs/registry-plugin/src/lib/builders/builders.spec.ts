@@ -24,7 +24,7 @@ describe('builder argv', () => {
   it('buildah: one platform builds, then pushes to an OCI layout', () => {
     const [bud, push] = createBuilder('buildah').plan(request);
     expect(bud).toEqual([
-      'buildah', '--storage-driver', 'vfs', 'build', '--isolation', 'chroot', '--layers', '--pull=missing',
+      'buildah', '--storage-driver', 'vfs', 'build', '--isolation', 'chroot', '--layers', '--pull=always',
       '-f', '/ws/apps/api/Dockerfile',
       '--build-arg', 'BASE_IMAGE=127.0.0.1:5000/base/debian:bookworm',
       // Labels are written into the config at export, not as LABEL steps (one commit each).
