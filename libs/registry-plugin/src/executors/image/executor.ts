@@ -18,9 +18,10 @@ import type { ImageExecutorSchema, ImageStep } from './schema';
 const STEPS: Record<ImageStep, (options: ImageExecutorSchema, context: ExecutorContext) => Promise<boolean>> = { build, scan };
 
 /** The target each step is inferred as, to name it in errors. */
-export const STEP_TARGETS: Record<ImageStep, string> = { build: 'docker-build', scan: 'scan' };
+const STEP_TARGETS: Record<ImageStep, string> = { build: 'docker-build', scan: 'scan' };
 
-const OPTIONS = schema.properties as Record<string, { 'x-step'?: ImageStep }>;
+/** The step each option belongs to (`x-step` in schema.json). */
+const OPTION_STEPS = schema.properties as Record<string, { 'x-step'?: ImageStep }>;
 
 /** The options' step, after checking that every option given belongs to it. */
 export function checkStep(options: Partial<ImageExecutorSchema>): ImageStep {
@@ -29,14 +30,13 @@ export function checkStep(options: Partial<ImageExecutorSchema>): ImageStep {
     throw new AurenError('config', `the image executor needs the option step: "build" or "scan" (got ${JSON.stringify(step)})`, 'Use the docker-build and scan targets the plugin infers, or set step in the target\'s options.');
   }
   const foreign = Object.entries(options)
-    .filter(([key, value]) => key !== 'step' && value !== undefined && OPTIONS[key]?.['x-step'] !== step)
-    .map(([key]) => key);
+    .filter(([key, value]) => key !== 'step' && value !== undefined)
+    .map(([key]) => ({ key, owner: OPTION_STEPS[key]?.['x-step'] }))
+    .filter(({ owner }) => owner !== step);
   if (foreign.length) {
-    const owners = foreign.map((key) => {
-      const owner = OPTIONS[key]?.['x-step'];
-      return owner ? `--${key} is an option of ${STEP_TARGETS[owner]}` : `--${key} is not an option of docker-build or scan`;
-    });
-    throw new AurenError('input', `${owners.join('; ')}, not of ${STEP_TARGETS[step]}`, `Pass it to the target it belongs to, e.g. nx run <project>:${STEP_TARGETS[OPTIONS[foreign[0]]?.['x-step'] ?? step]} --${foreign[0]}=…`);
+    const owners = foreign.map(({ key, owner }) => (owner ? `--${key} is an option of ${STEP_TARGETS[owner]}` : `--${key} is not an option of docker-build or scan`));
+    const [first] = foreign;
+    throw new AurenError('input', `${owners.join('; ')}, not of ${STEP_TARGETS[step]}`, `Pass it to the target it belongs to, e.g. nx run <project>:${STEP_TARGETS[first.owner ?? step]} --${first.key}=…`);
   }
   return step;
 }

@@ -2,7 +2,7 @@ import type { ExecutorContext, Task, TaskGraph, TaskGraphExecutor } from '@nx/de
 import { AurenError } from '../../lib/errors/errors';
 
 /** What a batch implementation yields per task (the element type of TaskGraphExecutor's iterator). */
-export type BatchTaskResult = Awaited<ReturnType<TaskGraphExecutor>> extends infer R ? (R extends AsyncIterableIterator<infer T> ? T : never) : never;
+type BatchTaskResult = Awaited<ReturnType<TaskGraphExecutor>> extends infer R ? (R extends AsyncIterableIterator<infer T> ? T : never) : never;
 
 /**
  * Nx batch mode for an executor (`batchImplementation` and `preferBatch` in executors.json): Nx
