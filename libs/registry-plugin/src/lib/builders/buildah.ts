@@ -5,6 +5,7 @@ import { exec, trace, which } from '../exec/exec';
 import { readOciLayout } from '../registry/layout';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
+import { withAuthFile } from './auth-file';
 import { commonBuildFlags, containersBuildFlags, type Builder, type BuildRequest } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
@@ -93,46 +94,50 @@ export function buildahBuilder(): Builder {
         : ['buildah', ...g, 'push', '--format', 'oci', '--compression-format', 'gzip', '--remove-signatures', '--quiet', request.localName, `oci:${request.outputDir}:latest`];
       return [bud, push];
     },
-    async build(original) {
-      const request = { ...original, env: await storageEnv(original.env) };
-      const [bud, push] = this.plan(request);
-      // Single-platform exports reuse the compressed layers of earlier exports (lib/layer-cache/oci-export.ts).
-      const incremental = request.platforms.length <= 1;
-      const cache = request.layerCache ?? openLayerCache(workspaceRootOf(request.dockerfile) ?? request.context, request.env);
-      const builderVersion = await this.version();
-      const cacheVersion = exportCacheVersion(`buildah-${builderVersion}`);
-      // Only layouts this export made feed the cache (below): a layout left in the output folder
-      // may have been fetched from a registry or exported for several platforms, compressed by
-      // other means, and reusing its blobs would make the digest depend on the machine's history.
-      await rm(request.outputDir, { recursive: true, force: true });
-      try {
-        await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
-          await exec(bud[0], bud.slice(1), { env, stream: request.verbose });
-          const prepared = incremental
-            ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, cache.dir ? await imageDiffIds(request, env) : [], { labels: request.labels })
-            : undefined;
-          await exec(push[0], push.slice(1), { env, stream: request.verbose });
-          await prepared?.finish();
-          // The incremental export is an optimisation: if the layout it left is not whole (a layer
-          // the builder did not take as "already there" leaves its placeholder behind), export
-          // again in full rather than fail the build.
-          const incomplete = prepared && prepared.reused.size > 0
-            ? await readOciLayout(request.outputDir).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)))
-            : undefined;
-          if (incomplete) {
-            trace(`export again in full, the incremental one is incomplete: ${incomplete.replace(/^.*? is not a valid OCI image layout: /, '')}`, performance.now());
-            await rm(request.outputDir, { recursive: true, force: true });
-            await exec(push[0], push.slice(1), { env, stream: request.verbose });
-            const labelled = await prepareIncrementalExport(cache, cacheVersion, request.outputDir, [], { labels: request.labels });
-            await labelled.finish();
-          }
-        });
-        if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir);
-      } finally {
-        await removeLocal(request).catch(() => undefined);
-      }
+    build(original) {
+      // The storage probe (`buildah from`) and the export check the auth file too.
+      return withAuthFile(original.env, async (env) => buildWith(this, { ...original, env: await storageEnv(env) }));
     },
   };
+}
+
+async function buildWith(builder: Builder, request: BuildRequest): Promise<void> {
+  const [bud, push] = builder.plan(request);
+  // Single-platform exports reuse the compressed layers of earlier exports (lib/layer-cache/oci-export.ts).
+  const incremental = request.platforms.length <= 1;
+  const cache = request.layerCache ?? openLayerCache(workspaceRootOf(request.dockerfile) ?? request.context, request.env);
+  const builderVersion = await builder.version();
+  const cacheVersion = exportCacheVersion(`buildah-${builderVersion}`);
+  // Only layouts this export made feed the cache (below): a layout left in the output folder
+  // may have been fetched from a registry or exported for several platforms, compressed by
+  // other means, and reusing its blobs would make the digest depend on the machine's history.
+  await rm(request.outputDir, { recursive: true, force: true });
+  try {
+    await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
+      await exec(bud[0], bud.slice(1), { env, stream: request.verbose });
+      const prepared = incremental
+        ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, cache.dir ? await imageDiffIds(request, env) : [], { labels: request.labels })
+        : undefined;
+      await exec(push[0], push.slice(1), { env, stream: request.verbose });
+      await prepared?.finish();
+      // The incremental export is an optimisation: if the layout it left is not whole (a layer
+      // the builder did not take as "already there" leaves its placeholder behind), export
+      // again in full rather than fail the build.
+      const incomplete = prepared && prepared.reused.size > 0
+        ? await readOciLayout(request.outputDir).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)))
+        : undefined;
+      if (incomplete) {
+        trace(`export again in full, the incremental one is incomplete: ${incomplete.replace(/^.*? is not a valid OCI image layout: /, '')}`, performance.now());
+        await rm(request.outputDir, { recursive: true, force: true });
+        await exec(push[0], push.slice(1), { env, stream: request.verbose });
+        const labelled = await prepareIncrementalExport(cache, cacheVersion, request.outputDir, [], { labels: request.labels });
+        await labelled.finish();
+      }
+    });
+    if (incremental) await rememberLayout(cache, cacheVersion, request.outputDir);
+  } finally {
+    await removeLocal(request).catch(() => undefined);
+  }
 }
 
 /** The uncompressed digests of the built image's layers, from its config. */

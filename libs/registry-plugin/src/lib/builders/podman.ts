@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { exec, which } from '../exec/exec';
+import { withAuthFile } from './auth-file';
 import { commonBuildFlags, containersBuildFlags, type Builder } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
@@ -28,18 +29,22 @@ export function podmanBuilder(): Builder {
         : ['podman', 'push', '--format', 'oci', '--compression-format', 'gzip', '--quiet', request.localName, `oci:${request.outputDir}:latest`];
       return [build, push];
     },
-    async build(request) {
-      const [build, push] = this.plan(request);
-      await rm(request.outputDir, { recursive: true, force: true });
-      try {
-        await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
-          await exec(build[0], build.slice(1), { env, stream: request.verbose });
-          await exec(push[0], push.slice(1), { env, stream: request.verbose });
-        });
-      } finally {
-        const rmArgs = multi(request.platforms) ? ['manifest', 'rm', request.localName] : ['rmi', request.localName];
-        await exec('podman', rmArgs, { env: request.env, okExitCodes: [1, 125] }).catch(() => undefined);
-      }
+    build(original) {
+      // podman checks `$DOCKER_CONFIG/config.json` as buildah does (auth-file.ts).
+      return withAuthFile(original.env, async (env) => {
+        const request = { ...original, env };
+        const [build, push] = this.plan(request);
+        await rm(request.outputDir, { recursive: true, force: true });
+        try {
+          await withRegistriesConf(request.insecureRegistries, request.env, async (confEnv) => {
+            await exec(build[0], build.slice(1), { env: confEnv, stream: request.verbose });
+            await exec(push[0], push.slice(1), { env: confEnv, stream: request.verbose });
+          });
+        } finally {
+          const rmArgs = multi(request.platforms) ? ['manifest', 'rm', request.localName] : ['rmi', request.localName];
+          await exec('podman', rmArgs, { env: request.env, okExitCodes: [1, 125] }).catch(() => undefined);
+        }
+      });
     },
   };
 }
