@@ -35,3 +35,21 @@ nginx_in() {
   local dir=$1; shift
   "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" "$@"
 }
+
+# nginx_start DIR ARGS... : nginx_in in the background, with $! its master's pid. A function
+# run with `&` is a subshell of its own, and $! then names that subshell: killing it leaves the
+# nginx it started running.
+nginx_start() {
+  local dir=$1; shift
+  "$NGINX_BIN" -p "$dir/" -c "$dir/nginx.conf" "$@" &
+}
+
+# nginx_stop DIR : stops the nginx whose pid file (pid run/nginx.pid in nginx.conf) is in DIR,
+# and waits until the master has gone (it stops its workers first).
+nginx_stop() {
+  local pid
+  pid=$(cat "$1/run/nginx.pid" 2>/dev/null) || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}

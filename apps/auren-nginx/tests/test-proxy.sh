@@ -8,11 +8,15 @@ PY=${PYTHON:-/usr/bin/python3}
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  nginx_stop "$work/p"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+# An interrupted run (Ctrl-C, nx stopping the task) stops its processes too.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 wait_for_file() { for _ in $(seq 1 50); do [[ -s "$1" ]] && return 0; sleep 0.1; done; fail "timed out waiting for $1"; }
 
@@ -26,7 +30,7 @@ prepare_prefix "$work/p" "127.0.0.1:$(cat "$work/api.port")" "127.0.0.1:$(cat "$
 # runs and a host nginx do not collide.
 sed -i -E "s/^([[:space:]]*)listen 8080 default_server;/\1listen 127.0.0.1:${port} default_server;/; /listen \[::\]:8080/d" \
   "$work/p/conf.d/auren.conf"
-nginx_in "$work/p" -g 'daemon off;' 2>"$work/nginx.err" >"$work/access.log" & pids+=($!)
+nginx_start "$work/p" -g 'daemon off;' 2>"$work/nginx.err" >"$work/access.log"; pids+=($!)
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 50); do curl -fs "$base/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
