@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import execa from 'execa';
 import fc from 'fast-check';
-import { fromRoot } from './workspace';
+import { fromRoot, readYaml } from './workspace';
 
 const SERVER = fromRoot('tools', 'nx-cache-server', 'server.mjs');
 const READ_TOKEN = `pr-read-${randomBytes(12).toString('hex')}`;
@@ -46,8 +46,7 @@ interface CacheServer {
 /** The server's environment: PATH and what the test gives, nothing inherited that could hold a token. */
 const serverEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', ...env });
 
-async function startServer(env: Record<string, string>, args: string[] = []): Promise<CacheServer> {
-  const dir = join(tempDir('nx-cache-server-'), 'cache');
+async function startServer(env: Record<string, string>, args: string[] = [], dir = join(tempDir('nx-cache-server-'), 'cache')): Promise<CacheServer> {
   const child = spawn(process.execPath, [SERVER, '--dir', dir, '--port', '0', ...args], { env: serverEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -269,6 +268,21 @@ describe('nx-cache-server: configuration it refuses', () => {
   });
 });
 
+describe('nx-cache-server: entries of the single-token layout', () => {
+  it('are not served, since anyone holding the one token could have written them; the server says so', async () => {
+    const dir = join(tempDir('nx-cache-server-'), 'cache');
+    mkdirSync(dir);
+    writeFileSync(join(dir, HASH), 'written with the old shared token');
+    const server = await startServer({ NX_CACHE_WRITE_TOKENS: WRITE_TOKEN }, [], dir);
+    try {
+      expect((await get(server, HASH, WRITE_TOKEN)).status).toBe(404);
+      expect(server.output()).toMatch(/1 entries at the top of .* are not served/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('nx-cache-server: scopes (a pull request writes where main never reads)', () => {
   let server: CacheServer;
   beforeAll(async () => {
@@ -385,5 +399,22 @@ describe('nx-cache-server with real Nx: a pull request cannot poison main', () =
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('the workflows pass the cache token by trust', () => {
+  const env = (file: string) => (readYaml(fromRoot('.github', 'workflows', file)) as { env?: Record<string, string> }).env ?? {};
+
+  it('pull requests get the read-only token, and no workflow but the release names the write token', () => {
+    expect(env('pr.yml').NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN).toBe('${{ secrets.NX_CACHE_READ_TOKEN }}');
+    for (const file of readdirSync(fromRoot('.github', 'workflows')).filter((f) => f !== 'release.yml')) {
+      expect({ file, writes: readFileSync(fromRoot('.github', 'workflows', file), 'utf8').includes('NX_CACHE_WRITE_TOKEN') }).toEqual({ file, writes: false });
+    }
+  });
+
+  it('the release writes only from main and develop', () => {
+    expect(env('release.yml').NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN).toBe(
+      "${{ (github.ref == 'refs/heads/main' || github.ref == 'refs/heads/develop') && secrets.NX_CACHE_WRITE_TOKEN || secrets.NX_CACHE_READ_TOKEN }}",
+    );
   });
 });

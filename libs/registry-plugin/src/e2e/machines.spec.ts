@@ -19,7 +19,10 @@ import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from '
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const REPOS = ['base-debian', ...APPS];
 const STEP = 45 * 60_000;
-const TOKEN = 'machines-spec-cache-token';
+// Machine A releases, so it writes the remote cache; machine D only reads it (a pull request's
+// or a laptop's token): tools/nx-cache-server/README.md.
+const WRITE_TOKEN = 'machines-spec-cache-write-token';
+const READ_TOKEN = 'machines-spec-cache-read-token';
 
 let registry: TestRegistry;
 let client: RegistryClient;
@@ -131,7 +134,10 @@ async function imageRecordDigest(ws: WorkspaceClone, project: string): Promise<s
 
 async function startCacheServer(): Promise<typeof cacheServer> {
   const dir = await tempDir('auren-remote-cache-');
-  const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'tools', 'nx-cache-server', 'server.mjs'), '--dir', dir, '--port', '0', '--token', TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(WORKSPACE_ROOT, 'tools', 'nx-cache-server', 'server.mjs'), '--dir', dir, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NX_CACHE_WRITE_TOKENS: WRITE_TOKEN, NX_CACHE_READ_TOKENS: READ_TOKEN },
+  });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`nx-cache-server exited (${code})`)));
@@ -143,13 +149,13 @@ async function startCacheServer(): Promise<typeof cacheServer> {
   return { url, process: child, dir };
 }
 
-const remoteCacheEnv = () => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: cacheServer.url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN });
+const remoteCacheEnv = (token: string) => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: cacheServer.url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: token });
 
 beforeAll(async () => {
   registry = await startTestRegistry();
   client = createRegistryClient({ registry: registry.host });
   cacheServer = await startCacheServer();
-  a = await cloneWorkspace({ ...(await machineEnv('a')), ...remoteCacheEnv() });
+  a = await cloneWorkspace({ ...(await machineEnv('a')), ...remoteCacheEnv(WRITE_TOKEN) });
 }, 120_000);
 
 afterAll(async () => {
@@ -232,7 +238,7 @@ describe('any machine converges on the same release', () => {
   it('machine D (empty local cache, machine A\'s remote cache): docker-build and scan come from the remote cache, nothing is rebuilt', async () => {
     const d = await cloneMachine(a, await machineEnv('d'));
     const files = APPS.map((app) => `apps/${app}/project.json`).join(',');
-    const result = await d.nx(['affected', '-t', 'docker-push', `--files=${files}`], remoteCacheEnv());
+    const result = await d.nx(['affected', '-t', 'docker-push', `--files=${files}`], remoteCacheEnv(READ_TOKEN));
     expectOk(result, 'nx affected -t docker-push on machine D');
     for (const app of APPS) {
       for (const target of ['docker-build', 'scan']) {
