@@ -23,7 +23,7 @@ const WORKSPACE = resolve(__dirname, '../../../../..');
 const ADVISORIES = join(WORKSPACE, 'tools/trivy-db/advisories.json');
 const CRITICAL = 'CVE-2026-90001'; // fastapi, fixed in 0.92.0-1+deb12u1
 const HIGH_UNFIXED = 'CVE-2026-90002'; // python-uvicorn, no fix
-const MEDIUM = 'CVE-2026-90003'; // zlib, fixed
+const MEDIUM = 'CVE-2026-90003'; // gzip (every image), fixed
 const NOW = new Date('2026-12-01T12:00:00Z');
 
 let registry: TestRegistry;
@@ -113,27 +113,27 @@ afterAll(async () => {
 
 describe('the real trivy with the fixture database from the registry', () => {
   it('blocks on the CRITICAL finding, naming CVE and package; the report names the real trivy and the database', async () => {
-    const { outcome, report, database } = await scan([await debianImage(['python3-fastapi', 'python3-uvicorn', 'zlib1g'])], configWith());
+    const { outcome, report, database } = await scan([await debianImage(['python3-fastapi', 'python3-uvicorn', 'gzip'])], configWith());
     expect(database).toEqual(expect.objectContaining({ kind: 'registry', reference: `${registry.host}/auren/trivy-db` }));
     expect(outcome.verdict).toBe('blocked');
     const ids = outcome.findings.map((f) => `${f.severity} ${f.id} ${f.pkgName} ${f.fixedVersion ?? '-'}`).sort();
     expect(ids).toEqual([
       `CRITICAL ${CRITICAL} python3-fastapi 0.92.0-1+deb12u1`,
       `HIGH ${HIGH_UNFIXED} python3-uvicorn -`,
-      `MEDIUM ${MEDIUM} zlib1g 1:1.2.13.dfsg-1+deb12u1`,
+      `MEDIUM ${MEDIUM} gzip 1.12-1+deb12u1`,
     ]);
     expect(outcome.gate.blocking.map((f) => f.id).sort()).toEqual([CRITICAL, HIGH_UNFIXED]);
     expect(outcome.summaryLines.join('\n')).toMatch(new RegExp(`CRITICAL ${CRITICAL} python3-fastapi 0\\.92\\.0-1 → fixed in 0\\.92\\.0-1\\+deb12u1`));
     expect(report.vulnerabilityScan.scanner).toEqual(expect.objectContaining({
       name: 'trivy',
       version: trivyVersion,
-      db: '2@2026-11-30T00:00:00Z',
+      db: '2@2026-12-04T00:00:00Z',
       dbSource: `${registry.host}/auren/trivy-db@${(database as { digest: string }).digest}`,
     }));
   }, 300_000);
 
   it('an ignore rule with a future expiry lets the CRITICAL through; an expired one does not', async () => {
-    const image = await debianImage(['python3-fastapi', 'zlib1g']);
+    const image = await debianImage(['python3-fastapi', 'gzip']);
     const future = await scan([image], configWith({ ignore: [{ id: CRITICAL, expires: '2027-06-30', reason: 'fixture: patched upstream, waiting for Debian' }] }));
     expect(future.outcome.verdict).not.toBe('blocked');
     expect(future.outcome.gate.ignored.map((i) => i.finding.id)).toEqual([CRITICAL]);
@@ -143,7 +143,7 @@ describe('the real trivy with the fixture database from the registry', () => {
   }, 300_000);
 
   it('ignoreUnfixed drops the HIGH finding that has no fix, and only that one', async () => {
-    const image = await debianImage(['python3-uvicorn', 'zlib1g']);
+    const image = await debianImage(['python3-uvicorn', 'gzip']);
     const strict = await scan([image], configWith());
     expect(strict.outcome.gate.blocking.map((f) => f.id)).toEqual([HIGH_UNFIXED]);
     const lenient = await scan([image], configWith({ ignoreUnfixed: true }));
@@ -153,9 +153,9 @@ describe('the real trivy with the fixture database from the registry', () => {
   }, 300_000);
 
   it('scans every platform of a multi-platform image and names the platforms of each finding', async () => {
-    const amd64 = await debianImage(['python3-fastapi', 'zlib1g'], 'amd64');
+    const amd64 = await debianImage(['python3-fastapi', 'gzip'], 'amd64');
     // The arm64 variant lacks fastapi: its CRITICAL must be reported for amd64 only.
-    const arm64 = await debianImage(['python3-uvicorn', 'zlib1g'], 'arm64');
+    const arm64 = await debianImage(['python3-uvicorn', 'gzip'], 'arm64');
     const { outcome, report, fixture } = await scan([amd64, arm64], configWith());
     const byId = Object.fromEntries(outcome.findings.map((f) => [f.id, f.platforms]));
     expect(byId).toEqual({ [CRITICAL]: ['linux/amd64'], [HIGH_UNFIXED]: ['linux/arm64'], [MEDIUM]: ['linux/amd64', 'linux/arm64'] });
@@ -176,7 +176,7 @@ describe('the real trivy with the fixture database from the registry', () => {
     expect((await publishTrivyDb(client, 'auren/trivy-db', newer)).status).toBe('published');
     const after = await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, 'trivy', env));
     expect(after).not.toBe(before);
-    const { report } = await scan([await debianImage(['zlib1g'])], config);
+    const { report } = await scan([await debianImage(['gzip'])], config);
     expect(report.vulnerabilityScan.scanner.db).toBe('2@2026-12-01T06:00:00Z');
   }, 300_000);
 });
