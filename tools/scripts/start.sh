@@ -11,7 +11,7 @@ bash tools/scripts/setup.sh
 [ -d tools/.bin ] && export PATH="$PWD/tools/.bin:$PATH"
 
 if [ -z "${AUREN_REGISTRY:-}" ]; then
-  bash tools/registry/serve.sh --detach
+  bash libs/registry-plugin/scripts/local-registry.sh --detach
 else
   echo "start: using AUREN_REGISTRY=$AUREN_REGISTRY"
 fi

@@ -4,16 +4,24 @@
 // 0.5 s per process (the native swc binding plus a compile of every file), more than a whole
 // push needs (bench/push.mjs). The compiler is loaded only for a file changed since its last
 // compile. AUREN_TS_CACHE=false falls back to @swc-node/register.
+//
+// The built package (nx run registry-plugin:build) is JavaScript and has no TypeScript sources:
+// there this file does nothing, so an installed plugin needs neither typescript nor swc. Scripts
+// that require it load their modules without an extension (`../src/cli/main`), which Node
+// resolves to main.js in the package and, through the hook below, to main.ts here.
 'use strict';
 const { createHash } = require('node:crypto');
-const { mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
+const { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CACHE = process.env.AUREN_TS_CACHE_DIR || join(ROOT, 'node_modules', '.cache', 'auren-ts');
 const SCHEME = 'v1';
+const FROM_SOURCES = existsSync(join(__dirname, '..', 'src', 'index.ts'));
 
-if (process.env.AUREN_TS_CACHE === 'false' || require.extensions['.ts']) {
+if (!FROM_SOURCES) {
+  // The built package: plain JavaScript.
+} else if (process.env.AUREN_TS_CACHE === 'false' || require.extensions['.ts']) {
   // Off, or another TypeScript loader (Nx's, jest's) is already in place.
   if (!require.extensions['.ts']) require('@swc-node/register');
 } else {

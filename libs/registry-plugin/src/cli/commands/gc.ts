@@ -10,7 +10,7 @@ export const command: Command = {
   spec: {
     schema,
     about: [
-      'Local registry: restarts it read-only (tools/registry/serve.sh with AUREN_REGISTRY_READONLY=true),',
+      'Local registry: restarts it read-only (scripts/local-registry.sh of the plugin, AUREN_REGISTRY_READONLY=true),',
       'runs `docker-registry garbage-collect --delete-untagged=false`, restarts it normally, then HEADs',
       "every kept tag's manifests and blobs and reports the bytes reclaimed. The registry must run",
       'detached (nx run registry:serve:detach) or be stopped. Hosted registries: says what the',

@@ -106,7 +106,7 @@ function countPair(target: unknown, alert: unknown, d: { target: number; alert: 
 
 /**
  * All defaults and checks of the `monitor` section, once. `workspaceRoot` resolves `dataDir` and
- * finds the embedded registry's data (tools/registry/serve.sh) when the registry is the default one.
+ * finds the embedded registry's data (scripts/local-registry.sh) when the registry is the default one.
  */
 export function normalizeMonitorOptions(
   raw: MonitorOptions | undefined,
@@ -149,7 +149,7 @@ export function normalizeMonitorOptions(
   let dataDir = options.dataDir ? join(context.workspaceRoot, options.dataDir) : undefined;
   if (options.dataDir && options.dataDir.startsWith('/')) dataDir = options.dataDir;
   if (!dataDir && context.registry === (env.AUREN_LOCAL_REGISTRY_ADDR ?? DEFAULT_REGISTRY) && isLoopbackRegistry(context.registry)) {
-    // The embedded registry keeps its data here (tools/registry/serve.sh).
+    // The embedded registry keeps its data here (the plugin's scripts/local-registry.sh).
     dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(context.workspaceRoot, '.auren/registry'), 'data');
   }
   const concurrency = num(options.concurrency, 16, 'concurrency', 256);

@@ -4,6 +4,7 @@ import { exec } from '../exec/exec';
 import { isLoopbackRegistry } from '../config/options';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
+import { LOCAL_REGISTRY_SCRIPT } from '../package-files';
 import { registryManifests, walkImage } from '../registry/image-graph';
 
 /**
@@ -82,7 +83,7 @@ export function gcAdvice(registry: string, dryRun: boolean): GcReport {
   }
 }
 
-/** How GC drives the local registry process: serve.sh in the workspace, a test instance in tests. */
+/** How GC drives the local registry process: the plugin's local-registry script, a test instance in tests. */
 export interface LocalRegistryControl {
   dataDir: string;
   /** The configuration `garbage-collect` reads (its storage section is what matters). */
@@ -196,13 +197,16 @@ export async function collectLocalRegistry(input: LocalGcInput): Promise<GcRepor
   return report;
 }
 
-/** serve.sh as the local registry's controller (the workspace's embedded registry). */
+/** The plugin's local-registry script as the controller of the workspace's embedded registry. */
 export function serveScriptControl(input: { workspaceRoot: string; env: NodeJS.ProcessEnv }): LocalRegistryControl {
   const { workspaceRoot } = input;
   const dir = input.env.AUREN_LOCAL_REGISTRY_DIR ?? `${workspaceRoot}/.auren/registry`;
-  const script = `${workspaceRoot}/tools/registry/serve.sh`;
   const run = (flag: string, readonly: boolean) =>
-    exec('bash', [script, flag], { env: { ...input.env, AUREN_REGISTRY_READONLY: readonly ? 'true' : 'false' }, okExitCodes: flag === '--status' ? [1] : [] });
+    exec('bash', [LOCAL_REGISTRY_SCRIPT, flag], {
+      cwd: workspaceRoot,
+      env: { ...input.env, AUREN_WORKSPACE_ROOT: workspaceRoot, AUREN_REGISTRY_READONLY: readonly ? 'true' : 'false' },
+      okExitCodes: flag === '--status' ? [1] : [],
+    });
   const restart = async (readonly: boolean) => {
     if ((await run('--status', false)).exitCode === 0 && !existsSync(`${dir}/registry.pid`)) {
       throw new AurenError(

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Runs the embedded local registry (CNCF distribution) on 127.0.0.1:5000 by default.
-#   serve.sh              run in the foreground (Ctrl-C stops it)
-#   serve.sh --detach     start in the background unless it already answers; wait until it does
-#   serve.sh --stop       stop a detached registry
-#   serve.sh --status     exit 0 when it answers
+# Runs the workspace's embedded local registry (CNCF distribution) on 127.0.0.1:5000 by default.
+# It ships with the plugin: the registry project's serve target (executor `serve`) and the local
+# garbage collector run it from the installed package, in the workspace root.
+#   local-registry.sh              run in the foreground (Ctrl-C stops it)
+#   local-registry.sh --detach     start in the background unless it already answers; wait until it does
+#   local-registry.sh --stop       stop a detached registry
+#   local-registry.sh --status     exit 0 when it answers
 # Environment: AUREN_LOCAL_REGISTRY_ADDR (default 127.0.0.1:5000), AUREN_LOCAL_REGISTRY_DIR
-# (default .auren/registry, git-ignored), AUREN_REGISTRY_READONLY=true for garbage collection.
+# (default <workspace>/.auren/registry: add .auren/ to .gitignore), AUREN_REGISTRY_READONLY=true
+# for garbage collection, AUREN_WORKSPACE_ROOT (default: the current folder).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+HERE="$(cd "$(dirname "$0")" && pwd)"
+cd "${AUREN_WORKSPACE_ROOT:-.}"
 ADDR="${AUREN_LOCAL_REGISTRY_ADDR:-127.0.0.1:5000}"
 DIR="${AUREN_LOCAL_REGISTRY_DIR:-$PWD/.auren/registry}"
 READONLY="${AUREN_REGISTRY_READONLY:-false}"
@@ -18,12 +22,12 @@ mkdir -p "$DIR/data"
 answers() { curl -fsS -o /dev/null --max-time 2 "http://$ADDR/v2/" 2>/dev/null; }
 
 if ! command -v docker-registry >/dev/null; then
-  echo "docker-registry is not installed: run tools/scripts/setup.sh (apt-get install docker-registry)" >&2
+  echo "docker-registry is not installed: apt-get install docker-registry (Debian and Ubuntu's CNCF distribution)" >&2
   exit 2
 fi
 
 sed -e "s|@DATA_DIR@|$DIR/data|" -e "s|@ADDR@|$ADDR|" -e "s|@READONLY@|$READONLY|" \
-  tools/registry/config.yml > "$DIR/config.yml"
+  "$HERE/local-registry.yml" > "$DIR/config.yml"
 
 case "${1:-}" in
   --status)
@@ -51,5 +55,5 @@ case "${1:-}" in
     if answers; then echo "something already answers at http://$ADDR; set AUREN_LOCAL_REGISTRY_ADDR to use another address" >&2; exit 1; fi
     exec docker-registry serve "$DIR/config.yml" ;;
   *)
-    echo "usage: serve.sh [--detach|--stop|--status]" >&2; exit 2 ;;
+    echo "usage: local-registry.sh [--detach|--stop|--status]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,36 @@
+import { isAbsolute, join } from 'node:path';
+import type { ExecutorContext } from '@nx/devkit';
+import { exec } from '../../lib/exec/exec';
+import { LOCAL_REGISTRY_SCRIPT } from '../../lib/package-files';
+import { runExecutor } from '../shared/context';
+import type { ServeExecutorSchema } from './schema';
+
+const FLAGS = { run: [], detach: ['--detach'], stop: ['--stop'], status: ['--status'] } as const;
+
+/** The script's environment for these options: explicit options win over the caller's variables. */
+export function serveEnv(options: ServeExecutorSchema, root: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const dataDir = options.dataDir ? (isAbsolute(options.dataDir) ? options.dataDir : join(root, options.dataDir)) : env.AUREN_LOCAL_REGISTRY_DIR;
+  return {
+    ...env,
+    AUREN_WORKSPACE_ROOT: root,
+    ...(options.address ? { AUREN_LOCAL_REGISTRY_ADDR: options.address } : {}),
+    ...(dataDir ? { AUREN_LOCAL_REGISTRY_DIR: dataDir } : {}),
+  };
+}
+
+/**
+ * The registry project's `serve` target. The script ships with the plugin (the local garbage
+ * collector restarts the registry with the same script), so a workspace holds no copy of it.
+ */
+export default async function serveExecutor(options: ServeExecutorSchema, context: ExecutorContext) {
+  return runExecutor(async () => {
+    const action = options.action ?? 'run';
+    const result = await exec('bash', [LOCAL_REGISTRY_SCRIPT, ...FLAGS[action]], {
+      cwd: context.root,
+      env: serveEnv(options, context.root, process.env),
+      stream: true,
+      okExitCodes: action === 'status' ? [1] : [],
+    });
+    return result.exitCode === 0;
+  });
+}

@@ -1,0 +1,5 @@
+export interface ServeExecutorSchema {
+  action?: 'run' | 'detach' | 'stop' | 'status';
+  address?: string;
+  dataDir?: string;
+}
