@@ -1,9 +1,9 @@
-import type { Readable } from 'node:stream';
-import { inputError } from '../../lib/errors/errors';
+import { AurenError, inputError } from '../../lib/errors/errors';
 import { connectRegistry } from '../../lib/pipeline/connect';
 import { formatBytes, textTable } from '../../lib/reports/format';
 import type { RegistryClient } from '../../lib/registry/client';
-import { formatPlatform, isIndexMediaType, type ImageIndex, type ImageManifest, type Platform } from '../../lib/registry/media-types';
+import { ManifestSyntaxError, parseManifest, readConfig, type ParsedManifest } from '../../lib/registry/image-graph';
+import { formatPlatform, type Platform } from '../../lib/registry/media-types';
 import { DOCKER_HUB, formatReference, parseImageReference, type ImageReference } from '../../lib/registry/reference';
 import type { Command } from '../command';
 import schema from '../schemas/inspect.json';
@@ -38,10 +38,16 @@ interface ImageConfig {
   config?: { Labels?: Record<string, string> | null; User?: string };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
+/** Config media types of runnable images; artifacts (signatures, SBOMs) carry other configs, which are not read. */
+const IMAGE_CONFIG = /^application\/vnd\.(oci\.image\.config\.v1|docker\.container\.image\.v1)\+json$/;
+
+function parsed(body: Buffer, what: string): ParsedManifest {
+  try {
+    return parseManifest(body);
+  } catch (error) {
+    if (error instanceof ManifestSyntaxError) throw new AurenError('registry', `${what} is not a valid manifest: ${error.message}`, error.hint);
+    throw error;
+  }
 }
 
 /**
@@ -63,15 +69,19 @@ async function inspectManifest(
   repository: string,
   digest: string,
   mediaType: string,
-  body: Buffer,
+  manifest: ParsedManifest,
   platform?: Platform,
 ): Promise<InspectedImage> {
-  const manifest = JSON.parse(body.toString('utf8')) as ImageManifest;
   let config: ImageConfig = {};
-  try {
-    config = JSON.parse((await readAll(await client.blobGet(repository, manifest.config.digest))).toString('utf8')) as ImageConfig;
-  } catch {
-    // Artifacts (signatures, SBOMs) have configs that are not image configs.
+  const descriptor = manifest.config;
+  // A config that cannot be read is an error, never an empty row: inspect is how a user checks
+  // what the registry really holds.
+  if (descriptor && IMAGE_CONFIG.test(descriptor.mediaType)) {
+    const read = await readConfig(client, repository, descriptor.digest, { size: descriptor.size });
+    if (!read) {
+      throw new AurenError('registry', `config ${descriptor.digest} of ${repository}@${digest} is not a JSON object`, 'The image is damaged in the registry; push it again.');
+    }
+    config = read as ImageConfig;
   }
   const os = platform?.os ?? config.os ?? '';
   const architecture = platform?.architecture ?? config.architecture ?? '';
@@ -79,7 +89,7 @@ async function inspectManifest(
     platform: os || architecture ? formatPlatform({ os, architecture, variant: platform?.variant ?? config.variant }) : 'unknown',
     digest,
     mediaType,
-    sizeBytes: manifest.config.size + manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
+    sizeBytes: (descriptor?.size ?? 0) + manifest.layers.reduce((sum, layer) => sum + layer.size, 0),
     layers: manifest.layers.length,
     ...(config.created ? { created: config.created } : {}),
     ...(config.config?.User !== undefined ? { user: config.config.User } : {}),
@@ -94,25 +104,25 @@ export async function inspectReference(client: RegistryClient, ref: ImageReferen
     throw inputError(`${formatReference({ ...ref, tag: ref.digest ? undefined : wanted })} does not exist`, 'List what is there with `auren-registry ls <repository>`.');
   }
   const reference = formatReference({ ...ref, ...(ref.digest || ref.tag ? {} : { tag: 'latest' }) });
-  if (isIndexMediaType(top.mediaType)) {
-    const index = JSON.parse(top.body.toString('utf8')) as ImageIndex;
+  const manifest = parseManifest(top.body, top.mediaType);
+  if (manifest.kind === 'index') {
     const images: InspectedImage[] = [];
-    for (const child of index.manifests) {
+    for (const child of manifest.children) {
       const got = await client.manifestGet(ref.repository, child.digest);
       if (got === 'not-found') continue;
-      if (isIndexMediaType(got.mediaType)) continue;
-      images.push(await inspectManifest(client, ref.repository, child.digest, got.mediaType, got.body, child.platform));
+      const childManifest = parsed(got.body, `${ref.repository}@${child.digest}`);
+      if (childManifest.kind === 'index') continue;
+      images.push(await inspectManifest(client, ref.repository, child.digest, got.mediaType, childManifest, child.platform));
     }
-    return { reference, digest: top.digest, mediaType: top.mediaType, kind: 'index', images, annotations: index.annotations ?? {} };
+    return { reference, digest: top.digest, mediaType: top.mediaType, kind: 'index', images, annotations: manifest.annotations };
   }
-  const manifest = JSON.parse(top.body.toString('utf8')) as ImageManifest;
   return {
     reference,
     digest: top.digest,
     mediaType: top.mediaType,
     kind: 'manifest',
-    images: [await inspectManifest(client, ref.repository, top.digest, top.mediaType, top.body)],
-    annotations: manifest.annotations ?? {},
+    images: [await inspectManifest(client, ref.repository, top.digest, top.mediaType, manifest)],
+    annotations: manifest.annotations,
   };
 }
 

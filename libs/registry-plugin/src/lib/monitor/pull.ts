@@ -25,7 +25,7 @@ export async function timePull(client: RegistryClient, repo: string, image: Imag
     }
     const descriptors = [...(manifest.config ? [manifest.config] : []), ...manifest.layers];
     await mapLimit(descriptors, 3, async (d) => {
-      for await (const chunk of await client.blobGet(repo, d.digest)) bytes += (chunk as Buffer).length;
+      for await (const chunk of await client.blobGet(repo, d.digest, { size: d.size })) bytes += (chunk as Buffer).length;
     });
     return { ...base, bytes, durationMs: Number(process.hrtime.bigint() - started) / 1e6 };
   } catch (error) {

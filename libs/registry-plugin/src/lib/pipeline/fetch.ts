@@ -8,7 +8,8 @@ import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
-import { readOciLayout, type OciLayout } from '../registry/layout';
+import { parseDigest } from '../registry/digest';
+import { layoutBlobPath, readOciLayout, type OciLayout } from '../registry/layout';
 
 /**
  * A released image is fetched, never rebuilt (DESIGN decision 9): when an app's version has no
@@ -32,8 +33,8 @@ export interface FetchReleaseInput {
   outputDir: string;
 }
 
-async function readJsonBlob(client: RegistryClient, repository: string, digest: string): Promise<Record<string, unknown>> {
-  const config = await readConfig(client, repository, digest);
+async function readJsonBlob(client: RegistryClient, repository: string, digest: string, size: number): Promise<Record<string, unknown>> {
+  const config = await readConfig(client, repository, digest, { size });
   if (config) return config;
   throw new AurenError('registry', `${client.registry}/${repository}: config blob ${digest} is not JSON`, 'The released image is damaged; rebuild it with `--rebuild` and push it under a new version.');
 }
@@ -43,7 +44,7 @@ async function releasedLabels(client: RegistryClient, repository: string, manife
   for (const manifest of manifests) {
     const parsed = tryParseManifest(manifest.body);
     if (!parsed?.config?.digest) continue;
-    const config = await readJsonBlob(client, repository, parsed.config.digest);
+    const config = await readJsonBlob(client, repository, parsed.config.digest, parsed.config.size);
     return ((config.config as { Labels?: Record<string, string> } | undefined)?.Labels) ?? {};
   }
   return {};
@@ -76,15 +77,21 @@ export async function fetchRelease(input: FetchReleaseInput): Promise<FetchOutco
 
   const staging = `${input.outputDir}.fetch-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  const blobFile = (digest: string) => join(staging, 'blobs', ...digest.split(':'));
-  await mkdir(join(staging, 'blobs', 'sha256'), { recursive: true });
+  // Every digest is parsed before it names a file: the registry chose them.
+  const blobFile = (digest: string) => layoutBlobPath(staging, digest);
   let bytes = 0;
   try {
-    for (const manifest of source.manifests) await writeFile(blobFile(manifest.digest), manifest.body);
+    for (const manifest of source.manifests) {
+      const file = blobFile(manifest.digest);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, manifest.body);
+    }
     for (const blob of source.blobs) {
       const file = blobFile(blob.digest);
       await mkdir(dirname(file), { recursive: true });
-      const hash = hashing(blob.digest.split(':')[0]);
+      const hash = hashing(parseDigest(blob.digest).algorithm);
+      // `open` reads at most the descriptor's size (the client stops a longer body), so what
+      // lands on disk is bounded; on any failure the staging folder goes, file included.
       await pipeline(blob.open(), hash, createWriteStream(file));
       if (hash.digest() !== blob.digest) {
         throw new AurenError('registry', `${reference}: blob ${blob.digest} arrived as ${hash.digest()}`, 'The registry served damaged content; run the build again, or check the registry storage.');

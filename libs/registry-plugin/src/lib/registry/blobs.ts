@@ -3,10 +3,11 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import type { Response } from 'undici';
 import { AurenError } from '../errors/errors';
 import { checkDigestArg, pullScope, repoPath } from './arguments';
+import { parseDigest } from './digest';
 import { discard } from './http/answers';
 import { networkFailure } from './http/failures';
 import type { Transport } from './http/transport';
-import type { RegistryClient } from './types';
+import type { BlobGetOptions, RegistryClient } from './types';
 
 /** Blob reads (distribution spec "Pulling blobs", "Checking if content exists"). */
 export type Blobs = Pick<RegistryClient, 'blobHead' | 'blobGet' | 'blobGetRange'>;
@@ -36,39 +37,79 @@ export function createBlobs(t: Transport): Blobs {
     return res;
   }
 
-  async function blobGet(repo: string, digest: string): Promise<Readable> {
+  /** Refuses a declared length over `size` before any byte is read. */
+  async function checkLength(res: Response, size: number | undefined, what: string): Promise<void> {
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (size !== undefined && declared > size) {
+      await res.body?.cancel().catch(() => undefined);
+      throw t.garbage(what, `the answer is ${declared} bytes, more than the ${size} bytes its descriptor says`);
+    }
+  }
+
+  async function blobGet(repo: string, digest: string, options: BlobGetOptions = {}): Promise<Readable> {
     const what = `GET blob ${checkDigestArg(digest)} from ${repo}`;
+    const { size } = options;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new AurenError('input', `invalid blob size ${size} for ${digest}`);
     const res = await get(repo, digest, what, [200]);
-    const algorithm = digest.split(':')[0];
-    const hash = algorithm === 'sha256' || algorithm === 'sha512' ? createHash(algorithm) : undefined;
+    await checkLength(res, size, what);
+    const { algorithm } = parseDigest(digest);
+    const hash = createHash(algorithm);
+    let received = 0;
     const verify = new Transform({
       transform(chunk: Buffer, _enc, done) {
-        hash?.update(chunk);
+        received += chunk.length;
+        // Stop at the descriptor's size: a registry sending more is lying about the blob, and
+        // nothing past the size reaches the consumer (a file, another registry).
+        if (size !== undefined && received > size) return done(t.garbage(what, `more than the ${size} bytes its descriptor says`));
+        hash.update(chunk);
         done(null, chunk);
       },
       flush(done) {
-        const got = hash ? `${algorithm}:${hash.digest('hex')}` : digest;
+        if (size !== undefined && received !== size) return done(t.garbage(what, `${received} bytes, not the ${size} its descriptor says`));
+        const got = `${algorithm}:${hash.digest('hex')}`;
         done(got === digest ? null : t.garbage(what, `the bytes hash to ${got}`));
       },
     });
+    return verified(res, what, verify);
+  }
+
+  /** The answer's body through `check`; network failures become the user's error, and a failed check stops the download. */
+  function verified(res: Response, what: string, check: Transform): Readable {
     const source = Readable.from(res.body as unknown as AsyncIterable<Uint8Array>);
     const out = new PassThrough();
     source.on('error', (error) => {
-      const failure = networkFailure(error);
+      const failure = error instanceof AurenError ? undefined : networkFailure(error);
       out.destroy(failure ? t.unreachable(failure, what, 1) : error);
     });
-    verify.on('error', (error) => out.destroy(error));
-    source.pipe(verify).pipe(out);
+    check.on('error', (error) => {
+      source.destroy();
+      out.destroy(error);
+    });
+    out.on('close', () => {
+      if (!source.destroyed && !source.readableEnded) source.destroy();
+    });
+    source.pipe(check).pipe(out);
     return out;
   }
 
   async function blobGetRange(repo: string, digest: string, start: number, end: number): Promise<Readable> {
     const what = `GET blob ${checkDigestArg(digest)} bytes ${start}-${end} from ${repo}`;
     const res = await get(repo, digest, what, [200, 206], { range: `bytes=${start}-${end}` });
-    const source = Readable.from(res.body as unknown as AsyncIterable<Uint8Array>);
-    if (res.status === 206) return source;
+    if (res.status === 206) {
+      const wanted = end - start + 1;
+      await checkLength(res, wanted, what);
+      let received = 0;
+      const bound = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          received += chunk.length;
+          if (received > wanted) return done(t.garbage(what, `more than the ${wanted} bytes asked for`));
+          done(null, chunk);
+        },
+      });
+      return verified(res, what, bound);
+    }
     // A registry that ignores Range sends the whole blob: keep only the wanted bytes.
-    return sliceStream(source, start, end);
+    return sliceStream(Readable.from(res.body as unknown as AsyncIterable<Uint8Array>), start, end);
   }
 
   return { blobHead, blobGet, blobGetRange };

@@ -2,6 +2,7 @@ import { createBlobUploads } from './blob-upload';
 import { createBlobs } from './blobs';
 import { createTransport } from './http/transport';
 import { DEFAULT_RETRY } from './http/retry';
+import { DEFAULT_BODY_LIMITS } from './http/body-guard';
 import { createListing } from './listing';
 import { createManifests } from './manifests';
 import { DOCKER_HUB } from './reference';
@@ -17,6 +18,7 @@ import type { RegistryClient, RegistryClientOptions, TagDeleter } from './types'
  */
 
 export type {
+  BlobGetOptions,
   BlobSource,
   ListOptions,
   ManifestGetResult,
@@ -45,6 +47,10 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     retry: { ...DEFAULT_RETRY, ...options.retry },
     userAgent: options.userAgent ?? 'auren-registry-plugin',
     requestTimeoutMs: options.requestTimeoutMs ?? 60_000,
+    bodyLimits: {
+      idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_LIMITS.idleMs,
+      lowSpeed: options.lowSpeedLimit ?? DEFAULT_BODY_LIMITS.lowSpeed,
+    },
     onRequest: options.onRequest,
   });
   const blobs = createBlobs(transport);

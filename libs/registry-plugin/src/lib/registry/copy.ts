@@ -38,7 +38,8 @@ function streamingSource(client: RegistryClient, repository: string, descriptor:
     // `open` must return a stream at once; the GET answers later and is piped in.
     open: () => {
       const out = new PassThrough();
-      client.blobGet(repository, descriptor.digest).then(
+      // The descriptor's size bounds the read: a source that sends more fails the copy.
+      client.blobGet(repository, descriptor.digest, { size: descriptor.size }).then(
         (body) => pipeline(body, out, () => undefined),
         (error) => out.destroy(error),
       );

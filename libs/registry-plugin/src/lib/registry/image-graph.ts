@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import { AurenError } from '../errors/errors';
 import { mapLimit } from './concurrency';
+import { isDigest } from './digest';
 import { formatPlatform, isIndexMediaType, MANIFEST_MEDIA_TYPES, type Descriptor } from './media-types';
 
 /**
@@ -34,8 +36,16 @@ export interface ParsedManifest {
   annotations: Record<string, string>;
 }
 
-/** The bytes are not a schemaVersion 2 manifest; callers wrap it with where the bytes came from. */
-export class ManifestSyntaxError extends Error {}
+/**
+ * The bytes are not a schemaVersion 2 manifest (or config); callers wrap it with where the bytes
+ * came from. An `AurenError` itself, so a parser fed anything never fails with an untyped error.
+ */
+export class ManifestSyntaxError extends AurenError {
+  constructor(message: string) {
+    super('registry', message, 'The image content is not a valid OCI or Docker manifest; push (or build) the image again.');
+    this.name = 'ManifestSyntaxError';
+  }
+}
 
 /** Image configs are a few KiB; more than this is not worth reading for a date or a platform. */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
@@ -71,11 +81,42 @@ function tolerant<A extends unknown[], R>(parse: (...args: A) => R): (...args: A
   };
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A descriptor as the image spec defines it, checked before anything uses it: its digest names
+ * a file or a URL next (strict grammar, no path-like values), its size bounds how much of the
+ * blob is read.
+ */
+export function checkDescriptor(value: unknown, where: string): Descriptor {
+  if (!isObject(value)) throw new ManifestSyntaxError(`${where} is not a descriptor`);
+  if (typeof value.mediaType !== 'string' || !value.mediaType) throw new ManifestSyntaxError(`${where} has no mediaType`);
+  if (!isDigest(value.digest)) throw new ManifestSyntaxError(`${where} has an invalid digest ${JSON.stringify(String(value.digest).slice(0, 160))}`);
+  if (typeof value.size !== 'number' || !Number.isSafeInteger(value.size) || value.size < 0) throw new ManifestSyntaxError(`${where} has an invalid size`);
+  if (value.platform !== undefined && !(isObject(value.platform) && typeof value.platform.os === 'string' && typeof value.platform.architecture === 'string')) {
+    throw new ManifestSyntaxError(`${where} has an invalid platform`);
+  }
+  if (value.annotations !== undefined && !isObject(value.annotations)) throw new ManifestSyntaxError(`${where} has invalid annotations`);
+  return value as unknown as Descriptor;
+}
+
+function checkDescriptors(value: unknown, where: string): Descriptor[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw new ManifestSyntaxError(`"${where}" is not a list`);
+  return value.map((item, i) => checkDescriptor(item, `${where}[${i}]`));
+}
+
 export function parseManifest(body: Buffer, mediaType?: string): ParsedManifest {
   const document = parseJson(body, () => `expected a JSON manifest, got "${body.toString('utf8', 0, 80).replace(/\s+/g, ' ')}"`) as ManifestDocument;
   if (!document || typeof document !== 'object' || Array.isArray(document) || document.schemaVersion !== 2) {
     throw new ManifestSyntaxError('the JSON is not a schemaVersion 2 manifest or index');
   }
+  if (document.mediaType !== undefined && typeof document.mediaType !== 'string') throw new ManifestSyntaxError('"mediaType" is not a string');
+  if (document.annotations !== undefined && !isObject(document.annotations)) throw new ManifestSyntaxError('"annotations" is not an object');
+  if (document.config !== undefined) checkDescriptor(document.config, 'config');
+  checkDescriptors(document.layers, 'layers');
+  checkDescriptors(document.manifests, 'manifests');
+  if (document.subject !== undefined) checkDescriptor(document.subject, 'subject');
   const type = mediaType || (typeof document.mediaType === 'string' ? document.mediaType : undefined);
   const index = isIndex(type, document);
   return {
@@ -144,7 +185,7 @@ interface ManifestGetter {
   manifestGet(repo: string, ref: string): Promise<RawManifest | 'not-found'>;
 }
 interface BlobGetter {
-  blobGet(repo: string, digest: string): Promise<Readable>;
+  blobGet(repo: string, digest: string, options?: { size?: number }): Promise<Readable>;
 }
 interface ManifestHeader {
   tagList(repo: string): Promise<string[]>;
@@ -224,17 +265,30 @@ export async function walkImage(fetch: ManifestFetch, roots: readonly string[], 
   return { nodes, blobs: [...blobs.values()], missing };
 }
 
+export interface ReadConfigOptions {
+  /** The descriptor's size: more bytes than this is an error (the registry lies), not a config. */
+  size?: number;
+  /** Cap on what the caller is willing to hold. Default `MAX_CONFIG_BYTES`. */
+  maxBytes?: number;
+}
+
 /**
- * An image config (or another small JSON blob) as an object; `undefined` when it is larger than
- * `maxBytes` or not a JSON object, since callers only read optional facts (date, platform) from it.
+ * An image config (or another small JSON blob) as an object; `undefined` when it is over
+ * `maxBytes` or not a JSON object, since callers only read optional facts (date, platform) from
+ * it. With the descriptor's `size`, bytes past it are an error (the registry lies about the
+ * blob); either way the read stops at the bound, nothing past it is held.
  */
-export async function readConfig(client: BlobGetter, repository: string, digest: string, maxBytes = MAX_CONFIG_BYTES): Promise<Record<string, unknown> | undefined> {
-  const stream = await client.blobGet(repository, digest);
+export async function readConfig(client: BlobGetter, repository: string, digest: string, options: ReadConfigOptions | number = {}): Promise<Record<string, unknown> | undefined> {
+  const { size, maxBytes = MAX_CONFIG_BYTES } = typeof options === 'number' ? { maxBytes: options } : options;
+  if (size !== undefined && size > maxBytes) {
+    throw new ManifestSyntaxError(`config ${digest} is ${size} bytes, over the ${maxBytes}-byte cap`);
+  }
+  const stream = await client.blobGet(repository, digest, size === undefined ? undefined : { size });
   const chunks: Buffer[] = [];
-  let size = 0;
+  let total = 0;
   for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
+    total += (chunk as Buffer).length;
+    if (total > maxBytes) {
       stream.destroy();
       return undefined;
     }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
-import { isDigest } from './digest';
+import { isDigest, parseDigest } from './digest';
 import { isIndex, layoutVersion, ManifestSyntaxError, parseConfig, parseIndex, parseManifest, type ParsedManifest } from './image-graph';
 import {
   formatPlatform,
@@ -71,10 +71,16 @@ function malformed(dir: string, problem: string): AurenError {
   );
 }
 
-function blobPath(dir: string, digest: string): string {
-  const [algorithm, encoded] = digest.split(':');
-  return join(dir, 'blobs', algorithm, encoded);
+/**
+ * `blobs/<alg>/<hex>` of a layout: the one place a digest becomes a path, for the reader and
+ * for writers (a released image fetched from a registry). The digest is parsed first, so a
+ * path-like value (`sha256:../../x`) never names a file outside the layout.
+ */
+export function layoutBlobPath(dir: string, digest: string): string {
+  const { algorithm, hex } = parseDigest(digest, `a blob path under ${dir}`);
+  return join(dir, 'blobs', algorithm, hex);
 }
+const blobPath = layoutBlobPath;
 
 async function hashFile(path: string, algorithm: string): Promise<string> {
   const hash = createHash(algorithm);

@@ -23,8 +23,20 @@ export interface RegistryClientOptions {
   onRequest?: (method: string, url: string, status: number) => void;
   /** Blobs up to this size go in one PUT; larger ones in PATCH chunks of this size. Default 16 MiB. */
   chunkSizeBytes?: number;
-  /** Time allowed for the answer's headers on requests without a body. Default 60 s. */
+  /** Time allowed for the answer's headers once a request (and its body) is sent. Default 60 s. */
   requestTimeoutMs?: number;
+  /** Longest silence allowed while an answer's body is read. Default 60 s. */
+  bodyIdleTimeoutMs?: number;
+  /** A body arriving slower than this over `windowMs` of waiting is abandoned. Default 1 KiB/s over 30 s. */
+  lowSpeedLimit?: { bytesPerSecond: number; windowMs: number };
+}
+
+export interface BlobGetOptions {
+  /**
+   * The descriptor's size: a Content-Length over it is refused before reading, and the stream
+   * errors before handing out a byte past it (or when it ends short of it).
+   */
+  size?: number;
 }
 
 export interface BlobSource {
@@ -69,8 +81,8 @@ export interface RegistryClient {
   /** `checkExists: false` skips the HEAD when the caller already knows the blob is missing. */
   blobUpload(repo: string, source: BlobSource, options?: { checkExists?: boolean }): Promise<'uploaded' | 'already-exists'>;
   blobMount(repo: string, fromRepo: string, digest: string): Promise<'mounted' | 'not-mounted'>;
-  /** The blob's bytes; the stream errors if they do not hash to `digest`. */
-  blobGet(repo: string, digest: string): Promise<Readable>;
+  /** The blob's bytes; the stream errors if they do not hash to `digest` (or overrun `options.size`). */
+  blobGet(repo: string, digest: string, options?: BlobGetOptions): Promise<Readable>;
   /** Bytes `start..end` (inclusive) of a blob, for resuming or chunking a copy without re-reading its head. */
   blobGetRange(repo: string, digest: string, start: number, end: number): Promise<Readable>;
   manifestGet(repo: string, ref: string): Promise<ManifestGetResult | 'not-found'>;

@@ -4,7 +4,7 @@ import { redactText } from '../../errors/redact';
 import { normalizeScopes, parseChallenges, scopesCover, type Challenge } from './challenge';
 import { resolveCredentials, type ResolvedCredentials } from './credentials';
 import { registryHost } from './docker-config';
-import type { Authenticator, CredentialHelpers, Credentials, Scope } from './types';
+import type { Authenticator, ChallengeContext, CredentialHelpers, Credentials, Scope } from './types';
 
 export type CredentialsSource =
   | Credentials
@@ -30,6 +30,30 @@ export interface AuthenticatorOptions {
   userAgent?: string;
   /** OAuth2 `client_id` for identity-token requests. */
   clientId?: string;
+  /** Deadline for one token request, answer included. Default 60 s. */
+  tokenTimeoutMs?: number;
+}
+
+/** containers/image's `MaxAuthTokenBodySize`: a token answer is small JSON. */
+const MAX_TOKEN_ANSWER_BYTES = 1024 * 1024;
+
+async function readTokenAnswer(response: Awaited<ReturnType<typeof undiciFetch>>, origin: string, registry: string, timeoutMs: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > MAX_TOKEN_ANSWER_BYTES) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new AurenError('auth', `token service ${origin} for ${registry} sent more than ${MAX_TOKEN_ANSWER_BYTES} bytes`, 'The token service is misbehaving; check the registry configuration.');
+      }
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (error) {
+    if (error instanceof AurenError) throw error;
+    throw new AurenError('auth', `token service ${origin} for ${registry} did not finish its answer within ${timeoutMs} ms`, 'Retry; if it persists, check the token service.', { cause: error });
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Per the token spec: "When omitted, this defaults to 60 seconds". */
@@ -56,6 +80,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
   const now = options.now ?? Date.now;
   const userAgent = options.userAgent ?? 'auren-registry-plugin';
   const clientId = options.clientId ?? 'auren-registry-plugin';
+  const tokenTimeoutMs = options.tokenTimeoutMs ?? 60_000;
   const secrets = new Set<string>();
   const credentialCache = new Map<string, Promise<ResolvedCredentials | undefined>>();
   const basicByRegistry = new Map<string, string>();
@@ -93,7 +118,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
   const dispatcherFor = (url: URL): Dispatcher | undefined =>
     typeof options.dispatcher === 'function' ? options.dispatcher(url.origin) : options.dispatcher;
 
-  const fetchToken = async (registry: string, challenge: Challenge, scopes: Scope[]): Promise<string> => {
+  const fetchToken = async (registry: string, challenge: Challenge, scopes: Scope[], context: ChallengeContext | undefined): Promise<string> => {
     const realm = challenge.params.realm;
     let realmUrl: URL;
     try {
@@ -104,6 +129,15 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
         'auth',
         `registry ${registry} sent a Bearer challenge without a usable realm (${JSON.stringify(realm ?? '')})`,
         'The registry or its token service is misconfigured; check its `auth.token.realm` setting.',
+      );
+    }
+    // A password or refresh token sent to a cleartext realm is handed to anyone on the path;
+    // a registry reached over HTTPS does not get to name one.
+    if (context?.origin.startsWith('https:') && realmUrl.protocol === 'http:') {
+      throw new AurenError(
+        'auth',
+        `registry ${registry} (${context.origin}) named a token service on plain HTTP (${realmUrl.origin}); refusing to send credentials or ask for a token in clear`,
+        'The registry or its token service is misconfigured: its `auth.token.realm` must be an https:// URL.',
       );
     }
     const credentials = await credentialsFor(registry);
@@ -122,13 +156,18 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
           headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
           dispatcher: dispatcherFor(realmUrl),
+          // A 307/308 would send the refresh token in the body to wherever it points.
+          redirect: 'error',
+          signal: AbortSignal.timeout(tokenTimeoutMs),
         });
       } else {
         const url = new URL(realmUrl);
         if (service) url.searchParams.set('service', service);
         for (const scope of scopes) url.searchParams.append('scope', scope);
         if (credentials) headers.authorization = basicHeader(credentials);
-        response = await doFetch(url, { headers, dispatcher: dispatcherFor(url) });
+        // undici drops Authorization on a cross-origin redirect (Fetch standard), so a realm
+        // that redirects elsewhere gets no password there.
+        response = await doFetch(url, { headers, dispatcher: dispatcherFor(url), signal: AbortSignal.timeout(tokenTimeoutMs) });
       }
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -141,7 +180,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
       );
     }
 
-    const text = await response.text();
+    const text = await readTokenAnswer(response, realmUrl.origin, registry, tokenTimeoutMs);
     if (response.status === 401 || response.status === 403) {
       throw new AurenError(
         'auth',
@@ -186,7 +225,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
       return valid.reverse().find((t) => scopesCover(t.scopes, wanted))?.header;
     },
 
-    async authorize(registry, challengeHeader, scopes) {
+    async authorize(registry, challengeHeader, scopes, context) {
       const challenges = parseChallenges(challengeHeader);
       const bearer = challenges.find((c) => c.scheme === 'bearer');
       if (bearer) {
@@ -194,7 +233,7 @@ export function createAuthenticator(options: AuthenticatorOptions = {}): Authent
         const key = `${registryHost(registry)} ${merged.join(' ')}`;
         let pending = inFlight.get(key);
         if (!pending) {
-          pending = fetchToken(registry, bearer, merged).finally(() => inFlight.delete(key));
+          pending = fetchToken(registry, bearer, merged, context).finally(() => inFlight.delete(key));
           inFlight.set(key, pending);
         }
         return pending;

@@ -9,14 +9,23 @@ export interface Credentials {
   password: string;
 }
 
+export interface ChallengeContext {
+  /** The registry origin that sent the challenge. */
+  origin: string;
+}
+
 /** `repository:<name>:pull,push`, `repository:<name>:delete`, … as in the token spec. */
 export type Scope = string;
 
 export interface Authenticator {
   /** A still-valid Authorization header for these scopes, without a round trip, if one is cached. */
   cached(registry: string, scopes: readonly Scope[]): string | undefined;
-  /** Answer a 401 challenge: returns the Authorization header value, or undefined for none. */
-  authorize(registry: string, challenge: string, scopes: readonly Scope[]): Promise<string | undefined>;
+  /**
+   * Answer a 401 challenge: returns the Authorization header value, or undefined for none.
+   * `context.origin` is the origin (`https://host:port`) whose 401 carried the challenge; a
+   * realm on plain HTTP is refused when that origin is HTTPS.
+   */
+  authorize(registry: string, challenge: string, scopes: readonly Scope[], context?: ChallengeContext): Promise<string | undefined>;
   /** Every secret this authenticator knows (for redaction of logs and errors). */
   secrets(): string[];
 }

@@ -5,13 +5,25 @@ import { redactText } from '../../errors/redact';
 import type { Authenticator, Scope } from '../auth/types';
 import { isLoopbackRegistry } from '../reference';
 import { createAnswers, discard, type Answers } from './answers';
+import { guardBody, type BodyLimits } from './body-guard';
 import { localFailure, NetworkFailure, networkFailure, RETRYABLE_CODES, speaksPlainHttp, TLS_CODES } from './failures';
 import { backoff, isRetryableStatus, retryAfterMs, sleep, type RetryOptions } from './retry';
 
 /**
  * The HTTP layer under every resource module (regclient's `internal/reghttp` in spirit): one
- * `send` with auth challenges, retries with backoff, redirects that never carry credentials to
- * another origin, and the scheme decision for loopback registries.
+ * `send` with auth challenges, retries with backoff, redirects, time bounds on every body, and
+ * the scheme decision for loopback registries.
+ *
+ * Credentials belong to the registry's origin (scheme, host and port) and to nothing else, as
+ * docker's distribution client keys its authorizers by the endpoint that sent the challenge:
+ * - a redirect, an upload `Location` or a `Link` on another origin is used without them
+ *   (storage backends and CDNs get signed URLs: S3, GCS, DOCR's Spaces, GHCR's blob host);
+ * - a 401 from another origin is never answered with them, and its realm is never asked for a
+ *   token (a redirect target could otherwise name its own realm and collect the password);
+ * - after HTTPS, nothing continues over plain HTTP: a redirect or `Location` to `http://` is
+ *   refused outright, since even without credentials it would move image bytes in clear.
+ * containers/image attaches its credentials to whatever URL an upload `Location` names; that
+ * is the behaviour refused here.
  */
 export interface TransportOptions {
   registry: string;
@@ -23,7 +35,10 @@ export interface TransportOptions {
   dispatcher?: Dispatcher;
   retry: RetryOptions;
   userAgent: string;
+  /** Time allowed for the answer's headers once the request (and its body) is sent. */
   requestTimeoutMs: number;
+  /** Idle and low-speed limits on reading every answer's body. */
+  bodyLimits: BodyLimits;
   onRequest?: (method: string, url: string, status: number) => void;
 }
 
@@ -85,16 +100,29 @@ export function createTransport(options: TransportOptions): Transport {
     return new AurenError('registry', `registry ${registry} is not reachable (${failure.code})${tried} on ${what}`, hint, { cause: failure.original });
   }
 
+  /** Answers to uploads are an empty body or an error document; more than this is not read. */
+  const MAX_UPLOAD_ANSWER_BYTES = 1024 * 1024;
+
   /**
    * A streamed body (a blob or a chunk of one) goes out through undici's `request`, which writes
    * the stream's chunks to the socket as they are; `fetch` would copy each chunk into a new array
    * first, doubling the memory a push holds until V8 collects it. The answers to uploads are small
-   * (distribution sends an empty body or an error document), so the body is read here and the
-   * rest of the transport sees the same `Response` as for any request.
+   * (distribution sends an empty body or an error document), so the body is read here, up to a
+   * cap, and the rest of the transport sees the same `Response` as for any request.
    */
   async function sendStream(url: string, method: string, headers: Record<string, string>, body: Readable, signal: AbortSignal): Promise<Response> {
     const res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher: options.dispatcher, signal });
-    const text = Buffer.from(await res.body.arrayBuffer());
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of res.body) {
+      total += (chunk as Buffer).length;
+      if (total > MAX_UPLOAD_ANSWER_BYTES) {
+        res.body.destroy();
+        throw answers.garbage(`${method} ${new URL(url).pathname}`, `an answer of more than ${MAX_UPLOAD_ANSWER_BYTES} bytes to an upload`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks);
     if (res.statusCode < 200 || res.statusCode > 599) {
       throw new AurenError('registry', `registry ${registry} answered an invalid HTTP status (${res.statusCode}) to ${method} ${new URL(url).pathname}`, 'The registry or a proxy in front of it is misbehaving; check its logs.');
     }
@@ -106,29 +134,49 @@ export function createTransport(options: TransportOptions): Transport {
     return new Response(empty ? null : text, { status: res.statusCode, headers: answerHeaders });
   }
 
-  /** One HTTP exchange, following redirects by hand so `Authorization` stays with its origin. */
-  async function exchangeAt(spec: RequestSpec, target: string, authorization: string | undefined): Promise<Response> {
+  function downgrade(what: string, home: string, url: string): AurenError {
+    return new AurenError(
+      'registry',
+      `registry ${registry} (${home}) sent ${what} on to plain HTTP (${new URL(url).origin}); refusing to continue over plain HTTP after HTTPS`,
+      'A registry reached over HTTPS must keep its uploads, redirects and token service on HTTPS; check its storage redirect and `Location` settings.',
+    );
+  }
+
+  const stalled = (what: string) => (problem: string) =>
+    new AurenError('registry', `registry ${registry} stalled on ${what}: ${problem}`, 'The registry or the network is stuck or far too slow; retry, and check the registry health.');
+
+  /**
+   * One HTTP exchange, following redirects by hand so `Authorization` goes to `home` (the
+   * registry's origin) only. Returns the answer and the URL that gave it.
+   */
+  async function exchangeAt(spec: RequestSpec, target: string, home: string, authorization: string | undefined): Promise<{ res: Response; url: string }> {
     let url = target;
     let method = spec.method;
     let withBody = true;
-    const origin = new URL(target).origin;
+    const secureHome = home.startsWith('https:');
     for (let hop = 0; ; hop++) {
+      if (secureHome && url.startsWith('http:')) throw downgrade(spec.what, home, url);
       const headers: Record<string, string> = { 'user-agent': options.userAgent, 'accept-encoding': 'identity', ...spec.headers };
-      // Storage backends and CDNs (S3, GCS, DOCR's Spaces, GHCR's blob host) get signed URLs,
-      // never the registry's credentials (as the Fetch standard and docker do).
-      if (authorization && new URL(url).origin === origin) headers.authorization = authorization;
+      if (authorization && new URL(url).origin === home) headers.authorization = authorization;
       if (!withBody) delete headers['content-length'];
       const body = withBody ? spec.body?.() : undefined;
       const controller = new AbortController();
-      // Bodies can take long to send; only body-less requests get a deadline for the answer.
-      const timer = body === undefined ? setTimeout(() => controller.abort(), options.requestTimeoutMs) : undefined;
+      // The answer's headers are due `requestTimeoutMs` after the request is out: at once for
+      // a request without a body, once a streamed body has been read to its end, and after the
+      // time a buffered body needs at the lowest speed allowed.
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (ms: number) => {
+        timer = setTimeout(() => controller.abort(), ms);
+      };
+      if (body === undefined) arm(options.requestTimeoutMs);
+      else if (body instanceof Readable) body.once('end', () => arm(options.requestTimeoutMs));
+      else arm(options.requestTimeoutMs + Math.ceil((body.length * 1000) / options.bodyLimits.lowSpeed.bytesPerSecond));
       let res: Response;
       try {
         res = body instanceof Readable ? await sendStream(url, method, headers, body, controller.signal) : await fetch(url, {
           method,
           headers,
-          body: body instanceof Readable ? (body as unknown as AsyncIterable<Uint8Array>) : body,
-          duplex: body instanceof Readable ? 'half' : undefined,
+          body,
           dispatcher: options.dispatcher,
           redirect: 'manual',
           signal: controller.signal,
@@ -136,13 +184,19 @@ export function createTransport(options: TransportOptions): Transport {
         // An early answer (401, 5xx) can leave the body half read; close its file now.
         if (body instanceof Readable && !body.readableEnded) body.destroy();
       } catch (error) {
-        if (body instanceof Readable) body.destroy();
+        if (body instanceof Readable) {
+          // The body's own failure (a source blob that overran its size, in a copy) is the
+          // story, not the length mismatch undici reports for it.
+          if (body.errored instanceof AurenError) throw body.errored;
+          body.destroy();
+        }
         throw error;
       } finally {
         if (timer) clearTimeout(timer);
       }
+      res = guardBody(res, options.bodyLimits, stalled(spec.what), () => controller.abort());
       const next = REDIRECTS.has(res.status) ? res.headers.get('location') : null;
-      if (!next || hop >= MAX_REDIRECTS) return res;
+      if (!next || hop >= MAX_REDIRECTS) return { res, url };
       await discard(res);
       url = new URL(next, url).toString();
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
@@ -152,16 +206,18 @@ export function createTransport(options: TransportOptions): Transport {
     }
   }
 
-  async function exchange(spec: RequestSpec, authorization: string | undefined): Promise<Response> {
+  async function exchange(spec: RequestSpec, authorization: string | undefined): Promise<{ res: Response; url: string; home: string }> {
     const absolute = /^https?:\/\//.test(spec.url);
     const trying = scheme ?? 'https';
     const target = absolute ? spec.url : `${trying}://${apiHost}${spec.url}`;
+    // An absolute URL (upload Location, Link page) came from an answer, so the scheme is known.
+    const home = new URL(`${trying}://${apiHost}`).origin;
     const probing = !absolute && scheme === undefined;
     try {
-      const res = await exchangeAt(spec, target, authorization);
+      const { res, url } = await exchangeAt(spec, target, home, authorization);
       if (probing) scheme = 'https';
       options.onRequest?.(spec.method, target, res.status);
-      return res;
+      return { res, url, home };
     } catch (error) {
       // Requests in flight together may all be probing; each one falls back on its own evidence.
       if (probing && scheme !== 'https' && speaksPlainHttp(error)) {
@@ -182,8 +238,10 @@ export function createTransport(options: TransportOptions): Transport {
     let authorized = false;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
+      let answeredBy: string;
+      let home: string;
       try {
-        res = await exchange(spec, authorization);
+        ({ res, url: answeredBy, home } = await exchange(spec, authorization));
       } catch (error) {
         if (error instanceof AurenError) throw error;
         const failure = networkFailure(error);
@@ -201,9 +259,17 @@ export function createTransport(options: TransportOptions): Transport {
       if (res.status === 401) {
         const challenge = res.headers.get('www-authenticate');
         await discard(res);
+        const from = new URL(answeredBy).origin;
+        if (from !== home) {
+          throw new AurenError(
+            'auth',
+            `${from} answered 401 to ${spec.what} after registry ${registry} sent the request there; the registry's credentials are only sent to ${home}`,
+            'A registry that hands blobs or uploads to another host must give it URLs that need no credentials (signed URLs); check the registry storage settings.',
+          );
+        }
         if (authenticator && challenge && !authorized) {
           authorized = true;
-          authorization = await authenticator.authorize(registry, challenge, spec.scopes);
+          authorization = await authenticator.authorize(registry, challenge, spec.scopes, { origin: home });
           if (authorization) {
             attempt--;
             continue;
