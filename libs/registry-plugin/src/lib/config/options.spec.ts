@@ -27,14 +27,14 @@ describe('normalizeOptions', () => {
     [{ registry: 'http://127.0.0.1:5000' }, /invalid registry address/],
     [{ registry: '127.0.0.1:99999' }, /invalid registry address/],
     [{ namespace: 'Upper/Case' }, /invalid registry namespace/],
-    [{ builder: 'kaniko' }, /invalid builder/],
-    [{ scan: { severity: ['SEVERE'] } }, /unknown severity/],
+    [{ builder: 'kaniko' }, /option builder must be one of auto, buildah, docker, podman/],
+    [{ scan: { severity: ['SEVERE'] } }, /option scan.severity\[0\] must be one of UNKNOWN/],
     [{ scan: { ignore: [{ id: 'CVE-1', expires: 'tomorrow' }] } }, /YYYY-MM-DD/],
     [{ retention: { keepReleases: -1 } }, /retention.keepReleases/],
     [{ retention: { keepPatterns: 'latest' } }, /retention.keepPatterns/],
     [{ retention: { overrides: { 'auren-api': { keepReleases: 'five' } } } }, /retention.overrides.auren-api.keepReleases/],
     [{ retention: { overrides: { 'auren-api': { keepLast: 3 } } } }, /unknown option retention.overrides.auren-api.keepLast/],
-    [{ retention: { overrides: ['auren-api'] } }, /retention.overrides must map/],
+    [{ retention: { overrides: ['auren-api'] } }, /option retention.overrides must be an object, got a list/],
   ])('rejects %j with a clear error', (options, message) => {
     expect(() => normalizeOptions(options as never, {})).toThrow(message);
     expect(() => normalizeOptions(options as never, {})).toThrow(AurenError);

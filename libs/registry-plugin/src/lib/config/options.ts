@@ -1,4 +1,6 @@
 import { configError } from '../errors/errors';
+import { parseRegistryOverride } from './registry-address';
+import { checkEnvironmentOverride, checkPluginOptions } from './schema';
 
 /** The plugin's package name, as nx.json's `plugins` and executor references (`<name>:image`) spell it. */
 export const PLUGIN_NAME = '@auren/registry-plugin';
@@ -109,6 +111,8 @@ export interface RegistryPluginOptions {
   /** CA bundle trusted for registry TLS, relative to the workspace root. */
   caFile?: string;
   signing?: SigningOptions;
+  /** The registry monitor's section, checked by its own options (lib/monitor/options.ts). */
+  monitor?: Record<string, unknown>;
 }
 
 export interface AurenConfig {
@@ -128,107 +132,28 @@ export interface AurenConfig {
 export const DEFAULT_REGISTRY = '127.0.0.1:5000';
 export const DEFAULT_NAMESPACE = 'auren';
 
-/** `host[:port]` — a hostname or IPv4/IPv6 literal with an optional port; no scheme, no path. */
-const HOST_RE = /^(?:localhost|(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/;
-/** Repository path components, from the OCI distribution spec's `<name>` grammar. */
-const NAMESPACE_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-
-export function validateRegistryHost(host: string, origin: string): string {
-  const match = HOST_RE.exec(host);
-  const port = match?.[1] ? Number(match[1]) : undefined;
-  if (!match || (port !== undefined && (port < 1 || port > 65535))) {
-    throw configError(
-      `invalid registry address "${host}" (from ${origin})`,
-      'Use host[:port], for example 127.0.0.1:5000, registry.digitalocean.com or ghcr.io — no scheme and no path.',
-    );
-  }
-  return host;
-}
-
-export function validateNamespace(namespace: string, origin: string): string {
-  if (namespace !== '' && !NAMESPACE_RE.test(namespace)) {
-    throw configError(
-      `invalid registry namespace "${namespace}" (from ${origin})`,
-      'Use lower-case path components separated by "/", e.g. auren or my-org/auren.',
-    );
-  }
-  return namespace;
-}
-
-/** Parses `AUREN_REGISTRY` = `host[:port][/namespace]`. */
-export function parseRegistryOverride(value: string): { registry: string; namespace: string | undefined } {
-  const trimmed = value.trim();
-  if (/^[a-z]+:\/\//i.test(trimmed)) {
-    throw configError(
-      `invalid AUREN_REGISTRY "${value}": no scheme allowed`,
-      'Write AUREN_REGISTRY as host[:port][/namespace], e.g. 127.0.0.1:5000/auren.',
-    );
-  }
-  const slash = trimmed.indexOf('/');
-  const host = slash === -1 ? trimmed : trimmed.slice(0, slash);
-  const namespace = slash === -1 ? undefined : trimmed.slice(slash + 1).replace(/\/+$/, '');
-  validateRegistryHost(host, 'AUREN_REGISTRY');
-  if (namespace !== undefined) validateNamespace(namespace, 'AUREN_REGISTRY');
-  return { registry: host, namespace };
-}
+// Address rules live with the insecure-registry rule; re-exported for existing callers.
+export { isInsecureRegistry, parseRegistryOverride, validateNamespace, validateRegistryHost } from './registry-address';
 
 // Defined by the registry layer (it decides the scheme); re-exported for existing callers.
 export { isLoopbackRegistry } from '../registry/reference';
 
-function severityList(value: unknown, origin: string): Severity[] {
-  const list = Array.isArray(value) ? value : String(value).split(',');
-  return list.map((s) => {
-    const upper = String(s).trim().toUpperCase();
-    if (!SEVERITIES.includes(upper as Severity)) {
-      throw configError(`unknown severity "${s}" in ${origin}`, `Use any of ${SEVERITIES.join(', ')}.`);
-    }
-    return upper as Severity;
-  });
-}
+const RETENTION_DEFAULTS: Required<RetentionRules> = { keepReleases: 10, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false };
 
-function oneOf<T extends string>(value: unknown, allowed: readonly T[], fallback: T, origin: string): T {
-  if (value === undefined || value === null || value === '') return fallback;
-  if (!allowed.includes(value as T)) {
-    throw configError(`invalid ${origin}: "${String(value)}"`, `Use one of: ${allowed.join(', ')}.`);
-  }
-  return value as T;
-}
-
-function nonNegative(value: unknown, fallback: number, origin: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw configError(`invalid ${origin}: ${JSON.stringify(value)}`, 'Use a non-negative number.');
-  }
-  return value;
-}
-
-const RETENTION_KEYS = ['keepReleases', 'keepPatterns', 'devMaxAgeDays', 'deleteUntagged'];
-
-function retentionRules(rules: RetentionRules, base: Required<RetentionRules>, origin: string): Required<RetentionRules> {
-  if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) throw configError(`${origin} must be an object`);
-  const unknown = Object.keys(rules).filter((k) => !RETENTION_KEYS.includes(k) && !(origin === 'retention' && k === 'overrides'));
-  if (unknown.length) throw configError(`unknown option ${origin}.${unknown[0]}`, `${origin} takes ${RETENTION_KEYS.join(', ')}.`);
-  const patterns = rules.keepPatterns ?? base.keepPatterns;
-  if (!Array.isArray(patterns) || patterns.some((p) => typeof p !== 'string' || !p)) {
-    throw configError(`invalid ${origin}.keepPatterns: ${JSON.stringify(patterns)}`, 'Use a list of tag globs, e.g. ["latest", "stable-*"].');
-  }
-  const deleteUntagged = rules.deleteUntagged ?? base.deleteUntagged;
-  if (typeof deleteUntagged !== 'boolean') throw configError(`invalid ${origin}.deleteUntagged: ${JSON.stringify(deleteUntagged)}`, 'Use true or false.');
+function retentionRules(rules: RetentionRules, base: Required<RetentionRules>): Required<RetentionRules> {
   return {
-    keepReleases: nonNegative(rules.keepReleases, base.keepReleases, `${origin}.keepReleases`),
-    keepPatterns: patterns,
-    devMaxAgeDays: nonNegative(rules.devMaxAgeDays, base.devMaxAgeDays, `${origin}.devMaxAgeDays`),
-    deleteUntagged,
+    keepReleases: rules.keepReleases ?? base.keepReleases,
+    keepPatterns: rules.keepPatterns ?? base.keepPatterns,
+    devMaxAgeDays: rules.devMaxAgeDays ?? base.devMaxAgeDays,
+    deleteUntagged: rules.deleteUntagged ?? base.deleteUntagged,
   };
 }
 
 function retentionConfig(retention: RetentionOptions): RetentionConfig {
-  const common = retentionRules(retention, { keepReleases: 10, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false }, 'retention');
-  const overrides = retention.overrides ?? {};
-  if (typeof overrides !== 'object' || Array.isArray(overrides)) throw configError('retention.overrides must map app or repository names to rules');
+  const common = retentionRules(retention, RETENTION_DEFAULTS);
   return {
     ...common,
-    overrides: Object.fromEntries(Object.entries(overrides).map(([key, rules]) => [key, retentionRules(rules, common, `retention.overrides.${key}`)])),
+    overrides: Object.fromEntries(Object.entries(retention.overrides ?? {}).map(([key, rules]) => [key, retentionRules(rules, common)])),
   };
 }
 
@@ -241,13 +166,9 @@ export function retentionFor(config: Pick<AurenConfig, 'namespace' | 'retention'
 
 /** `signing` from nx.json with AUREN_SIGNING_KEY / AUREN_SIGNING_PUBLIC_KEY (CI) on top. */
 function signingConfig(raw: SigningOptions, env: NodeJS.ProcessEnv): SigningConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw configError('signing must be an object');
-  const known = ['key', 'publicKey', 'keyless', 'identity', 'issuer', 'tlog'];
-  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
-  if (unknown.length) throw configError(`unknown option signing.${unknown[0]}`, `signing takes ${known.join(', ')}.`);
-  const key = env.AUREN_SIGNING_KEY || raw.key;
-  const publicKey = env.AUREN_SIGNING_PUBLIC_KEY || raw.publicKey;
-  if (raw.keyless) {
+  const key = environmentOverride(env, 'AUREN_SIGNING_KEY') ?? raw.key;
+  const publicKey = environmentOverride(env, 'AUREN_SIGNING_PUBLIC_KEY') ?? raw.publicKey;
+  if (raw.keyless === true) {
     if (key) throw configError('signing.keyless and signing.key (or AUREN_SIGNING_KEY) are both set', 'Choose one: a key pair, or keyless signing in CI.');
     if (!raw.identity || !raw.issuer) {
       throw configError(
@@ -257,52 +178,53 @@ function signingConfig(raw: SigningOptions, env: NodeJS.ProcessEnv): SigningConf
     }
     return { mode: 'keyless', identity: raw.identity, issuer: raw.issuer, publicKey: undefined, tlog: true };
   }
-  if (raw.tlog !== undefined && typeof raw.tlog !== 'boolean') throw configError(`invalid signing.tlog: ${JSON.stringify(raw.tlog)}`, 'Use true or false.');
   if (key) return { mode: 'key', key, publicKey, tlog: raw.tlog ?? false };
   return { mode: 'none', publicKey, tlog: false };
 }
 
+/**
+ * An AUREN_* override, checked like the option it replaces. Set but empty counts as unset: CI
+ * systems expand a missing variable to "".
+ */
+function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY'): string | undefined {
+  const value = env[variable];
+  return value ? checkEnvironmentOverride(variable, value) : undefined;
+}
+
+/**
+ * nx.json's plugin options (and the AUREN_* overrides) checked against their schema
+ * (plugin-options.schema.json), then every default applied once: the result is fully typed,
+ * and anything the schema does not allow is refused with the option's path, never coerced.
+ */
 export function normalizeOptions(
   options: RegistryPluginOptions | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): AurenConfig {
-  const raw = (options ?? {}) as RegistryPluginOptions;
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw configError('the @auren/registry-plugin options in nx.json must be an object');
-  }
-  let registry = validateRegistryHost(raw.registry ?? DEFAULT_REGISTRY, 'nx.json registry');
-  let namespace = validateNamespace(raw.namespace ?? DEFAULT_NAMESPACE, 'nx.json namespace');
+  const raw = options ?? {};
+  checkPluginOptions(raw);
+  let registry = raw.registry ?? DEFAULT_REGISTRY;
+  let namespace = raw.namespace ?? DEFAULT_NAMESPACE;
   if (env.AUREN_REGISTRY) {
     const override = parseRegistryOverride(env.AUREN_REGISTRY);
     registry = override.registry;
     if (override.namespace !== undefined) namespace = override.namespace;
   }
   const scan = raw.scan ?? {};
-  const ignore = (scan.ignore ?? []).map((rule, i) => {
-    if (!rule || typeof rule.id !== 'string' || !rule.id) {
-      throw configError(`scan.ignore[${i}] needs an "id"`, 'Write entries as { "id": "CVE-2024-1234", "expires": "2026-12-31" }.');
-    }
-    if (rule.expires !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(rule.expires)) {
-      throw configError(`scan.ignore[${i}].expires must be YYYY-MM-DD, got "${rule.expires}"`);
-    }
-    return { ...rule };
-  });
   const tags = raw.tags ?? {};
-  const retention = raw.retention ?? {};
   const budgets = raw.budgets ?? {};
   return {
     registry,
     namespace,
-    builder: oneOf(raw.builder, ['auto', 'buildah', 'docker', 'podman'] as const, 'auto', 'builder'),
+    builder: raw.builder ?? 'auto',
     baseImages: Object.fromEntries(
       Object.entries(raw.baseImages ?? {}).map(([from, to]) => [from, to.replace(/\{registry\}/g, registry).replace(/\{namespace\}/g, namespace)]),
     ),
     scan: {
-      scanner: oneOf(env.AUREN_SCANNER ?? scan.scanner, ['trivy', 'grype'] as const, 'trivy', 'scan.scanner'),
-      severity: scan.severity ? severityList(scan.severity, 'scan.severity') : ['HIGH', 'CRITICAL'],
+      scanner: (environmentOverride(env, 'AUREN_SCANNER') as ScannerName | undefined) ?? scan.scanner ?? 'trivy',
+      severity: scan.severity ? [...new Set(scan.severity)] : ['HIGH', 'CRITICAL'],
       ignoreUnfixed: scan.ignoreUnfixed ?? false,
-      ignore,
-      allowUnscanned: oneOf(scan.allowUnscanned, ['never', 'loopback', 'always'] as const, 'loopback', 'scan.allowUnscanned'),
+      ignore: (scan.ignore ?? []).map((rule) => ({ ...rule })),
+      allowUnscanned: scan.allowUnscanned ?? 'loopback',
       secretAllowPaths: scan.secretAllowPaths ?? [],
     },
     tags: {
@@ -312,10 +234,10 @@ export function normalizeOptions(
       pushPullRequests: tags.pushPullRequests ?? false,
       initialVersion: tags.initialVersion ?? '0.1.0',
     },
-    retention: retentionConfig(retention),
+    retention: retentionConfig(raw.retention ?? {}),
     budgets: {
-      warnBytes: nonNegative(budgets.warnBytes, 500_000_000, 'budgets.warnBytes'),
-      failBytes: nonNegative(budgets.failBytes, 1_000_000_000, 'budgets.failBytes'),
+      warnBytes: budgets.warnBytes ?? 500_000_000,
+      failBytes: budgets.failBytes ?? 1_000_000_000,
     },
     insecureRegistries: raw.insecureRegistries ?? [],
     caFile: raw.caFile,

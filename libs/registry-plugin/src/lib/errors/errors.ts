@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact';
+
 /**
  * Typed errors for unexpected failures. Expected outcomes (already-exists, not-found,
  * blocked-by-policy) are values, not exceptions; these are for everything else.
@@ -29,6 +31,22 @@ export class AurenError extends Error {
 export const configError = (message: string, hint?: string) => new AurenError('config', message, hint);
 export const inputError = (message: string, hint?: string) => new AurenError('input', message, hint);
 
+export const CREDENTIALS_IN_ADDRESS =
+  'registry address contains credentials; put them in AUREN_REGISTRY_USERNAME/AUREN_REGISTRY_PASSWORD (or a docker credential helper)';
+
+/**
+ * An address or reference written with `user:password@`: refused before any use, showing it
+ * with the userinfo as `***` (`shown`, already redacted by the caller), so neither the message
+ * nor its stack ever holds the secret.
+ */
+export function credentialsInAddressError(shown: string, origin: string | undefined, kind: 'config' | 'input' = 'config'): AurenError {
+  return new AurenError(
+    kind,
+    `${CREDENTIALS_IN_ADDRESS}: "${shown}"${origin ? ` (from ${origin})` : ''}`,
+    'Write the address as host[:port][/namespace] and give the user and password through the environment, `auren-registry login` or docker\'s config.json; they are never printed.',
+  );
+}
+
 /** Exit codes: 1 generic failure, 2 bad input or configuration, 3 blocked by policy. */
 export function exitCodeFor(error: unknown): number {
   if (!(error instanceof AurenError)) return 1;
@@ -52,11 +70,16 @@ export function exitCodeFor(error: unknown): number {
   }
 }
 
-/** One line (plus hint) for the user; never a stack trace for expected failure kinds. */
-export function formatError(error: unknown): string {
-  if (error instanceof AurenError) {
-    return error.hint ? `${error.message}\n  → ${error.hint}` : error.message;
-  }
-  if (error instanceof Error) return error.stack ?? error.message;
-  return String(error);
+/**
+ * One line (plus hint) for the user; never a stack trace for expected failure kinds. This is
+ * where every error becomes text (the CLI's and the executors' single boundary), so it is also
+ * where secrets are taken out: the values of the environment's credential variables and any
+ * `user:password@` in an address, whatever layer put them in the message or the stack.
+ */
+export function formatError(error: unknown, env: NodeJS.ProcessEnv = process.env): string {
+  let text: string;
+  if (error instanceof AurenError) text = error.hint ? `${error.message}\n  → ${error.hint}` : error.message;
+  else if (error instanceof Error) text = error.stack ?? error.message;
+  else text = String(error);
+  return redactSecrets(text, env);
 }

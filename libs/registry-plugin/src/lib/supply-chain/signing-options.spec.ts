@@ -18,7 +18,7 @@ describe('signing options', () => {
     [{ keyless: true }, /needs signing.identity and signing.issuer/],
     [{ keyless: true, identity: 'x', issuer: 'y', key: 'k' }, /both set/],
     [{ kee: 'cosign.key' }, /unknown option signing.kee/],
-    [{ key: 'k', tlog: 'yes' }, /invalid signing.tlog/],
+    [{ key: 'k', tlog: 'yes' }, /signing.tlog must be a boolean/],
   ])('rejects %j', (signing, message) => {
     expect(() => normalizeOptions({ signing } as never, {})).toThrow(message);
   });
