@@ -1,4 +1,4 @@
-import { validateRegistryHost } from '../../lib/config/options';
+import { isInsecureRegistry, validateRegistryHost } from '../../lib/config/options';
 import { readSecret, registryLogin } from '../../lib/providers/login';
 import type { LoginExecutorSchema } from '../../executors/login/schema';
 import schema from '../../executors/login/schema.json';
@@ -38,7 +38,7 @@ export const loginCommand: Command = {
       password,
       helper: flags.helper,
       dockerConfigDir: flags.dockerConfig,
-      insecure: config.insecureRegistries.includes(registry) || undefined,
+      insecure: isInsecureRegistry(registry, config.insecureRegistries) || undefined,
       caFile: config.caFile,
       env: io.env,
     });

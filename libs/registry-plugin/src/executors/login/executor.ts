@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
-import { validateRegistryHost } from '../../lib/config/options';
+import { isInsecureRegistry, validateRegistryHost } from '../../lib/config/options';
 import { readSecret, registryLogin, type LoginResult } from '../../lib/providers/login';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { LoginExecutorSchema } from './schema';
@@ -26,7 +26,7 @@ export function normalizeOptions(options: LoginExecutorSchema, config: AurenConf
     passwordStdin: options.passwordStdin ?? false,
     helper: options.helper?.trim() || undefined,
     dockerConfigDir: options.dockerConfig ? resolve(workspaceRoot, options.dockerConfig) : undefined,
-    insecure: config.insecureRegistries.includes(registry),
+    insecure: isInsecureRegistry(registry, config.insecureRegistries),
     caFile: config.caFile ? resolve(workspaceRoot, config.caFile) : undefined,
   };
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveBuilder } from '../builders';
 import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
-import { isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
+import { isInsecureRegistry, isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
 import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
 import { credentialHelpers } from '../exec/credential-helpers';
@@ -90,13 +90,12 @@ export function ociLabels(
  * 127.0.0.1 behind a tunnel keeps certificate checks in the builder too).
  */
 export async function insecureRegistriesFor(config: AurenConfig, images: string[], env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const hosts = new Set<string>(config.insecureRegistries);
-  const loopback = new Set<string>();
-  if (isLoopbackRegistry(config.registry)) loopback.add(config.registry);
-  for (const image of images) {
-    const host = image.split('/')[0];
-    if (image.includes('/') && isLoopbackRegistry(host)) loopback.add(host);
-  }
+  const used = [config.registry, ...images.filter((image) => image.includes('/')).map((image) => image.split('/')[0])];
+  // Only the listed registries this build uses, each spelled as the build writes it: buildah
+  // and podman match registries.conf locations by prefix, so an entry the build does not need
+  // could only ever widen what runs without TLS.
+  const hosts = new Set<string>(used.filter((host) => isInsecureRegistry(host, config.insecureRegistries)));
+  const loopback = new Set<string>(used.filter((host) => isLoopbackRegistry(host)));
   for (const host of loopback) {
     if (hosts.has(host)) continue;
     const dispatcher = createDispatcher({ registry: host, caFile: config.caFile, env });

@@ -1,4 +1,4 @@
-import type { AurenConfig } from '../config/options';
+import { isInsecureRegistry, validateRegistryHost, type AurenConfig } from '../config/options';
 import { credentialHelpers } from '../exec/credential-helpers';
 import { createAuthenticator } from '../registry/auth/authenticator';
 import { resolveCredentials } from '../registry/auth/credentials';
@@ -15,9 +15,12 @@ export async function connectRegistry(
   env: NodeJS.ProcessEnv,
   registry: string = config.registry,
 ): Promise<RegistryClient> {
+  // Every command's --registry, a promote's target, a mirror's source: an address with
+  // credentials in it is refused here, before any request could carry or print it.
+  validateRegistryHost(registry, 'the registry address');
   // Configured insecure: plain HTTP. Loopback: left to the client, which tries HTTPS first (a
   // tunnel to a real registry) and falls back to HTTP only when the server does not speak TLS.
-  const insecure = config.insecureRegistries.includes(registry) ? true : undefined;
+  const insecure = isInsecureRegistry(registry, config.insecureRegistries) ? true : undefined;
   const dispatcher = insecure ? undefined : await createDispatcher({ registry, caFile: config.caFile, env });
   return createRegistryClient({
     registry,

@@ -1,4 +1,5 @@
 import { validateNamespace, validateRegistryHost, type AurenConfig } from '../config/options';
+import { refuseCredentials } from '../config/registry-address';
 import { inputError } from '../errors/errors';
 import { isImmutableTag, repositoryPath } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
@@ -33,6 +34,7 @@ export interface ResolvePromoteInput {
 /** `host[:port][/namespace]` → its parts; the namespace is undefined when not written. */
 export function parseRegistryTarget(value: string, origin: string): { registry: string; namespace: string | undefined } {
   const trimmed = value.trim();
+  refuseCredentials(trimmed, origin);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
     throw inputError(`invalid ${origin} "${value}": no scheme allowed`, `Write ${origin} as host[:port][/namespace], e.g. registry.example.com/auren.`);
   }

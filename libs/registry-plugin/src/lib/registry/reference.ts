@@ -1,4 +1,5 @@
-import { inputError } from '../errors/errors';
+import { credentialsInAddressError, inputError } from '../errors/errors';
+import { redactReference, referenceHasCredentials } from '../errors/redact';
 import { isValidTag } from './tag-grammar';
 import { isDigest } from './digest';
 
@@ -54,17 +55,22 @@ function looksLikeHost(component: string): boolean {
 export function parseImageReference(ref: string): ImageReference {
   const input = ref.trim();
   if (!input) throw inputError('empty image reference', REFERENCE_HINT);
+  // Before anything that would quote the reference back: `user:password@host/…` names a
+  // registry with its credentials, which no message may repeat.
+  if (referenceHasCredentials(input)) throw credentialsInAddressError(redactReference(input), 'an image reference', 'input');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(input)) {
     throw inputError(`invalid image reference "${ref}": no URL scheme allowed`, REFERENCE_HINT);
   }
 
   let rest = input;
   let digest: string | undefined;
-  const at = rest.indexOf('@');
+  const at = rest.lastIndexOf('@');
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!isDigest(digest)) throw inputError(`invalid digest "${digest}" in image reference "${ref}"`, REFERENCE_HINT);
+    // What comes before the "@" is not repeated: it may be a user and password written in a way
+    // the check above cannot tell from a mistyped digest (`user:pass@localhost:5000`).
+    if (!isDigest(digest)) throw inputError(`invalid digest "${digest}" after "@" in an image reference`, REFERENCE_HINT);
   }
 
   let registry = DOCKER_HUB;

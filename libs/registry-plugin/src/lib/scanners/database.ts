@@ -1,4 +1,4 @@
-import { isLoopbackRegistry, type AurenConfig } from '../config/options';
+import { isInsecureRegistry, isLoopbackRegistry, type AurenConfig } from '../config/options';
 import { credentialsFor, connectRegistry } from '../pipeline/connect';
 import { builderTlsArgs } from '../registry/tls';
 import { findTrivyDb, trivyDbRepositories } from './trivy-db';
@@ -19,7 +19,7 @@ export async function resolveScanDatabase(config: AurenConfig, scanner: AurenCon
     const plainHttp = client.baseUrl.startsWith('http://');
     // Trivy (go-containerregistry) tries HTTPS then plain HTTP for loopback hosts by itself;
     // any other plain-HTTP or unverified registry needs --insecure.
-    const insecure = config.insecureRegistries.includes(config.registry) || (plainHttp && !isLoopbackRegistry(config.registry));
+    const insecure = isInsecureRegistry(config.registry, config.insecureRegistries) || (plainHttp && !isLoopbackRegistry(config.registry));
     const tls = plainHttp ? undefined : await builderTlsArgs(config.registry, { caFile: config.caFile, env });
     const credentials = await credentialsFor(config.registry, config, env).catch(() => undefined);
     return {

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { isLoopbackRegistry, type SigningConfig } from '../config/options';
+import { isInsecureRegistry, isLoopbackRegistry, type SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { which } from '../exec/exec';
 import { probeRegistryScheme, type RegistryScheme } from '../registry/client';
@@ -63,7 +63,7 @@ export function resolveKey(key: string, workspaceRoot: string, what: 'signing.ke
  * like any other; without `scheme` a loopback registry is taken for the plain embedded one.
  */
 export function registryFlags(registry: string, insecureRegistries: readonly string[], scheme?: RegistryScheme): string[] {
-  const insecure = insecureRegistries.includes(registry) || (isLoopbackRegistry(registry) && scheme !== 'https');
+  const insecure = isInsecureRegistry(registry, insecureRegistries) || (isLoopbackRegistry(registry) && scheme !== 'https');
   return insecure ? ['--allow-http-registry', '--allow-insecure-registry'] : [];
 }
 
@@ -86,7 +86,7 @@ export async function cosignRegistryAccess(
   options: { caFile?: string; env: NodeJS.ProcessEnv },
 ): Promise<CosignRegistryAccess> {
   const { env, caFile } = options;
-  if (insecureRegistries.includes(registry)) return { flags: registryFlags(registry, insecureRegistries), env };
+  if (isInsecureRegistry(registry, insecureRegistries)) return { flags: registryFlags(registry, insecureRegistries), env };
   let scheme: RegistryScheme = 'https';
   if (isLoopbackRegistry(registry)) {
     const dispatcher = createDispatcher({ registry, caFile, env });

@@ -167,6 +167,6 @@ describe('a TLS registry on a loopback address', () => {
     const config = { registry: tls.host, insecureRegistries: [], caFile: pki.caCert } as unknown as AurenConfig;
     expect(await insecureRegistriesFor(config, [`${plain.host}/auren/base:1`, `${tls.host}/auren/base:1`], {})).toEqual([plain.host]);
     const listed = { ...config, insecureRegistries: ['build-box:5000'] } as AurenConfig;
-    expect(await insecureRegistriesFor(listed, [], {})).toEqual(['build-box:5000']);
+    expect(await insecureRegistriesFor(listed, ['build-box:5000/auren/base:1'], {})).toEqual(['build-box:5000']);
   });
 });
