@@ -71,11 +71,16 @@ if (legacy > 0) {
 }
 const stats = { hits: 0, misses: 0, stored: 0, refused: 0, bytesStored: 0, bytesServed: 0 };
 
-/** The request's path as it may be printed: a valid cache path, or only its length. */
-const printable = (url) => (/^\/v1\/cache\/[A-Za-z0-9_-]{1,128}$/.test(url) || url === '/stats' ? url : `<other path, ${url.length} chars>`);
+/**
+ * The request's path as it may be printed: a cache path of a client that gave a known token, else
+ * only its length. A client may have put anything in the path, a token that would pass for a
+ * hash included.
+ */
+const printable = (url, authenticated) => (authenticated && (HASH_PATH.test(url) || url === '/stats') ? url : `<path of ${url.length} chars>`);
+const HASH_PATH = /^\/v1\/cache\/[A-Za-z0-9_-]{1,128}$/;
 
-function log(req, status, detail) {
-  console.log(`${req.method} ${printable(req.url ?? '')} ${status} ${detail}`);
+function log(req, status, detail, { authenticated = true } = {}) {
+  console.log(`${req.method} ${printable(req.url ?? '', authenticated)} ${status} ${detail}`);
 }
 
 /** A refused request's body up to this size is read and dropped, so the client gets to read the answer. */
@@ -92,7 +97,7 @@ async function handle(req, res) {
   const drainsAtMost = (limit) => !hasBody || (!chunked && declared <= limit);
   const access = authorize(options.grants, req.headers.authorization);
   if (access.kind !== 'granted') {
-    log(req, 401, access.kind === 'missing' ? 'no bearer token' : 'unknown token');
+    log(req, 401, access.kind === 'missing' ? 'no bearer token' : 'unknown token', { authenticated: false });
     return send(401, 'missing or wrong bearer token', { close: !drainsAtMost(DRAIN_UNAUTHENTICATED) });
   }
   const { grant } = access;

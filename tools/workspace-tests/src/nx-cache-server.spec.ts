@@ -178,8 +178,11 @@ describe('nx-cache-server: read and write tokens', () => {
       expect(putResponse.status).toBe(401);
       await putResponse.arrayBuffer();
     }
-    // A token pasted into the path instead of the header is not printed back either.
-    expect(statusOf(await rawRequest(server.port, `GET /v1/cache/${WRONG_TOKEN}/x HTTP/1.1\r\nHost: x\r\nConnection: close`))).toBe(401);
+    // A token pasted into the path instead of the header is not printed back either, even when
+    // it would pass for a hash.
+    for (const path of [`/v1/cache/${WRONG_TOKEN}`, `/v1/cache/${WRONG_TOKEN}/x`, `/?token=${WRONG_TOKEN}`]) {
+      expect(statusOf(await rawRequest(server.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close`))).toBe(401);
+    }
     const stats = await fetch(`${server.url}/stats`);
     expect(stats.status).toBe(401);
     await stats.arrayBuffer();
