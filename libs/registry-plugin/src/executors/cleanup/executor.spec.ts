@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { createRegistryClient } from '../../lib/registry/client';
-import { pushImage, tagManifest } from '../../lib/retention/testing/images';
+import { pushImage, recordPushed, tagManifest } from '../../lib/retention/testing/images';
 import cleanupExecutor from './executor';
 import restoreExecutor from '../restore/executor';
 
@@ -55,6 +55,7 @@ describe('cleanup, restore and gc executors', () => {
       await tagManifest(client, 'auren/exec', 'v1.0.0', keep);
       const drop = await pushImage(client, 'auren/exec', { created: OLD });
       await tagManifest(client, 'auren/exec', 'dev-old', drop);
+      await recordPushed(client, 'auren/exec', drop.digest, OLD);
       const out: string[] = [];
       const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (out.push(String(chunk)), true));
       try {

@@ -126,7 +126,8 @@ export async function readPushHistory(
     .sort((a, b) => Date.parse(a.at) - Date.parse(b.at) || a.id.localeCompare(b.id));
 }
 
-async function readEvent(client: RegistryClient, repo: string, tag: string): Promise<PushEvent | undefined> {
+/** One event by its tag; undefined when it is gone or not ours. */
+export async function readEvent(client: RegistryClient, repo: string, tag: string): Promise<PushEvent | undefined> {
   const manifest = await client.manifestGet(repo, tag);
   if (manifest === 'not-found') return undefined;
   const parsed = tryParseManifest(manifest.body, manifest.mediaType);

@@ -11,11 +11,13 @@ import { collectProtections, composeImages } from './protect';
 import { restoreJournal } from './restore';
 import { readRepository } from './snapshot';
 import { registryStorage } from './storage';
-import { pushImage, pushMultiArch, tagManifest, type PushedManifest } from './testing/images';
+import { pushHistoryReader } from '../history/push-times';
+import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './testing/images';
 
 const OLD = '2024-01-15T00:00:00Z';
 const NOW = new Date();
 const POLICY: RetentionPolicy = { keepReleases: 2, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: true };
+const HISTORY = 'auren/auren-history';
 
 const { registry, client } = useTestRegistry();
 let work: string;
@@ -37,7 +39,7 @@ interface Fixture {
 /**
  * One repository with every hard case: tags sharing digests, a multi-arch release whose amd64
  * child also carries an expired tag, an expired multi-arch dev image, a release protected by the
- * compose file, age from date tags and from config `created`, and an untagged orphan.
+ * compose file, age from date tags and from the push history, and an untagged orphan.
  */
 async function buildFixture(repo: string): Promise<Fixture> {
   const tag = (t: string, m: PushedManifest) => tagManifest(client, repo, t, m);
@@ -52,12 +54,15 @@ async function buildFixture(repo: string): Promise<Fixture> {
   const release = await pushMultiArch(client, repo, OLD);
   for (const t of ['v1.3.0', 'latest']) await tag(t, release.index);
   await tag('main-1234567', release.children[0]); // expired on its own, but a platform of a kept index
+  await recordPushed(client, repo, release.children[0].digest, OLD);
   const devIndex = await pushMultiArch(client, repo, OLD);
   for (const t of ['dev', '20240105-1200']) await tag(t, devIndex.index);
   const fresh = await pushImage(client, repo, { created: new Date().toISOString() });
   await tag('feature-x-ddddddd', fresh);
+  await recordPushed(client, repo, fresh.digest, new Date());
   const stale = await pushImage(client, repo, { created: OLD });
   await tag('dev-feature-y', stale);
+  await recordPushed(client, repo, stale.digest, OLD);
   const orphan = await pushImage(client, repo, { created: OLD });
   return {
     repo,
@@ -92,6 +97,7 @@ const input = (via: Via, repo: string, extra: Partial<CleanupInput> = {}): Clean
   apply: false,
   concurrency: 4,
   journalDir: join(work, `journal-${repo.replace('/', '-')}`),
+  history: HISTORY,
   now: NOW,
   lister: registryStorage(registry.dataDir),
   storage: via === 'storage' ? registryStorage(registry.dataDir) : undefined,
@@ -154,7 +160,8 @@ describe.each<Via>(['api', 'storage'])('cleanup against a real registry, deletin
     const oldImg = await pushImage(client, repo, { created: OLD });
     await tagManifest(client, repo, 'dev-feature-z', oldImg);
     const devIndex = await pushMultiArch(client, repo, OLD, 'dev');
-    const live = await readRepository(client, repo, { concurrency: 4 });
+    for (const m of [oldImg, devIndex.index]) await recordPushed(client, repo, m.digest, OLD);
+    const live = await readRepository(client, repo, { concurrency: 4, pushTimes: pushHistoryReader(client, HISTORY) });
     const plan = planRepository(live.snapshot, POLICY, NOW);
     expect(plan.deletions.map((d) => d.digest).sort()).toEqual([oldImg.digest, devIndex.index.digest, ...devIndex.index.children].sort());
     // Meanwhile a push moves dev-feature-z and tags a new index over the same platform manifests.

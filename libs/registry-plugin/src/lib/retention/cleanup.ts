@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pushHistoryReader } from '../history/push-times';
 import type { RegistryClient } from '../registry/client';
 import { applyPlan, type ApplyHooks, type DeletionOutcome } from './apply';
 import { findUnfinishedJournal, journalFileName, JournalWriter } from './journal';
@@ -20,6 +21,12 @@ export interface CleanupInput {
   concurrency: number;
   /** Absolute folder of undo journals. */
   journalDir: string;
+  /**
+   * Repository of the push history (`<namespace>/auren-history`): images are aged by their last
+   * recorded push. Without it, an image with only development or branch tags and no date tag has
+   * no known age and is kept.
+   */
+  history?: string;
   now: Date;
   /** Lists untagged manifests (defaults to `storage`). */
   lister?: ManifestLister;
@@ -96,10 +103,11 @@ async function storageDeletesAllowed(client: RegistryClient, repository: string)
 async function cleanupWith(client: RegistryClient, input: CleanupInput): Promise<CleanupResult> {
   const live: LiveRepository[] = [];
   const plans: RepositoryPlan[] = [];
+  const pushTimes = input.history ? pushHistoryReader(client, input.history, { concurrency: input.concurrency }) : undefined;
   // Read every repository before deleting anything: if one tag list cannot be read completely the
   // run stops here, with nothing changed.
   for (const repository of input.repositories) {
-    const repo = await readRepository(client, repository, { concurrency: input.concurrency, lister: input.lister, storage: input.storage });
+    const repo = await readRepository(client, repository, { concurrency: input.concurrency, lister: input.lister, storage: input.storage, pushTimes });
     live.push(repo);
     const policy = typeof input.policy === 'function' ? input.policy(repository) : input.policy;
     const planned = planRepository(repo.snapshot, policy, input.now, input.protections.get(repository) ?? []);

@@ -7,7 +7,7 @@ import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { collectLocalRegistry, gcAdvice, registryKind } from './gc';
 import { registryStorage } from './storage';
-import { pushImage, pushMultiArch, tagManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest } from './testing/images';
 import { testRegistryControl, type TestRegistryControl } from './testing/local-control';
 
 const OLD = '2024-01-15T00:00:00Z';
@@ -34,6 +34,7 @@ describe('garbage collection of the local registry', () => {
     const dropped = await pushImage(client, repo, { created: OLD, layerBytes: 512 * 1024 });
     await tagManifest(client, repo, 'dev-old', dropped);
     const droppedIndex = await pushMultiArch(client, repo, OLD, 'dev');
+    for (const m of [dropped, droppedIndex.index]) await recordPushed(client, repo, m.digest, OLD);
 
     const cleanup = await runCleanup(client, {
       repositories: [repo],
@@ -42,6 +43,7 @@ describe('garbage collection of the local registry', () => {
       apply: true,
       concurrency: 4,
       journalDir: join(work, 'journal'),
+      history: 'auren/auren-history',
       now: new Date(),
       // Deleted in the storage folder, as the embedded registry is: GC must reclaim those too.
       storage: registryStorage(registry.dataDir),
@@ -56,7 +58,9 @@ describe('garbage collection of the local registry', () => {
     expect(modes[1]).toBe(true); // "restarting normally" is logged while still read-only
     expect(report.missing).toEqual([]);
     expect(report.reclaimedBytes).toBeGreaterThan(512 * 1024);
-    expect(report.verified).toMatchObject({ tags: 2, manifests: 3, blobs: 4 });
+    // The image (two tags, an index and two platforms, two layers and two configs) and the push
+    // history's two events (a tag, a manifest and a blob each).
+    expect(report.verified).toMatchObject({ tags: 2 + 2, manifests: 3 + 2, blobs: 4 + 2 });
     for (const blob of dropped.blobs) expect(await client.blobHead(repo, blob)).toBe('not-found');
 
     for (const tag of ['v1.0.0', 'latest']) {

@@ -10,7 +10,7 @@ import { OCI_MANIFEST } from '../registry/media-types';
 import type { CleanupResult } from './cleanup';
 import { readJournal } from './journal';
 import { tagsResolve } from './snapshot';
-import { pushImage } from './testing/images';
+import { pushImage, recordPushed } from './testing/images';
 
 /**
  * Acceptance: a cleanup killed mid-apply (SIGKILL of the shipped CLI, no chance to clean up),
@@ -72,7 +72,11 @@ describe.each([
       ...['v1.0.0', 'v1.1.0', 'v1.2.0'].map((tag) => ({ tag, doc: { ...base, annotations: { n: tag } } })),
       ...Array.from({ length: 5 }, (_, i) => ({ tag: `main-${(0xa000000 + i).toString(16).slice(-7)}`, doc: { ...JSON.parse(fresh.body.toString()), annotations: { n: `f${i}` } } })),
     ];
-    await mapLimit(manifests, 16, ({ tag, doc }) => client.manifestPut(repo, tag, Buffer.from(JSON.stringify(doc)), OCI_MANIFEST));
+    // The push history says when each was pushed: the expired ones long ago, the fresh ones now.
+    await mapLimit(manifests, 16, async ({ tag, doc }) => {
+      const { digest } = await client.manifestPut(repo, tag, Buffer.from(JSON.stringify(doc)), OCI_MANIFEST);
+      await recordPushed(client, repo, digest, tag.startsWith('feature-') ? OLD : new Date(), [tag]);
+    });
     await client.manifestPut(repo, 'latest', Buffer.from(JSON.stringify({ ...base, annotations: { n: 'v1.2.0' } })), OCI_MANIFEST);
     const before = await tagMap(repo);
 

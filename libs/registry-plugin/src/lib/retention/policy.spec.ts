@@ -1,15 +1,18 @@
 import fc from 'fast-check';
+import { followSubjects } from '../supply-chain/retention';
 import { planRepository, type ManifestFacts, type RepositorySnapshot, type RetentionPolicy } from './policy';
-import { classifyTag, parseDateTag } from './tags';
+import { AGING_KINDS, classifyTag, parseDateTag } from './tags';
 
 const NOW = new Date('2025-06-30T12:00:00Z');
 const POLICY: RetentionPolicy = { keepReleases: 2, keepPatterns: ['latest', 'stable-*'], devMaxAgeDays: 30, deleteUntagged: false };
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
-const image = (digest: string, created?: string, children: string[] = []): ManifestFacts => ({
+/** `pushedAt`: the newest push the push history records. */
+const image = (digest: string, pushedAt?: string, children: string[] = [], configCreated?: string): ManifestFacts => ({
   digest,
   mediaType: children.length ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.oci.image.manifest.v1+json',
   children,
-  created,
+  pushedAt,
+  configCreated,
 });
 const snap = (tags: Array<[string, number]>, manifests: ManifestFacts[], untagged?: number[]): RepositorySnapshot => ({
   repository: 'auren/api',
@@ -56,10 +59,18 @@ describe('planRepository', () => {
       { 'v1.10.0': 'keep:newest-release', 'v1.9.0': 'keep:newest-release', 'v1.2.0': 'delete:old-release' }],
     ['keeps tags matching keep patterns, globs included', [['latest', 1], ['stable-2025', 2], ['v0.1.0', 3], ['v0.2.0', 4], ['v0.3.0', 5]],
       [1, 2, 3, 4, 5].map((n) => image(d(n))), { latest: 'keep:keep-pattern', 'stable-2025': 'keep:keep-pattern', 'v0.1.0': 'delete:old-release' }],
-    ['ages dev tags by the date tag of the image first', [['main-abc1234', 1], ['20250101-0000', 1], ['dev', 2], ['20250620-1200', 2]],
-      [image(d(1), fresh), image(d(2), old)], { 'main-abc1234': 'delete:expired', '20250101-0000': 'delete:expired', dev: 'keep:recent' }],
-    ['ages by config created when there is no date tag', [['dev-feature-x', 1], ['feature-x-abc1234', 2], ['pr-y-abc1234', 3]],
+    ['ages dev tags by the date tag of the image, not its config created time', [['main-abc1234', 1], ['20250101-0000', 1], ['dev', 2], ['20250620-1200', 2]],
+      [image(d(1), undefined, [], fresh), image(d(2), undefined, [], old)], { 'main-abc1234': 'delete:expired', '20250101-0000': 'delete:expired', dev: 'keep:recent' }],
+    ['ages by the newest recorded push when there is no date tag', [['dev-feature-x', 1], ['feature-x-abc1234', 2], ['pr-y-abc1234', 3]],
       [image(d(1), old), image(d(2), fresh), image(d(3))], { 'dev-feature-x': 'delete:expired', 'feature-x-abc1234': 'keep:recent', 'pr-y-abc1234': 'keep:age-unknown' }],
+    ['never ages by the config created time (1970 in reproducible builds)', [['dev', 1], ['develop-abc1234', 2], ['dev-x', 3], ['x-abc1234', 4]],
+      [image(d(1), undefined, [], '1970-01-01T00:00:00Z'), image(d(2), fresh, [], '1970-01-01T00:00:00Z'), image(d(3), undefined, [], old), image(d(4), undefined, [], 'garbage')],
+      { dev: 'keep:age-unknown', 'develop-abc1234': 'keep:recent', 'dev-x': 'keep:age-unknown', 'x-abc1234': 'keep:age-unknown' }],
+    ['a newer push keeps an image whose date tag has expired', [['main-abc1234', 1], ['20250101-0000', 1]],
+      [image(d(1), fresh)], { 'main-abc1234': 'keep:recent', '20250101-0000': 'keep:recent' }],
+    ['distrusts dates before 2000 and keeps what a future date names', [['dev', 1], ['19700101-0000', 1], ['dev-x', 2], ['dev-y', 3], ['20991231-0000', 3]],
+      [image(d(1)), image(d(2), '2999-01-01T00:00:00Z'), image(d(3), old)],
+      { dev: 'keep:age-unknown', 'dev-x': 'keep:age-unknown', 'dev-y': 'keep:age-unknown' }],
     ['keeps every tag of an image one tag keeps', [['v2.0.0', 1], ['main-abc1234', 1], ['20240101-0000', 1], ['v1.0.0', 2], ['v0.9.0', 3]],
       [image(d(1)), image(d(2)), image(d(3))], { 'main-abc1234': 'keep:sibling-kept', '20240101-0000': 'keep:sibling-kept', 'v0.9.0': 'delete:old-release' }],
     ['never deletes unrecognised tags or aliases', [['nightly', 1], ['1.2', 2]], [image(d(1), old), image(d(2), old)],
@@ -173,6 +184,107 @@ describe('retention properties', () => {
         };
         const second = planRepository(rest, policy, NOW);
         expect(second.deletions.map((x) => x.digest)).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+/**
+ * Images with a true push time, and everything that may lie about it: the config's `created`
+ * (1970 from reproducible builds, garbage, the future, any date), a push history that lacks the
+ * push, records it late, or was written by a clock ahead of ours. Date tags, as the tag strategy
+ * writes them, name a minute at or after the push. Some images carry SBOM and signature
+ * artifacts under their referrers fallback tag.
+ */
+const DAY_MS = 86_400_000;
+const arbConfigCreated = fc.oneof(
+  fc.constant('1970-01-01T00:00:00Z'),
+  fc.constant(undefined),
+  fc.string({ maxLength: 12 }),
+  fc.date({ min: new Date('1960-01-01'), max: new Date('2200-01-01'), noInvalidDate: true }).map((x) => x.toISOString()),
+);
+const arbAgingTag = fc.oneof(
+  fc.constant('dev'),
+  fc.constantFrom('develop', 'main', 'feature-x', 'fix.y').chain((b) => fc.integer({ min: 0, max: 0xfffffff }).map((n) => `${b}-${n.toString(16).padStart(7, '0')}`)),
+  fc.constantFrom('x', 'feature-login', 'a.b').map((b) => `dev-${b}`),
+  fc.constantFrom('x', 'y').map((b) => `pr-${b}-0123abc`),
+);
+const arbTrueImage = fc.record({
+  ageMs: fc.integer({ min: 0, max: 400 * DAY_MS }),
+  history: fc.constantFrom('none', 'exact', 'late', 'skewed'),
+  lateMs: fc.integer({ min: 0, max: 10 * DAY_MS }),
+  configCreated: arbConfigCreated,
+  dateTagLaterMinutes: fc.option(fc.nat(3 * 24 * 60)),
+  tags: fc.uniqueArray(fc.oneof(arbAgingTag, fc.constantFrom('v1.0.0', 'v0.9.0', 'latest', 'nightly')), { minLength: 1, maxLength: 3 }),
+  attached: fc.boolean(),
+});
+
+type TrueImage = typeof arbTrueImage extends fc.Arbitrary<infer T> ? T : never;
+
+function trueRepository(images: Array<TrueImage>): { snapshot: RepositorySnapshot; truePush: Map<string, number> } {
+  const manifests: Record<string, ManifestFacts> = {};
+  const tags: RepositorySnapshot['tags'] = [];
+  const truePush = new Map<string, number>();
+  const taken = new Set<string>();
+  images.forEach((img, i) => {
+    const digest = d(i + 1);
+    const pushed = NOW.getTime() - img.ageMs;
+    truePush.set(digest, pushed);
+    const recorded =
+      img.history === 'exact' ? pushed : img.history === 'late' ? Math.min(NOW.getTime(), pushed + img.lateMs) : img.history === 'skewed' ? NOW.getTime() + img.lateMs + 1 : undefined;
+    manifests[digest] = { ...image(digest, recorded === undefined ? undefined : new Date(recorded).toISOString(), [], img.configCreated) };
+    const own = [...img.tags];
+    if (img.dateTagLaterMinutes !== null) {
+      const at = new Date(Math.ceil((pushed + img.dateTagLaterMinutes * 60_000) / 60_000) * 60_000);
+      own.push(at.toISOString().replace(/[-:]/g, '').slice(0, 13).replace('T', '-'));
+    }
+    for (const tag of own) if (!taken.has(tag)) (taken.add(tag), tags.push({ tag, digest }));
+    if (img.attached) {
+      // An SBOM (500+i) and a signature (600+i) listed by the fallback index (700+i).
+      for (const n of [500 + i, 600 + i]) manifests[d(n)] = image(d(n));
+      manifests[d(700 + i)] = image(d(700 + i), undefined, [d(500 + i), d(600 + i)]);
+      tags.push({ tag: digest.replace(':', '-'), digest: d(700 + i) });
+    }
+  });
+  return { snapshot: { repository: 'auren/api', tags, manifests }, truePush };
+}
+
+describe('age comes only from true dates', () => {
+  it('property: no image younger than devMaxAgeDays by its true push time is ever deleted, nor its SBOM and signature, whatever the config says', () => {
+    fc.assert(
+      fc.property(fc.array(arbTrueImage, { minLength: 1, maxLength: 10 }), arbPolicy, (images, policy) => {
+        const { snapshot, truePush } = trueRepository(images);
+        const plan = followSubjects(snapshot, planRepository(snapshot, policy, NOW), new Set());
+        const deleted = new Set(plan.deletions.map((x) => x.digest));
+        images.forEach((img, i) => {
+          const digest = d(i + 1);
+          const young = NOW.getTime() - truePush.get(digest)! <= policy.devMaxAgeDays * DAY_MS;
+          const ages = snapshot.tags.some((t) => t.digest === digest && AGING_KINDS.includes(classifyTag(t.tag)));
+          if (young && ages) {
+            expect(deleted.has(digest)).toBe(false);
+            if (img.attached) for (const n of [500 + i, 600 + i, 700 + i]) expect(deleted.has(d(n))).toBe(false);
+          }
+          // With no trusted date at all, an aging tag keeps its image.
+          const dated = snapshot.tags.some((t) => t.digest === digest && classifyTag(t.tag) === 'date');
+          if (ages && img.history === 'none' && !dated) expect(deleted.has(digest)).toBe(false);
+        });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('property: an image whose only tags are aging ones, pushed (by the history) long before devMaxAgeDays, is deleted', () => {
+    fc.assert(
+      fc.property(fc.array(arbTrueImage, { minLength: 1, maxLength: 10 }), fc.nat(100), (images, days) => {
+        const policy: RetentionPolicy = { keepReleases: 0, keepPatterns: [], devMaxAgeDays: days, deleteUntagged: false };
+        const { snapshot, truePush } = trueRepository(images.map((img) => ({ ...img, history: 'exact' as const, dateTagLaterMinutes: null })));
+        const plan = planRepository(snapshot, policy, NOW);
+        const deleted = new Set(plan.deletions.map((x) => x.digest));
+        for (const [digest, pushed] of truePush) {
+          const mine = snapshot.tags.filter((t) => t.digest === digest).map((t) => classifyTag(t.tag));
+          if (mine.length && mine.every((k) => AGING_KINDS.includes(k)) && NOW.getTime() - pushed > days * DAY_MS) expect(deleted.has(digest)).toBe(true);
+        }
       }),
       { numRuns: 1000 },
     );

@@ -27,8 +27,17 @@ export interface ManifestFacts {
   mediaType: string;
   /** Manifests an index refers to; [] for an image manifest. */
   children: string[];
-  /** The image config's `created` (for an index: the newest of its children's), ISO 8601. */
-  created?: string;
+  /**
+   * When the pipeline last recorded a push of this digest to this repository (the push history,
+   * lib/history), ISO 8601: the image's age.
+   */
+  pushedAt?: string;
+  /**
+   * The image config's `created` (for an index: the newest of its children's). Shown in the plan,
+   * never an age: reproducible builds write 1970-01-01 there (lib/pipeline/build.ts, LAYER_EPOCH),
+   * and any other builder may write what it likes.
+   */
+  configCreated?: string;
 }
 
 export interface TagRef {
@@ -116,16 +125,35 @@ function ageText(ms: number): string {
   return days >= 1 ? `${Math.floor(days)} d` : `${Math.max(0, Math.floor(ms / 3_600_000))} h`;
 }
 
-/** When the image was made: its newest date tag, else its config's `created`. */
-function imageTime(tags: readonly string[], facts: ManifestFacts | undefined): { time: number; source: string } | undefined {
-  const dated = tags
-    .map((t) => ({ t, d: parseDateTag(t) }))
-    .filter((x): x is { t: string; d: Date } => x.d !== undefined)
-    .sort((a, b) => b.d.getTime() - a.d.getTime());
-  if (dated.length) return { time: dated[0].d.getTime(), source: `date tag ${dated[0].t}` };
-  const created = facts?.created ? Date.parse(facts.created) : NaN;
-  if (!Number.isNaN(created)) return { time: created, source: `config created ${facts!.created}` };
-  return undefined;
+/** Dates before this are not evidence of anything: the epoch and other zero values of clocks. */
+const EARLIEST_TRUSTED = Date.UTC(2000, 0, 1);
+
+type Age = { known: true; time: number; source: string } | { known: false; why: string };
+
+/**
+ * When the image last reached the registry, from the only dates that say so: its date tags
+ * (written by the tag strategy at push) and the newest push the push history records. The newest
+ * of them counts, so a re-push keeps an image whose date tag is old. A date before 2000 is
+ * ignored; a date after `now` (a clock ahead of ours, or a forged record) makes the age unknown,
+ * since it hints at a push we cannot place. The config's `created` is never used: see ManifestFacts.
+ * The commit date in the `org.opencontainers.image.created` label is not used either: an image
+ * built today from a project whose last commit is old carries that old date, and would be
+ * deleted as soon as it is pushed.
+ */
+function imageAge(tags: readonly string[], facts: ManifestFacts | undefined, now: Date): Age {
+  const candidates = tags.flatMap((t) => {
+    const date = parseDateTag(t);
+    return date ? [{ time: date.getTime(), source: `date tag ${t}` }] : [];
+  });
+  const pushed = facts?.pushedAt ? Date.parse(facts.pushedAt) : NaN;
+  if (!Number.isNaN(pushed)) candidates.push({ time: pushed, source: `pushed ${facts!.pushedAt} (push history)` });
+  const future = candidates.find((c) => c.time > now.getTime());
+  if (future) return { known: false, why: `${future.source} is later than now (${now.toISOString()}): a clock ahead of ours, so the age is not known` };
+  const trusted = candidates.filter((c) => c.time >= EARLIEST_TRUSTED).sort((a, b) => b.time - a.time);
+  if (trusted.length) return { known: true, ...trusted[0] };
+  const ignored = candidates.map((c) => `${c.source} is before 2000`);
+  const created = facts?.configCreated ? [`config created ${facts.configCreated} is not a push time`] : [];
+  return { known: false, why: ['no date tag and no push of it in the push history', ...ignored, ...created].join('; ') };
 }
 
 export function planRepository(
@@ -164,8 +192,8 @@ export function planRepository(
           : { action: 'delete', rule: 'old-release', detail: `release #${rank + 1}, beyond the newest ${policy.keepReleases}` };
     } else if (kind === 'alias') verdict = { action: 'keep', rule: 'release-alias', detail: 'moving alias of a release line' };
     else if (AGING_KINDS.includes(kind)) {
-      const when = imageTime(tagsOf.get(digest) ?? [], snapshot.manifests[digest]);
-      if (!when) verdict = { action: 'keep', rule: 'age-unknown', detail: 'no date tag and no config created time' };
+      const when = imageAge(tagsOf.get(digest) ?? [], snapshot.manifests[digest], now);
+      if (!when.known) verdict = { action: 'keep', rule: 'age-unknown', detail: when.why };
       else {
         const age = now.getTime() - when.time;
         verdict =

@@ -4,6 +4,7 @@ import type { CleanupExecutorSchema } from '../../executors/cleanup/schema';
 import type { RestoreExecutorSchema } from '../../executors/restore/schema';
 import { retentionFor, type AurenConfig } from '../config/options';
 import { inputError } from '../errors/errors';
+import { historyRepository } from '../history/store';
 import type { RegistryClient } from '../registry/client';
 import { runCleanup, type CleanupResult } from './cleanup';
 import { formatPlan, planJson } from './format';
@@ -114,6 +115,7 @@ export async function cleanRegistry(
     apply: options.apply,
     concurrency: options.concurrency,
     journalDir: options.journalDir,
+    history: historyRepository(config.namespace),
     now: extra.now ?? new Date(),
     lister,
     storage,

@@ -1,3 +1,4 @@
+import { pushKey, type PushTimes } from '../history/push-times';
 import { catalogImageRepositories } from '../history/store';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
@@ -9,7 +10,7 @@ import { AGING_KINDS, classifyTag } from './tags';
 /**
  * Reads what retention needs from a live registry: every tag (the client follows `Link` pages
  * to the end or throws, so a truncated list can never make "keep the newest N" pick the wrong
- * ones), the digest each tag names, and per digest its exact bytes, children and age.
+ * ones), the digest each tag names, and per digest its exact bytes, children and last push.
  */
 
 export interface RawManifest {
@@ -28,6 +29,11 @@ export interface ReadOptions {
   lister?: ManifestLister;
   /** Read tags from the registry's storage folder instead of a HEAD per tag. */
   storage?: RegistryStorage;
+  /**
+   * The push history: when each image was last pushed, its age. Without it no image with only
+   * development or branch tags has a known age (unless a date tag gives one), so none is deleted.
+   */
+  pushTimes?: PushTimes;
 }
 
 /** Every tag and the digest it names now: one storage read, or the tag list and a HEAD per tag. */
@@ -59,28 +65,33 @@ export async function readRepository(client: RegistryClient, repository: string,
   }
   const live = tagRefs.filter((t) => raw.has(t.digest));
 
-  // `created` only matters for aging tags on images without a date tag.
-  const needsAge = new Set<string>();
+  // Ages only matter for images with a development or branch tag.
   const tagsOf = new Map<string, string[]>();
   for (const t of live) tagsOf.set(t.digest, [...(tagsOf.get(t.digest) ?? []), t.tag]);
-  for (const [digest, list] of tagsOf) {
-    const kinds = list.map(classifyTag);
-    if (kinds.some((k) => AGING_KINDS.includes(k)) && !kinds.includes('date')) needsAge.add(digest);
+  const aging = [...tagsOf].filter(([, list]) => list.some((t) => AGING_KINDS.includes(classifyTag(t)))).map(([digest]) => digest);
+  const pushed = options.pushTimes ? await options.pushTimes.newest(aging.map((d) => pushKey(repository, d))) : new Map<string, Date>();
+  for (const digest of aging) {
+    const time = pushed.get(pushKey(repository, digest));
+    if (time) manifests[digest].pushedAt = time.toISOString();
   }
+
+  // The config's `created` is never an age; it is read for the plan to show, on the images whose
+  // age nothing else tells (so a reader sees "config created 1970-01-01…" beside "age unknown").
+  const unknown = aging.filter((d) => !manifests[d].pushedAt && !tagsOf.get(d)!.some((t) => classifyTag(t) === 'date'));
   const configOf = (digest: string): string | undefined => configs.get(digest);
-  const ageTargets = [...needsAge].flatMap((d) => (manifests[d].children.length ? manifests[d].children : [d]));
+  const ageTargets = unknown.flatMap((d) => (manifests[d].children.length ? manifests[d].children : [d]));
   // Many manifests share one config (same build, new tag or annotation): read each config once.
   const byConfig = new Map<string, Promise<string | undefined>>();
   const created = new Map<string, string | undefined>();
   await mapLimit([...new Set(ageTargets)], options.concurrency, async (digest) => {
     const config = configOf(digest);
-    if (config && !byConfig.has(config)) byConfig.set(config, readConfig(client, repository, config).then((c) => (typeof c?.created === 'string' ? c.created : undefined)));
+    if (config && !byConfig.has(config)) byConfig.set(config, readConfig(client, repository, config).then((c) => (typeof c?.created === 'string' ? c.created.replace(/[^\x20-\x7e]/g, '?').slice(0, 64) : undefined)));
     created.set(digest, config ? await byConfig.get(config) : undefined);
   });
-  for (const digest of needsAge) {
+  for (const digest of unknown) {
     const facts = manifests[digest];
-    const times = (facts.children.length ? facts.children : [digest]).map((d) => created.get(d)).filter((c): c is string => !!c && !Number.isNaN(Date.parse(c)));
-    if (times.length) facts.created = times.sort((a, b) => Date.parse(b) - Date.parse(a))[0];
+    const times = (facts.children.length ? facts.children : [digest]).map((d) => created.get(d)).filter((c): c is string => !!c);
+    if (times.length) facts.configCreated = times.sort().reverse()[0];
   }
 
   const tagged = new Set(live.map((t) => t.digest));

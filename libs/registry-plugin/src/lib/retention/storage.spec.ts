@@ -8,7 +8,7 @@ import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { tagsResolve } from './snapshot';
 import { registryStorage, type RegistryStorage } from './storage';
-import { pushImage, pushMultiArch, tagManifest, type PushedManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './testing/images';
 import { testRegistryControl } from './testing/local-control';
 
 const { registry, client } = useTestRegistry();
@@ -165,6 +165,7 @@ describe('registryStorage against a real registry', () => {
       const ownClient = createRegistryClient({ registry: own.host });
       const img = await pushImage(ownClient, 'auren/st-ro', { created: '2024-01-01T00:00:00Z' });
       await tagManifest(ownClient, 'auren/st-ro', 'dev-old', img);
+      await recordPushed(ownClient, 'auren/st-ro', img.digest, '2024-01-01T00:00:00Z');
       await control.startReadOnly();
       const run = runCleanup(ownClient, {
         repositories: ['auren/st-ro'],
@@ -173,6 +174,7 @@ describe('registryStorage against a real registry', () => {
         apply: true,
         concurrency: 2,
         journalDir: join(own.dataDir, '..', 'journal'),
+        history: 'auren/auren-history',
         now: new Date(),
         storage: registryStorage(own.dataDir),
       });
@@ -191,6 +193,7 @@ describe('registryStorage against a real registry', () => {
       const cachedClient = createRegistryClient({ registry: cached.host });
       const img = await pushImage(cachedClient, 'auren/st-cache', { created: '2024-01-01T00:00:00Z' });
       await tagManifest(cachedClient, 'auren/st-cache', 'dev-old', img);
+      await recordPushed(cachedClient, 'auren/st-cache', img.digest, '2024-01-01T00:00:00Z');
       expect(await cachedClient.manifestHead('auren/st-cache', img.digest)).not.toBe('not-found'); // now in the cache
       const result = await runCleanup(cachedClient, {
         repositories: ['auren/st-cache'],
@@ -199,6 +202,7 @@ describe('registryStorage against a real registry', () => {
         apply: true,
         concurrency: 2,
         journalDir: join(cached.dataDir, '..', 'journal'),
+        history: 'auren/auren-history',
         now: new Date(),
         storage: registryStorage(cached.dataDir),
       });

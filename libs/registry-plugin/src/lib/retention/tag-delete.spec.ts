@@ -11,7 +11,7 @@ import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import type { RetentionPolicy } from './policy';
 import { restoreJournal } from './restore';
-import { pushImage, pushMultiArch, tagManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest } from './testing/images';
 
 const OLD = '2024-01-15T00:00:00Z';
 const POLICY: RetentionPolicy = { keepReleases: 1, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: true };
@@ -47,13 +47,14 @@ describe.each<RegistryFlavor>(['distribution3', 'distribution2'])('cleanup via t
     await tagManifest(client, repo, 'dev-feature-y', old2);
     const devIndex = await pushMultiArch(client, repo, OLD);
     await tagManifest(client, repo, 'dev', devIndex.index);
+    for (const m of [old1, old2, devIndex.index]) await recordPushed(client, repo, m.digest, OLD);
     const release = await pushImage(client, repo, { created: OLD });
     for (const t of ['v1.1.0', 'latest']) await tagManifest(client, repo, t, release);
     const before = await tags(repo);
 
     const result = await runCleanup(client, {
       repositories: [repo], policy: POLICY, protections: new Map(), apply: true, concurrency: 4,
-      journalDir: join(work, 'journal'), now: new Date(),
+      journalDir: join(work, 'journal'), history: 'auren/auren-history', now: new Date(),
     });
     const deletedTags = ['v1.0.0', 'main-aaaaaaa', 'dev-feature-y', 'dev'];
     const after = await tags(repo);

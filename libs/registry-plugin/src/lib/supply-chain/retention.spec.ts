@@ -77,6 +77,30 @@ describe('retention of attached artifacts', () => {
     expect(plan.deletions).toEqual([]);
   });
 
+  it('a dev image is aged by its push, not its 1970 config: its SBOM and signature stay while it is young and go with it', () => {
+    const snap = snapshot();
+    // Image 1 is a dev build from a reproducible build, pushed an hour ago; image 2 one pushed 90 days ago.
+    snap.tags = snap.tags.map((t) => (t.tag === 'v1.0.0' ? { ...t, tag: 'dev' } : t.tag === 'v2.0.0' ? { ...t, tag: 'dev-feature-x' } : t));
+    snap.manifests[d(1)] = { ...snap.manifests[d(1)], configCreated: '1970-01-01T00:00:00Z', pushedAt: new Date(now.getTime() - 3_600_000).toISOString() };
+    snap.manifests[d(2)] = { ...snap.manifests[d(2)], configCreated: '1970-01-01T00:00:00Z', pushedAt: new Date(now.getTime() - 90 * 86_400_000).toISOString() };
+    const plan = followSubjects(snap, planRepository(snap, policy, now), new Set());
+    expect(actions(plan)).toMatchObject({
+      [d(1)]: 'keep:recent',
+      [d(11)]: 'keep:attached-to-kept',
+      [d(21)]: 'keep:attached-to-kept',
+      [d(31)]: 'keep:attached-to-kept',
+      [d(2)]: 'delete:expired',
+      [d(12)]: 'delete:attached-to-deleted',
+      [d(22)]: 'delete:attached-to-deleted',
+      [d(32)]: 'delete:attached-to-deleted',
+    });
+    // Without any record of its push, the dev image and its artifacts are kept.
+    delete snap.manifests[d(2)].pushedAt;
+    const unknown = followSubjects(snap, planRepository(snap, policy, now), new Set());
+    expect(unknown.deletions).toEqual([]);
+    expect(unknown.images.find((i) => i.digest === d(2))).toMatchObject({ action: 'keep', rule: 'age-unknown' });
+  });
+
   it('a plan without referrer tags is returned as it is', () => {
     const snap: RepositorySnapshot = { repository: 'r', tags: [{ tag: 'v1.0.0', digest: d(1) }], manifests: { [d(1)]: { digest: d(1), mediaType: OCI_MANIFEST, children: [] } } };
     const plan = planRepository(snap, policy, now);

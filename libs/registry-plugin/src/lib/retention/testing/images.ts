@@ -5,6 +5,7 @@ import { pack } from 'tar-stream';
 import type { RegistryClient } from '../../registry/client';
 import { sha256Digest } from '../../registry/digest';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, type Platform } from '../../registry/media-types';
+import { historyRepository, recordPushEvent } from '../../history/store';
 
 /**
  * Tiny synthetic images for tests and the bench, pushed with our own client: a random one-file
@@ -88,4 +89,18 @@ export async function pushMultiArch(client: RegistryClient, repo: string, create
 
 export async function tagManifest(client: RegistryClient, repo: string, tag: string, m: PushedManifest): Promise<void> {
   await client.manifestPut(repo, tag, m.body, m.mediaType);
+}
+
+/**
+ * Records in the push history (`<namespace>/auren-history`) that `manifest` was pushed to `repo`
+ * at `at`, as docker-push does after a push: retention ages images by these events.
+ */
+export async function recordPushed(client: RegistryClient, repo: string, digest: string, at: string | Date, tags: string[] = []): Promise<void> {
+  const when = new Date(at);
+  await recordPushEvent(
+    client,
+    historyRepository(repo.includes('/') ? repo.slice(0, repo.indexOf('/')) : ''),
+    { outcome: 'success', project: repo.slice(repo.lastIndexOf('/') + 1), registry: client.registry, repository: repo, digest, tags, at: when.toISOString() },
+    when,
+  );
 }
