@@ -24,7 +24,7 @@ export function isDigest(value: unknown): boolean {
 /** The digest's parts, or an `input` error naming what was wrong with it. */
 export function parseDigest(value: unknown, where = 'digest'): ParsedDigest {
   if (!isDigest(value)) {
-    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 160)) : String(value);
+    const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 160)) : `(a ${value === null ? 'null' : typeof value})`;
     throw new AurenError('input', `invalid digest ${shown} in ${where}`, 'A digest is sha256:<64 lower-case hex characters> (or sha512:<128>).');
   }
   const [algorithm, hex] = (value as string).split(':') as [DigestAlgorithm, string];

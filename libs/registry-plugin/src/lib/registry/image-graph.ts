@@ -91,7 +91,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => !!value &
 export function checkDescriptor(value: unknown, where: string): Descriptor {
   if (!isObject(value)) throw new ManifestSyntaxError(`${where} is not a descriptor`);
   if (typeof value.mediaType !== 'string' || !value.mediaType) throw new ManifestSyntaxError(`${where} has no mediaType`);
-  if (!isDigest(value.digest)) throw new ManifestSyntaxError(`${where} has an invalid digest ${JSON.stringify(String(value.digest).slice(0, 160))}`);
+  if (!isDigest(value.digest)) throw new ManifestSyntaxError(`${where} has an invalid digest ${typeof value.digest === 'string' ? JSON.stringify(value.digest.slice(0, 160)) : `(a ${value.digest === null ? 'null' : typeof value.digest})`}`);
   if (typeof value.size !== 'number' || !Number.isSafeInteger(value.size) || value.size < 0) throw new ManifestSyntaxError(`${where} has an invalid size`);
   if (value.platform !== undefined && !(isObject(value.platform) && typeof value.platform.os === 'string' && typeof value.platform.architecture === 'string')) {
     throw new ManifestSyntaxError(`${where} has an invalid platform`);

@@ -1,4 +1,4 @@
-import type { Response } from 'undici';
+import { AurenError } from '../errors/errors';
 import type { Scope } from './auth/types';
 import { CATALOG_SCOPE, pullScope, repoPath } from './arguments';
 import { discard } from './http/answers';
@@ -10,13 +10,26 @@ export type Listing = Pick<RegistryClient, 'tagList' | 'catalogList' | 'ping'>;
 
 const MAX_PAGES = 10_000;
 
-/** RFC 8288 `Link: <url>; rel="next"`, resolved against the page it came with. */
-function nextLink(res: Response, current: string): string | undefined {
-  const header = res.headers.get('link');
+/**
+ * RFC 8288 `Link: <url>; rel="next"`, resolved against the page it came with. A target that is
+ * not a URL is a `registry` error; the caller then checks the origin before following it.
+ */
+export function parseNextLink(header: string | null | undefined, current: string): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(/,(?=\s*<)/)) {
     const match = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
-    if (match && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/i.test(match[2])) return new URL(match[1], current).toString();
+    if (match && /(?:^|;)\s*rel="?next"?\s*(?:;|$)/i.test(match[2])) {
+      let next: URL;
+      try {
+        next = new URL(match[1], current);
+      } catch {
+        throw new AurenError('registry', `the registry sent a Link header whose target is not a URL (${JSON.stringify(match[1].slice(0, 160))})`, 'The registry or a proxy in front of it is misbehaving; check its logs.');
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new AurenError('registry', `the registry sent a Link header to a ${next.protocol} URL`, 'The registry or a proxy in front of it is misbehaving; check its logs.');
+      }
+      return next.toString();
+    }
   }
   return undefined;
 }
@@ -43,7 +56,7 @@ export function createListing(t: Transport): Listing {
       all.push(...((items as string[] | null) ?? []));
       // The first page is a path until the scheme is decided; Link pages resolve against the real origin.
       const current: string = new URL(next, t.baseUrl).toString();
-      next = nextLink(res, current);
+      next = parseNextLink(res.headers.get('link'), current);
       if (next && new URL(next).origin !== new URL(current).origin) throw t.garbage(what, `Link points to another origin (${next})`);
     }
     return all;

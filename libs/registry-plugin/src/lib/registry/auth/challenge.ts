@@ -79,6 +79,8 @@ export function parseChallenges(header: string | null | undefined): Challenge[] 
       }
     }
 
+    // A Map, then own properties: a param named `constructor` or `__proto__` is just a param.
+    const params = new Map<string, string>();
     while (pos < text.length) {
       skip(/[\s,]/);
       if (!atParam()) break;
@@ -90,9 +92,10 @@ export function parseChallenges(header: string | null | undefined): Challenge[] 
       // accept anything up to the next comma or space.
       const value = text[pos] === '"' ? readQuoted() : readUntil(/[,\s]/);
       // First occurrence wins; a duplicated param is invalid per RFC 9110 anyway.
-      if (!(name in challenge.params)) challenge.params[name] = value;
+      if (!params.has(name)) params.set(name, value);
       skip(/[ \t]/);
     }
+    challenge.params = Object.fromEntries(params);
   }
   return challenges;
 }

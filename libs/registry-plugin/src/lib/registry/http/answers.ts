@@ -101,7 +101,14 @@ export function createAnswers(context: AnswerContext): Answers {
   function location(res: Response, what: string): string {
     const value = res.headers.get('location');
     if (!value) throw garbage(what, `${res.status} without a Location header`);
-    return new URL(value, context.baseUrl()).toString();
+    let url: URL;
+    try {
+      url = new URL(value, context.baseUrl());
+    } catch {
+      throw garbage(what, `a Location that is not a URL (${JSON.stringify(redact(value).slice(0, 160))})`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw garbage(what, `a Location on ${url.protocol}`);
+    return url.toString();
   }
 
   function digestHeader(res: Response, what: string): string | undefined {

@@ -198,7 +198,14 @@ export function createTransport(options: TransportOptions): Transport {
       const next = REDIRECTS.has(res.status) ? res.headers.get('location') : null;
       if (!next || hop >= MAX_REDIRECTS) return { res, url };
       await discard(res);
-      url = new URL(next, url).toString();
+      let resolved: URL;
+      try {
+        resolved = new URL(next, url);
+      } catch {
+        throw answers.garbage(spec.what, `a redirect to something that is not a URL (${JSON.stringify(redact(next).slice(0, 160))})`);
+      }
+      if (resolved.protocol !== 'http:' && resolved.protocol !== 'https:') throw answers.garbage(spec.what, `a redirect to ${resolved.protocol}`);
+      url = resolved.toString();
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = method === 'HEAD' ? 'HEAD' : 'GET';
         withBody = false;
