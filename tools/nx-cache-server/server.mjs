@@ -173,9 +173,13 @@ const server = createServer((req, res) => {
   });
 });
 // Slow clients are bounded: headers within 20 s, a whole request within --request-timeout-ms,
-// and a body that pauses for --idle-timeout-ms is dropped (entryPut).
+// and a body that pauses for --idle-timeout-ms is answered 408 (entryPut). A connection silent
+// for longer, such as a client that stopped reading an entry it asked for, is closed; the margin
+// lets the 408 go out first, and an idle keep-alive connection is ended by keepAliveTimeout,
+// which clients expect, not by this.
 server.headersTimeout = Math.min(20_000, options.requestTimeoutMs);
 server.requestTimeout = options.requestTimeoutMs;
+server.timeout = Math.max(options.idleTimeoutMs * 4, server.keepAliveTimeout * 2);
 server.listen(options.port, options.host, () => {
   const { port } = server.address();
   console.log(`listening on http://${options.host}:${port}`);
