@@ -1,5 +1,10 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { writeHtpasswd } from '../testing/htpasswd';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
 import { commands, main } from './main';
 import { kebab, parseCommandLine, type OptionsSchema } from './options';
 
@@ -73,5 +78,78 @@ describe('auren-registry flags', () => {
 
   it('keeps older flag spellings that scripts use', () => {
     expect(parseCommandLine('mirror', commands.mirror.spec, ['redis:7', '--compose', 'c.yml', '--dry-run']).options).toEqual({ composeFile: 'c.yml', dryRun: true });
+  });
+});
+
+/**
+ * The real `auren-registry` binary, as a cron job or a person runs it: a registry address with
+ * a password in it, or a password in the environment, never comes back on stdout or stderr —
+ * whatever fails and wherever.
+ */
+describe('auren-registry never prints a secret', () => {
+  const BIN = join(__dirname, '..', '..', 'bin', 'auren-registry.js');
+  const IN_ADDRESS = 'addr-Secret-7f3a';
+  const IN_ENV = 'env-Secret-91bc';
+  let registry: TestRegistry;
+  let htpasswdDir: string;
+  let cwd: string;
+
+  beforeAll(async () => {
+    const auth = await writeHtpasswd({ ci: 'the-right-password-5d1e' });
+    htpasswdDir = dirname(auth.path);
+    registry = await startTestRegistry({ extraConfig: auth.yaml });
+    cwd = await mkdtemp(join(tmpdir(), 'auren-cli-secrets-'));
+  }, 60_000);
+
+  afterAll(async () => {
+    await registry?.stop();
+    await rm(htpasswdDir, { recursive: true, force: true });
+    await rm(cwd, { recursive: true, force: true });
+  });
+
+  function cli(args: string[], env: Record<string, string>, input = ''): Promise<{ code: number; out: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH, HOME: cwd, DOCKER_CONFIG: join(cwd, 'docker'), AUREN_REGISTRY_USERNAME: 'ci', AUREN_REGISTRY_PASSWORD: IN_ENV, ...env },
+      });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (out += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, out }));
+      child.stdin.end(input);
+    });
+  }
+
+  it.each<[string, () => string[], () => Record<string, string>]>([
+    ['ls --registry with a URL and userinfo', () => ['ls', '--registry', `https://ci:${IN_ADDRESS}@${registry.host}/auren`], () => ({})],
+    ['ls --registry host with userinfo', () => ['ls', '--registry', `ci:${IN_ADDRESS}@${registry.host}`], () => ({})],
+    ['AUREN_REGISTRY with userinfo', () => ['ls'], () => ({ AUREN_REGISTRY: `ci:${IN_ADDRESS}@${registry.host}/auren` })],
+    ['AUREN_REGISTRY as a URL with userinfo', () => ['monitor'], () => ({ AUREN_REGISTRY: `https://ci:${IN_ADDRESS}@${registry.host}/auren` })],
+    ['inspect of a reference with userinfo', () => ['inspect', `ci:${IN_ADDRESS}@${registry.host}/auren/api:1.0.0`], () => ({})],
+    ['promote from a reference with userinfo', () => ['promote', `ci:${IN_ADDRESS}@${registry.host}/auren/api:1.0.0`, 'v1.0.0'], () => ({})],
+    ['login to an address with userinfo', () => ['login', `ci:${IN_ADDRESS}@${registry.host}`], () => ({})],
+  ])('%s: refused, naming the credentials but not repeating them', async (_name, args, env) => {
+    const { code, out } = await cli(args(), env());
+    expect(out).toContain('registry address contains credentials; put them in AUREN_REGISTRY_USERNAME/AUREN_REGISTRY_PASSWORD (or a docker credential helper)');
+    expect(out).toContain('***@');
+    expect(out).not.toContain(IN_ADDRESS);
+    expect(out).not.toContain(IN_ENV);
+    expect(code).toBe(2);
+  });
+
+  it('a wrong password in the environment: the registry refuses, the output does not carry the password', async () => {
+    const { code, out } = await cli(['ls', 'auren/api'], { AUREN_REGISTRY: registry.host });
+    expect(code).toBe(1);
+    expect(out).toMatch(/401|credentials|refused|denied/i);
+    expect(out).not.toContain(IN_ENV);
+  });
+
+  it('a wrong password on stdin for login: refused, not repeated', async () => {
+    const { code, out } = await cli(['login', registry.host, '--username', 'ci', '--password-stdin'], {}, 'stdin-Secret-a8e2\n');
+    expect(code).not.toBe(0);
+    expect(out).not.toContain('stdin-Secret-a8e2');
+    expect(out).not.toContain(IN_ENV);
   });
 });

@@ -59,7 +59,7 @@ export async function main(argv: string[], io: CommandIo = defaultIo()): Promise
   try {
     return await command.run(parseCommandLine(name, command.spec, args), io);
   } catch (error) {
-    io.stderr(formatError(error) + '\n');
+    io.stderr(formatError(error, io.env) + '\n');
     return exitCodeFor(error);
   }
 }
