@@ -1,7 +1,7 @@
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { AurenError } from '../errors/errors';
-import { sha256Digest } from '../registry/digest';
+import { checkJournal, progressLineOf } from './journal-check';
 
 /**
  * The undo journal of a cleanup: every manifest it deletes, saved (exact bytes, media type, tags)
@@ -60,33 +60,39 @@ export function journalFileName(now: Date): string {
   return `${now.toISOString().replace(/[:.]/g, '-')}.json`;
 }
 
+/** Larger than any journal cleanup writes (a few KiB per deleted manifest); a bound on what is read. */
+const MAX_JOURNAL_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The journal at `path`, checked whole (journal-check.ts) before anything uses it, and what its
+ * progress file says happened. A progress line that is not one (a torn last line of a killed run,
+ * or an edit) counts as never written: the registry is the truth for that entry.
+ */
 export function readJournal(path: string): { journal: Journal; progress: Map<string, ProgressLine> } {
   if (!existsSync(path)) throw new AurenError('input', `journal ${path} does not exist`, 'List the journals with `ls .auren/journal` and pass one with --journal.');
-  let journal: Journal;
+  const stat = statSync(path);
+  if (!stat.isFile() || stat.size > MAX_JOURNAL_BYTES) {
+    throw new AurenError('input', `journal ${path} is not a file of at most ${MAX_JOURNAL_BYTES / 1024 / 1024} MiB`, 'Pass the .json file a cleanup wrote under .auren/journal.');
+  }
+  let value: unknown;
   try {
-    journal = JSON.parse(readFileSync(path, 'utf8')) as Journal;
+    value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new AurenError('input', `journal ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new AurenError('input', `journal ${path} is not valid JSON: ${(error as Error).message}`, 'The journal was cut short or damaged; nothing was restored.');
   }
-  if (journal?.schemaVersion !== 1 || !Array.isArray(journal.entries)) {
-    throw new AurenError('input', `${path} is not a cleanup journal (schemaVersion 1 with entries)`);
-  }
-  for (const entry of journal.entries) {
-    if (sha256Digest(Buffer.from(entry.body, 'base64')) !== entry.digest) {
-      throw new AurenError('input', `journal ${path}: the saved bytes of ${entry.repository}@${entry.digest} do not hash to that digest`, 'The journal was edited or damaged; restore from another copy.');
-    }
-  }
+  const journal = checkJournal(value, path);
   const progress = new Map<string, ProgressLine>();
   const progressPath = `${path}.progress`;
   if (existsSync(progressPath)) {
     for (const line of readFileSync(progressPath, 'utf8').split('\n')) {
       if (!line.trim()) continue;
+      let item: ProgressLine | undefined;
       try {
-        const item = JSON.parse(line) as ProgressLine;
-        progress.set(key(item.repository, item.digest), item);
+        item = progressLineOf(JSON.parse(line));
       } catch {
-        // A run killed mid-write leaves at most a torn last line; the registry is the truth for it.
+        item = undefined;
       }
+      if (item) progress.set(key(item.repository, item.digest), item);
     }
   }
   return { journal, progress };
