@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Makes the minimal Debian bookworm root filesystem of the in-house base image, reproducibly,
 # from Debian packages (mmdebstrap, variant minbase), one tar per platform:
-#   dist/base-image/rootfs-<TARGETARCH>.tar     the build context of tools/base-image/Dockerfile
-#   dist/base-image/packages-<TARGETARCH>.lock  name=version of every installed package, sorted
-#                                               (also inside the image: /usr/share/auren/packages.lock)
-#   dist/base-image/packages.json               {"linux/amd64": {"bash": "5.2.15-2+b7", …}, …}
+#   <OUT>/rootfs-<TARGETARCH>.tar     the build context of the Dockerfile next to this script
+#   <OUT>/packages-<TARGETARCH>.lock  name=version of every installed package, sorted
+#                                     (also inside the image: /usr/share/auren/packages.lock)
+#   <OUT>/packages.json               {"linux/amd64": {"bash": "5.2.15-2+b7", …}, …}
+# where <OUT> is dist/base-image (--out changes it).
 #
 # Usage: build-rootfs.sh [--platforms=linux/amd64,linux/arm64] [--out=DIR]
 #   Platforms: AUREN_PLATFORMS when set (CI), else --platforms (the target's option), else the
 #   host's. linux/amd64 is always made. Foreign platforms run their maintainer scripts under QEMU
-#   (qemu-user-static + binfmt_misc: tools/scripts/setup.sh registers it as root).
+#   (as root: apt-get install qemu-user-static binfmt-support arch-test registers it).
 #
 # Reproducible: the same commit and the same Debian mirror content give byte-identical tars.
 # SOURCE_DATE_EPOCH is the date of the last commit touching tools/base-image (not HEAD, not the
@@ -19,8 +20,8 @@
 # Needs root (mmdebstrap --mode=root chroots). DEBIAN_MIRROR / DEBIAN_SECURITY_MIRROR override
 # the mirrors.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-HERE="$ROOT/tools/base-image"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../../" && pwd)"
 cd "$ROOT"
 OUT="dist/base-image"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
@@ -41,7 +42,7 @@ for arg in "$@"; do
   esac
 done
 
-command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed: run tools/scripts/setup.sh" 2
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian, Ubuntu: apt-get install mmdebstrap)" 2
 [ "$(id -u)" -eq 0 ] || die "making the root filesystem needs root (mmdebstrap --mode=root chroots); run as root" 2
 
 # Platform (OCI) → Debian architecture and the file name buildah's TARGETARCH selects.
@@ -77,8 +78,8 @@ for arch in "${archs[@]}"; do
   [ "$arch" = "$host_arch" ] && continue
   if ! command -v arch-test >/dev/null || ! arch-test "$arch" >/dev/null 2>&1; then
     die "this machine cannot run $arch programs, which the $arch root filesystem needs.
-  Fix: run 'bash tools/scripts/setup.sh' as root (installs qemu-user-static and registers its
-  binfmt_misc handler), or build for this machine only: AUREN_PLATFORMS=linux/$host_arch." 3
+  Fix: as root, apt-get install qemu-user-static binfmt-support arch-test (QEMU user emulation
+  and its binfmt_misc handlers), or build for this machine only: AUREN_PLATFORMS=linux/$host_arch." 3
   fi
 done
 

@@ -7,8 +7,8 @@
 # Both builds read the Debian mirror a few minutes apart; a package published in between would
 # show up as a difference in packages-<arch>.lock, which is printed first.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$ROOT"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+cd "$HERE/../../"
 platforms="linux/amd64"
 for arg in "$@"; do
   case "$arg" in
@@ -21,8 +21,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/auren-rootfs-check.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/a" "$work/b" "$work/empty-cache"
 
-AUREN_PLATFORMS="$platforms" bash tools/base-image/build-rootfs.sh --out="$work/a"
-AUREN_PLATFORMS="$platforms" AUREN_DEB_CACHE="$work/empty-cache" bash tools/base-image/build-rootfs.sh --out="$work/b"
+AUREN_PLATFORMS="$platforms" bash "$HERE/build-rootfs.sh" --out="$work/a"
+AUREN_PLATFORMS="$platforms" AUREN_DEB_CACHE="$work/empty-cache" bash "$HERE/build-rootfs.sh" --out="$work/b"
 
 status=0
 for tar in "$work"/a/rootfs-*.tar; do

@@ -1,6 +1,7 @@
 import { readNxJson, readProjectConfiguration, type Tree } from '@nx/devkit';
 import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
 import { PLUGIN_NAME } from '../init/generator';
+import { baseImageGenerator } from '../base-image/generator';
 import generate, { dockerAppGenerator, validateAppName } from './generator';
 
 describe('docker-app generator', () => {
@@ -16,7 +17,6 @@ describe('docker-app generator', () => {
       name: 'auren-reports',
       root: 'apps/auren-reports',
       projectType: 'application',
-      implicitDependencies: ['base-image'],
       tags: ['type:app', 'runtime:container', 'scope:auren', 'lang:static'],
     });
 
@@ -35,6 +35,22 @@ describe('docker-app generator', () => {
     expect(tree.read('apps/auren-reports/site/health', 'utf8')).toBe('ok\n');
     expect(tree.read('apps/auren-reports/README.md', 'utf8')).toContain('npx nx run auren-reports:docker-build');
     expect(tree.children('apps/auren-reports').sort()).toEqual(['.dockerignore', 'Dockerfile', 'README.md', 'project.json', 'site']);
+  });
+
+  it('depends on no base image project when the workspace has none: naming a missing project breaks every nx command', async () => {
+    await dockerAppGenerator(tree, { name: 'hello' });
+    expect(readProjectConfiguration(tree, 'hello').implicitDependencies).toBeUndefined();
+  });
+
+  it("depends on the workspace's base image project, whatever its name, so a new base rebuilds the app", async () => {
+    await baseImageGenerator(tree, { name: 'debian-base', directory: 'images/debian' });
+    await dockerAppGenerator(tree, { name: 'hello' });
+    expect(readProjectConfiguration(tree, 'hello').implicitDependencies).toEqual(['debian-base']);
+    // nx.json maps the Dockerfile's default base to it.
+    const dockerfile = tree.read('apps/hello/Dockerfile', 'utf8')!;
+    const entry = (readNxJson(tree)!.plugins ?? []).find((p) => typeof p !== 'string' && p.plugin === PLUGIN_NAME) as { options: { baseImages: Record<string, string> } };
+    expect(dockerfile).toContain('ARG BASE_IMAGE=debian:bookworm-slim');
+    expect(entry.options.baseImages['debian:bookworm-slim']).toBe('{registry}/{namespace}/base-debian:bookworm');
   });
 
   it('uses the port and directory it is given', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { inputError } from '../../lib/errors/errors';
 import { initGenerator, isPluginRegistered } from '../init/generator';
 import { withHints } from '../shared/errors';
+import { findBaseImageProject } from '../shared/workspace';
 import type { DockerAppGeneratorSchema } from './schema';
 
 /** OCI distribution spec `<name>` path component: the app name is one repository component. */
@@ -53,12 +54,15 @@ export async function dockerAppGenerator(tree: Tree, schema: DockerAppGeneratorS
   const options = normalizeOptions(tree, schema);
   // The targets are inferred by the plugin from the Dockerfile: make sure it is registered.
   if (!isPluginRegistered(tree)) await initGenerator(tree, {});
+  // The Dockerfile builds FROM the in-house base image when the workspace has one (nx.json maps
+  // debian:bookworm-slim to it), so a new base image rebuilds the app. Naming a project that
+  // does not exist would break every nx command.
+  const base = findBaseImageProject(tree);
   addProjectConfiguration(tree, options.name, {
     root: options.projectRoot,
     sourceRoot: options.projectRoot,
     projectType: 'application',
-    // Every Dockerfile builds FROM the in-house base image, so a new base image rebuilds the app.
-    implicitDependencies: ['base-image'],
+    ...(base ? { implicitDependencies: [base.name] } : {}),
     tags: options.tags,
     targets: {},
   });
