@@ -4,7 +4,7 @@ import type { AurenConfig } from '../config/options';
 import { AurenError, inputError } from '../errors/errors';
 import { createTag, versionTagName, type GitContext } from '../git';
 import { readOciLayout } from '../registry/layout';
-import { executePush, planPush, type PushPlan } from '../registry/push';
+import { executePush, planPush, type ExecutePushOptions, type PushPlan, type PushResult } from '../registry/push';
 import type { RegistryClient } from '../registry/client';
 import { formatBytes } from '../reports/format';
 import { readImageRecord, readScanReport, writePushRecord, type PushRecord, type ScanVerdict } from '../reports/records';
@@ -134,7 +134,7 @@ export async function pushImage(input: PushInput): Promise<PushOutcome> {
   }
   if (input.dryRun) return { status: 'dry-run', reason: 'dry run: nothing pushed', plan };
 
-  const result = await executePush(input.client, plan, {});
+  const result = await executeGuardedPush(input.client, plan, isImmutableTag);
   const record: PushRecord = {
     schemaVersion: 1,
     project: project.name,
@@ -159,6 +159,70 @@ export async function pushImage(input: PushInput): Promise<PushOutcome> {
     gitTag = { name, result: await createTag(input.workspaceRoot, name, `${project.name} ${version.version}\n\nimage ${config.registry}/${repository}@${result.digest}`) };
   }
   return { status: 'pushed', reason: kind, record, plan, gitTag };
+}
+
+const TAG_STATUS = { create: 'created', move: 'moved', unchanged: 'unchanged' } as const;
+
+/**
+ * `executePush`, except that an immutable tag is never reported written unless it names our
+ * image afterwards. The plan's HEAD may be minutes old by the time the blobs are up, and the
+ * registry has no compare-and-swap (a manifest PUT by tag simply overwrites), so each
+ * immutable tag is:
+ *   1. looked up again just before the write: another image under it refuses the push, and
+ *      nothing is written;
+ *   2. written;
+ *   3. read back: another image under it means a push or promote of another image wrote the
+ *      same tag at the same time; this one fails naming both digests, and the tag is left as
+ *      the registry has it.
+ * Immutable tags are written before the moving ones (`latest`, aliases), so a lost race never
+ * moves `latest` to the losing image.
+ *
+ * What is left: if the other writer's step 1 comes before our write and its write after our
+ * step 3, both succeed and the tag names the later image. That needs the other write to land
+ * within the one round trip between its own check and write; the earlier writer's next push or
+ * promote of that version then fails with the conflict (step 1 or the plan).
+ */
+export async function executeGuardedPush(
+  client: RegistryClient,
+  plan: PushPlan,
+  immutable: (tag: string) => boolean,
+  options: ExecutePushOptions = {},
+): Promise<PushResult> {
+  const guarded = plan.tags.filter((t) => t.action === 'create' && immutable(t.tag));
+  if (!guarded.length || options.dryRun) return executePush(client, plan, options);
+  // Content first, by digest and untagged: blobs, child manifests, the image itself.
+  const content = await executePush(client, { ...plan, tags: [] }, options);
+  const image = plan.manifests[plan.manifests.length - 1];
+  for (const { tag } of guarded) {
+    const before = await client.manifestHead(plan.repository, tag);
+    if (before !== 'not-found' && before.digest !== plan.digest) throw raceConflict(plan, tag, before.digest, 'before');
+    if (before === 'not-found') await client.manifestPut(plan.repository, tag, image.body, image.mediaType);
+    const after = await client.manifestHead(plan.repository, tag);
+    if (after === 'not-found' || after.digest !== plan.digest) throw raceConflict(plan, tag, after === 'not-found' ? undefined : after.digest, 'after');
+  }
+  // Then the tags that may move, `latest` last, as one more push with nothing left to send.
+  const rest = plan.tags.filter((t) => !guarded.includes(t));
+  if (rest.some((t) => t.action !== 'unchanged')) {
+    await executePush(client, {
+      ...plan,
+      blobs: plan.blobs.map((b) => ({ ...b, action: 'skip' as const })),
+      manifests: plan.manifests.map((m) => ({ ...m, action: 'skip' as const })),
+      tags: rest,
+    });
+  }
+  return { ...content, tags: plan.tags.map((t) => ({ tag: t.tag, status: TAG_STATUS[t.action] })) };
+}
+
+function raceConflict(plan: PushPlan, tag: string, theirs: string | undefined, when: 'before' | 'after'): AurenError {
+  const name = `${plan.registry}/${plan.repository}:${tag}`;
+  const found = theirs ? `names ${theirs}` : 'is gone';
+  return new AurenError(
+    'policy',
+    when === 'before'
+      ? `conflict: ${name} ${found}, not ${plan.digest}: another push or promote wrote this version tag after the plan was made. Version tags are immutable; the tag was not written.`
+      : `conflict: ${name} was written as ${plan.digest} but reads back as ${theirs ?? 'nothing'}: another push or promote wrote this version tag at the same time. The registry keeps ${theirs ?? 'no image under it'}; this one is not released.`,
+    `Check which image ${tag} should name (auren-registry ls ${plan.repository}); then give this build a new version, or delete the tag deliberately and push again.`,
+  );
 }
 
 export function describePlan(registry: string, repository: string, plan: PushPlan): string {

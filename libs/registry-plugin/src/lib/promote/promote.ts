@@ -1,13 +1,14 @@
 import { validateNamespace, validateRegistryHost, type AurenConfig } from '../config/options';
 import { refuseCredentials } from '../config/registry-address';
 import { inputError } from '../errors/errors';
-import { isImmutableTag, repositoryPath } from '../pipeline/push';
+import { executeGuardedPush, isImmutableTag, repositoryPath } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
 import { isDigest } from '../registry/digest';
 import { validateRepository } from '../registry/reference';
 import type { PushRecord } from '../reports/records';
 import { isValidTag, validateTag } from '../tags/grammar';
-import { planCopy, type CopyPlan } from './copy-plan';
+import type { PushResult } from '../registry/push';
+import { conflictError, planCopy, type CopyPlan } from './copy-plan';
 
 /**
  * Promote: give an image that is already in a registry more tags, or put it in another
@@ -125,4 +126,15 @@ export function planPromote(input: PlanPromoteInput): Promise<CopyPlan> {
     to: { client: input.targetClient, repository: input.request.target.repository, tags: input.request.target.tags },
     immutableTags: input.immutableTags ?? isImmutableTag,
   });
+}
+
+/**
+ * Acts on a promote plan. Version tags get the same guard as docker-push
+ * (`executeGuardedPush`): looked up again just before the write and read back after it, so two
+ * promotes (or a promote and a push) racing for one version tag never both report it created
+ * when the registry ends up naming only one of them.
+ */
+export async function executePromote(client: RegistryClient, plan: CopyPlan, immutableTags: (tag: string) => boolean = isImmutableTag): Promise<PushResult> {
+  if (plan.push.conflicts.length) throw conflictError(plan);
+  return executeGuardedPush(client, plan.push, immutableTags);
 }

@@ -3,9 +3,9 @@ import { connectRegistry } from '../pipeline/connect';
 import type { RegistryClient } from '../registry/client';
 import type { PushResult } from '../registry/push';
 import { formatBytes } from '../reports/format';
-import { conflictError, describeCopyPlan, executeCopy, type CopyPlan } from './copy-plan';
+import { conflictError, describeCopyPlan, type CopyPlan } from './copy-plan';
 import { mirrorEntries, mirrorRecordEntries, runMirror, writeMirrorRecord, type MirrorOutcome } from './mirror';
-import { planPromote, type PromoteRequest } from './promote';
+import { executePromote, planPromote, type PromoteRequest } from './promote';
 
 /** What executors and CLI commands share: connect, plan, print the plan, act. */
 export type Connect = (registry: string, env: NodeJS.ProcessEnv) => Promise<RegistryClient>;
@@ -39,7 +39,7 @@ export async function promoteImage(input: PromoteRunInput): Promise<PromoteRunOu
     return { status: 'dry-run', plan };
   }
   const nothingToDo = plan.push.manifests.every((m) => m.action === 'skip') && plan.push.tags.every((t) => t.action === 'unchanged');
-  const result = await executeCopy(targetClient, plan);
+  const result = await executePromote(targetClient, plan);
   input.log(promoteSummary(plan, result));
   return { status: nothingToDo ? 'unchanged' : 'promoted', plan, result };
 }
