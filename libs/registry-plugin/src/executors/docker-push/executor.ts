@@ -5,6 +5,7 @@ import { readGitContext } from '../../lib/git';
 import { connectRegistry, credentialsFor } from '../../lib/pipeline/connect';
 import { pushImage, repositoryPath } from '../../lib/pipeline/push';
 import { AurenError } from '../../lib/errors/errors';
+import { redactSecrets } from '../../lib/errors/redact';
 import { failureEvent, historyRepository, recordPushEvent, successEvent, type PushEventInput } from '../../lib/history';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
@@ -39,7 +40,7 @@ async function push(options: DockerPushExecutorSchema, context: ExecutorContext)
   const record = async (event: PushEventInput) => {
     if (dryRun) return;
     await recordPushEvent(client, history, event).catch((error: unknown) =>
-      logger.verbose(`push history not updated: ${error instanceof Error ? error.message : String(error)}`),
+      logger.verbose(redactSecrets(`push history not updated: ${error instanceof Error ? error.message : String(error)}`, env)),
     );
   };
   const outcome = await pushImage({
@@ -61,7 +62,8 @@ async function push(options: DockerPushExecutorSchema, context: ExecutorContext)
         project: project.name,
         registry: config.registry,
         repository: repositoryPath(config, repository),
-        error: error.message,
+        // The history lives in the registry, readable by everyone who can pull: no secrets.
+        error: redactSecrets(error.message, env),
         version: version?.version,
         durationMs: Date.now() - started,
         git: { sha: git.sha, branch: git.branch },
