@@ -1,9 +1,12 @@
 import type { Readable } from 'node:stream';
 import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
 import { AurenError } from '../errors/errors';
+import { executeCopy, planCopy } from '../promote/copy-plan';
+import { mirrorEntries, runMirror } from '../promote/mirror';
 import { createRegistryClient } from './client';
 import { copyImage, registryImageSource } from './copy';
-import { sha256Digest } from './digest';
+import { digestOf, sha256Digest } from './digest';
+import { OCI_INDEX } from './media-types';
 import { MAX_CONFIG_BYTES, readConfig } from './image-graph';
 
 /**
@@ -123,6 +126,27 @@ describe('documents (manifests, tag lists, configs)', () => {
   });
 });
 
+describe('digests the registry must honour', () => {
+  it('a manifest fetched by a sha512 digest is checked with sha512, not trusted', async () => {
+    const registry = await hostile();
+    const wanted = digestOf('sha512', '{"schemaVersion":2,"manifests":[]}');
+    registry.misbehave(({ path }) =>
+      path.includes('/manifests/') ? { kind: 'respond', status: 200, headers: { 'content-type': OCI_INDEX }, body: '{"schemaVersion":2,"manifests":[],"annotations":{"evil":"yes"}}' } : undefined,
+    );
+    await expect(client(registry).manifestGet('app', wanted)).rejects.toThrow(/hashes to sha512:/);
+  });
+
+  it('a Docker-Content-Digest that does not match the bytes is refused', async () => {
+    const registry = await hostile();
+    registry.misbehave(({ path }) =>
+      path.includes('/manifests/')
+        ? { kind: 'respond', status: 200, headers: { 'content-type': OCI_INDEX, 'docker-content-digest': sha256Digest('other') }, body: '{"schemaVersion":2,"manifests":[]}' }
+        : undefined,
+    );
+    await expect(client(registry).manifestGet('app', 'v1')).rejects.toThrow(/Docker-Content-Digest/);
+  });
+});
+
 describe('image graphs', () => {
   it('a manifest with a path-like layer digest is refused before any blob request', async () => {
     const registry = await hostile();
@@ -149,6 +173,40 @@ describe('image graphs', () => {
     await expect(
       copyImage({ from: { client: client(source), repository: 'app', reference: 'v1' }, to: { client: client(target), repository: 'copy', tags: ['v1'] } }),
     ).rejects.toThrow(AurenError);
+    expect(target.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'))).toEqual([]);
+  });
+
+  async function lyingSource(repository: string, tag: string): Promise<HostileRegistry> {
+    const source = await hostile();
+    const image = tinyImage({ layers: [Buffer.from('small layer')] });
+    serveImage(source, repository, tag, image);
+    source.misbehave(({ path }) =>
+      path.endsWith(image.layers[0].digest) ? { kind: 'respond', status: 200, body: Buffer.concat([image.layers[0].body, Buffer.alloc(1 << 20)]) } : undefined,
+    );
+    return source;
+  }
+
+  it('mirror reports a source that lies about a layer, and tags nothing in the target', async () => {
+    const source = await lyingSource('library/redis', '7');
+    const target = await hostile();
+    const outcomes = await runMirror({
+      entries: mirrorEntries([`${source.host}/library/redis:7`], { namespace: 'auren' }),
+      registry: target.host,
+      target: client(target),
+      sourceClient: async () => client(source),
+      dryRun: false,
+      log: () => undefined,
+    });
+    expect(outcomes.map((o) => o.status)).toEqual(['failed']);
+    expect(outcomes[0].error).toMatch(/more than the 11 bytes/);
+    expect(target.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'))).toEqual([]);
+  });
+
+  it('promote (plan, then copy) stops at the same lie', async () => {
+    const source = await lyingSource('auren/api', 'v1');
+    const target = await hostile();
+    const plan = await planCopy({ from: { client: client(source), repository: 'auren/api', reference: 'v1' }, to: { client: client(target), repository: 'auren/api', tags: ['v1'] } });
+    await expect(executeCopy(client(target), plan)).rejects.toThrow(/more than the 11 bytes/);
     expect(target.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'))).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { AurenError } from '../errors/errors';
 import { checkDigestArg, checkReferenceArg, deleteScope, pullScope, pushScope, repoPath } from './arguments';
-import { isDigest, sha256Digest } from './digest';
+import { digestOf, isDigest, parseDigest, sha256Digest } from './digest';
 import { discard } from './http/answers';
 import type { Transport } from './http/transport';
 import { ManifestSyntaxError, parseManifest } from './image-graph';
@@ -32,10 +32,14 @@ export function createManifests(t: Transport): Manifests {
       if (error instanceof ManifestSyntaxError) throw t.garbage(what, error.message);
       throw error;
     }
-    const digest = isDigest(ref) && !ref.startsWith('sha256:') ? ref : sha256Digest(body);
+    // By digest, the bytes are hashed with the digest's own algorithm (a sha512 reference is
+    // checked too, never trusted); by tag, sha256 names them.
+    const digest = isDigest(ref) ? digestOf(parseDigest(ref).algorithm, body) : sha256Digest(body);
     if (isDigest(ref) && ref !== digest) throw t.garbage(what, `the manifest hashes to ${digest}`);
     const answered = t.digestHeader(res, what);
-    if (answered?.startsWith('sha256:') && answered !== digest) throw t.garbage(what, `Docker-Content-Digest ${answered} but the bytes hash to ${digest}`);
+    if (answered && answered !== digestOf(parseDigest(answered).algorithm, body)) {
+      throw t.garbage(what, `Docker-Content-Digest ${answered} does not match the bytes (${digest})`);
+    }
     const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim();
     const mediaType = isManifestMediaType(contentType) ? contentType : bodyType ?? contentType;
     if (!mediaType) throw t.garbage(what, 'no media type in Content-Type or body');

@@ -165,8 +165,9 @@ export function createTransport(options: TransportOptions): Transport {
       // a request without a body, once a streamed body has been read to its end, and after the
       // time a buffered body needs at the lowest speed allowed.
       let timer: NodeJS.Timeout | undefined;
+      let answered = false;
       const arm = (ms: number) => {
-        timer = setTimeout(() => controller.abort(), ms);
+        if (!answered) timer = setTimeout(() => controller.abort(), ms);
       };
       if (body === undefined) arm(options.requestTimeoutMs);
       else if (body instanceof Readable) body.once('end', () => arm(options.requestTimeoutMs));
@@ -192,6 +193,7 @@ export function createTransport(options: TransportOptions): Transport {
         }
         throw error;
       } finally {
+        answered = true;
         if (timer) clearTimeout(timer);
       }
       res = guardBody(res, options.bodyLimits, stalled(spec.what), () => controller.abort());
