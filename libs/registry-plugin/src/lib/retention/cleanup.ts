@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { pushHistoryReader } from '../history/push-times';
 import type { RegistryClient } from '../registry/client';
 import { applyPlan, type ApplyHooks, type DeletionOutcome } from './apply';
-import { findUnfinishedJournal, journalFileName, JournalWriter } from './journal';
+import { findUnfinishedJournal, JOURNAL_LOCK, journalFileName, JournalWriter } from './journal';
+import { lockAcquire } from './lock';
 import { AurenError } from '../errors/errors';
 import { mapLimit } from '../registry/concurrency';
 import { planRepository, type Protection, type RepositoryPlan, type RetentionPolicy } from './policy';
@@ -66,7 +67,21 @@ export function summarize(plans: readonly RepositoryPlan[]): CleanupSummary {
   };
 }
 
+/**
+ * With `apply`, the whole run holds the lock of its journal folder (lock.ts), so a second cleanup
+ * or a restore using that folder stops at once instead of writing into this run's journal.
+ */
 export async function runCleanup(client: RegistryClient, input: CleanupInput): Promise<CleanupResult> {
+  if (!input.apply) return runLocked(client, input);
+  const lock = lockAcquire(join(input.journalDir, JOURNAL_LOCK), 'cleanup', input.log);
+  try {
+    return await runLocked(client, input);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(client: RegistryClient, input: CleanupInput): Promise<CleanupResult> {
   const storage = input.storage;
   if (!storage) return cleanupWith(client, input);
   if (!input.apply) {

@@ -41,6 +41,8 @@ export interface ProgressLine {
 }
 
 export const DEFAULT_JOURNAL_DIR = '.auren/journal';
+/** The lock file (lock.ts) a cleanup --apply or a restore holds in the journal folder. */
+export const JOURNAL_LOCK = 'cleanup.lock';
 const key = (repository: string, digest: string) => `${repository}@${digest}`;
 
 export function writeFileAtomic(path: string, text: string): void {

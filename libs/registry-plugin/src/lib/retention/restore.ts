@@ -1,7 +1,9 @@
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
-import { readJournal, type JournalEntry } from './journal';
+import { dirname, join } from 'node:path';
+import { JOURNAL_LOCK, readJournal, type Journal, type JournalEntry } from './journal';
+import { lockAcquire } from './lock';
 
 /**
  * Puts back what a cleanup deleted, from its undo journal: manifests by digest (children before
@@ -48,6 +50,16 @@ export async function restoreJournal(client: RegistryClient, path: string, optio
   if (journal.registry !== client.registry) {
     throw new AurenError('input', `journal ${path} was written for ${journal.registry}, not ${client.registry}`, `Restore it against ${journal.registry} (set AUREN_REGISTRY).`);
   }
+  // Checked whole above, before any request; now one upkeep run at a time in this journal folder.
+  const lock = lockAcquire(join(dirname(path), JOURNAL_LOCK), 'restore', options.log);
+  try {
+    return await restoreEntries(client, path, journal, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function restoreEntries(client: RegistryClient, path: string, journal: Journal, options: { concurrency: number; log?: (line: string) => void }): Promise<RestoreResult> {
   const items: RestoreItem[] = [];
   const log = options.log ?? (() => undefined);
   const note = (item: RestoreItem) => {

@@ -1,9 +1,10 @@
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { tryParseManifest } from '../registry/image-graph';
+import { lockAcquire, type HeldLock } from './lock';
 
 /**
  * Direct access to the filesystem storage of a CNCF distribution registry that this machine
@@ -26,7 +27,7 @@ import { tryParseManifest } from '../registry/image-graph';
  * Safety: a tag folder is first renamed (atomically) into a trash folder beside the registry
  * data, and only then is its link read; if it no longer names the digest, it is put back and
  * the image is skipped. A run killed in between leaves the trash, which the next run puts back
- * (`recover`) before it reads anything. One cleanup at a time holds a lock file.
+ * (`recover`) before it reads anything. One cleanup at a time holds a lock file (lock.ts).
  */
 
 export interface StoredTag {
@@ -82,20 +83,12 @@ function readLink(path: string): string | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errno(error) === 'EPERM';
-  }
-}
-
 export function registryStorage(root: string): RegistryStorage {
   const v2 = join(root, 'docker', 'registry', 'v2');
   const trash = join(root, 'auren-trash');
   const lockPath = join(trash, 'lock');
   let locked = false;
+  let held: HeldLock | undefined;
   // Removing a tag folder is seven syscalls (~1.5 ms here) against one rename: it runs on libuv's
   // threads while the next deletions go on. A kill before it ends leaves folders whose manifest is
   // gone, which `open` discards.
@@ -221,21 +214,7 @@ export function registryStorage(root: string): RegistryStorage {
         throw new AurenError('input', `cannot write to ${join(v2, 'repositories')}`, 'Run cleanup as the user that owns the registry\'s storage, or use --delete-via api.');
       }
       mkdirSync(trash, { recursive: true });
-      for (;;) {
-        try {
-          const fd = openSync(lockPath, 'wx', 0o600);
-          writeSync(fd, String(process.pid));
-          closeSync(fd);
-          break;
-        } catch (error) {
-          if (errno(error) !== 'EEXIST') throw error;
-          const holder = Number(readFileSync(lockPath, 'utf8'));
-          if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-            throw new AurenError('registry', `another cleanup (pid ${holder}) is deleting in ${root}`, `Wait for it to finish; if it is gone, remove ${lockPath}.`);
-          }
-          unlinkSync(lockPath); // its holder died: take over
-        }
-      }
+      held = lockAcquire(lockPath, 'cleanup', log);
       locked = true;
       let recovered = 0;
       const tagsRoot = join(trash, 'tags');
@@ -259,7 +238,8 @@ export function registryStorage(root: string): RegistryStorage {
       if (!locked) return;
       await Promise.all(removals.splice(0));
       locked = false;
-      rmSync(lockPath, { force: true });
+      held?.release();
+      held = undefined;
     },
 
     pendingRecovery() {
