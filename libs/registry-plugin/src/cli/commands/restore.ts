@@ -12,6 +12,9 @@ export const command: Command = {
     about: [
       'PUTs every saved manifest back by digest (platform manifests before their index), then its',
       'tags. A tag that now names a newer image is left alone. Works until `gc` removes the blobs.',
+      'The whole journal is checked first (fields, digests, names, saved bytes): a damaged one',
+      'restores nothing and the error names its first problem. While a cleanup --apply runs with',
+      'the same journal folder, restore stops at once rather than race it.',
     ],
     examples: ['auren-registry restore', 'auren-registry restore --journal .auren/journal/2025-06-30T02-00-00-000Z.json'],
   },
