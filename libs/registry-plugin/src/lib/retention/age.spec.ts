@@ -48,7 +48,7 @@ describe('retention ages images by their push, never by the config created time'
       'dev-feature-x': 'keep:recent',
       'feature-x-0123abc': 'keep:recent',
     });
-    expect(plan.plans[0].tags.find((t) => t.tag === 'dev')!.detail).toMatch(/pushed .* \(push history\)/);
+    expect(plan.plans[0].tags.find((t) => t.tag === 'dev')!.detail).toMatch(/old \(pushed .* per the push history\) ≤ 30 d/);
 
     const applied = await clean(repo, true);
     expect(applied.outcomes).toEqual([]);

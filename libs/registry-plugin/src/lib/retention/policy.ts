@@ -146,7 +146,7 @@ function imageAge(tags: readonly string[], facts: ManifestFacts | undefined, now
     return date ? [{ time: date.getTime(), source: `date tag ${t}` }] : [];
   });
   const pushed = facts?.pushedAt ? Date.parse(facts.pushedAt) : NaN;
-  if (!Number.isNaN(pushed)) candidates.push({ time: pushed, source: `pushed ${facts!.pushedAt} (push history)` });
+  if (!Number.isNaN(pushed)) candidates.push({ time: pushed, source: `pushed ${facts!.pushedAt} per the push history` });
   const future = candidates.find((c) => c.time > now.getTime());
   if (future) return { known: false, why: `${future.source} is later than now (${now.toISOString()}): a clock ahead of ours, so the age is not known` };
   const trusted = candidates.filter((c) => c.time >= EARLIEST_TRUSTED).sort((a, b) => b.time - a.time);

@@ -112,6 +112,26 @@ export function registryStorage(root: string): RegistryStorage {
     else renameSync(from, tagDir(repository, tag));
   };
 
+  /** Puts back what an interrupted run left in the trash; the count of tags put back. */
+  const recover = (log?: (line: string) => void): number => {
+    let recovered = 0;
+    const tagsRoot = join(trash, 'tags');
+    for (const encoded of existsSync(tagsRoot) ? readdirSync(tagsRoot) : []) {
+      const repository = decodeURIComponent(encoded);
+      for (const tag of readdirSync(join(tagsRoot, encoded))) {
+        const digest = readLink(join(trashDir(repository, tag), 'current', 'link'));
+        // Killed after the revision link went: that image is deleted, its tags go with it.
+        if (digest && !revisionPresent(repository, digest)) rmSync(trashDir(repository, tag), { recursive: true, force: true });
+        else {
+          putBack(repository, tag);
+          recovered++;
+          log?.(`put back ${repository}:${tag}, set aside by an interrupted cleanup`);
+        }
+      }
+    }
+    return recovered;
+  };
+
   const requireStorage = () => {
     if (!existsSync(v2)) {
       throw new AurenError(
@@ -216,22 +236,15 @@ export function registryStorage(root: string): RegistryStorage {
       mkdirSync(trash, { recursive: true });
       held = lockAcquire(lockPath, 'cleanup', log);
       locked = true;
-      let recovered = 0;
-      const tagsRoot = join(trash, 'tags');
-      for (const encoded of existsSync(tagsRoot) ? readdirSync(tagsRoot) : []) {
-        const repository = decodeURIComponent(encoded);
-        for (const tag of readdirSync(join(tagsRoot, encoded))) {
-          const digest = readLink(join(trashDir(repository, tag), 'current', 'link'));
-          // Killed after the revision link went: that image is deleted, its tags go with it.
-          if (digest && !revisionPresent(repository, digest)) rmSync(trashDir(repository, tag), { recursive: true, force: true });
-          else {
-            putBack(repository, tag);
-            recovered++;
-            log?.(`put back ${repository}:${tag}, set aside by an interrupted cleanup`);
-          }
-        }
+      try {
+        return { recovered: recover(log) };
+      } catch (error) {
+        // Not left held: a later run in this same process (the Nx daemon) could never take it.
+        locked = false;
+        held.release();
+        held = undefined;
+        throw error;
       }
-      return { recovered };
     },
 
     async close() {
