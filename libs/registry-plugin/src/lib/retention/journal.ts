@@ -86,6 +86,9 @@ export function readJournal(path: string): { journal: Journal; progress: Map<str
   const progress = new Map<string, ProgressLine>();
   const progressPath = `${path}.progress`;
   if (existsSync(progressPath)) {
+    if (statSync(progressPath).size > MAX_JOURNAL_BYTES) {
+      throw new AurenError('input', `${progressPath} is larger than ${MAX_JOURNAL_BYTES / 1024 / 1024} MiB: not the progress of a cleanup`, 'Move it aside; the registry is the truth for what was deleted.');
+    }
     for (const line of readFileSync(progressPath, 'utf8').split('\n')) {
       if (!line.trim()) continue;
       let item: ProgressLine | undefined;

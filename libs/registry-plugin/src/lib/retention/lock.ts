@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { AurenError } from '../errors/errors';
@@ -44,12 +44,22 @@ function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException)?.code;
 }
 
+/** A lock file is a line of JSON; more than this is not one (and is never read whole). */
+const MAX_LOCK_BYTES = 4096;
+
 function readText(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
   } catch (error) {
     if (errno(error) === 'ENOENT') return undefined;
     throw error;
+  }
+  try {
+    const buffer = Buffer.alloc(MAX_LOCK_BYTES);
+    return buffer.toString('utf8', 0, readSync(fd, buffer, 0, MAX_LOCK_BYTES, 0));
+  } finally {
+    closeSync(fd);
   }
 }
 
