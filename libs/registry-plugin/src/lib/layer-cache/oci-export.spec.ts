@@ -12,6 +12,9 @@ import { exec } from '../exec/exec';
 import { createLayerCache, noLayerCache, type LayerCache } from './layer-cache';
 import { writeOciLayout } from '../scanners/testing/oci-fixture';
 import { COMPRESSED_KIND, exportCacheVersion, goJson, prepareIncrementalExport, rememberLayout } from './oci-export';
+import { listLayer } from './canonical-layer';
+import { gzipSync } from 'node:zlib';
+import { tarOf } from '../scanners/testing/oci-fixture';
 
 /** Every file of a layout with its sha256: two layouts are equal when these are. */
 async function layoutFiles(dir: string): Promise<Record<string, string>> {
@@ -134,22 +137,8 @@ describe('incremental OCI layout export (real buildah)', () => {
     expect(await cache.blobGet(fx.layerDigests[0][0])).toBeDefined();
   });
 
-  it('swaps a placeholder the builder listed with its uncompressed size, not 0', async () => {
-    // buildah lists a layer it took from a placeholder as `tar`, by diffID, with size 0, or with
-    // the layer's uncompressed size when storage knows it (a base layer pulled from a registry).
-    const cache = createLayerCache(join(work, 'cache-sized'));
-    const layer = Buffer.from('compressed layer bytes');
-    const compressed = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
-    const diffId = `sha256:${'d'.repeat(64)}`;
-    const stored = join(work, 'sized-layer.bin');
-    await writeFile(stored, layer);
-    await cache.blobPut(compressed, stored);
-    await cache.recordPut(COMPRESSED_KIND, 'buildah-x', diffId, { diffId, digest: compressed, size: layer.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
-    const dir = join(work, 'sized-layout');
-    const prepared = await prepareIncrementalExport(cache, 'buildah-x', dir, [diffId]);
-    expect([...prepared.reused.keys()]).toEqual([diffId]);
-
-    // What the builder writes: the config, a manifest naming the placeholder, index.json.
+  /** What the builder writes after a push with one placeholder: config, a manifest naming it, index.json. */
+  const builderLayout = async (dir: string, diffId: string, listedSize: number) => {
     const blob = async (body: string) => {
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
       await writeFile(join(dir, 'blobs', 'sha256', digest.slice(7)), body);
@@ -160,17 +149,62 @@ describe('incremental OCI layout export (real buildah)', () => {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: diffId, size: 84867072 }],
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: diffId, size: listedSize }],
     }));
     await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     await writeFile(join(dir, 'index.json'), goJson({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }));
-    await prepared.finish();
+  };
+  /** A real layer in the cache, as an earlier export compressed it (COMPRESSED_KIND). */
+  const cachedLayer = async (cache: LayerCache, name: string) => {
+    const plain = await tarOf([{ name: 'etc/', type: 'directory' }, { name: 'etc/app.conf', content: 'x = 1\n' }]);
+    const diffId = `sha256:${createHash('sha256').update(plain).digest('hex')}`;
+    const layer = gzipSync(plain);
+    const compressed = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+    const stored = join(work, name);
+    await writeFile(stored, layer);
+    await cache.blobPut(compressed, stored);
+    await cache.recordPut(COMPRESSED_KIND, 'buildah-x', diffId, { diffId, digest: compressed, size: layer.length, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+    return { diffId, compressed, stored };
+  };
 
-    const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
-    const written = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
-    expect(written.layers).toEqual([{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: compressed, size: layer.length }]);
-    expect(await readFile(join(dir, 'blobs', 'sha256', compressed.slice(7)))).toEqual(layer);
-    expect(await readdir(join(dir, 'blobs', 'sha256'))).not.toContain(diffId.slice(7));
+  it('takes a placeholder\'s layer from the cache, whatever size the builder listed (0 or the uncompressed size)', async () => {
+    // buildah lists a layer it took from a placeholder as `tar`, by diffID, with size 0, or with
+    // the layer's uncompressed size when storage knows it (a base layer pulled from a registry).
+    const cache = createLayerCache(join(work, 'cache-sized'));
+    const { diffId } = await cachedLayer(cache, 'sized-layer.tar.gz');
+    const layouts: Record<string, string>[] = [];
+    for (const listedSize of [0, 84867072]) {
+      const dir = join(work, `sized-layout-${listedSize}`);
+      const prepared = await prepareIncrementalExport(cache, 'buildah-x', dir, [diffId]);
+      expect([...prepared.reused.keys()]).toEqual([diffId]);
+      await builderLayout(dir, diffId, listedSize);
+      await prepared.finish();
+      layouts.push(await layoutFiles(dir));
+
+      const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8'));
+      const written = JSON.parse(await readFile(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+      expect(written.layers).toEqual([{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: expect.stringMatching(/^sha256:/), size: expect.any(Number) }]);
+      // The placeholder is gone; the canonical layer has the cached layer's entries.
+      expect(await readdir(join(dir, 'blobs', 'sha256'))).not.toContain(diffId.slice(7));
+      const entries = await listLayer(join(dir, 'blobs', 'sha256', written.layers[0].digest.slice(7)), join(work, 'list.tar'));
+      expect(entries.map((e) => [e.path, e.type])).toEqual([['etc', 'dir'], ['etc/app.conf', 'file']]);
+    }
+    expect(layouts[1]).toEqual(layouts[0]);
+  });
+
+  it('leaves the layout incomplete, for a full export, when a cached layer turns out damaged', async () => {
+    const cache = createLayerCache(join(work, 'cache-damaged-input'));
+    const { diffId, compressed } = await cachedLayer(cache, 'damaged-layer.tar.gz');
+    const dir = join(work, 'damaged-input-layout');
+    const prepared = await prepareIncrementalExport(cache, 'buildah-x', dir, [diffId]);
+    expect(prepared.reused.size).toBe(1);
+    // Same size, other bytes: only reading it shows the damage.
+    const file = (await cache.blobGet(compressed)) as string;
+    const bytes = await readFile(file);
+    await writeFile(file, gzipSync(Buffer.alloc(bytes.length, 0)).subarray(0, bytes.length));
+    await builderLayout(dir, diffId, 0);
+    await prepared.finish();
+    expect(await readdir(dir)).not.toContain('index.json');
   });
 
   it('leaves a layout alone when the cache has nothing for it', async () => {

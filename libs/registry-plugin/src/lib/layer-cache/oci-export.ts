@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { parseConfig, parseIndex, parseManifest, tryParseConfig, tryParseManifest } from '../registry/image-graph';
+import { trace } from '../exec/exec';
+import { parseConfig, parseIndex, type ConfigDocument, parseManifest, tryParseConfig, tryParseManifest } from '../registry/image-graph';
+import { cachedCanonical, canonicalAnnotations, canonicalHistory, canonicalizeImage, chainIds, configEpoch } from './canonical-export';
 import type { LayerCache } from './layer-cache';
 
 /**
@@ -40,6 +43,7 @@ interface Descriptor {
 }
 interface Manifest {
   mediaType?: string;
+  annotations?: Record<string, string>;
   config: Descriptor;
   layers: Descriptor[];
   [key: string]: unknown;
@@ -126,15 +130,23 @@ export async function rememberLayout(
 }
 
 export interface PreparedExport {
-  /** Layers that will come from the cache, by diffID. */
+  /** Layers the builder is told it need not write (placeholders), by diffID. */
   reused: Map<string, CompressedLayer & { file: string }>;
-  /** After the push: swap the placeholders for the cached blobs and rewrite manifest and index. */
+  /**
+   * After the push: every image of the layout gets its canonical layers (canonical-export.ts) and
+   * its labels, manifests and index.json are rewritten to name them. When a skipped layer turns
+   * out to be needed and the cache cannot supply it, index.json is removed, so the caller sees an
+   * incomplete layout and exports again in full.
+   */
   finish(): Promise<void>;
 }
 
 /**
  * Before `buildah push … oci:<layoutDir>`: a fresh layout folder with a placeholder for each
- * layer (by diffID) the cache can supply. `finish()` after the push makes the layout whole.
+ * layer (by diffID, as the storage made it) the builder need not write, because the cache holds
+ * its canonical form for its place in the image (its chain), or the layer itself (any compressed
+ * form of the same diffID: canonicalisation reads it). `finish()` after the push makes the layout
+ * whole and canonical.
  */
 export async function prepareIncrementalExport(
   cache: LayerCache,
@@ -145,15 +157,21 @@ export async function prepareIncrementalExport(
 ): Promise<PreparedExport> {
   const labels = options.labels && Object.keys(options.labels).length > 0 ? options.labels : undefined;
   const reused = new Map<string, CompressedLayer & { file: string }>();
+  /** Placeholders whose layer, as the storage made it, the cache holds: diffID → blob. */
+  const inputs = new Map<string, string>();
+  const chains = chainIds(diffIds);
   for (const diffId of new Set(diffIds)) {
     if (!/^sha256:[a-f0-9]{64}$/.test(diffId)) continue;
-    const record = await cache.recordGet<CompressedLayer>(COMPRESSED_KIND, version, diffId);
-    if (!record || record.diffId !== diffId) continue;
-    const file = await cache.blobGet(record.digest);
-    const info = file ? await stat(file).catch(() => undefined) : undefined;
-    // A blob of the wrong size is damaged: let the builder compress that layer again.
-    if (!file || info?.size !== record.size) continue;
-    reused.set(diffId, { ...record, file });
+    const input = await cachedInput(cache, version, diffId);
+    if (input) {
+      reused.set(diffId, input);
+      inputs.set(diffId, input.file);
+      continue;
+    }
+    // Without the layer itself, every place it has in the image needs its canonical form cached.
+    const canonical = await Promise.all(diffIds.flatMap((d, i) => (d === diffId ? [cachedCanonical(cache, chains[i], 'any')] : [])));
+    const first = canonical[0];
+    if (first && canonical.every(Boolean)) reused.set(diffId, { diffId, digest: first.digest, size: first.size, mediaType: first.mediaType, file: first.file });
   }
   await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
   for (const diffId of reused.keys()) await writeFile(blobFile(layoutDir, diffId), '');
@@ -161,39 +179,131 @@ export async function prepareIncrementalExport(
   return {
     reused,
     async finish() {
-      if (reused.size === 0 && !labels) return;
-      const indexFile = join(layoutDir, 'index.json');
-      const index = parseIndex(await readFile(indexFile)).document as unknown as IndexJson;
-      for (const entry of index.manifests) {
-        if (entry.mediaType !== MANIFEST_TYPE) continue;
-        const oldFile = blobFile(layoutDir, entry.digest);
-        const manifest = parseManifest(await readFile(oldFile)).document as unknown as Manifest;
-        if (labels) manifest.config = await labelConfig(layoutDir, manifest.config, labels);
-        manifest.layers = manifest.layers.map((layer) => {
-          // The builder names a layer it took from a placeholder by its diffID, uncompressed; the
-          // size is 0 (the placeholder's) or, when storage knows it, the uncompressed size.
-          const hit = reused.get(layer.digest);
-          if (!hit || !UNCOMPRESSED_LAYER.has(layer.mediaType)) return layer;
-          // Same keys in the same order as the builder writes for a layer it compressed itself.
-          return { ...layer, mediaType: hit.mediaType, digest: hit.digest, size: hit.size };
-        });
-        const bytes = goJson(manifest);
-        const digest = sha256(bytes);
-        await writeFile(blobFile(layoutDir, digest), bytes);
-        if (digest !== entry.digest) await rm(oldFile, { force: true });
-        entry.digest = digest;
-        entry.size = Buffer.byteLength(bytes);
+      const scratchDir = await mkdtemp(join(tmpdir(), 'auren-export-'));
+      try {
+        await finishLayout({ cache, layoutDir, reused, inputs, labels, scratchDir });
+      } finally {
+        await rm(scratchDir, { recursive: true, force: true });
       }
-      for (const [diffId, hit] of reused) {
-        await rm(blobFile(layoutDir, diffId), { force: true });
-        const target = blobFile(layoutDir, hit.digest);
-        if (existsSync(target)) continue;
-        await mkdir(dirname(target), { recursive: true });
-        await link(hit.file, target).catch(() => copyFile(hit.file, target));
-      }
-      await writeFile(indexFile, goJson(index));
     },
   };
+}
+
+/** The layer `diffId` as some earlier export compressed it (any compression of the same tar will do). */
+async function cachedInput(cache: LayerCache, version: string, diffId: string): Promise<(CompressedLayer & { file: string }) | undefined> {
+  const record = await cache.recordGet<CompressedLayer>(COMPRESSED_KIND, version, diffId);
+  if (!record || record.diffId !== diffId) return undefined;
+  const file = await cache.blobGet(record.digest);
+  // A blob of the wrong size is damaged: let the builder write that layer again.
+  if (!file || (await stat(file).catch(() => undefined))?.size !== record.size) return undefined;
+  return { ...record, file };
+}
+
+const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
+
+async function writeBlob(layoutDir: string, bytes: string): Promise<{ digest: string; size: number }> {
+  const digest = sha256(bytes);
+  await writeFile(blobFile(layoutDir, digest), bytes);
+  return { digest, size: Buffer.byteLength(bytes) };
+}
+
+async function placeBlob(layoutDir: string, digest: string, file: string): Promise<void> {
+  const target = blobFile(layoutDir, digest);
+  if (existsSync(target)) return;
+  await mkdir(dirname(target), { recursive: true });
+  // A hard link to the cache's copy costs no space; across file systems the blob is copied.
+  await link(file, target).catch(() => copyFile(file, target));
+}
+
+class IncompleteExport extends Error {}
+
+async function finishLayout(args: {
+  cache: LayerCache;
+  layoutDir: string;
+  reused: Map<string, CompressedLayer & { file: string }>;
+  inputs: Map<string, string>;
+  labels: Record<string, string> | undefined;
+  scratchDir: string;
+}): Promise<void> {
+  const { layoutDir } = args;
+  const indexFile = join(layoutDir, 'index.json');
+  const index = parseIndex(await readFile(indexFile)).document as unknown as IndexJson;
+
+  const rewriteManifest = async (entry: Descriptor): Promise<void> => {
+    const manifest = parseManifest(await readFile(blobFile(layoutDir, entry.digest))).document as unknown as Manifest;
+    if (args.labels) manifest.config = await labelConfig(layoutDir, manifest.config, args.labels);
+    const configFile = blobFile(layoutDir, manifest.config.digest);
+    const config = parseConfig(await readFile(configFile));
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length === manifest.layers.length) await canonicalManifest(manifest, config, diffIds);
+    Object.assign(entry, await writeBlob(layoutDir, goJson(manifest)));
+  };
+
+  const canonicalManifest = async (manifest: Manifest, config: ConfigDocument, diffIds: string[]): Promise<void> => {
+    // The builder names a layer it took from a placeholder by its diffID, uncompressed; the size
+    // is 0 (the placeholder's) or, when storage knows it, the uncompressed size.
+    const inputs = manifest.layers.map((layer, i) => {
+      const placeholder = layer.digest === diffIds[i] && UNCOMPRESSED_LAYER.has(layer.mediaType) && args.reused.has(layer.digest);
+      if (!placeholder) return { file: blobFile(layoutDir, layer.digest), cached: false };
+      // Only a cached copy of the layer itself is an input; a cached canonical form is not.
+      const cached = args.inputs.get(layer.digest);
+      return cached ? { file: cached, cached: true } : undefined;
+    });
+    const result = await canonicalizeImage({ cache: args.cache, inputs, diffIds, epoch: configEpoch(config.created), scratchDir: args.scratchDir });
+    if (result.kind === 'input-missing') throw new IncompleteExport(result.diffId);
+    if (result.kind === 'unsupported') {
+      trace(`layers left as built, not canonical: ${result.reason}`, performance.now());
+      if (inputs.some((input) => input?.cached !== false)) throw new IncompleteExport(result.reason);
+    } else {
+      for (const layer of result.layers) await placeBlob(layoutDir, layer.digest, layer.file);
+      config.rootfs = { ...config.rootfs, diff_ids: result.layers.map((layer) => layer.diffId) };
+      if ('history' in config) config.history = canonicalHistory(config.history);
+      if (manifest.annotations) manifest.annotations = canonicalAnnotations(manifest.annotations);
+      // Same keys in the same order as the builder writes for a layer it compressed itself.
+      manifest.layers = manifest.layers.map((layer, i) => ({ ...layer, mediaType: result.layers[i].mediaType, digest: result.layers[i].digest, size: result.layers[i].size }));
+      manifest.config = { ...manifest.config, ...(await writeBlob(layoutDir, goJson(config))) };
+    }
+  };
+
+  try {
+    for (const entry of index.manifests) {
+      if (entry.mediaType === MANIFEST_TYPE) await rewriteManifest(entry);
+      else if (INDEX_TYPES.has(entry.mediaType)) {
+        // Several platforms: each image in the inner index, then the index itself.
+        const inner = parseIndex(await readFile(blobFile(layoutDir, entry.digest))).document as unknown as IndexJson;
+        for (const child of inner.manifests) if (child.mediaType === MANIFEST_TYPE) await rewriteManifest(child);
+        Object.assign(entry, await writeBlob(layoutDir, goJson(inner)));
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof IncompleteExport)) throw error;
+    trace(`the incremental export lacks layer ${error.message}; the layout is left incomplete`, performance.now());
+    await rm(indexFile, { force: true });
+    return;
+  }
+  await writeFile(indexFile, goJson(index));
+  await removeUnreferenced(layoutDir, index);
+}
+
+/** Blobs the builder wrote that no manifest names any more (the layers as built, old configs). */
+async function removeUnreferenced(layoutDir: string, index: IndexJson): Promise<void> {
+  const keep = new Set<string>();
+  const visit = async (descriptors: Descriptor[]) => {
+    for (const d of descriptors) {
+      keep.add(d.digest);
+      const body = await readIfThere(blobFile(layoutDir, d.digest));
+      const parsed = body && (INDEX_TYPES.has(d.mediaType) || d.mediaType === MANIFEST_TYPE) ? tryParseManifest(body) : undefined;
+      if (!parsed) continue;
+      if (parsed.kind === 'index') await visit(parsed.children as Descriptor[]);
+      else {
+        if (parsed.config) keep.add(parsed.config.digest);
+        for (const layer of parsed.layers) keep.add(layer.digest);
+      }
+    }
+  };
+  await visit(index.manifests);
+  const dir = join(layoutDir, 'blobs', 'sha256');
+  for (const name of await readdir(dir)) if (!keep.has(`sha256:${name}`)) await rm(join(dir, name), { force: true });
 }
 
 /**
