@@ -100,6 +100,13 @@ function checkDescriptor(dir: string, value: unknown, where: string): Descriptor
   return d as Descriptor;
 }
 
+/** A parser's complaint in the layout's words: not JSON, not the expected document, or which descriptor is wrong. */
+function syntaxProblem(error: ManifestSyntaxError, expected: string): string {
+  if (/valid JSON|expected a JSON/.test(error.message)) return 'is not valid JSON';
+  if (/schemaVersion|"manifests" list/.test(error.message)) return `is not ${expected}`;
+  return `is invalid: ${error.message}`;
+}
+
 async function readLayoutFile(dir: string, path: string, label: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -126,7 +133,7 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
     top = parseIndex(topBody).document as ImageIndex;
   } catch (error) {
     if (!(error instanceof ManifestSyntaxError)) throw error;
-    throw malformed(dir, /valid JSON|expected a JSON/.test(error.message) ? 'index.json is not valid JSON' : 'index.json is not a schemaVersion 2 index with a "manifests" list');
+    throw malformed(dir, `index.json ${syntaxProblem(error, 'a schemaVersion 2 index with a "manifests" list')}`);
   }
   const entries = top.manifests.map((m, i) => checkDescriptor(dir, m, `index.json manifests[${i}]`));
   if (entries.length === 0) throw malformed(dir, 'index.json lists no image');
@@ -185,7 +192,7 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
       parsed = parseManifest(body);
     } catch (error) {
       if (!(error instanceof ManifestSyntaxError)) throw error;
-      throw malformed(dir, `manifest ${descriptor.digest} is ${/schemaVersion/.test(error.message) ? 'not schemaVersion 2' : 'not valid JSON'}`);
+      throw malformed(dir, `manifest ${descriptor.digest} ${syntaxProblem(error, 'schemaVersion 2')}`);
     }
     const json = parsed.document;
     const mediaType = json.mediaType ?? descriptor.mediaType;
