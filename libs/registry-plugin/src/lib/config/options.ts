@@ -77,6 +77,9 @@ export interface BudgetOptions {
  *   `k8s://<ns>/<secret>`); `publicKey` (cosign.pub or the same KMS reference) verifies.
  * - keyless (CI with an OIDC token, e.g. GitHub Actions `id-token: write`): `keyless: true` plus
  *   the `identity` and `issuer` the Fulcio certificate must name; needs the public Sigstore.
+ * - none of them: pushes to a loopback registry (the embedded one) are signed with a local key
+ *   pair the plugin makes on first use in `.auren/signing/` (lib/supply-chain/local-key.ts);
+ *   `signing: false` signs nothing.
  */
 export interface SigningOptions {
   key?: string;
@@ -91,6 +94,11 @@ export interface SigningOptions {
 }
 
 export type SigningConfig =
+  /** `signing: false`: nothing is signed, not even with the local key pair. */
+  | { mode: 'off'; publicKey: undefined; tlog: false }
+  /** No key and no keyless identity: the local key pair for a loopback registry. */
+  | { mode: 'local'; publicKey: undefined; tlog: false }
+  /** Only `publicKey`: this machine verifies (a deploy host) and signs nothing. */
   | { mode: 'none'; publicKey: string | undefined; tlog: false }
   | { mode: 'key'; key: string; publicKey: string | undefined; tlog: boolean }
   | { mode: 'keyless'; identity: string; issuer: string; publicKey: undefined; tlog: true };
@@ -110,7 +118,8 @@ export interface RegistryPluginOptions {
   insecureRegistries?: string[];
   /** CA bundle trusted for registry TLS, relative to the workspace root. */
   caFile?: string;
-  signing?: SigningOptions;
+  /** `false` signs nothing (no local key pair either). */
+  signing?: SigningOptions | false;
   /** The registry monitor's section, checked by its own options (lib/monitor/options.ts). */
   monitor?: Record<string, unknown>;
 }
@@ -165,7 +174,10 @@ export function retentionFor(config: Pick<AurenConfig, 'namespace' | 'retention'
 }
 
 /** `signing` from nx.json with AUREN_SIGNING_KEY / AUREN_SIGNING_PUBLIC_KEY (CI) on top. */
-function signingConfig(raw: SigningOptions, env: NodeJS.ProcessEnv): SigningConfig {
+function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv): SigningConfig {
+  // AUREN_SIGNING_KEY still wins over `false`: CI turns signing on for a workspace that does not sign locally.
+  if (options === false && !environmentOverride(env, 'AUREN_SIGNING_KEY')) return { mode: 'off', publicKey: undefined, tlog: false };
+  const raw = options || {};
   const key = environmentOverride(env, 'AUREN_SIGNING_KEY') ?? raw.key;
   const publicKey = environmentOverride(env, 'AUREN_SIGNING_PUBLIC_KEY') ?? raw.publicKey;
   if (raw.keyless === true) {
@@ -179,7 +191,8 @@ function signingConfig(raw: SigningOptions, env: NodeJS.ProcessEnv): SigningConf
     return { mode: 'keyless', identity: raw.identity, issuer: raw.issuer, publicKey: undefined, tlog: true };
   }
   if (key) return { mode: 'key', key, publicKey, tlog: raw.tlog ?? false };
-  return { mode: 'none', publicKey, tlog: false };
+  if (publicKey) return { mode: 'none', publicKey, tlog: false };
+  return { mode: 'local', publicKey: undefined, tlog: false };
 }
 
 /**

@@ -5,7 +5,10 @@ import { registryFlags } from './cosign';
 
 describe('signing options', () => {
   it.each([
-    [{}, {}, { mode: 'none', publicKey: undefined, tlog: false }],
+    [{}, {}, { mode: 'local', publicKey: undefined, tlog: false }],
+    [false, {}, { mode: 'off', publicKey: undefined, tlog: false }],
+    [false, { AUREN_SIGNING_KEY: 'awskms:///alias/ci' }, { mode: 'key', key: 'awskms:///alias/ci', publicKey: undefined, tlog: false }],
+    [{ publicKey: 'cosign.pub' }, {}, { mode: 'none', publicKey: 'cosign.pub', tlog: false }],
     [{ key: 'cosign.key', publicKey: 'cosign.pub' }, {}, { mode: 'key', key: 'cosign.key', publicKey: 'cosign.pub', tlog: false }],
     [{ key: 'cosign.key', tlog: true }, {}, { mode: 'key', key: 'cosign.key', publicKey: undefined, tlog: true }],
     [{}, { AUREN_SIGNING_KEY: 'awskms:///alias/auren', AUREN_SIGNING_PUBLIC_KEY: 'awskms:///alias/auren' }, { mode: 'key', key: 'awskms:///alias/auren', publicKey: 'awskms:///alias/auren', tlog: false }],
@@ -19,6 +22,8 @@ describe('signing options', () => {
     [{ keyless: true, identity: 'x', issuer: 'y', key: 'k' }, /both set/],
     [{ kee: 'cosign.key' }, /unknown option signing.kee/],
     [{ key: 'k', tlog: 'yes' }, /signing.tlog must be a boolean/],
+    [true, /signing must be an object/],
+    ['false', /signing must be an object/],
   ])('rejects %j', (signing, message) => {
     expect(() => normalizeOptions({ signing } as never, {})).toThrow(message);
   });
