@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { inputError } from '../errors/errors';
 
@@ -10,9 +10,12 @@ import { inputError } from '../errors/errors';
  *   image.json    ImageRecord (docker-build output)
  *   scan/         report.json, report.sarif, report.txt, scanner raw output (scan output)
  *   push.json     PushRecord (docker-push; never cached)
+ *   provenance.json  BuildProvenance: what a build was made from and when (docker-build output,
+ *                 only for images built here; lib/supply-chain/provenance.ts makes the statement)
  */
 export const IMAGE_RECORD = 'image.json';
 export const PUSH_RECORD = 'push.json';
+export const PROVENANCE_RECORD = 'provenance.json';
 /** The scan's combined report, relative to the project's folder. */
 export const SCAN_REPORT = 'scan/report.json';
 
@@ -73,6 +76,18 @@ export async function writePushRecord(artifactDir: string, record: PushRecord): 
   await writeRecord(join(artifactDir, PUSH_RECORD), record);
 }
 
+/** docker-build's provenance inputs, or undefined for an image that was fetched rather than built here. */
+export function readBuildProvenance(artifactDir: string, project = 'the project'): BuildProvenance | undefined {
+  return readRecordJson(join(artifactDir, PROVENANCE_RECORD), rebuildHint(project)) as BuildProvenance | undefined;
+}
+
+export async function writeBuildProvenance(artifactDir: string, record: BuildProvenance | undefined): Promise<void> {
+  const path = join(artifactDir, PROVENANCE_RECORD);
+  // A fetched image has no build here: a record left by an earlier build must not describe it.
+  if (!record) return rm(path, { force: true });
+  await writeRecord(path, record);
+}
+
 /** Every project's push record under dist/images, by project name. */
 export function readPushRecords(workspaceRoot: string): PushRecord[] {
   return recordProjects(workspaceRoot).flatMap((project) => readPushRecord(join(workspaceRoot, imageDir(project)), project) ?? []);
@@ -117,4 +132,51 @@ export interface PushRecord {
   blobs: { uploaded: number; skipped: number; mounted: number; bytesUploaded: number };
   pushedAt: string;
   dryRun: boolean;
+  /** What docker-push attached to the digest after the push (written once it is done). */
+  supplyChain?: SupplyChainRecord;
+}
+
+export interface SupplyChainRecord {
+  sbom: { status: 'attached' | 'missing'; detail?: string };
+  signature: { status: 'signed' | 'unsigned' | 'off'; detail?: string };
+  provenance: { status: 'attested' | 'missing' | 'off'; detail?: string };
+}
+
+/**
+ * What a build was made from and when: the inputs of its SLSA provenance. Unlike image.json it
+ * depends on the machine and the clock (the git remote, start and finish times), so nothing
+ * hashes it; push reads it only for the digest it names.
+ */
+export interface BuildProvenance {
+  schemaVersion: 1;
+  project: string;
+  /** The image this build produced (image.json's digest). */
+  digest: string;
+  externalParameters: {
+    dockerfile: string;
+    context: string;
+    platforms: string[];
+    /** As given to the builder (base images pinned); values of secret-looking names are withheld. */
+    buildArgs: Record<string, string>;
+    target?: string;
+  };
+  source?: {
+    /** `git+<remote or local path>` without credentials. */
+    uri: string;
+    /** HEAD when the build ran. */
+    commit: string;
+    ref?: string;
+    /** The project's own last commit (what labels and timestamps describe). */
+    projectCommit?: string;
+    /** Uncommitted changes under the build context or the Dockerfile when the build ran. */
+    dirty: boolean;
+  };
+  baseImage?: { reference: string; digest?: string };
+  /** `/usr/share/auren/packages.lock` as each platform of the image carries it. */
+  packageLocks: Array<{ platform: string; path: string; sha256: string }>;
+  builder: { name: string; version: string };
+  /** Where the build ran: a GitHub workflow, AUREN_PROVENANCE_BUILDER_ID, or this plugin on a workstation. */
+  runner: { id: string; invocationId?: string };
+  startedOn: string;
+  finishedOn: string;
 }
