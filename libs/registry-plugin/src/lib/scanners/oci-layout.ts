@@ -1,7 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
-import { layoutVersion, ManifestSyntaxError, parseConfig, parseManifest } from '../registry/image-graph';
+import { layoutVersion, ManifestSyntaxError, MAX_CONFIG_BYTES, parseConfig, parseManifest } from '../registry/image-graph';
 
 /**
  * Just enough of an OCI image layout reader for the built-in checks: walk index.json (nested
@@ -47,15 +47,47 @@ export function blobPath(layoutDir: string, digest: string): string {
   return join(layoutDir, 'blobs', match[1], match[2]);
 }
 
+/**
+ * The most a layout's JSON file (oci-layout, index.json, a manifest or a config) may hold: what
+ * registries accept for a manifest (4 MiB), and image-graph's bound for a config.
+ */
+export const MAX_LAYOUT_JSON_BYTES = Math.max(4 * 1024 * 1024, MAX_CONFIG_BYTES);
+
+/**
+ * A layout file's bytes, from a regular file of at most MAX_LAYOUT_JSON_BYTES: the layout may
+ * come from a cache or another machine, and a link to a device, a file that grows while it is
+ * read or one of gigabytes must fail this scan, not take the process's memory.
+ */
+async function readBounded(path: string, what: string): Promise<Buffer> {
+  const cannot = (reason: string) => new AurenError('input', `cannot read ${what} at ${path}: ${reason}`,
+    'Run the docker-build target first; it writes the OCI layout that scan reads.');
+  const handle = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    throw cannot(error.code ?? String(error));
+  });
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new AurenError('input', `${what} at ${path} is not a regular file`, 'Rebuild the image with the docker-build target.');
+    if (info.size > MAX_LAYOUT_JSON_BYTES) {
+      throw new AurenError('input', `${what} at ${path} is ${info.size} bytes: more than the ${MAX_LAYOUT_JSON_BYTES / 1024 / 1024} MiB such a file may hold`, 'Rebuild the image with the docker-build target.');
+    }
+    // One byte past the bound tells a file that grew since stat.
+    const buffer = Buffer.alloc(info.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > info.size) throw cannot('it changed while it was read');
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Reads a layout file and parses it with one of image-graph's parsers; both failures name the file. */
 async function readParsed<T>(path: string, what: string, parse: (body: Buffer) => T): Promise<T> {
-  let body: Buffer;
-  try {
-    body = await readFile(path);
-  } catch (error) {
-    throw new AurenError('input', `cannot read ${what} at ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      'Run the docker-build target first; it writes the OCI layout that scan reads.');
-  }
+  const body = await readBounded(path, what);
   try {
     return parse(body);
   } catch (error) {

@@ -10,6 +10,7 @@ import { AurenError } from '../../errors/errors';
 import type { LayerCache } from '../../layer-cache/layer-cache';
 import { blobPath, type Descriptor } from '../oci-layout';
 import { findSecretsInText, normalizeEntryPath, TEXT_RULES } from './secrets';
+import { tarBounds } from './tar-bounds';
 import type { SecretFinding } from './types';
 
 /** Files above this size are not read: secrets live in small config and key files. */
@@ -60,7 +61,7 @@ export interface LayerFactsStats {
  * Bump when the record's shape or the logic of findSecretsInText, a rule's `allow` or `mask`, or
  * the reading of a layer changes. Rule patterns and limits are part of the version by themselves.
  */
-const LAYER_FACTS_SCHEMA = 1;
+const LAYER_FACTS_SCHEMA = 2;
 
 /**
  * The record version: the schema above plus the secret rules and limits. Changing a rule gives a
@@ -103,8 +104,9 @@ function hashing(algorithm: string): Transform & { result(): { digest: string; s
   return t;
 }
 
-function drain(stream: Readable, next: () => void): void {
+function drain(stream: Readable, next: (error?: unknown) => void): void {
   stream.on('end', () => next());
+  stream.on('error', (error) => next(error));
   stream.resume();
 }
 
@@ -151,6 +153,15 @@ export async function readLayerFacts(layoutDir: string, layer: Descriptor): Prom
   const uncompressed = hashing('sha256');
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
+    // A throw in this listener would escape the pipeline (it runs inside tar-stream's write) and
+    // end the process: it becomes this layer's error instead.
+    try {
+      onEntry(header, stream, next);
+    } catch (error) {
+      next(error);
+    }
+  });
+  const onEntry = (header: tar.Headers, stream: Readable, next: (error?: unknown) => void): void => {
     const path = normalizeEntryPath(header.name);
     const base = posix.basename(path);
     const dir = posix.dirname(path) === '.' ? '' : posix.dirname(path);
@@ -182,9 +193,10 @@ export async function readLayerFacts(layoutDir: string, layer: Descriptor): Prom
       },
       (error) => next(error),
     );
-  });
+  };
   try {
-    await pipeline(createReadStream(file), compressed, compression === 'gzip' ? createGunzip() : new PassThrough(), uncompressed, extract);
+    // tarBounds checks every header before tar-stream sees it (tar-bounds.ts says what it bounds).
+    await pipeline(createReadStream(file), compressed, compression === 'gzip' ? createGunzip() : new PassThrough(), uncompressed, tarBounds(), extract);
   } catch (error) {
     throw new AurenError('input', `layer ${layer.digest} in ${layoutDir} is not a readable tar stream: ${(error as Error).message}`,
       'Rebuild the image with the docker-build target.');
