@@ -7,7 +7,7 @@ import {
   type TargetConfiguration,
 } from '@nx/devkit';
 import { normalizeOptions, PLUGIN_NAME as PLUGIN, type RegistryPluginOptions } from '../lib/config/options';
-import { imageDir, IMAGE_RECORD, PUSH_RECORD } from '../lib/reports/records';
+import { imageDir, IMAGE_RECORD, PROVENANCE_RECORD, PUSH_RECORD } from '../lib/reports/records';
 
 /**
  * Every project with a Dockerfile gets `docker-build` → `scan` → `docker-push`, plus `version`
@@ -38,7 +38,8 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
         { env: 'AUREN_BUILDER' },
         { env: 'AUREN_PLATFORMS' },
       ],
-      outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`],
+      // provenance.json: what the build was made from and when, for the provenance push attests.
+      outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`, `${out}/${PROVENANCE_RECORD}`],
       options: { step: 'build' },
       metadata: {
         description: 'Build the image into an OCI layout under dist/images/<project>.',

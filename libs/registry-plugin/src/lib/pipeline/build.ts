@@ -14,7 +14,9 @@ import { parseConfig } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
 import { builderTlsArgs, createDispatcher } from '../registry/tls';
-import { writeImageRecord as saveImageRecord, type ImageRecord } from '../reports/records';
+import { writeBuildProvenance, writeImageRecord as saveImageRecord, type BuildProvenance, type ImageRecord } from '../reports/records';
+import { readGitContext } from '../git';
+import { packageLocks, readSourceState, recordedBuildArgs, runnerIdentity } from '../supply-chain/provenance';
 
 export interface BuildInput {
   workspaceRoot: string;
@@ -186,6 +188,7 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
   // The builder pulls the base image with the same trust and credentials the push uses.
   const insecureRegistries = await insecureRegistriesFor(input.config, Object.values(buildArgs), input.env);
   const tls = await builderTlsArgs(input.config.registry, { caFile: input.config.caFile, env: input.env, plainHttp: isLoopbackRegistry(input.config.registry) ? insecureRegistries.includes(input.config.registry) : undefined });
+  const startedOn = new Date();
   await withBuilderAuth(input.config.registry, input.env, (env) => builder.build({
     context: contextPath,
     dockerfile: dockerfilePath,
@@ -212,7 +215,41 @@ export async function buildImage(input: BuildInput): Promise<ImageRecord> {
       'Make the platforms differ (e.g. use TARGETARCH) or build them one at a time; see the README on multi-platform images.',
     );
   }
-  return writeImageRecord(input.project, layout, baseImage);
+  const record = await writeImageRecord(input.project, layout, baseImage);
+  await writeBuildProvenance(input.project.artifactDir, await buildProvenance(input, { layout, record, buildArgs, baseImage, startedOn, finishedOn: new Date() }));
+  return record;
+}
+
+/**
+ * What this build was made from and when: the inputs of the image's SLSA provenance, which
+ * docker-push attests (lib/supply-chain/provenance.ts says what each field means).
+ */
+async function buildProvenance(
+  input: BuildInput,
+  built: { layout: OciLayout; record: ImageRecord; buildArgs: Record<string, string>; baseImage: string | undefined; startedOn: Date; finishedOn: Date },
+): Promise<BuildProvenance> {
+  const branch = await readGitContext(input.workspaceRoot, input.env).then((g) => g.branch, () => undefined);
+  const source = await readSourceState(input.workspaceRoot, [input.context, input.dockerfile], branch).catch(() => undefined);
+  const base = built.baseImage;
+  return {
+    schemaVersion: 1,
+    project: input.project.name,
+    digest: built.record.digest,
+    externalParameters: {
+      dockerfile: input.dockerfile,
+      context: input.context,
+      platforms: built.record.platforms,
+      buildArgs: recordedBuildArgs(built.buildArgs, input.env),
+      ...(input.target ? { target: input.target } : {}),
+    },
+    ...(source ? { source: { ...source, ...(input.source ? { projectCommit: input.source.sha } : {}) } } : {}),
+    ...(base ? { baseImage: { reference: base, ...(base.includes('@') ? { digest: base.slice(base.indexOf('@') + 1) } : {}) } } : {}),
+    packageLocks: await packageLocks(built.layout),
+    builder: built.record.builder,
+    runner: runnerIdentity(input.env),
+    startedOn: built.startedOn.toISOString(),
+    finishedOn: built.finishedOn.toISOString(),
+  };
 }
 
 /** The labels of the image's config (for an index, its first platform's). */
@@ -251,6 +288,8 @@ export async function writeImageRecord(
     createdAt: labels[CREATED] ?? new Date(0).toISOString(),
   };
   await saveImageRecord(project.artifactDir, record);
+  // A fetched image was not built here; buildImage writes the record of a build after this.
+  await writeBuildProvenance(project.artifactDir, undefined);
   return record;
 }
 

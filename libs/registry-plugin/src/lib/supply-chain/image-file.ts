@@ -1,0 +1,83 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import type { LayoutManifest, OciLayout } from '../registry/layout';
+
+/**
+ * One small file as a built image carries it, read from the OCI layout's layers, top layer
+ * first: the first layer that writes the path (or deletes it with a whiteout) decides. Used for
+ * the base image's package lock (/usr/share/auren/packages.lock), which provenance digests as
+ * the image has it, so the record is a function of the image and not of what dist/ holds.
+ */
+
+/** Files above this are not read: a package lock is a few kilobytes. */
+const MAX_FILE_BYTES = 4 * 1024 * 1024;
+
+type Found = { status: 'file'; data: Buffer } | { status: 'deleted' } | { status: 'absent' };
+
+export async function readImageFile(layout: OciLayout, manifest: LayoutManifest, path: string): Promise<Buffer | undefined> {
+  const wanted = normalize(path);
+  const layers = manifest.blobs.slice(1).reverse();
+  for (const digest of layers) {
+    const blob = layout.blobs.find((b) => b.digest === digest);
+    if (!blob) return undefined;
+    const found = await findInLayer(blob.path, wanted);
+    if (found.status === 'file') return found.data;
+    if (found.status === 'deleted') return undefined;
+  }
+  return undefined;
+}
+
+function normalize(path: string): string {
+  return posix.normalize(path.replace(/^(\.\/|\/)+/, ''));
+}
+
+async function compressionOf(file: string): Promise<'gzip' | 'zstd' | 'none'> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    await handle.close();
+  }
+}
+
+async function findInLayer(file: string, wanted: string): Promise<Found> {
+  const compression = await compressionOf(file);
+  // Node 20 has no zstd decoder; such a layer is taken as not holding the file.
+  if (compression === 'zstd') return { status: 'absent' };
+  const dir = posix.dirname(wanted);
+  const whiteout = `${dir === '.' ? '' : `${dir}/`}.wh.${posix.basename(wanted)}`;
+  let found: Found = { status: 'absent' };
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const name = normalize(header.name);
+    if (found.status === 'absent' && name === whiteout) found = { status: 'deleted' };
+    if (found.status === 'absent' && name === wanted && header.type === 'file' && (header.size ?? 0) <= MAX_FILE_BYTES) {
+      readAll(stream).then((data) => {
+        found = { status: 'file', data };
+        next();
+      }, next);
+      return;
+    }
+    stream.on('end', () => next());
+    stream.resume();
+  });
+  await pipeline(createReadStream(file), compression === 'gzip' ? createGunzip() : new PassThrough(), extract);
+  return found;
+}
+
+function readAll(stream: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}
