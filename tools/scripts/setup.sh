@@ -2,19 +2,26 @@
 # Installs, idempotently, everything a fresh Debian bookworm machine needs to build, scan, push
 # and test: Debian packages (builder, registry, apps' Python dependencies) and the npm workspace.
 # Safe to run again: it only installs what is missing.
-#   --test-tools       also the real tools the tests run (tools/test-tools.txt), into tools/.bin
+#   --product-tools    only the Go tools the product runs (trivy, cosign: `product` in
+#                      tools/test-tools.txt), into tools/.bin; npm start builds them in the
+#                      background. Without Go it says how to get them and exits 0.
+#   --test-tools       also every Go tool of tools/test-tools.txt (the tests run all of them)
 #   --test-tools-only  only those tools (they need Go, nothing from Debian or npm): test-all.sh
 #                      starts their build first and installs the rest while it runs
+#   --missing          with a tools option: print the tools that would be built, build nothing
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-WITH_TEST_TOOLS=false
-ONLY_TEST_TOOLS=false
+TOOLS=none          # none | product | all
+ONLY_TOOLS=false
+LIST_MISSING=false
 for arg in "$@"; do
   case "$arg" in
-    --test-tools) WITH_TEST_TOOLS=true ;;
-    --test-tools-only) WITH_TEST_TOOLS=true; ONLY_TEST_TOOLS=true ;;
-    *) echo "setup: unknown option $arg (known: --test-tools, --test-tools-only)" >&2; exit 2 ;;
+    --product-tools) TOOLS=product; ONLY_TOOLS=true ;;
+    --test-tools) TOOLS=all ;;
+    --test-tools-only) TOOLS=all; ONLY_TOOLS=true ;;
+    --missing) LIST_MISSING=true ;;
+    *) echo "setup: unknown option $arg (known: --product-tools, --test-tools, --test-tools-only, --missing)" >&2; exit 2 ;;
   esac
 done
 
@@ -83,7 +90,7 @@ install_machine() {
   fi
 }
 
-# The test tools are Go programs built from the Go module proxy at the versions pinned in
+# The tools are Go programs built from the Go module proxy at the versions pinned in
 # tools/test-tools.txt. Built binaries live in a per-machine cache keyed by tool and version
 # (a fresh clone on the same machine reuses them); tools/.bin (git-ignored) links to them.
 # A cached binary is trusted only if Go's own build info names the pinned package and version.
@@ -94,23 +101,58 @@ go_binary_is() { # file package version [ldflags]
   [ -z "${4:-}" ] || grep -qF -- "-ldflags=$4" <<<"$info" || grep -qF -- "-ldflags=\"$4\"" <<<"$info"
 }
 
-install_test_tools() {
-  if ! command -v go >/dev/null; then
-    echo "setup: the test tools are built with Go, which is not installed: install Go 1.24 or newer (https://go.dev/dl/) and run again" >&2
-    return 1
-  fi
-  local cache="${AUREN_TOOLS_CACHE:-$HOME/.cache/auren/tools}" bin="tools/.bin"
-  mkdir -p "$cache" "$bin"
-  # One setup at a time per cache: two test runs must not build the same tool twice.
-  exec 9>"$cache/.lock"; flock 9
-  local name pkg version extra dir built=0 word buildenv ldflags
-  while read -r name pkg version extra; do
+# A product tool already on PATH (outside tools/.bin) at the pinned version is used as it is: a
+# team's own trivy or cosign package, or one a CI image ships. Without Go its build info cannot
+# be read, so its own version output decides.
+binary_is() { # file package version [ldflags]
+  if command -v go >/dev/null; then go_binary_is "$@"; return; fi
+  [ -x "$1" ] && "$1" version 2>/dev/null | grep -qE "(^|[^0-9.])${3#v}([^0-9.]|\$)"
+}
+on_path_at_version() { # name package version
+  local found; found="$(PATH="$(sed -E "s#(^|:)$PWD/tools/\.bin(:|\$)#\1#" <<<"$PATH")" command -v "$1" 2>/dev/null)" || return 1
+  binary_is "$found" "$2" "$3"
+}
+
+install_tools() { # product | all
+  local scope="$1" cache="${AUREN_TOOLS_CACHE:-$HOME/.cache/auren/tools}" bin="tools/.bin"
+  # The list is read whole before any build: a checkout that changes it mid-build must not be
+  # read half old, half new.
+  local lines=() line
+  mapfile -t lines < tools/test-tools.txt
+  local name pkg version extra dir built=0 word buildenv ldflags product missing=()
+  local wanted=()
+  for line in "${lines[@]}"; do
+    read -r name pkg version extra <<<"$line"
     case "$name" in ''|'#'*) continue ;; esac
-    buildenv=(); ldflags=""
+    product=false; buildenv=(); ldflags=""
     for word in $extra; do
-      case "$word" in ldflags=*) ldflags="${word#ldflags=}" ;; *) buildenv+=("$word") ;; esac
+      case "$word" in product) product=true ;; ldflags=*) ldflags="${word#ldflags=}" ;; *) buildenv+=("$word") ;; esac
     done
+    if [ "$scope" = product ] && ! $product; then continue; fi
+    wanted+=("$name")
     dir="$cache/$name@$version"
+    if [ "$scope" = product ] && on_path_at_version "$name" "$pkg" "$version"; then
+      $LIST_MISSING || echo "setup: $name $version on PATH ($(command -v "$name")), used as it is"
+      continue
+    fi
+    if binary_is "$dir/$name" "$pkg" "$version" "$ldflags"; then
+      $LIST_MISSING || { mkdir -p "$bin"; [ "$(readlink "$bin/$name" 2>/dev/null)" = "$dir/$name" ] || ln -sfn "$dir/$name" "$bin/$name"; }
+      continue
+    fi
+    missing+=("$name")
+    $LIST_MISSING && continue
+    if ! command -v go >/dev/null; then
+      local how="install Go 1.24 or newer (https://go.dev/dl/) and run again, or put $name $version on PATH"
+      if [ "$scope" = product ]; then
+        echo "setup: WARNING: $name $version is not on PATH and cannot be built here (no Go): $how. Until then scans say why they did not run and pushes are not signed." >&2
+        continue
+      fi
+      echo "setup: the test tools are built with Go, which is not installed: $how" >&2
+      return 1
+    fi
+    mkdir -p "$cache" "$bin"
+    # One build at a time per cache: two runs must not build the same tool twice.
+    exec 9>"$cache/.lock"; flock 9
     if ! go_binary_is "$dir/$name" "$pkg" "$version" "$ldflags"; then
       local seeded=false seed
       # AUREN_TOOLS_SEED: space-separated folders of binaries built before (e.g. by CI's image); used only when
@@ -127,17 +169,18 @@ install_test_tools() {
         local start=$SECONDS
         if ! env "${buildenv[@]}" GOBIN="$tmp" go install ${ldflags:+-ldflags="$ldflags"} "$pkg@$version" >"$tmp/build.log" 2>&1; then
           echo "setup: building $name $version failed:" >&2; tail -n 20 "$tmp/build.log" >&2
-          rm -rf "$tmp"; return 1
+          rm -rf "$tmp"; exec 9>&-; return 1
         fi
         mkdir -p "$dir"; mv "$tmp/$name" "$dir/$name"; rm -rf "$tmp"
         echo "setup: built $name $version in $((SECONDS - start)) s"; built=$((built + 1))
       fi
     fi
-    if [ "$(readlink "$bin/$name" 2>/dev/null)" != "$dir/$name" ]; then ln -sfn "$dir/$name" "$bin/$name"; fi
-  done < tools/test-tools.txt
-  exec 9>&-
-  if ((built == 0)); then echo "setup: test tools present ($(sed -E '/^(#|$)/d; s/^([^ ]+) +[^ ]+ +([^ ]+).*/\1 \2/' tools/test-tools.txt | paste -sd, - | sed 's/,/, /g')) in $bin"; fi
+    exec 9>&-
+    [ "$(readlink "$bin/$name" 2>/dev/null)" = "$dir/$name" ] || ln -sfn "$dir/$name" "$bin/$name"
+  done
+  if $LIST_MISSING; then ((${#missing[@]} == 0)) || echo "${missing[*]}"; return 0; fi
+  if ((built == 0 && ${#missing[@]} == 0)); then echo "setup: tools present (${wanted[*]}) in $bin or on PATH"; fi
 }
 
-$ONLY_TEST_TOOLS || install_machine
-if $WITH_TEST_TOOLS; then install_test_tools; fi
+$ONLY_TOOLS || $LIST_MISSING || install_machine
+if [ "$TOOLS" != none ]; then install_tools "$TOOLS"; fi

@@ -6,15 +6,34 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 bash tools/scripts/setup.sh
-# Tools that `setup.sh --test-tools` built (trivy for SBOMs and scans, cosign for signing) are
-# used when present; npm start does not need them.
-[ -d tools/.bin ] && export PATH="$PWD/tools/.bin:$PATH"
+
+# The product's own tools (trivy scans and makes SBOMs, cosign signs) at their pinned versions:
+# used from PATH or the machine's tool cache when there, else built from the Go module proxy in
+# the background, which takes minutes on a new machine. Meanwhile the base image's root
+# filesystem is made, the other long step of a first run; its tars are kept, so the build
+# step does not make them again.
+mkdir -p tmp/start
+missing_tools="$(bash tools/scripts/setup.sh --product-tools --missing)"
+bash tools/scripts/setup.sh --product-tools >tmp/start/tools.log 2>&1 &
+tools_pid=$!
 
 if [ -z "${AUREN_REGISTRY:-}" ]; then
-  bash libs/registry-plugin/scripts/local-registry.sh --detach
+  bash tools/registry/serve.sh --detach
 else
   echo "start: using AUREN_REGISTRY=$AUREN_REGISTRY"
 fi
+
+if [ -n "$missing_tools" ]; then
+  echo "start: building $missing_tools in the background (log: tmp/start/tools.log); making the base root filesystem meanwhile"
+  npx nx run base-image:rootfs --outputStyle=static
+fi
+if ! wait "$tools_pid"; then
+  cat tmp/start/tools.log >&2
+  echo "start: WARNING: the product tools did not build (above): images are pushed unscanned and unsigned where the policy allows" >&2
+else
+  cat tmp/start/tools.log
+fi
+export PATH="$PWD/tools/.bin:$PATH"
 
 # The projects that have a docker-push target: the base image first (the apps depend on it).
 npx nx run-many -t docker-push --outputStyle=static "$@"
