@@ -1,5 +1,7 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ExecutorContext, Task, TaskGraph, TaskGraphExecutor } from '@nx/devkit';
-import { AurenError } from '../../lib/errors/errors';
+import { AurenError, formatError } from '../../lib/errors/errors';
+import { logger } from './logger';
 
 /** What a batch implementation yields per task (the element type of TaskGraphExecutor's iterator). */
 type BatchTaskResult = Awaited<ReturnType<TaskGraphExecutor>> extends infer R ? (R extends AsyncIterableIterator<infer T> ? T : never) : never;
@@ -19,20 +21,80 @@ export async function* runBatch<T>(
   executor: (options: T, context: ExecutorContext) => Promise<{ success: boolean }>,
 ): AsyncGenerator<BatchTaskResult> {
   const succeeded = new Map<string, boolean>();
-  for (const task of dependencyOrder(taskGraph)) {
-    const blocked = taskGraph.dependencies[task.id]?.find((dep) => succeeded.get(dep) === false);
-    if (blocked) {
-      succeeded.set(task.id, false);
-      yield { task: task.id, result: { success: false, status: 'skipped', terminalOutput: `${task.id}: skipped, ${blocked} failed\n` } };
-      continue;
+  const escapes = new EscapeGuard();
+  try {
+    for (const task of dependencyOrder(taskGraph)) {
+      const blocked = taskGraph.dependencies[task.id]?.find((dep) => succeeded.get(dep) === false);
+      if (blocked) {
+        succeeded.set(task.id, false);
+        yield { task: task.id, result: { success: false, status: 'skipped', terminalOutput: `${task.id}: skipped, ${blocked} failed\n` } };
+        continue;
+      }
+      const startTime = Date.now();
+      const exitCode = process.exitCode;
+      const [{ success }, terminalOutput] = await capturingOutput(() => escapes.run(task.id, () => executor(inputs[task.id], taskContext(context, task))));
+      // A failed task sets the exit code for a process of its own; the batch goes on with the others.
+      process.exitCode = exitCode;
+      succeeded.set(task.id, success);
+      yield { task: task.id, result: { success, terminalOutput, startTime, endTime: Date.now() } };
     }
-    const startTime = Date.now();
-    const exitCode = process.exitCode;
-    const [{ success }, terminalOutput] = await capturingOutput(() => executor(inputs[task.id], taskContext(context, task)));
-    // A failed task sets the exit code for a process of its own; the batch goes on with the others.
-    process.exitCode = exitCode;
-    succeeded.set(task.id, success);
-    yield { task: task.id, result: { success, terminalOutput, startTime, endTime: Date.now() } };
+  } finally {
+    escapes.close();
+  }
+}
+
+/**
+ * What escapes a task's promise (an exception thrown in a callback, a rejection nobody awaits, a
+ * stream's 'error' with no listener) would end the process, and with it every task Nx gave the
+ * batch. Here it fails the task it came from instead: each task's work runs in an async context
+ * named after it, which Node keeps for the process's uncaughtException and unhandledRejection
+ * listeners. The task stops waiting for work that can no longer finish; the batch goes on.
+ */
+class EscapeGuard {
+  private readonly origin = new AsyncLocalStorage<string>();
+  private running: { id: string; fail: (error: unknown) => void } | undefined;
+  private readonly listener = (error: unknown) => this.escaped(error);
+
+  constructor() {
+    process.on('uncaughtException', this.listener);
+    process.on('unhandledRejection', this.listener);
+  }
+
+  close(): void {
+    process.off('uncaughtException', this.listener);
+    process.off('unhandledRejection', this.listener);
+  }
+
+  async run(id: string, body: () => Promise<{ success: boolean }>): Promise<{ success: boolean }> {
+    let escape: { error: unknown } | undefined;
+    let onEscape: () => void = () => undefined;
+    const escaped = new Promise<{ success: boolean }>((resolve) => (onEscape = () => resolve({ success: false })));
+    this.running = { id, fail: (error) => {
+      escape ??= { error };
+      onEscape();
+    } };
+    try {
+      const work = this.origin.run(id, body).catch((error: unknown) => {
+        escape ??= { error };
+        return { success: false };
+      });
+      const result = await Promise.race([work, escaped]);
+      // Node reports a rejection nobody handled after the tick it happened in: one turn of the
+      // event loop lets one from the task's last steps still count against it.
+      if (!escape) await new Promise((resolve) => setImmediate(resolve));
+      if (!escape) return result;
+      logger.error(`${id} failed: ${formatError(escape.error)}`);
+      return { success: false };
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private escaped(error: unknown): void {
+    const origin = this.origin.getStore();
+    if (this.running && (origin === undefined || origin === this.running.id)) return this.running.fail(error);
+    // From a task that has already reported its result: it can only be told.
+    logger.error(`${origin ?? 'the batch'} failed after it ended: ${formatError(error)}`);
   }
 }
 

@@ -103,3 +103,28 @@ export async function writeLayerBlob(parts: LayerPart[], options: { gzip?: boole
   await writeFile(join(layoutDir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   return { layoutDir, layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${hex}`, size } };
 }
+
+/**
+ * A whole OCI layout under `root/oci` whose one layer is the given parts (gzip-compressed), with
+ * a config and manifest that are in order: the image a built-in check would be handed.
+ */
+export async function writeHostileImage(root: string, parts: LayerPart[]): Promise<{ layoutDir: string; digest: string; size: number }> {
+  const written = await writeLayerBlob(parts, { root });
+  const layoutDir = join(root, 'oci');
+  await rename(written.layoutDir, layoutDir);
+  const put = async (body: Buffer) => {
+    const hex = createHash('sha256').update(body).digest('hex');
+    await writeFile(join(layoutDir, 'blobs', 'sha256', hex), body);
+    return { digest: `sha256:${hex}`, size: body.length };
+  };
+  const config = await put(Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', config: { User: '10001' }, rootfs: { type: 'layers', diff_ids: [written.layer.digest] } })));
+  const manifest = await put(Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+    layers: [written.layer],
+  })));
+  const platform = { os: 'linux', architecture: 'amd64' };
+  await writeFile(join(layoutDir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, platform }] }));
+  return { layoutDir, digest: manifest.digest, size: manifest.size + config.size + written.layer.size };
+}
