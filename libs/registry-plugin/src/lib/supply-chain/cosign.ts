@@ -104,6 +104,10 @@ export async function cosignRegistryAccess(
 
 export function describeSigning(signing: SigningConfig): string {
   switch (signing.mode) {
+    case 'off':
+      return 'off (signing: false)';
+    case 'local':
+      return 'the local key pair in .auren/signing/ (pushes to a loopback registry)';
     case 'none':
       return 'not configured';
     case 'key':

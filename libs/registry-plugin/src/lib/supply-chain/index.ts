@@ -4,3 +4,7 @@ export * from './cosign';
 export * from './sign';
 export * from './verify';
 export * from './publish';
+export * from './identity';
+export * from './local-key';
+export * from './provenance';
+export * from './attest';

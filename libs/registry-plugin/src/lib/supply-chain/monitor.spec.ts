@@ -16,9 +16,22 @@ describe('supply chain in the monitor', () => {
       { tag: `${t(d('c'))}.att`, descriptors: [] },
     ]);
     expect(Object.fromEntries(facts)).toEqual({
-      [d('a')]: { signed: true, sbom: true },
-      [d('b')]: { signed: false, sbom: true },
-      [d('c')]: { signed: true, sbom: false },
+      [d('a')]: { signed: true, sbom: true, provenance: false },
+      [d('b')]: { signed: false, sbom: true, provenance: false },
+      [d('c')]: { signed: true, sbom: false, provenance: false },
+    });
+  });
+
+  it('tells a cosign v3 signature from an attestation by the bundle predicate type', () => {
+    const bundle = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+    const of = (predicate: string) => ({ mediaType: 'm', digest: d('9'), size: 1, artifactType: bundle, annotations: { 'dev.sigstore.bundle.predicateType': predicate } });
+    const facts = attachedFacts([
+      { tag: t(d('a')), descriptors: [of('https://slsa.dev/provenance/v1')] },
+      { tag: t(d('b')), descriptors: [of('https://sigstore.dev/cosign/sign/v1'), of('https://slsa.dev/provenance/v1')] },
+    ]);
+    expect(Object.fromEntries(facts)).toEqual({
+      [d('a')]: { signed: false, sbom: false, provenance: true },
+      [d('b')]: { signed: true, sbom: false, provenance: true },
     });
   });
 
@@ -36,7 +49,7 @@ describe('supply chain in the monitor', () => {
   it('names the images that lack a signature and says what to do', () => {
     const [unsigned] = supplyChainChecks([image('auren/api', false, true), image('auren/nginx', false, true), image('auren/bridge', true, true)], { unsignedImages: { target: 0, alert: 1 }, imagesWithoutSbom: { target: 0, alert: undefined } });
     expect(unsigned).toMatchObject({ level: 'alert', value: 2, alert: 1 });
-    expect(unsigned.message).toBe('ALERT: 2 of 3 newest images without a signature: auren/api:v1.0.0, auren/nginx:v1.0.0 (configure signing.key and push again)');
+    expect(unsigned.message).toBe('ALERT: 2 of 3 newest images without a signature: auren/api:v1.0.0, auren/nginx:v1.0.0 (push again: pushes to the embedded registry are signed with the local key pair; other registries need signing.key, a KMS key or keyless)');
   });
 
   it('no images: no checks', () => {

@@ -1,6 +1,7 @@
 import type { Descriptor } from '../registry/media-types';
 import type { Check, Level, RepositoryReport } from '../monitor/report';
 import { subjectOfReferrerTag } from './retention';
+import { SLSA_PROVENANCE_V1 } from './provenance';
 import { CYCLONEDX_MEDIA_TYPE } from './sbom';
 
 /**
@@ -13,11 +14,20 @@ import { CYCLONEDX_MEDIA_TYPE } from './sbom';
 
 /** cosign v3 bundles (`application/vnd.dev.sigstore.bundle.v0.3+json` and later versions). */
 const SIGNATURE_TYPES = /^application\/vnd\.dev\.sigstore\.bundle(\.v[\d.]+)?\+json$/;
+/**
+ * cosign v3 stores signatures and attestations as the same bundle type and tells them apart by
+ * this annotation: `https://sigstore.dev/cosign/sign/v1` for a signature, the predicate type
+ * (e.g. SLSA provenance) for an attestation. An attestation is not a signature of the image.
+ */
+const BUNDLE_PREDICATE = 'dev.sigstore.bundle.predicateType';
+const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 const SBOM_TYPES = [CYCLONEDX_MEDIA_TYPE, 'application/spdx+json', 'application/vnd.syft+json'];
 
 export interface AttachedFacts {
   signed: boolean;
   sbom: boolean;
+  /** A signed SLSA v1 provenance attestation is attached. */
+  provenance: boolean;
 }
 
 /**
@@ -26,7 +36,7 @@ export interface AttachedFacts {
  */
 export function attachedFacts(tags: ReadonlyArray<{ tag: string; descriptors: readonly Descriptor[] }>): Map<string, AttachedFacts> {
   const facts = new Map<string, AttachedFacts>();
-  const of = (subject: string) => facts.get(subject) ?? facts.set(subject, { signed: false, sbom: false }).get(subject)!;
+  const of = (subject: string) => facts.get(subject) ?? facts.set(subject, { signed: false, sbom: false, provenance: false }).get(subject)!;
   for (const { tag, descriptors } of tags) {
     const subject = subjectOfReferrerTag(tag);
     if (!subject) continue;
@@ -35,7 +45,11 @@ export function attachedFacts(tags: ReadonlyArray<{ tag: string; descriptors: re
     else if (tag.endsWith('.sbom')) entry.sbom = true;
     else if (!tag.endsWith('.att')) {
       for (const d of descriptors) {
-        if (d.artifactType && SIGNATURE_TYPES.test(d.artifactType)) entry.signed = true;
+        if (d.artifactType && SIGNATURE_TYPES.test(d.artifactType)) {
+          const predicate = d.annotations?.[BUNDLE_PREDICATE];
+          if (predicate === undefined || predicate === SIGN_PREDICATE) entry.signed = true;
+          else if (predicate === SLSA_PROVENANCE_V1) entry.provenance = true;
+        }
         if (d.artifactType && SBOM_TYPES.includes(d.artifactType)) entry.sbom = true;
       }
     }
@@ -89,7 +103,9 @@ export function supplyChainChecks(images: readonly SupplyChainImage[], t: Supply
         missing.length === 0
           ? `every newest image (${known.length}) has ${what}`
           : `${l === 'alert' ? 'ALERT: ' : ''}${missing.length} of ${known.length} newest images without ${what}: ${names}` +
-            (metric === 'unsigned-images' ? ' (configure signing.key and push again)' : ' (install trivy, scan and push again)'),
+            (metric === 'unsigned-images'
+              ? ' (push again: pushes to the embedded registry are signed with the local key pair; other registries need signing.key, a KMS key or keyless)'
+              : ' (install trivy, scan and push again)'),
     };
   };
   return [

@@ -6,14 +6,21 @@ import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
 import { attachArtifact, listReferrers, type IndexUpdate } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
+import type { BuildProvenance, SupplyChainRecord } from '../reports/records';
+import { attestProvenance, verifyProvenance } from './attest';
+import { resolveSigningIdentity } from './identity';
+import { LOCAL_SIGNING_DIR } from './local-key';
+import { provenancePredicate } from './provenance';
 import { signImage } from './sign';
 import { verifyImage } from './verify';
 
 /**
- * After a successful push: the SBOM the scan made is attached to the pushed digest, then the
- * digest is signed. Both are keyed by digest, so running this again for the same image changes
- * nothing (the same SBOM is the same artifact manifest; a digest that already verifies with the
- * configured public key is not signed twice).
+ * After a successful push: the SBOM the scan made is attached to the pushed digest, the digest is
+ * signed, and its SLSA provenance is attested, signature and provenance with the same identity
+ * (identity.ts: the configured one, or the local key pair for the embedded registry). All are
+ * keyed by digest, so running this again for the same image changes nothing (the same SBOM is
+ * the same artifact manifest; a digest whose signature or provenance already verifies with the
+ * public key is not signed or attested twice).
  */
 
 export interface PublishInput {
@@ -25,6 +32,8 @@ export interface PublishInput {
   digest: string;
   /** `scan/sbom.cdx.json` of this image, if the scan made one. */
   sbomFile: string;
+  /** docker-build's provenance inputs (provenance.json), when the image was built here. */
+  provenance?: BuildProvenance;
   credentials: ResolvedCredentials | undefined;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -33,7 +42,34 @@ export interface PublishInput {
 
 export interface PublishOutcome {
   sbom: { status: 'attached'; digest: string; index: IndexUpdate } | { status: 'already-attached'; digest: string } | { status: 'missing'; reason: string };
-  signature: { status: 'signed' | 'already-signed' | 'not-configured' };
+  signature: { status: 'signed' | 'already-signed'; by: string } | { status: 'not-configured'; reason: string; off: boolean };
+  provenance: { status: 'attested' | 'already-attested' } | { status: 'missing'; reason: string } | { status: 'not-configured'; reason: string; off: boolean };
+}
+
+function provenanceState(provenance: PublishOutcome['provenance']): SupplyChainRecord['provenance'] {
+  switch (provenance.status) {
+    case 'attested':
+    case 'already-attested':
+      return { status: 'attested', detail: 'SLSA v1' };
+    case 'missing':
+      return { status: 'missing', detail: provenance.reason };
+    case 'not-configured':
+      return { status: provenance.off ? 'off' : 'missing', detail: provenance.reason };
+    default: {
+      const unhandled: never = provenance;
+      throw new Error(`unhandled provenance outcome ${JSON.stringify(unhandled)}`);
+    }
+  }
+}
+
+/** The outcome as push.json records it (the table of `auren-registry pushed` shows it). */
+export function supplyChainRecord(outcome: PublishOutcome): SupplyChainRecord {
+  const { sbom, signature, provenance } = outcome;
+  return {
+    sbom: sbom.status === 'missing' ? { status: 'missing', detail: sbom.reason } : { status: 'attached', detail: sbom.digest },
+    signature: signature.status === 'not-configured' ? { status: signature.off ? 'off' : 'unsigned', detail: signature.reason } : { status: 'signed', detail: signature.by },
+    provenance: provenanceState(provenance),
+  };
 }
 
 export async function publishSupplyChain(input: PublishInput): Promise<PublishOutcome> {
@@ -70,31 +106,52 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     input.warn(`no SBOM attached: the scan made none (${input.sbomFile}); install trivy and run the scan again`);
   }
 
-  const signing = config.signing;
-  let signature: PublishOutcome['signature'];
-  if (signing.mode === 'none') {
-    signature = { status: 'not-configured' };
-  } else {
-    const common = {
-      reference,
-      registry: config.registry,
-      insecureRegistries: config.insecureRegistries,
-      caFile: config.caFile,
-      signing,
-      workspaceRoot: input.workspaceRoot,
-      credentials: input.credentials,
-      env: input.env,
-    };
-    const canVerify = signing.mode === 'keyless' || signing.publicKey !== undefined;
-    const existing = canVerify ? await verifyImage(common) : undefined;
-    if (existing?.status === 'verified') {
-      signature = { status: 'already-signed' };
-      input.log(`signature: ${reference} already verifies with the configured key; not signed again`);
-    } else {
-      await signImage(common);
-      signature = { status: 'signed' };
-      input.log(`signature: signed ${reference} with cosign (${signing.mode === 'key' ? 'key pair' : 'keyless'})`);
-    }
+  const identity = await resolveSigningIdentity({ signing: config.signing, registry: config.registry, workspaceRoot: input.workspaceRoot, env: input.env });
+  if (identity.status === 'inactive') {
+    (identity.warn ? input.warn : input.log)(`not signed, no provenance: ${identity.reason}`);
+    // signing: false is a choice (off); anything else is a gap the table shows as such.
+    const off = !identity.warn;
+    return { sbom, signature: { status: 'not-configured', reason: identity.reason, off }, provenance: { status: 'not-configured', reason: identity.reason, off } };
   }
-  return { sbom, signature };
+  if (identity.created) input.log(`made the local signing key pair in ${LOCAL_SIGNING_DIR}/ (owner-only, ignored by git); its public key is ${LOCAL_SIGNING_DIR}/cosign.pub`);
+  const common = {
+    reference,
+    registry: config.registry,
+    insecureRegistries: config.insecureRegistries,
+    caFile: config.caFile,
+    signing: identity.signing,
+    workspaceRoot: input.workspaceRoot,
+    credentials: input.credentials,
+    env: identity.env,
+  };
+
+  let signature: PublishOutcome['signature'];
+  const canVerify = identity.signing.mode === 'keyless' || identity.signing.publicKey !== undefined;
+  const verified = canVerify ? await verifyImage(common) : undefined;
+  if (verified?.status === 'verified') {
+    signature = { status: 'already-signed', by: identity.describe };
+    input.log(`signature: ${reference} already verifies with ${identity.describe}; not signed again`);
+  } else {
+    await signImage(common);
+    signature = { status: 'signed', by: identity.describe };
+    input.log(`signature: signed ${reference} with cosign (${identity.describe})`);
+  }
+
+  let provenance: PublishOutcome['provenance'];
+  const attested = canVerify ? await verifyProvenance(common) : undefined;
+  if (attested?.status === 'verified') {
+    provenance = { status: 'already-attested' };
+    input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
+  } else if (!input.provenance || input.provenance.digest !== digest) {
+    const reason = input.provenance
+      ? `the build's provenance record is for ${input.provenance.digest}, not ${digest}`
+      : 'this image was not built here (fetched from the registry, or built before provenance was recorded), so there are no build inputs to attest';
+    provenance = { status: 'missing', reason };
+    input.warn(`no provenance attached: ${reason}. \`nx run <app>:docker-build --rebuild\` and docker-push attest it`);
+  } else {
+    await attestProvenance({ ...common, predicate: provenancePredicate(input.provenance) });
+    provenance = { status: 'attested' };
+    input.log(`provenance: SLSA v1 provenance of ${reference} attested with cosign (${identity.describe})`);
+  }
+  return { sbom, signature, provenance };
 }

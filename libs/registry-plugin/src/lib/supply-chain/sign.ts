@@ -28,6 +28,8 @@ export type SignOutcome = { status: 'signed'; reference: string; mode: SigningCo
 
 export function signArgs(signing: SigningConfig, key: string | undefined, reference: string, flags: string[]): string[] {
   switch (signing.mode) {
+    case 'off':
+    case 'local':
     case 'none':
       return [];
     case 'key':
@@ -51,7 +53,8 @@ export function signArgs(signing: SigningConfig, key: string | undefined, refere
 
 /** Checks what can be checked before anything is pushed: cosign present, key found, password set. */
 export async function preflightSigning(signing: SigningConfig, workspaceRoot: string, env: NodeJS.ProcessEnv): Promise<void> {
-  if (signing.mode === 'none') return;
+  // The local key pair is made (or found missing with a warning) when the push signs: identity.ts.
+  if (signing.mode === 'none' || signing.mode === 'off' || signing.mode === 'local') return;
   await findCosign(env);
   if (signing.mode === 'key') {
     const key = resolveKey(signing.key, workspaceRoot, 'signing.key');
@@ -96,7 +99,7 @@ export function secretsOf(env: NodeJS.ProcessEnv, credentials: ResolvedCredentia
 export async function signImage(input: SignInput): Promise<SignOutcome> {
   const env = input.env ?? process.env;
   const signing = input.signing;
-  if (signing.mode === 'none') return { status: 'not-configured' };
+  if (signing.mode !== 'key' && signing.mode !== 'keyless') return { status: 'not-configured' };
   if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) {
     throw new AurenError('internal', `refusing to sign ${input.reference}: sign by digest, never by tag`);
   }

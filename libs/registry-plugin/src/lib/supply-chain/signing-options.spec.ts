@@ -1,4 +1,4 @@
-import { normalizeOptions } from '../config/options';
+import { normalizeOptions, type SigningOptions } from '../config/options';
 import { signArgs } from './sign';
 import { verifyArgs } from './verify';
 import { registryFlags } from './cosign';
@@ -14,7 +14,7 @@ describe('signing options', () => {
     [{}, { AUREN_SIGNING_KEY: 'awskms:///alias/auren', AUREN_SIGNING_PUBLIC_KEY: 'awskms:///alias/auren' }, { mode: 'key', key: 'awskms:///alias/auren', publicKey: 'awskms:///alias/auren', tlog: false }],
     [{ keyless: true, identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' }, {}, { mode: 'keyless', identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', publicKey: undefined, tlog: true }],
   ])('%j with env %j → %j', (signing, env, expected) => {
-    expect(normalizeOptions({ signing }, env).signing).toEqual(expected);
+    expect(normalizeOptions({ signing: signing as SigningOptions | false }, env).signing).toEqual(expected);
   });
 
   it.each([

@@ -1,4 +1,5 @@
 // @auren-test-tools trivy oras cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { executePush, planPush } from '../registry/push';
 import { runMonitor } from '../monitor/collect';
 import { normalizeMonitorOptions } from '../monitor/options';
 import { writeDebianLayout, type DebianLayout } from './debian-layout.testing';
+import type { BuildProvenance } from '../reports/records';
+import { verifyProvenance } from './attest';
+import { packageLocks, SLSA_PROVENANCE_V1 } from './provenance';
 import { publishSupplyChain } from './publish';
 import { listReferrers } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, generateSbom, SBOM_FILE } from './sbom';
@@ -16,12 +20,29 @@ import { signImage } from './sign';
 import { verifyImage } from './verify';
 
 /**
- * Issue 14, acceptance 1 and 2, with the real tools: trivy makes the SBOM, our client pushes and
- * attaches it, cosign signs; the real `cosign verify` and `oras discover`/`oras pull` judge.
+ * Issue 14, acceptance 1 and 2, and issue 21, point 4, with the real tools: trivy makes the SBOM,
+ * our client pushes and attaches it, cosign signs and attests the SLSA provenance; the real
+ * `cosign verify`, `cosign verify-attestation` and `oras discover`/`oras pull` judge.
  */
 
 const PASSWORD = 'correct horse battery staple';
 const SIGSTORE_BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const LOCK = 'base-files=12.4+deb12u13\nbash=5.2.15-2+b9\n';
+
+/** What docker-build records for an image it built (lib/pipeline/build-provenance.spec.ts checks the build side). */
+const provenanceOf = async (app: string, layout: DebianLayout): Promise<BuildProvenance> => ({
+  schemaVersion: 1,
+  project: app,
+  digest: layout.digest,
+  externalParameters: { dockerfile: `apps/${app}/Dockerfile`, context: `apps/${app}`, platforms: ['linux/amd64'], buildArgs: { BASE_IMAGE: 'base' } },
+  source: { uri: 'git+https://github.com/auren/platform.git', commit: COMMIT, ref: 'refs/heads/main', dirty: false },
+  packageLocks: await packageLocks(layout.layout),
+  builder: { name: 'buildah', version: '1.28.2' },
+  runner: { id: 'https://auren.dev/registry-plugin/builder/local' },
+  startedOn: '2026-01-02T03:04:05.000Z',
+  finishedOn: '2026-01-02T03:05:06.000Z',
+});
 
 const APPS: Record<string, string[]> = {
   'auren-api': ['base-files', 'bash', 'ca-certificates', 'zlib1g'],
@@ -61,7 +82,7 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     config = normalizeOptions({ registry: registry.host, signing: { key: join(work, 'cosign.key'), publicKey: join(work, 'cosign.pub') } }, {});
 
     for (const [app, packages] of Object.entries(APPS)) {
-      const layout = await writeDebianLayout(packages, { 'app/main.py': `print("${app}")\n` });
+      const layout = await writeDebianLayout(packages, { 'app/main.py': `print("${app}")\n`, 'usr/share/auren/packages.lock': LOCK });
       layouts.push(layout);
       const scanDir = join(work, `${app}-scan`);
       const sbom = await generateSbom({ layoutDir: layout.dir, digest: layout.digest, outputFile: join(scanDir, SBOM_FILE), env });
@@ -74,6 +95,7 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
         repository: `auren/${app}`,
         digest: layout.digest,
         sbomFile: join(scanDir, SBOM_FILE),
+        provenance: await provenanceOf(app, layout),
         credentials: undefined,
         env,
         log: () => undefined,
@@ -81,7 +103,7 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
           throw new Error(line);
         },
       });
-      expect(outcome).toMatchObject({ sbom: { status: 'attached' }, signature: { status: 'signed' } });
+      expect(outcome).toMatchObject({ sbom: { status: 'attached' }, signature: { status: 'signed' }, provenance: { status: 'attested' } });
       pushed[app] = { digest: layout.digest, layout };
     }
   }, 300_000);
@@ -100,15 +122,61 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     });
   });
 
-  it.each(Object.keys(APPS))('oras discover lists the CycloneDX SBOM (and the cosign bundle) of %s; the SBOM names its dpkg packages', async (app) => {
+  it.each(Object.keys(APPS))('cosign verify-attestation --type slsaprovenance1 accepts the provenance of %s: a statement about the digest with the build definition', async (app) => {
+    const { digest } = pushed[app];
+    const result = await cosign(['verify-attestation', '--type', 'slsaprovenance1', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', ref(app, digest)]);
+    expect(result.exitCode).toBe(0);
+    const envelope = JSON.parse(result.stdout.trim().split('\n')[0]) as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString('utf8'));
+    expect(statement._type).toMatch(/^https:\/\/in-toto\.io\/Statement\/v(0\.1|1)$/);
+    expect(statement.predicateType).toBe(SLSA_PROVENANCE_V1);
+    expect(statement.subject).toEqual([{ name: `${registry.host}/auren/${app}`, digest: { sha256: digest.slice(7) } }]);
+    expect(statement.predicate.buildDefinition.resolvedDependencies).toEqual(
+      expect.arrayContaining([
+        { uri: 'git+https://github.com/auren/platform.git@refs/heads/main', digest: { gitCommit: COMMIT }, name: 'source' },
+        expect.objectContaining({ name: 'packages.lock (linux/amd64)', digest: { sha256: createHash('sha256').update(LOCK).digest('hex') } }),
+      ]),
+    );
+    expect(statement.predicate.runDetails.builder.version).toMatchObject({ buildah: '1.28.2' });
+  });
+
+  it('verifyProvenance checks the source repository and the builder, and refuses another key or no provenance', async () => {
+    const common = { registry: registry.host, insecureRegistries: [], signing: config.signing, workspaceRoot: work, credentials: undefined, env };
+    const reference = ref('auren-nginx', pushed['auren-nginx'].digest);
+    await expect(verifyProvenance({ ...common, reference, expect: { sourceRepository: 'git@github.com:auren/platform.git', builderId: 'https://auren.dev/registry-plugin/builder/local' } }))
+      .resolves.toMatchObject({ status: 'verified' });
+    await expect(verifyProvenance({ ...common, reference, expect: { sourceRepository: 'https://github.com/mallory/platform' } }))
+      .resolves.toMatchObject({ status: 'unverified', reason: expect.stringContaining('not https://github.com/mallory/platform') });
+    await expect(verifyProvenance({ ...common, reference, expect: { builderId: 'https://github.com/auren/platform/.github/workflows/release.yml@refs/heads/main' } }))
+      .resolves.toMatchObject({ status: 'unverified', reason: expect.stringContaining('built by https://auren.dev/registry-plugin/builder/local') });
+    const other = await mkdtemp(join(work, 'other-attest-key-'));
+    await exec('cosign', ['generate-key-pair'], { cwd: other, env });
+    const otherKey = normalizeOptions({ registry: registry.host, signing: { key: join(other, 'cosign.key'), publicKey: join(other, 'cosign.pub') } }, {}).signing;
+    await expect(verifyProvenance({ ...common, signing: otherKey, reference })).resolves.toMatchObject({ status: 'unverified' });
+    const bare = await writeDebianLayout(['base-files']);
+    layouts.push(bare);
+    await push('no-provenance', bare);
+    await expect(verifyProvenance({ ...common, reference: ref('no-provenance', bare.digest) })).resolves.toMatchObject({ status: 'unverified' });
+  });
+
+  it.each(Object.keys(APPS))('oras discover lists the CycloneDX SBOM, the signature and the provenance of %s; the SBOM names its dpkg packages', async (app) => {
     const { digest, layout } = pushed[app];
     const discovered = JSON.parse((await exec('oras', ['discover', '--plain-http', '--format', 'json', ref(app, digest)])).stdout) as {
       referrers?: Array<{ digest: string; artifactType: string }>;
       manifests?: Array<{ digest: string; artifactType: string }>;
     };
     const referrers = discovered.referrers ?? discovered.manifests ?? [];
-    const types = referrers.map((r) => r.artifactType).sort();
-    expect(types).toEqual([CYCLONEDX_MEDIA_TYPE, SIGSTORE_BUNDLE].sort());
+    expect(referrers.map((r) => r.artifactType).sort()).toEqual([CYCLONEDX_MEDIA_TYPE, SIGSTORE_BUNDLE, SIGSTORE_BUNDLE].sort());
+    // cosign v3 writes signature and attestation as the same bundle type, told apart by the
+    // predicate type on the bundle's manifest (the fallback index does not copy annotations).
+    const predicateTypes = await Promise.all(
+      referrers.filter((r) => r.artifactType === SIGSTORE_BUNDLE).map(async (r) => {
+        const got = await client.manifestGet(`auren/${app}`, r.digest);
+        if (got === 'not-found') throw new Error(`${r.digest} is listed but not in the registry`);
+        return (JSON.parse(got.body.toString('utf8')) as { annotations?: Record<string, string> }).annotations?.['dev.sigstore.bundle.predicateType'];
+      }),
+    );
+    expect(predicateTypes.sort()).toEqual(['https://sigstore.dev/cosign/sign/v1', SLSA_PROVENANCE_V1]);
 
     const sbomRef = referrers.find((r) => r.artifactType === CYCLONEDX_MEDIA_TYPE)!;
     const out = await mkdtemp(join(work, 'pull-'));
@@ -154,16 +222,16 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     expect((await cosignVerify(ref('auren-nginx', pushed['auren-nginx'].digest), join(other, 'cosign.pub'))).exitCode).not.toBe(0);
   });
 
-  it('publishing again (a fresh SBOM from another scan) changes nothing: one SBOM and one signature per digest', async () => {
+  it('publishing again (a fresh SBOM from another scan) changes nothing: one SBOM, one signature and one provenance per digest', async () => {
     const app = 'biometric-bridge';
     const before = await listReferrers(client, `auren/${app}`, pushed[app].digest);
     const scanDir = await mkdtemp(join(work, 'again-'));
     await generateSbom({ layoutDir: pushed[app].layout.dir, digest: pushed[app].digest, outputFile: join(scanDir, SBOM_FILE), env });
     const outcome = await publishSupplyChain({
       client, config, workspaceRoot: work, repository: `auren/${app}`, digest: pushed[app].digest, sbomFile: join(scanDir, SBOM_FILE),
-      credentials: undefined, env, log: () => undefined, warn: () => undefined,
+      provenance: await provenanceOf(app, pushed[app].layout), credentials: undefined, env, log: () => undefined, warn: () => undefined,
     });
-    expect(outcome).toMatchObject({ sbom: { status: 'already-attached' }, signature: { status: 'already-signed' } });
+    expect(outcome).toMatchObject({ sbom: { status: 'already-attached' }, signature: { status: 'already-signed' }, provenance: { status: 'already-attested' } });
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
   });
 

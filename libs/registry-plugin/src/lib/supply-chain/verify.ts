@@ -2,6 +2,7 @@ import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
 import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
+import { LOCAL_SIGNING_DIR, readLocalKeyPair } from './local-key';
 import { secretsOf, withCosignRegistryAuth } from './sign';
 
 /**
@@ -25,6 +26,8 @@ export type VerifyOutcome = { status: 'verified'; reference: string } | { status
 
 export function verifyArgs(signing: SigningConfig, publicKey: string | undefined, reference: string, flags: string[]): string[] {
   switch (signing.mode) {
+    case 'off':
+    case 'local':
     case 'none':
     case 'key':
       return ['verify', '--key', publicKey as string, ...(signing.tlog ? [] : ['--insecure-ignore-tlog=true']), ...flags, '--output', 'json', reference];
@@ -40,6 +43,15 @@ export function verifyArgs(signing: SigningConfig, publicKey: string | undefined
 /** The public key verification needs, or a config error saying how to provide it. */
 export function verificationKey(signing: SigningConfig, workspaceRoot: string): string | undefined {
   if (signing.mode === 'keyless') return undefined;
+  if (signing.mode === 'local') {
+    // The key pair pushes to the embedded registry made: its public half, with no configuration.
+    const pair = readLocalKeyPair(workspaceRoot);
+    if (pair) return pair.publicKey;
+    throw configError(
+      `signature checks need signing.publicKey (or AUREN_SIGNING_PUBLIC_KEY) or the local key pair in ${LOCAL_SIGNING_DIR}/, and there is neither`,
+      'Push to the embedded registry first (docker-push makes the key pair and signs), or point signing.publicKey in nx.json (or AUREN_SIGNING_PUBLIC_KEY) at cosign.pub or a KMS key.',
+    );
+  }
   if (!signing.publicKey) {
     throw configError(
       'signature checks need signing.publicKey (or AUREN_SIGNING_PUBLIC_KEY), and none is configured',
