@@ -8,6 +8,7 @@
 //   node bench/cleanup.mjs [--tags 5000] [--concurrency 8] [--via storage|api] [--registry distribution2|distribution3] [--no-skopeo]
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,7 @@ const { mapLimit } = require(`${src}/lib/registry/concurrency.ts`);
 const { runCleanup } = require(`${src}/lib/retention/cleanup.ts`);
 const { registryStorage } = require(`${src}/lib/retention/storage.ts`);
 const { restoreJournal } = require(`${src}/lib/retention/restore.ts`);
-const { pushImage } = require(`${src}/lib/retention/testing/images.ts`);
+const { pushImage, recordPushed } = require(`${src}/lib/retention/testing/images.ts`);
 const { OCI_MANIFEST } = require(`${src}/lib/registry/media-types.ts`);
 
 const arg = (name, fallback) => {
@@ -59,10 +60,20 @@ try {
   let t = Date.now();
   await mapLimit(tags, 16, ({ tag, body }) => client.manifestPut(REPO, tag, body, OCI_MANIFEST));
   console.log(`created ${TAGS} tags in ${seconds(Date.now() - t)} s`);
+  // Retention ages dev and branch images by their push in the push history, as the pipeline
+  // records it; half of the branch images were pushed a year ago.
+  t = Date.now();
+  const yearAgo = new Date(Date.now() - 365 * 86400_000);
+  await mapLimit(tags, 16, async ({ tag, body }, i) => {
+    if (!tag.startsWith('feat-')) return;
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    await recordPushed(client, REPO, digest, i % 2 ? yearAgo : new Date(), [tag]);
+  });
+  console.log(`recorded their pushes in the push history in ${seconds(Date.now() - t)} s`);
 
   const policy = { keepReleases: 10, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: false };
   const storage = VIA === 'storage' ? registryStorage(registry.dataDir) : undefined;
-  const base = { repositories: [REPO], policy, protections: new Map(), concurrency: CONCURRENCY, now: new Date(), storage };
+  const base = { repositories: [REPO], history: 'auren/auren-history', policy, protections: new Map(), concurrency: CONCURRENCY, now: new Date(), storage };
   t = Date.now();
   const plan = await runCleanup(client, { ...base, apply: false, journalDir: join(work, 'j') });
   const planMs = Date.now() - t;
