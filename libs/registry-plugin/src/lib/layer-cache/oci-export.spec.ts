@@ -127,6 +127,37 @@ describe('incremental OCI layout export (real buildah)', () => {
     expect(stdout.split('\n').filter((line) => line.startsWith('<none>')).length).toBeGreaterThanOrEqual(2);
   }, 300_000);
 
+  it('writes the layers of a several-platform export as a single-platform export writes them (canonical)', async () => {
+    const ctx = join(work, 'multi');
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nARG TARGETARCH\nCOPY ${TARGETARCH}.txt /arch.txt\nCOPY app/ /app/\n');
+    for (const [file, content] of Object.entries({ 'amd64.txt': 'amd64\n', 'arm64.txt': 'arm64\n', 'app/main.py': 'print(5)\n' })) {
+      await mkdir(join(ctx, file, '..'), { recursive: true });
+      await writeFile(join(ctx, file), content);
+    }
+    const request = (outputDir: string, platforms: string[]): BuildRequest => ({
+      context: ctx, dockerfile: join(ctx, 'Dockerfile'), buildArgs: {}, labels: {}, platforms, target: undefined, outputDir, insecureRegistries: [],
+      certDir: undefined, cacheFrom: [], cacheTo: [], timestamp: 0, localName: `localhost/export-multi:${Math.random().toString(16).slice(2)}`, env, verbose: false,
+      layerCache: noLayerCache(),
+    });
+    await buildahBuilder().build(request(join(work, 'out-multi'), ['linux/amd64', 'linux/arm64']));
+    await buildahBuilder().build(request(join(work, 'out-single'), ['linux/amd64']));
+    const read = async (dir: string, digest: string) => JSON.parse(await readFile(join(dir, 'blobs', 'sha256', digest.slice(7)), 'utf8'));
+    const top = JSON.parse(await readFile(join(work, 'out-multi', 'index.json'), 'utf8'));
+    const inner = await read(join(work, 'out-multi'), top.manifests[0].digest);
+    const amd64 = inner.manifests.find((m: { platform?: { architecture: string } }) => m.platform?.architecture === 'amd64');
+    const single = JSON.parse(await readFile(join(work, 'out-single', 'index.json'), 'utf8'));
+    const multiLayers = (await read(join(work, 'out-multi'), amd64.digest)).layers;
+    expect(multiLayers).toEqual((await read(join(work, 'out-single'), single.manifests[0].digest)).layers);
+    // Nothing the builder wrote before the rewrite is left in the layout: only what the index names.
+    const named = new Set<string>([top.manifests[0].digest]);
+    for (const m of inner.manifests) {
+      const manifest = await read(join(work, 'out-multi'), m.digest);
+      for (const d of [m.digest, manifest.config.digest, ...manifest.layers.map((l: { digest: string }) => l.digest)]) named.add(d);
+    }
+    expect(Object.keys(await layoutFiles(join(work, 'out-multi'))).filter((f) => f.startsWith('blobs/')).sort()).toEqual([...named].map((d) => `blobs/sha256/${d.slice(7)}`).sort());
+  }, 300_000);
+
   it('remembers an earlier layout only when the predicate accepts its builder', async () => {
     const fx = await writeOciLayout([{ layers: [[{ name: 'a.txt', content: 'a' }], [{ name: 'b.txt', content: 'b' }]] }], await mkdtemp(join(work, 'fx-')));
     const cache = createLayerCache(join(work, 'cache-remember'));
