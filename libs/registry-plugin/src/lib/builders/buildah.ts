@@ -115,15 +115,15 @@ async function buildWith(builder: Builder, request: BuildRequest): Promise<void>
   try {
     await withRegistriesConf(request.insecureRegistries, request.env, async (env) => {
       await exec(bud[0], bud.slice(1), { env, stream: request.verbose });
-      const prepared = incremental
-        ? await prepareIncrementalExport(cache, cacheVersion, request.outputDir, cache.dir ? await imageDiffIds(request, env) : [], { labels: request.labels })
-        : undefined;
+      // Every export's layers are made canonical (lib/layer-cache/canonical-layer.ts), so the
+      // digest does not depend on the storage driver; several platforms skip no layer.
+      const prepared = await prepareIncrementalExport(cache, cacheVersion, request.outputDir, incremental && cache.dir ? await imageDiffIds(request, env) : [], { labels: incremental ? request.labels : undefined });
       await exec(push[0], push.slice(1), { env, stream: request.verbose });
-      await prepared?.finish();
+      await prepared.finish();
       // The incremental export is an optimisation: if the layout it left is not whole (a layer
       // the builder did not take as "already there" leaves its placeholder behind), export
       // again in full rather than fail the build.
-      const incomplete = prepared && prepared.reused.size > 0
+      const incomplete = prepared.reused.size > 0
         ? await readOciLayout(request.outputDir).then(() => undefined, (error: unknown) => (error instanceof Error ? error.message : String(error)))
         : undefined;
       if (incomplete) {
