@@ -131,8 +131,11 @@ describe('deploy-manifest options', () => {
       services: [],
       failOnMissing: false,
       requireSignature: false,
+      requireProvenance: undefined,
     });
     expect(normalizeOptions({ services: 'a, b,,' }).services).toEqual(['a', 'b']);
+    expect(normalizeOptions({ requireProvenance: true, sourceRepository: 'github.com/o/r', builderId: 'https://b' }).requireProvenance).toEqual({ sourceRepository: 'github.com/o/r', builderId: 'https://b' });
+    expect(normalizeOptions({ requireProvenance: true }).requireProvenance).toEqual({});
   });
 
 });

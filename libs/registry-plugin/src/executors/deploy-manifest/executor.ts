@@ -3,6 +3,7 @@ import { logger } from '../shared/logger';
 import { checkDeployGate, describeSkip, planDeployManifest, readPushRecord, refusalError, writeOverride, type DeployPlan, type PlanInput } from '../../lib/deploy';
 import { inputError } from '../../lib/errors/errors';
 import { credentialsFor } from '../../lib/pipeline/connect';
+import type { ProvenanceExpectations } from '../../lib/supply-chain/provenance';
 import { verificationKey } from '../../lib/supply-chain/verify';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { DeployManifestExecutorSchema } from './schema';
@@ -13,6 +14,8 @@ export interface NormalizedDeployManifestOptions {
   services: string[];
   failOnMissing: boolean;
   requireSignature: boolean;
+  /** The provenance's expectations, when requireProvenance is on. */
+  requireProvenance: ProvenanceExpectations | undefined;
 }
 
 export function normalizeOptions(options: DeployManifestExecutorSchema): NormalizedDeployManifestOptions {
@@ -23,6 +26,9 @@ export function normalizeOptions(options: DeployManifestExecutorSchema): Normali
     services: services.map((s) => s.trim()).filter(Boolean),
     failOnMissing: options.failOnMissing ?? false,
     requireSignature: options.requireSignature ?? false,
+    requireProvenance: options.requireProvenance
+      ? { ...(options.sourceRepository ? { sourceRepository: options.sourceRepository } : {}), ...(options.builderId ? { builderId: options.builderId } : {}) }
+      : undefined,
   };
 }
 
@@ -51,7 +57,10 @@ export default async function deployManifestExecutor(
         `Push them first (nx run-many -t docker-push -p ${plan.skipped.map((s) => s.service).join(' ')}), or drop --failOnMissing to leave them out.`,
       );
     }
-    if (normalized.requireSignature) {
+    if (!normalized.requireProvenance && (options.sourceRepository || options.builderId)) {
+      throw inputError('sourceRepository and builderId only apply with requireProvenance', 'Add --requireProvenance, or drop them.');
+    }
+    if (normalized.requireSignature || normalized.requireProvenance) {
       const config = loadConfig(context, env);
       // Without a public key nothing can be verified: say so before contacting the registry.
       const publicKey = verificationKey(config.signing, context.root);
@@ -65,9 +74,13 @@ export default async function deployManifestExecutor(
         workspaceRoot: context.root,
         env,
         credentials: (registry) => credentialsFor(registry, config, env),
+        requireSignature: normalized.requireSignature,
+        requireProvenance: normalized.requireProvenance,
       });
       if (gate.refused.length) throw refusalError(gate.refused, publicKey);
-      logger.info(`deploy-manifest: ${gate.verified.length} signature(s) verified with ${publicKey ?? 'the keyless identity'}`);
+      const by = publicKey ?? 'the keyless identity';
+      if (normalized.requireSignature) logger.info(`deploy-manifest: ${gate.verified.length} signature(s) verified with ${by}`);
+      if (normalized.requireProvenance) logger.info(`deploy-manifest: ${gate.provenance.length} SLSA provenance attestation(s) verified with ${by}`);
     }
     const path = writeOverride(context.root, plan);
     logger.info(`deploy-manifest: pinned ${plan.pinned.length} service(s) in ${plan.output}` + (plan.skipped.length ? `, left out ${plan.skipped.length}` : ''));

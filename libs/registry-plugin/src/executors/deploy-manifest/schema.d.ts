@@ -7,6 +7,12 @@ export interface DeployManifestExecutorSchema {
   services?: string[] | string;
   /** Fail when an app service has no usable push record. */
   failOnMissing?: boolean;
-  /** Refuse unless every pinned digest's signature verifies with signing.publicKey and its scan did not block it. */
+  /** Refuse unless every pinned digest's signature verifies with signing.publicKey (or the local key pair's) and its scan did not block it. */
   requireSignature?: boolean;
+  /** Refuse unless every pinned digest has SLSA v1 provenance that verifies with the same key. */
+  requireProvenance?: boolean;
+  /** With requireProvenance: the git repository the provenance must name as its source. */
+  sourceRepository?: string;
+  /** With requireProvenance: the exact builder id the provenance must name. */
+  builderId?: string;
 }

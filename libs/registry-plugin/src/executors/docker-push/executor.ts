@@ -9,7 +9,8 @@ import { redactSecrets } from '../../lib/errors/redact';
 import { failureEvent, historyRepository, recordPushEvent, successEvent, type PushEventInput } from '../../lib/history';
 import { resolveVersion } from '../../lib/pipeline/version';
 import { formatBytes } from '../../lib/reports/format';
-import { preflightSigning, publishSupplyChain, SBOM_FILE } from '../../lib/supply-chain';
+import { preflightSigning, publishSupplyChain, SBOM_FILE, supplyChainRecord } from '../../lib/supply-chain';
+import { readBuildProvenance, writePushRecord } from '../../lib/reports/records';
 import { runBatch } from '../shared/batch';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { DockerPushExecutorSchema } from './schema';
@@ -89,19 +90,22 @@ async function push(options: DockerPushExecutorSchema, context: ExecutorContext)
           : `${project.name}: pushed ${r.registry}/${r.repository}@${r.digest} as ${r.tags.join(', ')} ` +
               `(${r.blobs.uploaded} blobs uploaded, ${formatBytes(r.blobs.bytesUploaded)}; ${r.blobs.mounted} mounted; ${r.blobs.skipped} already there)`,
       );
-      // The SBOM and the signature are keyed by the digest just pushed (issue 14).
-      await publishSupplyChain({
+      // The SBOM, the signature and the provenance are keyed by the digest just pushed.
+      const supplyChain = await publishSupplyChain({
         client,
         config,
         workspaceRoot: context.root,
         repository: r.repository,
         digest: r.digest,
         sbomFile: join(project.artifactDir, 'scan', SBOM_FILE),
+        provenance: readBuildProvenance(project.artifactDir, project.name),
         credentials: await credentialsFor(config.registry, config, env),
         env,
         log: (line) => logger.info(`${project.name}: ${line}`),
         warn: (line) => logger.warn(`${project.name}: ${line}`),
       }).finally(() => recorded);
+      // push.json says what the digest carries, for the final table (auren-registry pushed).
+      await writePushRecord(project.artifactDir, { ...r, supplyChain: supplyChainRecord(supplyChain) });
       if (outcome.gitTag) logger.info(`${project.name}: git tag ${outcome.gitTag.name} ${outcome.gitTag.result}`);
       break;
     }

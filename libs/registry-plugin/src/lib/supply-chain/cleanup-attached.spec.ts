@@ -20,7 +20,8 @@ import { fallbackTag, listReferrers } from './referrers';
 import { SBOM_FILE } from './sbom';
 
 /**
- * Issue 14, acceptance 3: cleanup --apply deleting an image removes its signature, SBOM and
+ * Issue 14, acceptance 3, and issue 21 (retention treats provenance like the SBOM and the
+ * signature): cleanup --apply deleting an image removes its signature, provenance, SBOM and
  * fallback tag and keeps those of the kept image — two images sharing every layer — and an
  * artifact whose subject is gone is reported and removed. Real registry, real cosign.
  */
@@ -59,6 +60,11 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
   const attached: Record<string, string[]> = {};
   let journal: string | undefined;
 
+  const verifyProvenance = (digest: string) =>
+    exec('cosign', ['verify-attestation', '--type', 'slsaprovenance1', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', `${registry.host}/${REPO}@${digest}`], {
+      env,
+      okExitCodes: [1, 10, 11, 12],
+    });
   const verify = (digest: string) =>
     exec('cosign', ['verify', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', `${registry.host}/${REPO}@${digest}`], {
       env,
@@ -83,11 +89,17 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     await writeFile(sbomFile, JSON.stringify({ bomFormat: 'CycloneDX', specVersion: '1.6', metadata: { component: { name: tag } }, components: [] }));
     const outcome = await publishSupplyChain({
       client, config, workspaceRoot: work, repository: REPO, digest: layout.digest, sbomFile, credentials: undefined, env,
+      provenance: {
+        schemaVersion: 1, project: 'shared', digest: layout.digest,
+        externalParameters: { dockerfile: 'apps/shared/Dockerfile', context: 'apps/shared', platforms: ['linux/amd64'], buildArgs: {} },
+        packageLocks: [], builder: { name: 'buildah', version: '1.28.2' }, runner: { id: 'https://auren.dev/registry-plugin/builder/local' },
+        startedOn: '2026-01-02T03:04:05.000Z', finishedOn: '2026-01-02T03:05:06.000Z',
+      },
       log: () => undefined, warn: (line) => { throw new Error(line); },
     });
-    expect(outcome).toMatchObject({ sbom: { status: 'attached' }, signature: { status: 'signed' } });
+    expect(outcome).toMatchObject({ sbom: { status: 'attached' }, signature: { status: 'signed' }, provenance: { status: 'attested' } });
     attached[layout.digest] = (await listReferrers(client, REPO, layout.digest)).map((d) => d.digest);
-    expect(attached[layout.digest]).toHaveLength(2);
+    expect(attached[layout.digest]).toHaveLength(3);
     return layout.digest;
   }
 
@@ -154,6 +166,8 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     }
     expect((await verify(image.kept.digest)).exitCode).toBe(0);
     expect((await verify(image.old.digest)).exitCode).not.toBe(0);
+    expect((await verifyProvenance(image.kept.digest)).exitCode).toBe(0);
+    expect((await verifyProvenance(image.old.digest)).exitCode).not.toBe(0);
     const discovered = JSON.parse((await exec('oras', ['discover', '--plain-http', '--format', 'json', `${registry.host}/${REPO}@${image.kept.digest}`])).stdout);
     expect((discovered.referrers ?? discovered.manifests).map((r: { digest: string }) => r.digest).sort()).toEqual([...attached[image.kept.digest]].sort());
   });
@@ -162,6 +176,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     expect(journal).toBeDefined();
     await restoreJournal(client, journal!, { concurrency: 4 });
     expect((await verify(image.old.digest)).exitCode).toBe(0);
+    expect((await verifyProvenance(image.old.digest)).exitCode).toBe(0);
     expect((await listReferrers(client, REPO, image.old.digest)).map((d) => d.digest).sort()).toEqual([...attached[image.old.digest]].sort());
     await runCleanup(client, input(true));
     expect(await client.manifestHead(REPO, image.old.digest)).toBe('not-found');
@@ -174,6 +189,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     await registry.restart();
     for (const layer of image.kept.layers) expect(await client.blobHead(REPO, layer)).not.toBe('not-found');
     expect((await verify(image.kept.digest)).exitCode).toBe(0);
+    expect((await verifyProvenance(image.kept.digest)).exitCode).toBe(0);
     const out = join(work, 'pulled');
     await exec('crane', ['pull', '--insecure', '--format', 'oci', `${registry.host}/${REPO}@${image.kept.digest}`, out]);
     expect((await readOciLayout(out)).digest).toBe(image.kept.digest);
