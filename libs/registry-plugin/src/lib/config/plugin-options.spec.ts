@@ -100,7 +100,7 @@ function expectFullyTyped(config: AurenConfig): void {
   expect(typeof config.budgets.warnBytes === 'number' && typeof config.budgets.failBytes === 'number').toBe(true);
   expect(isStringList(config.insecureRegistries)).toBe(true);
   expect(config.caFile === undefined || typeof config.caFile === 'string').toBe(true);
-  expect(['none', 'key', 'keyless']).toContain(config.signing.mode);
+  expect(['off', 'local', 'none', 'key', 'keyless']).toContain(config.signing.mode);
 }
 
 describe('property: arbitrary options normalise fully typed, or are refused naming an option', () => {
