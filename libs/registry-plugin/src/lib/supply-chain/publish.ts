@@ -4,13 +4,13 @@ import type { AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
-import { attachArtifact, listReferrers, type IndexUpdate } from './referrers';
+import { attachArtifact, bundlePredicateTypes, listReferrers, type IndexUpdate } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
 import type { BuildProvenance, SupplyChainRecord } from '../reports/records';
 import { attestProvenance, verifyProvenance } from './attest';
 import { resolveSigningIdentity } from './identity';
 import { LOCAL_SIGNING_DIR } from './local-key';
-import { provenancePredicate } from './provenance';
+import { provenancePredicate, SLSA_PROVENANCE_V1 } from './provenance';
 import { signImage } from './sign';
 import { verifyImage } from './verify';
 
@@ -43,7 +43,7 @@ export interface PublishInput {
 export interface PublishOutcome {
   sbom: { status: 'attached'; digest: string; index: IndexUpdate } | { status: 'already-attached'; digest: string } | { status: 'missing'; reason: string };
   signature: { status: 'signed' | 'already-signed'; by: string } | { status: 'not-configured'; reason: string; off: boolean };
-  provenance: { status: 'attested' | 'already-attested' } | { status: 'missing'; reason: string } | { status: 'not-configured'; reason: string; off: boolean };
+  provenance: { status: 'attested' | 'already-attested' | 'attested-elsewhere' } | { status: 'missing'; reason: string } | { status: 'not-configured'; reason: string; off: boolean };
 }
 
 function provenanceState(provenance: PublishOutcome['provenance']): SupplyChainRecord['provenance'] {
@@ -51,6 +51,8 @@ function provenanceState(provenance: PublishOutcome['provenance']): SupplyChainR
     case 'attested':
     case 'already-attested':
       return { status: 'attested', detail: 'SLSA v1' };
+    case 'attested-elsewhere':
+      return { status: 'attested', detail: 'SLSA v1, signed by another identity' };
     case 'missing':
       return { status: 'missing', detail: provenance.reason };
     case 'not-configured':
@@ -142,6 +144,11 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   if (attested?.status === 'verified') {
     provenance = { status: 'already-attested' };
     input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
+  } else if ((!input.provenance || input.provenance.digest !== digest) && (await bundlePredicateTypes(client, repository, digest)).includes(SLSA_PROVENANCE_V1)) {
+    // A released image fetched on another machine: its provenance is there, signed by the
+    // identity of the machine that built it, which this one does not hold.
+    provenance = { status: 'attested-elsewhere' };
+    input.log(`provenance: ${reference} has SLSA v1 provenance from another signing identity (this machine did not build it, so it attests nothing)`);
   } else if (!input.provenance || input.provenance.digest !== digest) {
     const reason = input.provenance
       ? `the build's provenance record is for ${input.provenance.digest}, not ${digest}`

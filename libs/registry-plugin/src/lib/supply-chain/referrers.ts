@@ -113,6 +113,27 @@ export async function listReferrers(client: RegistryClient, repository: string, 
   return artifactType ? all.filter((d) => d.artifactType === artifactType) : all;
 }
 
+/** cosign v3's bundle type: signatures and attestations alike, told apart by `dev.sigstore.bundle.predicateType`. */
+export const SIGSTORE_BUNDLE = /^application\/vnd\.dev\.sigstore\.bundle(\.v[\d.]+)?\+json$/;
+
+/**
+ * The predicate types of the cosign bundles attached to `subjectDigest`, read from each bundle's
+ * manifest: cosign's fallback index entries carry the artifact type but not the annotations.
+ * Presence only; `cosign verify-attestation` says whether one verifies.
+ */
+export async function bundlePredicateTypes(client: RegistryClient, repository: string, subjectDigest: string): Promise<string[]> {
+  const bundles = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
+  const types: string[] = [];
+  for (const bundle of bundles) {
+    const got = await client.manifestGet(repository, bundle.digest);
+    if (got === 'not-found') continue;
+    const parsed = tryParseManifest(got.body, got.mediaType);
+    const type = (parsed?.document as { annotations?: Record<string, unknown> } | undefined)?.annotations?.['dev.sigstore.bundle.predicateType'];
+    if (typeof type === 'string') types.push(type);
+  }
+  return types;
+}
+
 async function readFallbackIndex(client: RegistryClient, repository: string, subjectDigest: string): Promise<{ index: ImageIndex; digest: string } | undefined> {
   const got = await client.manifestGet(repository, fallbackTag(subjectDigest));
   if (got === 'not-found') return undefined;

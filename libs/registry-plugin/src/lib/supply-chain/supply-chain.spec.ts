@@ -277,4 +277,20 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     expect((error as Error).message).toMatch(/cosign could not sign/);
     expect((error as Error).message).not.toContain('not-the-password-4242');
   });
+  it('a released image pushed from a machine that did not build it: its provenance from another identity is reported, nothing is attested', async () => {
+    const other = await mkdtemp(join(work, 'second-machine-'));
+    await exec('cosign', ['generate-key-pair'], { cwd: other, env });
+    const second = normalizeOptions({ registry: registry.host, signing: { key: join(other, 'cosign.key'), publicKey: join(other, 'cosign.pub') } }, {});
+    const app = 'auren-nginx';
+    const before = await listReferrers(client, `auren/${app}`, pushed[app].digest);
+    const warnings: string[] = [];
+    const outcome = await publishSupplyChain({
+      client, config: second, workspaceRoot: work, repository: `auren/${app}`, digest: pushed[app].digest, sbomFile: join(other, 'none.json'),
+      credentials: undefined, env, log: () => undefined, warn: (line) => void warnings.push(line),
+    });
+    expect(outcome.provenance).toEqual({ status: 'attested-elsewhere' });
+    expect(warnings).toEqual([]);
+    // Only this machine's signature was added.
+    expect((await listReferrers(client, `auren/${app}`, pushed[app].digest)).length).toBe(before.length + 1);
+  });
 });
