@@ -173,22 +173,35 @@ export function retentionFor(config: Pick<AurenConfig, 'namespace' | 'retention'
   return overrides[repository] ?? overrides[app] ?? common;
 }
 
-/** `signing` from nx.json with AUREN_SIGNING_KEY / AUREN_SIGNING_PUBLIC_KEY (CI) on top. */
+/**
+ * `signing` from nx.json with the CI overrides on top: AUREN_SIGNING_KEY / AUREN_SIGNING_PUBLIC_KEY
+ * (a key pair or KMS), or AUREN_SIGNING_IDENTITY with AUREN_SIGNING_ISSUER (keyless). Keyless
+ * needs an override because the identity names the workflow's own ref (…/release.yml@refs/heads/
+ * main or …@refs/heads/develop), which only the run knows, and a workstation cannot sign keyless.
+ */
 function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv): SigningConfig {
-  // AUREN_SIGNING_KEY still wins over `false`: CI turns signing on for a workspace that does not sign locally.
-  if (options === false && !environmentOverride(env, 'AUREN_SIGNING_KEY')) return { mode: 'off', publicKey: undefined, tlog: false };
+  const identityOverride = environmentOverride(env, 'AUREN_SIGNING_IDENTITY');
+  const issuerOverride = environmentOverride(env, 'AUREN_SIGNING_ISSUER');
+  if (!identityOverride !== !issuerOverride) {
+    throw configError('AUREN_SIGNING_IDENTITY and AUREN_SIGNING_ISSUER must be set together', 'Set both for keyless signing in CI (e.g. the workflow ref and https://token.actions.githubusercontent.com), or neither.');
+  }
+  const keylessOverride = identityOverride !== undefined;
+  // An override still wins over `false`: CI turns signing on for a workspace that does not sign locally.
+  if (options === false && !environmentOverride(env, 'AUREN_SIGNING_KEY') && !keylessOverride) return { mode: 'off', publicKey: undefined, tlog: false };
   const raw = options || {};
   const key = environmentOverride(env, 'AUREN_SIGNING_KEY') ?? raw.key;
   const publicKey = environmentOverride(env, 'AUREN_SIGNING_PUBLIC_KEY') ?? raw.publicKey;
-  if (raw.keyless === true) {
-    if (key) throw configError('signing.keyless and signing.key (or AUREN_SIGNING_KEY) are both set', 'Choose one: a key pair, or keyless signing in CI.');
-    if (!raw.identity || !raw.issuer) {
+  if (raw.keyless === true || keylessOverride) {
+    if (key) throw configError('keyless signing and signing.key (or AUREN_SIGNING_KEY) are both set', 'Choose one: a key pair, or keyless signing in CI.');
+    const identity = identityOverride ?? raw.identity;
+    const issuer = issuerOverride ?? raw.issuer;
+    if (!identity || !issuer) {
       throw configError(
         'signing.keyless needs signing.identity and signing.issuer',
         'They are what `cosign verify` checks in the certificate, e.g. identity https://github.com/<org>/<repo>/.github/workflows/release.yml@refs/heads/main and issuer https://token.actions.githubusercontent.com.',
       );
     }
-    return { mode: 'keyless', identity: raw.identity, issuer: raw.issuer, publicKey: undefined, tlog: true };
+    return { mode: 'keyless', identity, issuer, publicKey: undefined, tlog: true };
   }
   if (key) return { mode: 'key', key, publicKey, tlog: raw.tlog ?? false };
   if (publicKey) return { mode: 'none', publicKey, tlog: false };
@@ -199,7 +212,7 @@ function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv):
  * An AUREN_* override, checked like the option it replaces. Set but empty counts as unset: CI
  * systems expand a missing variable to "".
  */
-function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY'): string | undefined {
+function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY' | 'AUREN_SIGNING_IDENTITY' | 'AUREN_SIGNING_ISSUER'): string | undefined {
   const value = env[variable];
   return value ? checkEnvironmentOverride(variable, value) : undefined;
 }

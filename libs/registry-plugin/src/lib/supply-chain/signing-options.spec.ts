@@ -13,6 +13,11 @@ describe('signing options', () => {
     [{ key: 'cosign.key', tlog: true }, {}, { mode: 'key', key: 'cosign.key', publicKey: undefined, tlog: true }],
     [{}, { AUREN_SIGNING_KEY: 'awskms:///alias/auren', AUREN_SIGNING_PUBLIC_KEY: 'awskms:///alias/auren' }, { mode: 'key', key: 'awskms:///alias/auren', publicKey: 'awskms:///alias/auren', tlog: false }],
     [{ keyless: true, identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com' }, {}, { mode: 'keyless', identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/main', issuer: 'https://token.actions.githubusercontent.com', publicKey: undefined, tlog: true }],
+    // CI keyless: the identity names the run's own workflow ref, so it comes from the environment.
+    [{}, { AUREN_SIGNING_IDENTITY: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/develop', AUREN_SIGNING_ISSUER: 'https://token.actions.githubusercontent.com' }, { mode: 'keyless', identity: 'https://github.com/o/r/.github/workflows/release.yml@refs/heads/develop', issuer: 'https://token.actions.githubusercontent.com', publicKey: undefined, tlog: true }],
+    [false, { AUREN_SIGNING_IDENTITY: 'id', AUREN_SIGNING_ISSUER: 'iss' }, { mode: 'keyless', identity: 'id', issuer: 'iss', publicKey: undefined, tlog: true }],
+    [{ keyless: true, identity: 'nx-id', issuer: 'nx-iss' }, { AUREN_SIGNING_IDENTITY: 'ci-id', AUREN_SIGNING_ISSUER: 'ci-iss' }, { mode: 'keyless', identity: 'ci-id', issuer: 'ci-iss', publicKey: undefined, tlog: true }],
+    [{}, { AUREN_SIGNING_IDENTITY: '', AUREN_SIGNING_ISSUER: '' }, { mode: 'local', publicKey: undefined, tlog: false }],
   ])('%j with env %j → %j', (signing, env, expected) => {
     expect(normalizeOptions({ signing: signing as SigningOptions | false }, env).signing).toEqual(expected);
   });
@@ -26,6 +31,14 @@ describe('signing options', () => {
     ['false', /signing must be an object/],
   ])('rejects %j', (signing, message) => {
     expect(() => normalizeOptions({ signing } as never, {})).toThrow(message);
+  });
+
+  it.each([
+    [{ AUREN_SIGNING_IDENTITY: 'id' }, /AUREN_SIGNING_IDENTITY and AUREN_SIGNING_ISSUER must be set together/],
+    [{ AUREN_SIGNING_ISSUER: 'iss' }, /must be set together/],
+    [{ AUREN_SIGNING_IDENTITY: 'id', AUREN_SIGNING_ISSUER: 'iss', AUREN_SIGNING_KEY: 'awskms:///alias/ci' }, /both set/],
+  ])('rejects the environment %j', (env, message) => {
+    expect(() => normalizeOptions({}, env)).toThrow(message);
   });
 
   it('builds cosign argv: offline key signing, keyless, and verification', () => {
