@@ -192,7 +192,7 @@ function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv):
   const key = environmentOverride(env, 'AUREN_SIGNING_KEY') ?? raw.key;
   const publicKey = environmentOverride(env, 'AUREN_SIGNING_PUBLIC_KEY') ?? raw.publicKey;
   if (raw.keyless === true || keylessOverride) {
-    if (key) throw configError('keyless signing and signing.key (or AUREN_SIGNING_KEY) are both set', 'Choose one: a key pair, or keyless signing in CI.');
+    if (key) throw configError(`${keylessOverride ? 'AUREN_SIGNING_IDENTITY (keyless)' : 'signing.keyless'} and signing.key (or AUREN_SIGNING_KEY) are both set`, 'Choose one: a key pair, or keyless signing in CI.');
     const identity = identityOverride ?? raw.identity;
     const issuer = issuerOverride ?? raw.issuer;
     if (!identity || !issuer) {
