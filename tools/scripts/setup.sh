@@ -94,18 +94,48 @@ install_machine() {
 # tools/test-tools.txt. Built binaries live in a per-machine cache keyed by tool and version
 # (a fresh clone on the same machine reuses them); tools/.bin (git-ignored) links to them.
 # A cached binary is trusted only if Go's own build info names the pinned package and version.
-go_binary_is() { # file package version [ldflags]
+#
+# A tool marked `module=<module path>` cannot be `go install`ed: its go.mod has replace
+# directives, which `go install <pkg>@<version>` refuses. It is built with `go build` inside the
+# module's own folder, downloaded from the proxy at the pinned version (build_in_module). Go stamps
+# the main module of such a build `(devel)`, so its version is recorded in a stamp file beside the
+# binary (<name>.built: module, version and the binary's SHA-256), written once the build is in
+# place; a binary without a matching stamp is built again.
+go_binary_is() { # file package version [ldflags] [module]
   [ -x "$1" ] || return 1
   local info; info="$(go version -m "$1" 2>/dev/null)" || return 1
-  grep -qE "^[[:space:]]+path[[:space:]]+$2\$" <<<"$info" && grep -qE "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$3([[:space:]]|\$)" <<<"$info" || return 1
+  grep -qE "^[[:space:]]+path[[:space:]]+$2\$" <<<"$info" || return 1
+  if [ -n "${5:-}" ]; then
+    module_stamp_is "$1" "$5" "$3" || return 1
+  else
+    grep -qE "^[[:space:]]+mod[[:space:]]+[^[:space:]]+[[:space:]]+$3([[:space:]]|\$)" <<<"$info" || return 1
+  fi
   [ -z "${4:-}" ] || grep -qF -- "-ldflags=$4" <<<"$info" || grep -qF -- "-ldflags=\"$4\"" <<<"$info"
+}
+module_stamp() { # file module version
+  echo "$2 $3 sha256:$(sha256sum <"$1" | cut -d' ' -f1)"
+}
+module_stamp_is() { # file module version
+  [ -f "$1.built" ] && [ "$(cat "$1.built")" = "$(module_stamp "$@")" ]
+}
+# Builds <package> from the <module>@<version> folder of the module cache into <output>. The
+# folder is read-only, so nothing is written there: -mod=mod lets go resolve the module's own
+# go.mod (with its replace directives) without a vendor folder, and -o puts the binary outside.
+build_in_module() { # output module package version ldflags [VAR=value...]
+  local out="$1" module="$2" pkg="$3" version="$4" ldflags="$5" moddir rel; shift 5
+  # Outside any go.mod, so that the download is not taken for a change of this checkout's module.
+  moddir="$(cd "$(dirname "$out")" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  if [ ! -d "$moddir" ]; then echo "go mod download gave no folder for $module@$version"; return 1; fi
+  rel="${pkg#"$module"}"
+  (cd "$moddir" && env "$@" go build -mod=mod -o "$out" ${ldflags:+-ldflags="$ldflags"} "./${rel#/}")
 }
 
 # A product tool already on PATH (outside tools/.bin) at the pinned version is used as it is: a
 # team's own trivy or cosign package, or one a CI image ships. Without Go its build info cannot
 # be read, so its own version output decides.
-binary_is() { # file package version [ldflags]
+binary_is() { # file package version [ldflags] [module]
   if command -v go >/dev/null; then go_binary_is "$@"; return; fi
+  if [ -n "${5:-}" ]; then [ -x "$1" ] && module_stamp_is "$1" "$5" "$3"; return; fi
   [ -x "$1" ] && "$1" version 2>/dev/null | grep -qE "(^|[^0-9.])${3#v}([^0-9.]|\$)"
 }
 on_path_at_version() { # name package version
@@ -119,14 +149,19 @@ install_tools() { # product | all
   # read half old, half new.
   local lines=() line
   mapfile -t lines < tools/test-tools.txt
-  local name pkg version extra dir built=0 word buildenv ldflags product missing=()
+  local name pkg version extra dir built=0 word buildenv ldflags module product missing=()
   local wanted=()
   for line in "${lines[@]}"; do
     read -r name pkg version extra <<<"$line"
     case "$name" in ''|'#'*) continue ;; esac
-    product=false; buildenv=(); ldflags=""
+    product=false; buildenv=(); ldflags=""; module=""
     for word in $extra; do
-      case "$word" in product) product=true ;; ldflags=*) ldflags="${word#ldflags=}" ;; *) buildenv+=("$word") ;; esac
+      case "$word" in
+        product) product=true ;;
+        ldflags=*) ldflags="${word#ldflags=}" ;;
+        module=*) module="${word#module=}" ;;
+        *) buildenv+=("$word") ;;
+      esac
     done
     if [ "$scope" = product ] && ! $product; then continue; fi
     wanted+=("$name")
@@ -135,7 +170,7 @@ install_tools() { # product | all
       $LIST_MISSING || echo "setup: $name $version on PATH ($(command -v "$name")), used as it is"
       continue
     fi
-    if binary_is "$dir/$name" "$pkg" "$version" "$ldflags"; then
+    if binary_is "$dir/$name" "$pkg" "$version" "$ldflags" "$module"; then
       $LIST_MISSING || { mkdir -p "$bin"; [ "$(readlink "$bin/$name" 2>/dev/null)" = "$dir/$name" ] || ln -sfn "$dir/$name" "$bin/$name"; }
       continue
     fi
@@ -153,25 +188,33 @@ install_tools() { # product | all
     mkdir -p "$cache" "$bin"
     # One build at a time per cache: two runs must not build the same tool twice.
     exec 9>"$cache/.lock"; flock 9
-    if ! go_binary_is "$dir/$name" "$pkg" "$version" "$ldflags"; then
+    if ! go_binary_is "$dir/$name" "$pkg" "$version" "$ldflags" "$module"; then
       local seeded=false seed
       # AUREN_TOOLS_SEED: space-separated folders of binaries built before (e.g. by CI's image); used only when
       # their build info names exactly the pinned package and version.
       for seed in ${AUREN_TOOLS_SEED:-}; do
-        if go_binary_is "$seed/$name" "$pkg" "$version" "$ldflags"; then
+        if go_binary_is "$seed/$name" "$pkg" "$version" "$ldflags" "$module"; then
           mkdir -p "$dir"; cp "$seed/$name" "$dir/$name.tmp" && mv "$dir/$name.tmp" "$dir/$name"
+          [ -z "$module" ] || cp "$seed/$name.built" "$dir/$name.built"
           echo "setup: $name $version taken from $seed"; seeded=true; break
         fi
       done
       if ! $seeded; then
-        echo "setup: building $name $version (go install $pkg@$version)"
         local tmp; tmp="$(mktemp -d "$cache/.build-$name.XXXXXX")"
-        local start=$SECONDS
-        if ! env "${buildenv[@]}" GOBIN="$tmp" go install ${ldflags:+-ldflags="$ldflags"} "$pkg@$version" >"$tmp/build.log" 2>&1; then
+        local start=$SECONDS ok=true
+        if [ -n "$module" ]; then
+          echo "setup: building $name $version (go build $pkg in the folder of $module@$version)"
+          build_in_module "$tmp/$name" "$module" "$pkg" "$version" "$ldflags" "${buildenv[@]}" >"$tmp/build.log" 2>&1 || ok=false
+        else
+          echo "setup: building $name $version (go install $pkg@$version)"
+          env "${buildenv[@]}" GOBIN="$tmp" go install ${ldflags:+-ldflags="$ldflags"} "$pkg@$version" >"$tmp/build.log" 2>&1 || ok=false
+        fi
+        if ! $ok; then
           echo "setup: building $name $version failed:" >&2; tail -n 20 "$tmp/build.log" >&2
           rm -rf "$tmp"; exec 9>&-; return 1
         fi
-        mkdir -p "$dir"; mv "$tmp/$name" "$dir/$name"; rm -rf "$tmp"
+        mkdir -p "$dir"; rm -f "$dir/$name.built"; mv "$tmp/$name" "$dir/$name"; rm -rf "$tmp"
+        [ -z "$module" ] || module_stamp "$dir/$name" "$module" "$version" >"$dir/$name.built"
         echo "setup: built $name $version in $((SECONDS - start)) s"; built=$((built + 1))
       fi
     fi
