@@ -1,0 +1,215 @@
+// @auren-test-tools policy-tester cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
+/**
+ * Issue 21, point 6: admission proven, not assumed. "cosign verify passes" is not proof that a
+ * cluster admits an image, so the ClusterImagePolicy files of tools/policy (rendered by
+ * tools/policy/render.sh, as a team applies them) are evaluated by sigstore policy-controller's
+ * own engine: its `tester` command (`policy-tester`, built from the Go module proxy by
+ * setup.sh --test-tools), which runs the admission webhook's verification for one image
+ * reference without a cluster. The images are in a real distribution registry on a loopback port:
+ * the engine's registry library speaks plain HTTP to 127.0.0.1 by itself, so nothing is switched
+ * off for it. The registry has no referrers API, so cosign's tag fallback is what is read.
+ *
+ * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none);
+ * the keyless one needs Sigstore's public services, so here it is only validated by the engine.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { useTestRegistry } from '../testing/registry-server';
+import { normalizeOptions, type SigningConfig } from '../lib/config/options';
+import { exec, which } from '../lib/exec/exec';
+import { executePush, planPush } from '../lib/registry/push';
+import { writeTestLayout } from '../lib/registry/testing-layout';
+import { cosignRegistryAccess } from '../lib/supply-chain/cosign';
+import { resolveSigningIdentity } from '../lib/supply-chain/identity';
+import { signArgs, signImage } from '../lib/supply-chain/sign';
+import { verifyImage } from '../lib/supply-chain/verify';
+
+const POLICY_DIR = resolve(__dirname, '../../../../tools/policy');
+const RENDER = join(POLICY_DIR, 'render.sh');
+
+/**
+ * What cosign v3 needs, on top of the plugin's arguments (signArgs), to also write the signature
+ * policy-controller v0.13.1 verifies with a key: the legacy `sha256-<hex>.sig` tag. Its bundle
+ * format, cosign v3's default, is accepted only for keyless authorities.
+ */
+const LEGACY_SIGNATURE_FLAGS = ['--new-bundle-format=false'];
+
+type Verdict = { admitted: true } | { admitted: false; errors: string[] };
+
+const { registry, client } = useTestRegistry();
+let work: string;
+/** No docker config, cosign cache or Sigstore TUF cache of this machine's user. */
+let env: NodeJS.ProcessEnv;
+let ours: { signing: Extract<SigningConfig, { mode: 'key' }>; env: NodeJS.ProcessEnv; password: string };
+let workspaceRoot: string;
+let otherKey: string;
+let keyPolicy: string;
+
+beforeAll(async () => {
+  for (const tool of ['policy-tester', 'cosign']) {
+    if (!(await which(tool))) throw new Error(`${tool} is not on PATH (tools/.bin): run \`bash tools/scripts/setup.sh --test-tools\`; this test needs the real one`);
+  }
+  work = await mkdtemp(join(tmpdir(), 'auren-admission-'));
+  env = { ...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'config'), DOCKER_CONFIG: join(work, 'docker'), TUF_ROOT: join(work, 'tuf'), COSIGN_PASSWORD: undefined };
+  // Our signing identity as `npm start` has it: nothing configured, the embedded (loopback)
+  // registry, so the workspace's local key pair, made on first use.
+  workspaceRoot = join(work, 'workspace');
+  const identity = await resolveSigningIdentity({ signing: normalizeOptions({}, {}).signing, registry: registry.host, workspaceRoot, env });
+  if (identity.status !== 'active' || identity.origin !== 'local' || identity.signing.mode !== 'key') {
+    throw new Error(`expected the local key pair to sign: ${JSON.stringify(identity)}`);
+  }
+  ours = { signing: identity.signing, env: identity.env, password: identity.env.COSIGN_PASSWORD ?? '' };
+  // Another key pair, which the policy does not name.
+  await exec('cosign', ['generate-key-pair', '--output-key-prefix', join(work, 'other')], { env: { ...env, COSIGN_PASSWORD: 'other' } });
+  otherKey = join(work, 'other.key');
+
+  const publicKey = ours.signing.publicKey;
+  if (!publicKey) throw new Error('the local signing identity has no public key');
+  keyPolicy = await render(['key', '--images', `${registry.host}/auren/**`, '--public-key', publicKey], 'key-policy.yaml');
+}, 120_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+/** tools/policy/render.sh's output, written to a file of the work folder. */
+async function render(args: string[], file: string): Promise<string> {
+  const { stdout } = await exec('bash', [RENDER, ...args], { env });
+  const path = join(work, file);
+  await writeFile(path, stdout);
+  return path;
+}
+
+/** Pushes a fresh multi-platform image (what docker-push pushes) and returns its reference by digest. */
+async function pushImage(repository: string): Promise<string> {
+  const image = await writeTestLayout({ dir: await mkdtemp(join(work, 'layout-')), layerBytes: 256, sharedLayerBytes: 0, layers: 1 });
+  await executePush(client, await planPush(client, image.layout, { repository, tags: ['v1'] }));
+  return `${registry.host}/${repository}@${image.digest}`;
+}
+
+/** cosign with the plugin's own argv for this signing identity (signArgs), plus `extra`. */
+async function cosignSign(reference: string, key: string, password: string, extra: string[]): Promise<void> {
+  const access = await cosignRegistryAccess(registry.host, [], { env });
+  const args = signArgs({ mode: 'key', key, publicKey: undefined, tlog: false }, key, reference, access.flags);
+  await exec('cosign', [...args.slice(0, -1), ...extra, reference], { env: { ...access.env, COSIGN_PASSWORD: password }, redact: [password] });
+}
+
+/**
+ * The engine's verdict: exit 0 admits; exit 1 with `{"errors": [...]}` on stdout refuses. Any
+ * other outcome (an invalid policy, the engine failing to run) is an error of the test.
+ */
+async function evaluate(policy: string, reference: string): Promise<Verdict> {
+  const result = await exec('policy-tester', ['-policy', policy, '-image', reference, '-log-level', 'warn'], { env, okExitCodes: [1], timeoutMs: 120_000 });
+  if (result.exitCode === 0) return { admitted: true };
+  let errors: unknown;
+  try {
+    errors = (JSON.parse(result.stdout) as { errors?: unknown }).errors;
+  } catch {
+    errors = undefined;
+  }
+  if (!Array.isArray(errors)) throw new Error(`policy-tester did not evaluate ${reference}: ${result.stderr || result.stdout}`);
+  return { admitted: false, errors: errors.map(String) };
+}
+
+describe('the key ClusterImagePolicy, evaluated by policy-controller v0.13.1', () => {
+  it('admits a digest the plugin signed and also signed in the legacy format (the .sig tag admission controllers read)', async () => {
+    const reference = await pushImage('auren/admitted');
+    const input = { reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env };
+    await expect(signImage(input)).resolves.toMatchObject({ status: 'signed' });
+    await cosignSign(reference, ours.signing.key, ours.password, LEGACY_SIGNATURE_FLAGS);
+    // Both signatures are there: cosign v3's bundle in the referrers fallback index, and the .sig tag.
+    const tag = reference.split('@')[1].replace(':', '-');
+    expect(await client.tagList('auren/admitted')).toEqual(expect.arrayContaining([tag, `${tag}.sig`]));
+    await expect(evaluate(keyPolicy, reference)).resolves.toEqual({ admitted: true });
+    // And the plugin's own check (cosign verify) still verifies the digest.
+    await expect(verifyImage(input)).resolves.toEqual({ status: 'verified', reference });
+  }, 180_000);
+
+  // Known gap, for the owner of lib/supply-chain/sign.ts: signImage writes only cosign v3's
+  // bundle (a referrer in the sha256-<hex> fallback index), which policy-controller v0.13.1 does
+  // not read for key authorities, so a cluster refuses what `npm start` signs. Once signImage
+  // also writes the legacy signature (LEGACY_SIGNATURE_FLAGS, as the test above does), this
+  // verdict becomes `{ admitted: true }`: then expect that here.
+  it('refuses, today, a digest signed by the plugin alone (signImage writes only the bundle)', async () => {
+    const reference = await pushImage('auren/plugin-signed');
+    const signed = await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env });
+    expect(signed).toMatchObject({ status: 'signed' });
+    // cosign's bundle is there (the referrers fallback tag), and no legacy signature.
+    const tags = await client.tagList('auren/plugin-signed');
+    expect(tags).toContain(reference.split('@')[1].replace(':', '-'));
+    expect(tags.some((tag) => tag.endsWith('.sig'))).toBe(false);
+    expect(await evaluate(keyPolicy, reference)).toMatchObject({ admitted: false, errors: [expect.stringMatching(/: no signatures found/)] });
+  }, 180_000);
+
+  it('cannot be told to read the bundle instead: the engine refuses signatureFormat: bundle for a key authority', async () => {
+    const reference = await pushImage('auren/bundle-format');
+    const signed = await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env });
+    expect(signed).toMatchObject({ status: 'signed' });
+    const bundlePolicy = join(work, 'key-policy-bundle.yaml');
+    await writeFile(bundlePolicy, `${await readFile(keyPolicy, 'utf8')}      signatureFormat: bundle\n`);
+    expect(await evaluate(bundlePolicy, reference)).toMatchObject({ admitted: false, errors: [expect.stringContaining('the authority must be keyless')] });
+  }, 180_000);
+
+  it('refuses an unsigned digest', async () => {
+    const reference = await pushImage('auren/unsigned');
+    expect(await evaluate(keyPolicy, reference)).toMatchObject({ admitted: false, errors: [expect.stringMatching(/: no signatures found/)] });
+  }, 180_000);
+
+  it('refuses a digest signed with another key', async () => {
+    const reference = await pushImage('auren/other-key');
+    await cosignSign(reference, otherKey, 'other', LEGACY_SIGNATURE_FLAGS);
+    // The signature is there, in the format the engine reads: it is refused for its key.
+    expect(await client.tagList('auren/other-key')).toContain(`${reference.split('@')[1].replace(':', '-')}.sig`);
+    expect(await evaluate(keyPolicy, reference)).toMatchObject({ admitted: false, errors: [expect.stringMatching(/: no matching signatures: invalid signature/)] });
+  }, 180_000);
+});
+
+describe('the keyless ClusterImagePolicy (CI, GitHub Actions OIDC)', () => {
+  let keylessPolicy: string;
+  beforeAll(async () => {
+    keylessPolicy = await render(['keyless', '--images', 'ghcr.io/acme/**', '--repository', 'acme/auren.web'], 'keyless-policy.yaml');
+  });
+
+  it('is valid for the engine (checked offline: the image it is asked about is outside its glob)', async () => {
+    // The engine validates and compiles the policy first and reports an invalid one; an image the
+    // policy does not cover then needs no Fulcio, Rekor or TUF to be refused.
+    const reference = await pushImage('auren/uncovered');
+    expect(await evaluate(keylessPolicy, reference)).toEqual({ admitted: false, errors: [`${reference} is uncovered by policy`] });
+
+    // The same check tells an invalid policy apart: without identities a keyless authority is refused.
+    const broken = join(work, 'keyless-broken.yaml');
+    await writeFile(broken, (await readFile(keylessPolicy, 'utf8')).replace(/\n\s+identities:\n(\s+- .*\n)(\s{12,}.*\n)*/, '\n'));
+    await expect(evaluate(broken, reference)).rejects.toThrow(/CIP is invalid/);
+  }, 180_000);
+
+  it('names the release workflow of the repository on the branches it releases, and nothing else', async () => {
+    const text = await readFile(keylessPolicy, 'utf8');
+    expect(text).toContain('- issuer: https://token.actions.githubusercontent.com');
+    expect(text).toContain('signatureFormat: bundle');
+    const subject = /subjectRegExp: '(.*)'/.exec(text)?.[1];
+    if (!subject) throw new Error(`no subjectRegExp in ${text}`);
+    const matches = (identity: string) => new RegExp(subject).test(identity);
+    const workflow = 'https://github.com/acme/auren.web/.github/workflows';
+    expect(matches(`${workflow}/release.yml@refs/heads/main`)).toBe(true);
+    expect(matches(`${workflow}/release.yml@refs/heads/develop`)).toBe(true);
+    expect(matches(`${workflow}/pr.yml@refs/heads/main`)).toBe(false);
+    expect(matches(`${workflow}/release.yml@refs/heads/feature`)).toBe(false);
+    expect(matches(`${workflow}/release.yml@refs/pull/1/merge`)).toBe(false);
+    // The dot of the repository name matches only a dot.
+    expect(matches('https://github.com/acme/aurenXweb/.github/workflows/release.yml@refs/heads/main')).toBe(false);
+    expect(matches('https://github.com/acme/auren.web.evil/.github/workflows/release.yml@refs/heads/main')).toBe(false);
+  });
+});
+
+describe('tools/policy/render.sh', () => {
+  it('refuses a private key, and a glob that would change the YAML', async () => {
+    const run = (args: string[]) => exec('bash', [RENDER, ...args], { env, okExitCodes: [2] });
+    const privateKey = await run(['key', '--images', 'x/**', '--public-key', ours.signing.key]);
+    expect(privateKey).toMatchObject({ exitCode: 2, stdout: '' });
+    expect(privateKey.stderr).toMatch(/not a PEM public key/);
+    const quote = await run(['key', '--images', "x/**'\n  - glob: '**", '--public-key', ours.signing.publicKey ?? '']);
+    expect(quote).toMatchObject({ exitCode: 2, stdout: '' });
+    expect(quote.stderr).toMatch(/has characters a registry reference glob does not use/);
+  });
+});
