@@ -9,6 +9,7 @@
  * ts-node paths load CommonJS.
  */
 import { ExpressionError } from './errors';
+import { hashFiles } from './glob';
 
 export type ExprValue = null | boolean | number | string | ExprValue[] | { [key: string]: ExprValue };
 
@@ -182,7 +183,7 @@ export function parseExpression(source: string): Node {
       }
       expect(')');
       const name = word.toLowerCase();
-      if (!(name in FUNCTIONS) && !STATUS_FUNCTIONS.has(name)) fail(`unsupported function ${word}()`);
+      if (!(name in FUNCTIONS) && !STATUS_FUNCTIONS.has(name) && name !== 'hashfiles') fail(`unsupported function ${word}()`);
       return { type: 'call', name, args };
     }
     if (word === 'true' || word === 'false') return { type: 'literal', value: word === 'true' };
@@ -335,6 +336,12 @@ function evaluateNode(node: Node, ctx: ExpressionContext, source: string): ExprV
           return true;
         case 'cancelled':
           return false;
+        case 'hashfiles': {
+          // Paths are relative to the workspace (github.workspace), as on the runner.
+          const workspace = member(ctx.contexts.github ?? null, 'workspace');
+          if (typeof workspace !== 'string' || !workspace) throw new ExpressionError(source, 'hashFiles() needs github.workspace');
+          return hashFiles(workspace, node.args.map((arg) => stringify(evaluateNode(arg, ctx, source))));
+        }
       }
       return FUNCTIONS[node.name](
         node.args.map((arg) => evaluateNode(arg, ctx, source)),

@@ -7,3 +7,5 @@ export { evaluateCondition, evaluateExpression, evaluateTemplate, interpolate, p
 export { parseFileCommands } from './file-commands';
 export * from './runner';
 export * from './stand-ins';
+export { artifactStore, sarifProblems, uploadSarif, type ArtifactStore } from './artifacts';
+export { hashFiles, matchFiles } from './glob';

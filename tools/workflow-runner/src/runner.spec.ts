@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +234,44 @@ jobs:
     expect(result.log).toContain('base=b0 head=h1');
   });
 
+  it('hashFiles() hashes the matched workspace files as the runner does, and is empty when nothing matches', async () => {
+    const file = await workflow(
+      `
+jobs:
+  main:
+    steps:
+      - run: |
+          echo "one=\${{ hashFiles('tools/list.txt') }}"
+          echo "glob=\${{ hashFiles('tools/**/*.txt', '!tools/skip/**') }}"
+          echo "none=[\${{ hashFiles('missing/*.lock') }}]"
+`,
+      { 'tools/list.txt': 'trivy v1\n', 'tools/more/b.txt': 'b\n', 'tools/skip/c.txt': 'c\n' },
+    );
+    const sha = (data: string | Buffer) => createHash('sha256').update(data).digest();
+    const of = (...texts: string[]) => texts.reduce((outer, text) => outer.update(sha(text)), createHash('sha256')).digest('hex');
+    const result = await run(file);
+    expect(result.failure).toBeUndefined();
+    expect(result.log).toContain(`one=${of('trivy v1\n')}`);
+    // Sorted paths: tools/list.txt, tools/more/b.txt; tools/skip is excluded.
+    expect(result.log).toContain(`glob=${of('trivy v1\n', 'b\n')}`);
+    expect(result.log).toContain('none=[]');
+  });
+
+  it('names the workflow that runs: github.workflow_ref and GITHUB_WORKFLOW_REF, as keyless certificates and provenance read them', async () => {
+    const file = await workflow(`
+jobs:
+  main:
+    steps:
+      - run: |
+          test "$GITHUB_WORKFLOW_REF" = "auren/auren/.github/workflows/w.yml@refs/heads/main"
+          test "\${{ github.workflow_ref }}" = "$GITHUB_WORKFLOW_REF"
+          test "$GITHUB_WORKFLOW_SHA" = "${event.sha}"
+          test "\${{ github.server_url }}/\${{ github.repository }}" = https://github.com/auren/auren
+`);
+    const result = await run(file);
+    expect(result.failure).toBeUndefined();
+  });
+
   it('a stand-in that throws fails its step like a failing action', async () => {
     const file = await workflow(`
 jobs:
@@ -271,9 +310,9 @@ jobs:
     steps:
       - run: touch ran
       - name: cache
-        run: echo \${{ hashFiles('package-lock.json') }}
+        run: echo \${{ lookup('package-lock.json') }}
 `);
-    await expect(run(file)).rejects.toThrow(/unsupported function hashFiles\(\) \(in job main step 2 \(cache\)\)/);
+    await expect(run(file)).rejects.toThrow(/unsupported function lookup\(\) \(in job main step 2 \(cache\)\)/);
     await expect(readFile(join(dir, 'ran'))).rejects.toThrow(/ENOENT/);
   });
 

@@ -7,7 +7,7 @@
  * without a stand-in fails before any step runs, and so does an expression this evaluator does not
  * understand — a test that silently skipped a step would prove nothing.
  *
- * Not modelled: `services:`, `container:`, `timeout-minutes`, `hashFiles()`, object filters (`*`),
+ * Not modelled: `services:`, `container:`, `timeout-minutes`, object filters (`*`),
  * and Docker or JavaScript actions (only their stand-ins run).
  *
  * Expression semantics follow https://docs.github.com/en/actions/learn-github-actions/expressions:
@@ -18,7 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import execa from 'execa';
 import { parse as parseYaml } from 'yaml';
 import { ExpressionError, WorkflowRunnerError } from './errors';
@@ -79,9 +79,15 @@ export interface StandInContext {
   addPath(dir: string): void;
   setOutput(name: string, value: string): void;
   appendSummary(markdown: string): void;
-  /** Note a file the action would have uploaded (artifact, SARIF). */
-  record(kind: string, path: string): void;
+  /** Note what the action would have sent to GitHub (an artifact's name, a SARIF file), with details such as its category. */
+  record(kind: string, path: string, detail?: Record<string, string>): void;
   log(line: string): void;
+}
+
+export interface RecordedUpload {
+  kind: string;
+  path: string;
+  detail?: Record<string, string>;
 }
 
 export type StandIn = (step: WorkflowStep, ctx: StandInContext) => Promise<void>;
@@ -142,7 +148,7 @@ export interface JobRun {
   summary: string;
   /** `::error::` / `::warning::` / `::notice::` lines. */
   annotations: string[];
-  recorded: Array<{ kind: string; path: string }>;
+  recorded: RecordedUpload[];
   /** Full output of the job. */
   log: string;
   /** The first failed step with its error, for a test's failure message. */
@@ -158,7 +164,7 @@ interface JobState {
   paths: string[];
   summary: string[];
   annotations: string[];
-  recorded: Array<{ kind: string; path: string }>;
+  recorded: RecordedUpload[];
   log: string[];
   github: Record<string, ExprValue>;
 }
@@ -390,7 +396,7 @@ async function runSteps(state: JobState, steps: WorkflowStep[], scope: Scope, pa
             addPath: (dir) => void state.paths.unshift(dir),
             setOutput: (key, value) => void (stepOutputs[key] = value),
             appendSummary: (markdown) => void state.summary.push(markdown),
-            record: (kind, path) => void state.recorded.push({ kind, path }),
+            record: (kind, path, detail) => void state.recorded.push({ kind, path, ...(detail ? { detail } : {}) }),
             log: (line) => logHeader(`  ${line}`),
           });
         } catch (err) {
@@ -433,7 +439,13 @@ async function runSteps(state: JobState, steps: WorkflowStep[], scope: Scope, pa
 function githubContext(options: RunWorkflowJobOptions, runnerTemp: string, workflowName: string): Record<string, ExprValue> {
   const { event } = options;
   const refName = event.ref.replace(/^refs\/(heads|tags)\//, '');
+  const repository = 'auren/auren';
+  // `<owner>/<repo>/<path of the workflow file>@<ref>`: what keyless certificates and build
+  // provenance name as the workflow that ran.
+  const workflowPath = options.workflowFile ? relative(options.cwd, isAbsolute(options.workflowFile) ? options.workflowFile : join(options.cwd, options.workflowFile)) : '';
   return {
+    workflow_ref: workflowPath ? `${repository}/${workflowPath.split(sep).join('/')}@${event.ref}` : '',
+    workflow_sha: event.sha,
     event_name: event.name,
     ref: event.ref,
     ref_name: refName,
@@ -445,8 +457,8 @@ function githubContext(options: RunWorkflowJobOptions, runnerTemp: string, workf
     workspace: options.cwd,
     job: options.job,
     workflow: workflowName,
-    repository: 'auren/auren',
-    repository_owner: 'auren',
+    repository,
+    repository_owner: repository.split('/')[0],
     server_url: 'https://github.com',
     api_url: 'https://api.github.com',
     run_id: '1',
@@ -476,6 +488,8 @@ function defaultEnv(github: Record<string, ExprValue>, runnerTemp: string, event
     GITHUB_HEAD_REF: '',
     GITHUB_JOB: s('job'),
     GITHUB_WORKFLOW: s('workflow'),
+    GITHUB_WORKFLOW_REF: s('workflow_ref'),
+    GITHUB_WORKFLOW_SHA: s('workflow_sha'),
     GITHUB_REPOSITORY: s('repository'),
     GITHUB_REPOSITORY_OWNER: s('repository_owner'),
     GITHUB_SERVER_URL: s('server_url'),
