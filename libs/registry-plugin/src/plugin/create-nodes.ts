@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import {
   createNodesFromFiles,
   type CreateNodes,
@@ -17,7 +17,24 @@ import { imageDir, IMAGE_RECORD, PROVENANCE_RECORD, PUSH_RECORD } from '../lib/r
  * one task at a time since builds share the builder's storage and the machine's cores; the pushes
  * share another (executors/image/executor.ts says why push is separate).
  */
-export function inferTargets(projectRoot: string): Record<string, TargetConfiguration> {
+/** This plugin's scanner fingerprint script: beside its sources, wherever the plugin is installed. */
+const FINGERPRINT_SCRIPT = join(__dirname, '..', '..', 'bin', 'scanner-fingerprint.js');
+
+/**
+ * The scan target's runtime input: the plugin's own fingerprint script, named relative to the
+ * workspace root (where Nx runs it), so the input reads the same in every clone and on every
+ * machine, and finds the script whether the plugin is this repository's folder or an installed
+ * package. Nx takes whatever a runtime input prints, its exit code aside: if the script cannot
+ * run, a constant error text would become a cache key that no longer depends on the scanner. So
+ * a failure prints what failed and a value of its own run (shell pid and time): the scan is then
+ * never taken from the cache, and runs, and says why.
+ */
+export function fingerprintCommand(workspaceRoot: string, script: string = FINGERPRINT_SCRIPT): string {
+  const path = relative(workspaceRoot, script).split(sep).join('/');
+  return `node ${JSON.stringify(path)} || echo "auren: the scanner fingerprint (${path}) failed; scan results are not taken from the cache (run $$ $(date +%s%N))" >&2`;
+}
+
+export function inferTargets(projectRoot: string, workspaceRoot: string): Record<string, TargetConfiguration> {
   const out = `{workspaceRoot}/${imageDir('{projectName}')}`;
   return {
     'docker-build': {
@@ -54,7 +71,7 @@ export function inferTargets(projectRoot: string): Record<string, TargetConfigur
       // version and its vulnerability database: the runtime input prints the last three.
       inputs: [
         { dependentTasksOutputFiles: `**/${IMAGE_RECORD}` },
-        { runtime: 'node libs/registry-plugin/bin/scanner-fingerprint.js' },
+        { runtime: fingerprintCommand(workspaceRoot) },
         { env: 'AUREN_SCANNER' },
         { env: 'AUREN_REGISTRY' },
         '{workspaceRoot}/nx.json',
@@ -99,7 +116,7 @@ export const createNodes: CreateNodes<RegistryPluginOptions> = [
         );
         if (!hasProject) return {};
         const result: CreateNodesResult = {
-          projects: { [projectRoot]: { targets: inferTargets(projectRoot) } },
+          projects: { [projectRoot]: { targets: inferTargets(projectRoot, context.workspaceRoot) } },
         };
         return result;
       },

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Prints `scannerFingerprint` for the workspace's scan policy, for an Nx runtime cache input:
- *   { "runtime": "node -r @swc-node/register libs/registry-plugin/src/lib/scanners/fingerprint-cli.ts" }
+ * Prints `scannerFingerprint` for the workspace's scan policy, for the scan target's Nx runtime
+ * cache input (plugin/create-nodes.ts runs it through bin/scanner-fingerprint.js).
  * The scanner comes from `--scanner <name>`, else AUREN_SCANNER / the plugin options in nx.json
  * (through normalizeOptions, so the default is the same one the scan target uses).
  */
@@ -27,7 +27,10 @@ async function main(argv: string[]): Promise<void> {
   // scan's cache key on every run.
   delete process.env['AUREN_TRACE'];
   const flag = argv.indexOf('--scanner');
-  const root = process.env.NX_WORKSPACE_ROOT ?? process.cwd();
+  // Nx runs a runtime input in the workspace root. NX_WORKSPACE_ROOT is not asked: an outer Nx
+  // run (a test that drives a clone, a task that runs nx) leaves it naming another workspace,
+  // whose nx.json would then pick the registry and scanner this key names.
+  const root = process.cwd();
   const options = pluginOptions(root) ?? {};
   const env = flag !== -1 && argv[flag + 1] ? { ...process.env, AUREN_SCANNER: argv[flag + 1] } : process.env;
   const config = normalizeOptions(options, env);
