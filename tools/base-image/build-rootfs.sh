@@ -98,7 +98,8 @@ mkdir -p "$OUT"
 # the date, the mirrors and mmdebstrap. When they are what made the tars already in $OUT, those
 # are kept, as Nx's cache of the rootfs target would keep them (docker-build's prebuild runs this
 # after `nx run base-image:rootfs`). AUREN_ROOTFS_REBUILD=1 makes them again.
-inputs="$({ printf '%s\n' "${archs[*]}" "$epoch" "$MIRROR" "$SECURITY_MIRROR"; mmdebstrap --version; sha256sum "$HERE"/*; } | sha256sum | cut -d' ' -f1)"
+# The files are hashed by name, not by path: a checkout in another folder has the same inputs.
+inputs="$({ printf '%s\n' "${archs[*]}" "$epoch" "$MIRROR" "$SECURITY_MIRROR"; mmdebstrap --version; (cd "$HERE" && sha256sum ./*); } | sha256sum | cut -d' ' -f1)"
 made_already() {
   [ "${AUREN_ROOTFS_REBUILD:-}" != 1 ] && [ "$(cat "$OUT/.inputs" 2>/dev/null)" = "$inputs" ] && [ -f "$OUT/packages.json" ] || return 1
   local arch
