@@ -7,6 +7,8 @@
  * demo that no longer shows a finding.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exec } from '../exec/exec';
 
@@ -27,19 +29,37 @@ interface Advisory {
 
 const advisories = (JSON.parse(readFileSync(ADVISORIES, 'utf8')) as { advisories: Advisory[] }).advisories;
 
-/** The version a build installs now: apt's candidate, from the machine's bookworm package lists. */
+/** apt options: the machine's package lists, or private ones when the machine has none. */
+let aptOptions: string[] = [];
+let privateLists: string | undefined;
+const hasLists = async () => /^\s+\d+ (https?|file|cdrom):/m.test((await exec('apt-cache', [...aptOptions, 'policy', 'gzip'])).stdout);
+
+beforeAll(async () => {
+  if (await hasLists()) return;
+  // No package lists (a machine that cleaned them after installing): fetch bookworm's into a
+  // folder of this test, from the sources the machine is configured with.
+  privateLists = await mkdtemp(join(tmpdir(), 'auren-apt-lists-'));
+  await mkdir(join(privateLists, 'lists', 'partial'), { recursive: true });
+  await mkdir(join(privateLists, 'cache', 'archives', 'partial'), { recursive: true });
+  aptOptions = ['-o', `Dir::State::Lists=${join(privateLists, 'lists')}`, '-o', `Dir::Cache=${join(privateLists, 'cache')}`, '-o', 'Debug::NoLocking=1'];
+  await exec('apt-get', [...aptOptions, '-qq', 'update'], { timeoutMs: 240_000 });
+  if (!(await hasLists())) throw new Error('apt-get update gave no bookworm package lists: the Debian mirror is needed for this test');
+}, 300_000);
+
+afterAll(async () => {
+  if (privateLists) await rm(privateLists, { recursive: true, force: true });
+});
+
+/** The version a build installs now: apt's candidate, from bookworm's package lists. */
 async function bookwormVersion(pkg: string): Promise<string> {
-  const { stdout } = await exec('apt-cache', ['policy', pkg]);
-  if (!/^\s+\d+ (https?|file|cdrom):/m.test(stdout)) {
-    throw new Error(`apt has no package list that holds ${pkg} (only the installed packages): run \`apt-get update\`, then this test again`);
-  }
+  const { stdout } = await exec('apt-cache', [...aptOptions, 'policy', pkg]);
   const candidate = /^\s*Candidate: (\S+)$/m.exec(stdout)?.[1];
   if (!candidate || candidate === '(none)') throw new Error(`${pkg} is not a Debian bookworm package here`);
   return candidate;
 }
 
 async function control(pkg: string): Promise<Record<string, string>> {
-  const { stdout } = await exec('apt-cache', ['show', '--no-all-versions', pkg]);
+  const { stdout } = await exec('apt-cache', [...aptOptions, 'show', '--no-all-versions', pkg]);
   return Object.fromEntries([...stdout.matchAll(/^([A-Za-z-]+): (.*)$/gm)].map((m) => [m[1], m[2]]));
 }
 
