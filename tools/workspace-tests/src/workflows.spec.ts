@@ -7,11 +7,14 @@ interface Step {
   uses?: string;
   run?: string;
   with?: Record<string, unknown>;
+  env?: Record<string, string>;
 }
 interface Job {
   permissions?: Record<string, string> | string;
   steps?: Step[];
   uses?: string;
+  needs?: string | string[];
+  if?: string;
 }
 interface Workflow {
   permissions?: Record<string, string> | string;
@@ -139,6 +142,103 @@ describe('GitHub workflows', () => {
       // A job without QEMU could not build the arm64 half of AUREN_PLATFORMS.
       expect({ id, qemu: (job.steps ?? []).some((s) => s.uses?.startsWith('docker/setup-qemu-action@')) }).toEqual({ id, qemu: true });
     }
+  });
+});
+
+describe('the supply chain in workflows', () => {
+  const PUSHES = /-t docker-push|:docker-push/;
+  const SCANS = /-t (?:[\w-]+ )*(?:scan|docker-push)\b|:(?:scan|docker-push)\b|registry:deploy-manifest/;
+  const release = readYaml(fromRoot('.github', 'workflows', 'release.yml')) as Workflow;
+  const stepIndex = (job: Job, test: (step: Step) => boolean) => (job.steps ?? []).findIndex(test);
+
+  it('every release job that pushes signs what it pushes: OIDC for keyless, the product tools and the signing identity before the push', () => {
+    const pushing = Object.entries(release.jobs).filter(([, job]) => (job.steps ?? []).some((s) => PUSHES.test(s.run ?? '')));
+    expect(pushing.length).toBe(3);
+    for (const [id, job] of pushing) {
+      const perms = job.permissions as Record<string, string>;
+      const tools = stepIndex(job, (s) => s.uses === './.github/actions/setup' && s.with?.['product-tools'] === 'true');
+      const signing = stepIndex(job, (s) => s.uses === './.github/actions/signing' && s.with?.purpose === 'sign');
+      const push = stepIndex(job, (s) => PUSHES.test(s.run ?? ''));
+      expect({ id, idToken: perms['id-token'], tools: tools >= 0, signing: signing >= 0, order: tools < signing && signing < push }).toEqual({
+        id,
+        idToken: 'write',
+        tools: true,
+        signing: true,
+        order: true,
+      });
+      // The key's text and reference reach only the signing step; its password the job.
+      expect({ id, env: job.steps?.[signing].env }).toEqual({
+        id,
+        env: { SIGNING_KEY: '${{ secrets.AUREN_SIGNING_KEY }}', SIGNING_PUBLIC_KEY: '${{ vars.AUREN_SIGNING_PUBLIC_KEY }}' },
+      });
+      expect({ id, password: (job as { env?: Record<string, string> }).env?.COSIGN_PASSWORD }).toEqual({ id, password: '${{ secrets.COSIGN_PASSWORD }}' });
+    }
+  });
+
+  it('the deploy job waits for every pushing job, and pins nothing that lacks a signature or provenance from this repository and workflow', () => {
+    const deploy = release.jobs.deploy;
+    expect(deploy).toBeDefined();
+    expect([deploy.needs].flat().sort()).toEqual(['base-image', 'plan', 'release', 'release-fanout']);
+    expect(deploy.permissions).toEqual({ contents: 'read' });
+    const runs = (deploy.steps ?? []).map((s) => (s.run ?? '').replace(/\s+/g, ' ').trim());
+    const gate = runs.filter((run) => run.includes('registry:deploy-manifest'));
+    expect(gate).toEqual([
+      'npx nx run registry:deploy-manifest --requireSignature --requireProvenance --sourceRepository="$GITHUB_SERVER_URL/$GITHUB_REPOSITORY" --builderId="$GITHUB_SERVER_URL/$GITHUB_WORKFLOW_REF"',
+    ]);
+    const verify = (deploy.steps ?? []).find((s) => s.uses === './.github/actions/signing');
+    expect(verify?.with).toEqual({ purpose: 'verify' });
+    // The private key's text never reaches the deploy: only a reference, or that one is configured.
+    expect(verify?.env?.SIGNING_KEY).toMatch(/^\$\{\{ !startsWith\(secrets\.AUREN_SIGNING_KEY, '-----BEGIN'\) && secrets\.AUREN_SIGNING_KEY \|\| '' \}\}$/);
+    // The records it pins come from every pushing job.
+    const uploads = Object.entries(release.jobs)
+      .filter(([id]) => id === 'release' || id === 'release-fanout')
+      .map(([id, job]) => [id, (job.steps ?? []).find((s) => s.uses?.startsWith('actions/upload-artifact@'))?.with?.name]);
+    expect(uploads).toEqual([
+      ['release', 'push-records-release'],
+      ['release-fanout', 'push-records-${{ matrix.project }}'],
+    ]);
+    const download = (deploy.steps ?? []).find((s) => s.uses?.startsWith('actions/download-artifact@'));
+    expect(download?.with).toEqual({ pattern: 'push-records-*', 'merge-multiple': true, path: 'dist/images' });
+  });
+
+  it('id-token: write only where something is signed', () => {
+    const granted: string[] = [];
+    for (const file of workflowFiles) {
+      const workflow = readYaml(file) as Workflow;
+      for (const [id, job] of Object.entries(workflow.jobs)) {
+        const perms = typeof job.permissions === 'object' ? job.permissions : {};
+        if (perms['id-token'] === 'write') granted.push(`${rel(file)} jobs.${id}`);
+      }
+    }
+    expect(granted.sort()).toEqual(['.github/workflows/release.yml jobs.base-image', '.github/workflows/release.yml jobs.release', '.github/workflows/release.yml jobs.release-fanout']);
+  });
+
+  it('trivy and cosign come from the one pinned list (setup.sh --product-tools) in every job that scans, pushes or verifies', () => {
+    const problems: string[] = [];
+    for (const { where, step } of allSteps()) {
+      const text = `${step.uses ?? ''}\n${step.run ?? ''}`;
+      if (/releases\/download|aquasecurity\/(trivy|setup-trivy)|sigstore\/cosign-installer|get\.trivy|install\.sh/.test(text)) problems.push(`${where}: installs a scanner or signer outside tools/test-tools.txt`);
+    }
+    for (const file of workflowFiles) {
+      const workflow = readYaml(file) as Workflow;
+      for (const [id, job] of Object.entries(workflow.jobs)) {
+        const steps = job.steps ?? [];
+        const needsTools = steps.some((s) => SCANS.test(s.run ?? '')) || steps.some((s) => s.uses === './.github/actions/local-registry');
+        const hasTools = steps.some((s) => s.uses === './.github/actions/setup' && s.with?.['product-tools'] === 'true');
+        if (needsTools && !hasTools) problems.push(`${rel(file)} jobs.${id}: scans, pushes or verifies without the product tools`);
+      }
+    }
+    const setup = readYaml(fromRoot('.github', 'actions', 'setup', 'action.yml')) as { runs: { steps: Step[] } };
+    expect(setup.runs.steps.map((s) => s.run ?? '').filter((run) => run.includes('setup.sh --product-tools'))).toHaveLength(1);
+    expect(problems).toEqual([]);
+  });
+
+  it('pull requests send each scanned image\'s SARIF to code scanning, from the file the scan writes', () => {
+    const pr = readYaml(fromRoot('.github', 'workflows', 'pr.yml')) as Workflow;
+    const upload = Object.values(pr.jobs)
+      .flatMap((job) => job.steps ?? [])
+      .find((s) => s.uses?.startsWith('github/codeql-action/upload-sarif@'));
+    expect(upload?.with?.sarif_file).toBe('dist/images/${{ matrix.project }}/scan/report.sarif');
   });
 });
 
