@@ -11,10 +11,13 @@
  *
  * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none);
  * the keyless one needs Sigstore's public services, so here it is only validated by the engine.
+ * Both are also held against policy-controller's CRD schema, read from the module folder `go mod
+ * download` keeps (Go is on PATH wherever setup.sh built the engine).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
 import { useTestRegistry } from '../testing/registry-server';
 import { normalizeOptions, type SigningConfig } from '../lib/config/options';
 import { exec, which } from '../lib/exec/exec';
@@ -27,6 +30,7 @@ import { verifyImage } from '../lib/supply-chain/verify';
 
 const POLICY_DIR = resolve(__dirname, '../../../../tools/policy');
 const RENDER = join(POLICY_DIR, 'render.sh');
+const TEST_TOOLS = resolve(__dirname, '../../../../tools/test-tools.txt');
 
 /**
  * What cosign v3 needs, on top of the plugin's arguments (signArgs), to also write the signature
@@ -200,6 +204,60 @@ describe('the keyless ClusterImagePolicy (CI, GitHub Actions OIDC)', () => {
     expect(matches('https://github.com/acme/aurenXweb/.github/workflows/release.yml@refs/heads/main')).toBe(false);
     expect(matches('https://github.com/acme/auren.web.evil/.github/workflows/release.yml@refs/heads/main')).toBe(false);
   });
+});
+
+/** The parts of an OpenAPI v3 schema of a CRD that say which fields exist. */
+interface FieldSchema {
+  properties?: Record<string, FieldSchema>;
+  items?: FieldSchema;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+}
+
+/**
+ * The fields of `value` its schema does not declare. Kubernetes drops them from a custom resource
+ * without a word, so a misspelt field would silently not apply (a `signatureFormat` typo would
+ * make the keyless policy read the wrong format). An object declared without properties
+ * (metadata) is not looked into.
+ */
+function undeclaredFields(value: unknown, schema: FieldSchema, path = ''): string[] {
+  if (schema['x-kubernetes-preserve-unknown-fields']) return [];
+  if (Array.isArray(value)) return schema.items ? value.flatMap((item, i) => undeclaredFields(item, schema.items as FieldSchema, `${path}[${i}]`)) : [];
+  if (!value || typeof value !== 'object' || !schema.properties) return [];
+  const properties = schema.properties;
+  return Object.entries(value).flatMap(([key, child]) =>
+    properties[key] ? undeclaredFields(child, properties[key], `${path}.${key}`) : [`${path}.${key}`],
+  );
+}
+
+/** policy-controller's ClusterImagePolicy CRD schema of `version`, from the module setup.sh built the engine from. */
+async function clusterImagePolicySchema(version: string): Promise<FieldSchema> {
+  const line = (await readFile(TEST_TOOLS, 'utf8')).split('\n').find((l) => l.startsWith('policy-tester '));
+  const pinned = line?.split(/\s+/)[2];
+  if (!pinned) throw new Error(`no policy-tester line in ${TEST_TOOLS}`);
+  const { stdout } = await exec('go', ['mod', 'download', '-json', `github.com/sigstore/policy-controller@${pinned}`], { cwd: work, env: process.env });
+  const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+  if (!dir) throw new Error(`go mod download gave no folder for policy-controller ${pinned}: ${stdout}`);
+  const crd = parse(await readFile(join(dir, 'config', '300-clusterimagepolicy.yaml'), 'utf8')) as {
+    spec: { versions: { name: string; schema: { openAPIV3Schema: FieldSchema } }[] };
+  };
+  const served = crd.spec.versions.find((v) => v.name === version);
+  if (!served) throw new Error(`policy-controller ${pinned} has no ClusterImagePolicy ${version}`);
+  // apiVersion, kind and metadata are every resource's own; the CRD declares spec (and status).
+  const root = served.schema.openAPIV3Schema;
+  return { properties: { apiVersion: {}, kind: {}, metadata: {}, ...root.properties } };
+}
+
+describe("the policies against policy-controller's CRD", () => {
+  it('use only fields the CRD declares (Kubernetes would drop any other); a misspelt one is caught', async () => {
+    const keyless = await render(['keyless', '--images', 'ghcr.io/acme/**', '--repository', 'acme/auren'], 'crd-keyless.yaml');
+    for (const file of [keyPolicy, keyless]) {
+      const documents = parseAllDocuments(await readFile(file, 'utf8')).map((d) => d.toJS() as { apiVersion: string; kind: string });
+      expect(documents.map((d) => [d.apiVersion, d.kind])).toEqual([['policy.sigstore.dev/v1beta1', 'ClusterImagePolicy']]);
+      expect(undeclaredFields(documents[0], await clusterImagePolicySchema('v1beta1'))).toEqual([]);
+    }
+    const misspelt = parse((await readFile(keyless, 'utf8')).replace(/^(\s+)signatureFormat:/m, '$1signatureFromat:'));
+    expect(undeclaredFields(misspelt, await clusterImagePolicySchema('v1beta1'))).toEqual(['.spec.authorities[0].signatureFromat']);
+  }, 120_000);
 });
 
 describe('tools/policy/render.sh', () => {
