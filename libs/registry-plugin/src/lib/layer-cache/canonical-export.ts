@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
-import { canonicalizeLayer, CANONICAL_GZIP_LEVEL, CANONICAL_MEDIA_TYPE, LowerFilesystem } from './canonical-layer';
+import { canonicalizeLayer, CANONICAL_GZIP_LEVEL, CANONICAL_MEDIA_TYPE, LowerFilesystem, type Node } from './canonical-layer';
 import type { LayerCache } from './layer-cache';
 import { UnsupportedTarError } from './tar-format';
 
@@ -25,6 +25,15 @@ export const CANONICAL_KIND = 'oci-canonical-layer';
 export function canonicalCacheVersion(): string {
   return `v1-gzip${CANONICAL_GZIP_LEVEL}-zlib${process.versions.zlib}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64);
 }
+
+/** The filesystem an image's layers up to a chain make (canonical-layer.ts), so later layers need not read them. */
+export const FILESYSTEM_KIND = 'oci-canonical-fs';
+interface FilesystemRecord {
+  chainId: string;
+  epoch: number | null;
+  nodes: Array<[string, Node]>;
+}
+const filesystemKey = (chainId: string, epoch: number | undefined) => sha256(`${chainId} ${epoch ?? 'none'}`);
 
 export interface CanonicalRecord {
   chainId: string;
@@ -150,8 +159,18 @@ export async function canonicalizeImage(options: {
     // Layers below the last miss are read to know the filesystem it lands on: from the canonical
     // blob when cached (reading a canonical layer drops nothing, so the filesystem is the same).
     const lastMiss = misses[misses.length - 1];
-    const lower = new LowerFilesystem();
-    for (let i = 0; i <= lastMiss; i++) {
+    // The filesystem below the first miss, when an earlier export kept it: then only the layers
+    // from there on are read (a rebuild that changed its top layer reads that layer alone).
+    let lower = new LowerFilesystem();
+    let start = 0;
+    for (let k = misses[0] - 1; k >= 0; k--) {
+      const snapshot = await cache.recordGet<FilesystemRecord>(FILESYSTEM_KIND, canonicalCacheVersion(), filesystemKey(chains[k], epoch));
+      if (snapshot?.chainId !== chains[k] || snapshot.epoch !== (epoch ?? null) || !Array.isArray(snapshot.nodes)) continue;
+      lower = LowerFilesystem.fromSnapshot(snapshot.nodes);
+      start = k + 1;
+      break;
+    }
+    for (let i = start; i <= lastMiss; i++) {
       const scratchTar = join(scratchDir, `layer-${i}.tar`);
       const hit = known[i];
       if (hit) {
@@ -182,6 +201,10 @@ export async function canonicalizeImage(options: {
       await cache.recordPut(CANONICAL_KIND, canonicalCacheVersion(), chains[i], record);
       out[i] = { ...written, mediaType: CANONICAL_MEDIA_TYPE, file: (await cache.blobGet(written.digest)) ?? output };
       dropped += result.dropped;
+      if (i < diffIds.length - 1 && cache.dir) {
+        const snapshot: FilesystemRecord = { chainId: chains[i], epoch: epoch ?? null, nodes: lower.snapshot() };
+        await cache.recordPut(FILESYSTEM_KIND, canonicalCacheVersion(), filesystemKey(chains[i], epoch), snapshot);
+      }
     }
     return { kind: 'done', layers: out as CanonicalLayerOut[], dropped };
   }

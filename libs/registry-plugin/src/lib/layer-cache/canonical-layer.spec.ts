@@ -120,26 +120,57 @@ describe('canonical layers', () => {
     expect(paths).toEqual(['opt', 'opt/a', 'opt/a/x', 'opt/new', 'run', 'tmp', 'usr', 'usr/bin', 'usr/bin/python3']);
   });
 
-  it('keeps whiteouts, opaque directories and what lies under them, hard links and their targets', async () => {
+  it('keeps whiteouts (written one way), hard links and their targets', async () => {
     const { paths, entries } = await canonical([BASE], [
       { name: 'var/', type: 'directory' },
       { name: 'var/log/', type: 'directory' },
       // Overlay's whiteouts are links of one device: the tar writer leaves the first's path behind.
-      { name: 'var/log/.wh.apt', linkname: 'var/lib/apt/lists/partial' },
-      { name: 'opt/', type: 'directory' },
-      { name: 'opt/a/', type: 'directory' },
-      { name: 'opt/a/.wh..wh..opq' },
-      // Equal to what was below, but the opaque directory hid that: new.
-      { name: 'opt/a/x', content: 'x\n' },
+      { name: 'var/log/.wh.apt', linkname: 'var/lib/apt/lists/partial', mtime: 77 },
       { name: 'usr/', type: 'directory' },
       { name: 'usr/bin/', type: 'directory' },
       // Unchanged, but a hard link of this layer points at it.
       { name: 'usr/bin/python3', content: 'elf' },
       { name: 'usr/bin/python3.11', type: 'link', linkname: 'usr/bin/python3' },
     ]);
-    expect(paths).toEqual(['opt', 'opt/a', 'opt/a/.wh..wh..opq', 'opt/a/x', 'usr', 'usr/bin', 'usr/bin/python3', 'usr/bin/python3.11', 'var', 'var/log', 'var/log/.wh.apt']);
-    expect(entries.find((e) => e.path === 'var/log/.wh.apt')?.linkname).toBe('');
+    expect(paths).toEqual(['usr', 'usr/bin', 'usr/bin/python3', 'usr/bin/python3.11', 'var', 'var/log', 'var/log/.wh.apt']);
+    expect(entries.find((e) => e.path === 'var/log/.wh.apt')).toMatchObject({ type: 'file', linkname: '', mode: 0, mtime: 0, size: 0 });
     expect(entries.find((e) => e.path === 'usr/bin/python3.11')).toMatchObject({ type: 'hardlink', linkname: 'usr/bin/python3' });
+  });
+
+  it('writes an opaque directory as the whiteouts the naive diff writes for the same change', async () => {
+    const lower: E[] = [
+      { name: 'srv/', type: 'directory' },
+      { name: 'srv/keep', content: 'same\n' },
+      { name: 'srv/edit', content: 'old\n' },
+      { name: 'srv/gone', content: 'x\n' },
+      { name: 'srv/sub/', type: 'directory' },
+      { name: 'srv/sub/old', content: 'x\n' },
+      { name: 'srv/sub/kept', content: 'x\n' },
+      { name: 'srv/tree/', type: 'directory' },
+      { name: 'srv/tree/leaf', content: 'x\n' },
+    ];
+    // `rm -rf /srv && mkdir -p /srv/sub && …`: overlay records srv as opaque, with what was made again.
+    const overlay: E[] = [
+      { name: 'srv/', type: 'directory' },
+      { name: 'srv/.wh..wh..opq' },
+      { name: 'srv/edit', content: 'new\n' },
+      { name: 'srv/keep', content: 'same\n' },
+      { name: 'srv/sub/', type: 'directory' },
+      { name: 'srv/sub/kept', content: 'x\n' },
+    ];
+    // The naive diff of the same change: what differs, whiteouts for what is gone, their parents.
+    const naive: E[] = [
+      { name: 'srv/', type: 'directory' },
+      { name: 'srv/edit', content: 'new\n' },
+      { name: 'srv/.wh.gone' },
+      { name: 'srv/sub/', type: 'directory' },
+      { name: 'srv/sub/.wh.old' },
+      { name: 'srv/.wh.tree' },
+    ];
+    const a = await canonical([lower], overlay);
+    const b = await canonical([lower], naive);
+    expect(a.paths).toEqual(['srv', 'srv/.wh.gone', 'srv/.wh.tree', 'srv/edit', 'srv/sub', 'srv/sub/.wh.old']);
+    expect(b.result.written).toEqual(a.result.written);
   });
 
   it('makes the first path of a hard-link group, in path order, the file', async () => {

@@ -29,9 +29,11 @@ import { dataPadding, encodeHeader, END_OF_ARCHIVE, readTarEntries, UnsupportedT
  *   compared, as the naive diff does not compare it. A time equal to the build's fixed epoch
  *   (buildah's `--timestamp`, which stamps every entry of a built layer) says nothing about
  *   whether the entry changed, so it is not compared either;
- * - whiteouts and opaque-directory markers are kept as they are, and the layer's other entries
- *   are compared with what remains below once they apply (an entry under an opaque directory is
- *   new);
+ * - whiteouts are kept, written one way (no extractor reads their metadata). An opaque-directory
+ *   marker, overlay's record of a directory removed and made again, is spelled out as the
+ *   whiteouts the naive diff writes for the same change (each path below it that the layers
+ *   below hold and this layer does not put back), so the two agree. The layer's other entries
+ *   are compared with what remains below once the whiteouts apply;
  * - entries are sorted by path (bytes), hard links point at the first path of their group in
  *   that order, and each header is written one way (lib/layer-cache/tar-format.ts).
  * Dropping an equal entry never changes the filesystem an extractor builds, except a directory's
@@ -40,7 +42,7 @@ import { dataPadding, encodeHeader, END_OF_ARCHIVE, readTarEntries, UnsupportedT
  */
 
 /** What the layers below hold at a path, for the comparison. */
-interface Node {
+export interface Node {
   type: TarEntry['type'];
   mode: number;
   uid: number;
@@ -66,6 +68,15 @@ export class LowerFilesystem {
   get size(): number {
     return this.nodes.size;
   }
+  /** Every path and what it holds, for the layer cache (a later export resumes from it). */
+  snapshot(): Array<[string, Node]> {
+    return [...this.nodes];
+  }
+  static fromSnapshot(nodes: Array<[string, Node]>): LowerFilesystem {
+    const fs = new LowerFilesystem();
+    for (const [path, node] of nodes) fs.set(path, node);
+    return fs;
+  }
   get(path: string): Node | undefined {
     return this.nodes.get(path);
   }
@@ -76,6 +87,9 @@ export class LowerFilesystem {
     let set = this.children.get(parent);
     if (!set) this.children.set(parent, (set = new Set()));
     set.add(path);
+  }
+  childrenOf(path: string): string[] {
+    return [...(this.children.get(path) ?? [])];
   }
   /** A whiteout: the path and everything below it. */
   remove(path: string): void {
@@ -129,6 +143,15 @@ const markerOf = (path: string): { kind: 'whiteout' | 'opaque'; target: string }
   return { kind: 'whiteout', target: dir ? `${dir}/${name}` : name };
 };
 
+/** A whiteout as written: a marker, whose metadata no extractor reads, so always the same. */
+function markerEntry(path: string): TarEntry {
+  return { path, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime: 0, linkname: '', devmajor: 0, devminor: 0, records: new Map(), dataOffset: 0 };
+}
+function whiteoutPath(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash === -1 ? `${WHITEOUT}${path}` : `${path.slice(0, slash)}/${WHITEOUT}${path.slice(slash + 1)}`;
+}
+
 const byPathBytes = (a: { path: string }, b: { path: string }) => Buffer.compare(Buffer.from(a.path, 'utf8'), Buffer.from(b.path, 'utf8'));
 
 export interface LayerPlan {
@@ -141,22 +164,44 @@ export interface LayerPlan {
  * Decides a layer's canonical entries against the filesystem below, and applies the layer to it.
  * `hashes[i]` is the sha256 of entry i's data (regular files).
  */
-export function planLayer(entries: TarEntry[], hashes: string[], lower: LowerFilesystem, epoch: number | undefined): LayerPlan {
+export function planLayer(layerEntries: TarEntry[], layerHashes: string[], lower: LowerFilesystem, epoch: number | undefined): LayerPlan {
   // The last entry for a path wins, as on extraction.
   const last = new Map<string, number>();
-  entries.forEach((entry, i) => last.set(entry.path, i));
-  const live = entries.map((_, i) => i).filter((i) => last.get(entries[i].path) === i);
+  layerEntries.forEach((entry, i) => last.set(entry.path, i));
+  const live = layerEntries.flatMap((entry, i) => (last.get(entry.path) === i ? [{ entry, hash: layerHashes[i] }] : []));
+  const present = new Map(live.filter(({ entry }) => !markerOf(entry.path)).map(({ entry }) => [entry.path, entry.type]));
+  // Markers in one form. An opaque directory (overlay's record of a directory removed and made
+  // again) is spelled out as the whiteouts the naive diff writes for the same change: one for
+  // each path below it that the layers below hold and this layer does not put back.
+  const work = new Map<string, { entry: TarEntry; hash: string }>();
+  for (const item of live) {
+    const marker = markerOf(item.entry.path);
+    if (!marker) work.set(item.entry.path, item);
+    else if (marker.kind === 'whiteout') work.set(item.entry.path, { entry: markerEntry(item.entry.path), hash: '' });
+    else {
+      const spell = (dir: string): void => {
+        for (const child of lower.childrenOf(dir)) {
+          const type = present.get(child);
+          if (type === undefined) work.set(whiteoutPath(child), { entry: markerEntry(whiteoutPath(child)), hash: '' });
+          else if (type === 'dir' && lower.get(child)?.type === 'dir') spell(child);
+        }
+      };
+      spell(marker.target);
+    }
+  }
+  const entries = [...work.values()].map(({ entry }) => entry);
+  const hashes = [...work.values()].map(({ hash }) => hash);
+  const indices = entries.map((_, i) => i);
 
   // Deletions apply to what is below before anything of this layer is compared with it.
-  for (const i of live) {
-    const marker = markerOf(entries[i].path);
+  for (const entry of entries) {
+    const marker = markerOf(entry.path);
     if (marker?.kind === 'whiteout') lower.remove(marker.target);
-    else if (marker?.kind === 'opaque') lower.removeChildren(marker.target);
   }
-  const linkTargets = new Set(live.filter((i) => entries[i].type === 'hardlink').map((i) => entries[i].linkname));
+  const linkTargets = new Set(entries.filter((entry) => entry.type === 'hardlink').map((entry) => entry.linkname));
   const keep = new Set<number>();
   const dirs: number[] = [];
-  for (const i of live) {
+  for (const i of indices) {
     const entry = entries[i];
     if (markerOf(entry.path) || entry.type === 'hardlink' || linkTargets.has(entry.path)) keep.add(i);
     else if (!sameAsBelow(nodeOf(entry, hashes[i]), lower.get(entry.path), epoch)) keep.add(i);
@@ -180,7 +225,7 @@ export function planLayer(entries: TarEntry[], hashes: string[], lower: LowerFil
     const target = lower.get(entry.linkname);
     lower.set(entry.path, target ?? nodeOf(entry, ''));
   }
-  return { entries: rootHardlinks(kept.map((i) => entries[i]).sort(byPathBytes)), dropped: entries.length - kept.length };
+  return { entries: rootHardlinks(kept.map((i) => entries[i]).sort(byPathBytes)), dropped: Math.max(0, layerEntries.length - kept.length) };
 }
 
 /**

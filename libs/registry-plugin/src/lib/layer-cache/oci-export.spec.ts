@@ -76,6 +76,8 @@ describe('incremental OCI layout export (real buildah)', () => {
     const incremental = await layoutFiles(join(work, 'out-incremental'));
     const full = await layoutFiles(join(work, 'out-full'));
     expect(incremental).toEqual(full);
+    // The incremental one resumed from the filesystem release 1 left below the app layer.
+    expect(await readdir(join(work, 'cache'))).toEqual(expect.arrayContaining(['oci-canonical-fs', 'oci-canonical-layer']));
     expect(Object.keys(full).filter((f) => f.startsWith('blobs/'))).toHaveLength(5); // manifest, config, 3 layers
 
     // The base and deps layers came from the cache: the very files release 1 wrote (hard links).
