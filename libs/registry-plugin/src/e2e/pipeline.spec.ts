@@ -14,7 +14,6 @@ import { createRegistryClient, type RegistryClient } from '../lib/registry/clien
 import { readOciLayout } from '../lib/registry/layout';
 import { pushThroughFaults } from '../testing/fault-scenario';
 import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server';
-import { releaseWorkflowScenario } from './workflow-runner';
 import { cloneWorkspace, type WorkspaceClone } from './workspace';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
@@ -283,42 +282,6 @@ describe('the pipeline on a real workspace', () => {
       expect(run.all).toMatch(/nx run registry:serve|AUREN_REGISTRY/);
     }, STEP);
   });
-
-  it('the release workflow, run step by step, releases a feat commit on the bridge and pushes its git tag', async () => {
-    const result = await releaseWorkflowScenario(ws, registry.host);
-    const sha7 = result.sha.slice(0, 7);
-    const version = result.expectedVersion; // next minor after the newest biometric-bridge@ tag
-    const bridge = result.registryTags['biometric-bridge'];
-    expect(result.jobs.map((job) => [job.job, job.result])).toEqual([
-      ['plan', 'success'],
-      ['base-image', 'skipped'],
-      ['release', 'success'],
-      ['release-fanout', 'skipped'],
-    ]);
-    const pushed = result.pushedTags['biometric-bridge'];
-    expect(pushed).toEqual(expect.arrayContaining([`v${version}`, 'latest', `main-${sha7}`]));
-    expect(pushed.filter((tag) => dateTag.test(tag))).toHaveLength(1);
-    expect(pushed).toHaveLength(4);
-    expect(bridge.latest).toBe(bridge[`v${version}`]);
-    // auren-history (the push history) gains an event; every other image repository gains nothing.
-    for (const [repo, tags] of Object.entries(result.pushedTags)) {
-      if (repo !== 'biometric-bridge' && repo !== 'auren-history') expect({ repo, tags }).toEqual({ repo, tags: [] });
-    }
-    expect(result.newGitTagsOnOrigin).toEqual([`biometric-bridge@${version}`]);
-    const row = result.summary.split('\n').find((line) => line.startsWith(`| **${registry.host}/auren/biometric-bridge**`));
-    expect(row).toBeDefined();
-    expect(row).toContain(`| ${version} |`);
-    for (const tag of pushed) expect(row).toContain(`\`${tag}\``);
-    expect(row).toContain(`\`${bridge.latest}\``);
-    expect(result.summary).toContain('- images: biometric-bridge');
-    // One release path (issue 11): the release job ran the mission's own command, with buildah,
-    // and no step of the workflow names docker buildx.
-    const release = result.runSteps.filter((step) => step.job === 'release').map((step) => step.script.trim());
-    expect(release).toContain('npx nx affected -t docker-push --outputStyle=static');
-    expect(result.runSteps.map((step) => step.script).join('\n')).not.toMatch(/release-images|--excludeTaskDependencies/);
-    expect(result.workflow).not.toMatch(/buildx/i);
-    expect(result.workflow).toMatch(/^ {2}AUREN_BUILDER: buildah$/m);
-  }, STEP);
 
   it('a commit touching the base image affects all three apps', async () => {
     await ws.commit('chore(base): note', { 'tools/base-image/Dockerfile': '\n# base image note\n' });
