@@ -1,9 +1,11 @@
+import { executeGuardedPush, isImmutableTag } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { isDigest } from '../registry/digest';
 import { executePush, planImagePush, type PushPlan, type PushProgress, type PushResult } from '../registry/push';
 import { formatBytes } from '../reports/format';
 import { AurenError } from '../errors/errors';
+import { attachedPlanJson, describeAttachedPlan, describeKinds, executeAttachedCopy, NOTHING_ATTACHED, planAttachedCopy, type AttachedPlan, type AttachedResult } from './attached';
 
 /**
  * Copy as plan-then-act, for promote and mirror. `copyImage` (registry/copy.ts) plans and acts
@@ -15,7 +17,9 @@ import { AurenError } from '../errors/errors';
  * - `mount`: same registry, another repository: every missing blob is a cross-repository mount
  *   (distribution spec, "Mounting a blob from another repository"), no blob bytes move;
  * - `copy`: another registry: only the blobs the target lacks are streamed across.
- * Manifests are sent byte for byte, so the digest is the same on both sides.
+ * Manifests are sent byte for byte, so the digest is the same on both sides. In another
+ * repository (`mount`, `copy`) the artifacts attached to the image (SBOM, signature, provenance)
+ * are copied with it (attached.ts); within one they are there already, keyed by digest.
  */
 export type CopyMode = 'retag' | 'mount' | 'copy';
 
@@ -29,6 +33,8 @@ export interface CopyPlan {
   source: { registry: string; repository: string; reference: string; digest: string; mediaType: string; platforms: string[] };
   target: { registry: string; repository: string };
   push: PushPlan;
+  /** What is attached to the image and goes with it; nothing for a `retag`. */
+  attached: AttachedPlan;
 }
 
 export interface PlanCopyOptions {
@@ -53,6 +59,16 @@ export async function planCopy(options: PlanCopyOptions): Promise<CopyPlan> {
     immutableTags: options.immutableTags,
     mountFrom: mode === 'mount' ? [from.repository] : [],
   });
+  const attached =
+    mode === 'retag'
+      ? NOTHING_ATTACHED
+      : await planAttachedCopy({
+          from,
+          to,
+          // The image first: an index's children are listed after it.
+          subjects: [source.digest, ...source.manifests.map((m) => m.digest).filter((d) => d !== source.digest)],
+          mount: mode === 'mount',
+        });
   return {
     mode,
     source: {
@@ -65,28 +81,75 @@ export async function planCopy(options: PlanCopyOptions): Promise<CopyPlan> {
     },
     target: { registry: to.client.registry, repository: to.repository },
     push,
+    attached,
   };
 }
 
 export interface ExecuteCopyOptions {
-  dryRun?: boolean;
   concurrency?: number;
   onProgress?: (event: PushProgress) => void;
+  /** Tags written with the race guard of docker-push (`executeGuardedPush`). Default: version tags. */
+  immutableTags?: (tag: string) => boolean;
+  /** What the executors and CLI print the conflict with. */
+  verb?: CopyVerb;
 }
 
-/** Refuses (policy error) while an immutable tag would move; otherwise blobs, manifests, tags. */
-export async function executeCopy(client: RegistryClient, plan: CopyPlan, options: ExecuteCopyOptions = {}): Promise<PushResult> {
-  if (plan.push.conflicts.length) throw conflictError(plan);
-  return executePush(client, plan.push, options);
+export interface CopyPlanResult extends PushResult {
+  attached: AttachedResult;
 }
 
-export function conflictError(plan: CopyPlan): AurenError {
+/**
+ * Acts on a copy plan, in an order that never lets a tag in the target name an image whose
+ * content or attachments are not there yet:
+ *   1. blobs and manifests, by digest and untagged;
+ *   2. the attached artifacts and the target's referrers fallback indexes (a consumer that
+ *      resolves the tag finds the signature, SBOM and provenance);
+ *   3. the tags, version tags with the race guard of docker-push (`executeGuardedPush`): looked
+ *      up again just before the write and read back after it, so two copies racing for one
+ *      version tag never both report it written; `latest` last.
+ * Refuses (policy error) while an immutable tag would move.
+ */
+export async function executeCopy(client: RegistryClient, plan: CopyPlan, options: ExecuteCopyOptions = {}): Promise<CopyPlanResult> {
+  if (plan.push.conflicts.length) throw conflictError(plan, options.verb);
+  const push = { concurrency: options.concurrency, onProgress: options.onProgress };
+  const content = await executePush(client, { ...plan.push, tags: [] }, push);
+  const attached = await executeAttachedCopy(client, plan.target.repository, plan.attached, { concurrency: options.concurrency });
+  const sent: PushPlan = {
+    ...plan.push,
+    blobs: plan.push.blobs.map((b) => ({ ...b, action: 'skip' as const })),
+    manifests: plan.push.manifests.map((m) => ({ ...m, action: 'skip' as const })),
+  };
+  // Step 3 sends no content again; only its tag events are news.
+  const onTag = (event: PushProgress) => (event.type === 'tag' ? options.onProgress?.(event) : undefined);
+  const tagged = await executeGuardedPush(client, sent, options.immutableTags ?? isImmutableTag, { onProgress: onTag });
+  return { ...content, tags: tagged.tags, attached };
+}
+
+export type CopyVerb = 'promote' | 'mirror';
+
+const CONFLICT_HINT: Record<CopyVerb, string> = {
+  promote: 'Promote to a new version tag, or delete the old tag deliberately (auren-registry cleanup) if re-pointing it is really intended.',
+  mirror:
+    'Upstream re-pointed a version tag, or two sources are mirrored under one name. Check which image the tag should name; pin the source by digest, or delete the mirrored tag deliberately if following upstream is really intended.',
+};
+
+export function conflictError(plan: CopyPlan, verb: CopyVerb = 'promote'): AurenError {
   return new AurenError(
     'policy',
     plan.push.conflicts
       .map((c) => `${plan.target.registry}/${plan.target.repository}:${c.tag} already names ${c.existingDigest}; the source is ${plan.source.digest}`)
       .join('\n') + '\nVersion tags are immutable; nothing was copied.',
-    'Promote to a new version tag, or delete the old tag deliberately (auren-registry cleanup) if re-pointing it is really intended.',
+    CONFLICT_HINT[verb],
+  );
+}
+
+/** The image, its tags and its attachments are all in the target already. */
+export function isNothingToDo(plan: CopyPlan): boolean {
+  return (
+    plan.push.manifests.every((m) => m.action === 'skip') &&
+    plan.push.tags.every((t) => t.action === 'unchanged') &&
+    plan.attached.artifacts.every((a) => a.action === 'present') &&
+    plan.attached.indexes.every((i) => i.action === 'unchanged')
   );
 }
 
@@ -119,6 +182,7 @@ export function describeCopyPlan(plan: CopyPlan, verb = 'promote'): string {
     `  to ${plan.target.registry}/${plan.target.repository} (${MODE_TEXT[plan.mode]})`,
     blobLine,
     `  manifests: ${push.manifests.filter((m) => m.action === 'put').length} to put, ${push.manifests.filter((m) => m.action === 'skip').length} already there`,
+    ...describeAttachedPlan(plan.attached),
     ...push.tags.map((t) => `  tag ${t.tag}: ${t.action}${t.previousDigest ? ` (was ${t.previousDigest})` : ''}`),
     ...push.conflicts.map((c) => `  tag ${c.tag}: CONFLICT (${c.reason})`),
   ].join('\n');
@@ -134,6 +198,15 @@ export function copyPlanJson(plan: CopyPlan): Record<string, unknown> {
     manifests: plan.push.manifests.map((m) => ({ digest: m.digest, mediaType: m.mediaType, platform: m.platform, action: m.action })),
     tags: plan.push.tags,
     conflicts: plan.push.conflicts,
+    attached: attachedPlanJson(plan.attached),
     bytesToCopy: plan.mode === 'copy' ? plan.push.bytesToUpload : 0,
   };
+}
+
+/** `; 4 attached artifacts copied (2 SBOMs, 2 signatures)`, or nothing when none were. */
+export function attachedSummary(plan: CopyPlan, result: AttachedResult): string {
+  if (!plan.attached.artifacts.length) return '';
+  const copied = plan.attached.artifacts.filter((a) => a.action === 'copy');
+  const kinds = describeKinds(copied);
+  return `; ${result.copied} attached artifact${result.copied === 1 ? '' : 's'} copied${kinds ? ` (${kinds})` : ''}, ${plan.attached.artifacts.length - copied.length} already there`;
 }

@@ -5,8 +5,8 @@ import { requireComposeFile, serviceImage } from '../compose';
 import { AurenError, formatError, inputError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { DOCKER_HUB, formatReference, parseImageReference, validateRepository, type ImageReference } from '../registry/reference';
-import type { PushResult } from '../registry/push';
-import { describeCopyPlan, executeCopy, planCopy, type CopyPlan } from './copy-plan';
+import { isImmutableTag } from '../pipeline/push';
+import { describeCopyPlan, executeCopy, isNothingToDo, planCopy, type CopyPlan, type CopyPlanResult } from './copy-plan';
 
 /**
  * Mirror: copy the third-party images the stack runs on (databases, brokers) into our registry,
@@ -16,8 +16,12 @@ import { describeCopyPlan, executeCopy, planCopy, type CopyPlan } from './copy-p
  * `<registry>/<namespace>/mirror/redis@<upstream digest>`.
  *
  * Mirrored tags follow upstream (re-mirroring moves them): upstream `7-alpine` is rebuilt for
- * security fixes and the mirror should pick those up. The digest pins in the mirror record are
- * what make a deployment reproducible.
+ * security fixes and the mirror should pick those up. Version tags (`v1.2.3`, `isImmutableTag`)
+ * are the exception, as everywhere in our registry: one that upstream re-points is what a
+ * hijacked release tag looks like, so the mirror refuses to move it and names both digests, and
+ * two mirrors racing for one are guarded like docker-push (`executeCopy`). The digest pins in
+ * the mirror record are what make a deployment reproducible. What is attached to an image
+ * upstream (signatures, SBOMs, attestations in the referrers fallback index) is mirrored with it.
  */
 export interface MirrorEntry {
   /** As written in the compose file or the `images` option. */
@@ -92,7 +96,7 @@ export interface MirrorOutcome {
   entry: MirrorEntry;
   status: MirrorStatus;
   plan?: CopyPlan;
-  result?: PushResult;
+  result?: CopyPlanResult;
   /** For `failed`: what went wrong, and what to do about it. */
   error?: string;
   hint?: string;
@@ -132,6 +136,7 @@ export async function runMirror(input: RunMirrorInput): Promise<MirrorOutcome[]>
       const plan = await planCopy({
         from: { client: await clientFor(entry.source.registry), repository: entry.source.repository, reference: entry.source.reference },
         to: { client: input.target, repository: entry.target.repository, tags: entry.target.tags },
+        immutableTags: isImmutableTag,
       });
       input.log(describeCopyPlan(plan, `mirror ${entry.image}:`));
       outcomes.push({ entry, status: 'planned', plan });
@@ -145,9 +150,9 @@ export async function runMirror(input: RunMirrorInput): Promise<MirrorOutcome[]>
   for (const [i, outcome] of outcomes.entries()) {
     if (outcome.status !== 'planned' || !outcome.plan) continue;
     const plan = outcome.plan;
-    const nothingToDo = plan.push.manifests.every((m) => m.action === 'skip') && plan.push.tags.every((t) => t.action === 'unchanged');
+    const nothingToDo = isNothingToDo(plan);
     try {
-      outcome.result = await executeCopy(input.target, plan);
+      outcome.result = await executeCopy(input.target, plan, { immutableTags: isImmutableTag, verb: 'mirror' });
       outcome.status = nothingToDo ? 'unchanged' : 'mirrored';
     } catch (error) {
       outcomes[i] = failed(outcome.entry, error, plan);

@@ -1,14 +1,13 @@
 import { validateNamespace, validateRegistryHost, type AurenConfig } from '../config/options';
 import { refuseCredentials } from '../config/registry-address';
 import { inputError } from '../errors/errors';
-import { executeGuardedPush, isImmutableTag, repositoryPath } from '../pipeline/push';
+import { isImmutableTag, repositoryPath } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
 import { isDigest } from '../registry/digest';
 import { validateRepository } from '../registry/reference';
 import type { PushRecord } from '../reports/records';
 import { isValidTag, validateTag } from '../tags/grammar';
-import type { PushResult } from '../registry/push';
-import { conflictError, planCopy, type CopyPlan } from './copy-plan';
+import { executeCopy, planCopy, type CopyPlan, type CopyPlanResult } from './copy-plan';
 
 /**
  * Promote: give an image that is already in a registry more tags, or put it in another
@@ -129,12 +128,12 @@ export function planPromote(input: PlanPromoteInput): Promise<CopyPlan> {
 }
 
 /**
- * Acts on a promote plan. Version tags get the same guard as docker-push
- * (`executeGuardedPush`): looked up again just before the write and read back after it, so two
- * promotes (or a promote and a push) racing for one version tag never both report it created
- * when the registry ends up naming only one of them.
+ * Acts on a promote plan (`executeCopy`): content, then what is attached to the image, then the
+ * tags. Version tags get the same guard as docker-push (`executeGuardedPush`): looked up again
+ * just before the write and read back after it, so two promotes (or a promote and a push)
+ * racing for one version tag never both report it created when the registry ends up naming
+ * only one of them.
  */
-export async function executePromote(client: RegistryClient, plan: CopyPlan, immutableTags: (tag: string) => boolean = isImmutableTag): Promise<PushResult> {
-  if (plan.push.conflicts.length) throw conflictError(plan);
-  return executeGuardedPush(client, plan.push, immutableTags);
+export function executePromote(client: RegistryClient, plan: CopyPlan, immutableTags: (tag: string) => boolean = isImmutableTag): Promise<CopyPlanResult> {
+  return executeCopy(client, plan, { immutableTags, verb: 'promote' });
 }

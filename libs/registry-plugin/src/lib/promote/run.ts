@@ -1,9 +1,8 @@
 import type { AurenConfig } from '../config/options';
 import { connectRegistry } from '../pipeline/connect';
 import type { RegistryClient } from '../registry/client';
-import type { PushResult } from '../registry/push';
 import { formatBytes } from '../reports/format';
-import { conflictError, describeCopyPlan, type CopyPlan } from './copy-plan';
+import { attachedSummary, conflictError, describeCopyPlan, isNothingToDo, type CopyPlan, type CopyPlanResult } from './copy-plan';
 import { mirrorEntries, mirrorRecordEntries, runMirror, writeMirrorRecord, type MirrorOutcome } from './mirror';
 import { executePromote, planPromote, type PromoteRequest } from './promote';
 
@@ -23,7 +22,7 @@ export interface PromoteRunInput {
 export interface PromoteRunOutcome {
   status: 'promoted' | 'unchanged' | 'dry-run';
   plan: CopyPlan;
-  result?: PushResult;
+  result?: CopyPlanResult;
 }
 
 export async function promoteImage(input: PromoteRunInput): Promise<PromoteRunOutcome> {
@@ -38,13 +37,13 @@ export async function promoteImage(input: PromoteRunInput): Promise<PromoteRunOu
     input.log('dry run: nothing copied');
     return { status: 'dry-run', plan };
   }
-  const nothingToDo = plan.push.manifests.every((m) => m.action === 'skip') && plan.push.tags.every((t) => t.action === 'unchanged');
+  const nothingToDo = isNothingToDo(plan);
   const result = await executePromote(targetClient, plan);
   input.log(promoteSummary(plan, result));
   return { status: nothingToDo ? 'unchanged' : 'promoted', plan, result };
 }
 
-export function promoteSummary(plan: CopyPlan, result: PushResult): string {
+export function promoteSummary(plan: CopyPlan, result: CopyPlanResult): string {
   const tags = result.tags.map((t) => `${t.tag} (${t.status})`).join(', ');
   const moved =
     plan.mode === 'copy'
@@ -52,7 +51,7 @@ export function promoteSummary(plan: CopyPlan, result: PushResult): string {
       : plan.mode === 'mount'
         ? `${result.mounted} blobs mounted, ${result.uploaded} uploaded (${formatBytes(result.bytesUploaded)})`
         : 'no blobs moved';
-  return `promoted ${plan.target.registry}/${plan.target.repository}@${plan.source.digest}: ${tags}; ${moved}`;
+  return `promoted ${plan.target.registry}/${plan.target.repository}@${plan.source.digest}: ${tags}; ${moved}${attachedSummary(plan, result.attached)}`;
 }
 
 /**
