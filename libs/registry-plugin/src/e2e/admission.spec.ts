@@ -9,9 +9,10 @@
  * the engine's registry library speaks plain HTTP to 127.0.0.1 by itself, so nothing is switched
  * off for it. The registry has no referrers API, so cosign's tag fallback is what is read.
  *
- * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none);
- * the keyless one needs Sigstore's public services, so here it is only validated by the engine.
- * Both are also held against policy-controller's CRD schema, read from the module folder `go mod
+ * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none).
+ * The keyless one names the public Fulcio and Rekor, which cannot be reached here: it is validated
+ * by the engine as shipped, and evaluated with a certificate authority of the test standing in
+ * for Fulcio (its identity checks are the shipped file's). Both are also held against policy-controller's CRD schema, read from the module folder `go mod
  * download` keeps (Go is on PATH wherever setup.sh built the engine).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -103,8 +104,8 @@ async function cosignSign(reference: string, key: string, password: string, extr
  * The engine's verdict: exit 0 admits; exit 1 with `{"errors": [...]}` on stdout refuses. Any
  * other outcome (an invalid policy, the engine failing to run) is an error of the test.
  */
-async function evaluate(policy: string, reference: string): Promise<Verdict> {
-  const result = await exec('policy-tester', ['-policy', policy, '-image', reference, '-log-level', 'warn'], { env, okExitCodes: [1], timeoutMs: 120_000 });
+async function evaluate(policy: string, reference: string, extra: string[] = []): Promise<Verdict> {
+  const result = await exec('policy-tester', ['-policy', policy, '-image', reference, '-log-level', 'warn', ...extra], { env, okExitCodes: [1], timeoutMs: 120_000 });
   if (result.exitCode === 0) return { admitted: true };
   let errors: unknown;
   try {
@@ -169,37 +170,148 @@ describe('the key ClusterImagePolicy, evaluated by policy-controller v0.13.1', (
   }, 180_000);
 });
 
-describe('the keyless ClusterImagePolicy (CI, GitHub Actions OIDC)', () => {
-  let keylessPolicy: string;
-  beforeAll(async () => {
-    keylessPolicy = await render(['keyless', '--images', 'ghcr.io/acme/**', '--repository', 'acme/auren.web'], 'keyless-policy.yaml');
-  });
+const GITHUB_ISSUER = 'https://token.actions.githubusercontent.com';
+const WORKFLOWS = 'https://github.com/acme/auren.web/.github/workflows';
+const TEST_TRUST_ROOT = 'auren-test-fulcio';
 
-  it('is valid for the engine (checked offline: the image it is asked about is outside its glob)', async () => {
+/**
+ * A stand-in for Fulcio, which cannot be reached here: a CA of our own, and certificates it issues
+ * the way Fulcio does for a GitHub Actions run (the workflow's URI as the only SAN, the OIDC issuer
+ * in Fulcio's extensions, code signing). The engine is given the CA as a TrustRoot (its -trustroot
+ * option), so the policy's identity checks run for real, offline.
+ */
+async function testFulcio(dir: string) {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const p = (name: string) => join(dir, name);
+  await exec('openssl', ['req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.pem'), '-days', '2', '-subj', '/O=auren-test/CN=auren test fulcio',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { cwd: dir });
+  const trustRoot = p('trustroot.yaml');
+  await writeFile(trustRoot, [
+    'apiVersion: policy.sigstore.dev/v1alpha1',
+    'kind: TrustRoot',
+    `metadata: {name: ${TEST_TRUST_ROOT}}`,
+    'spec:',
+    '  sigstoreKeys:',
+    '    certificateAuthorities:',
+    '      - subject: {organization: auren-test, commonName: auren test fulcio}',
+    '        uri: https://fulcio.invalid',
+    `        certChain: ${(await readFile(p('ca.pem'))).toString('base64')}`,
+    '',
+  ].join('\n'));
+  /** A key pair in cosign's format and its certificate for `identity`. */
+  const issue = async (name: string, identity: string) => {
+    await exec('openssl', ['req', '-new', ...ec, '-keyout', p(`${name}.pem.key`), '-out', p(`${name}.csr`), '-subj', '/O=auren-test'], { cwd: dir });
+    await writeFile(p(`${name}.ext`), [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=codeSigning',
+      `subjectAltName=critical,URI:${identity}`,
+      // Fulcio's OIDC issuer extensions: v1 holds the bare string, v2 a DER UTF8String.
+      `1.3.6.1.4.1.57264.1.1=DER:${Buffer.from(GITHUB_ISSUER).toString('hex')}`,
+      `1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:${GITHUB_ISSUER}`,
+      '',
+    ].join('\n'));
+    await exec('openssl', ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '1',
+      '-extfile', p(`${name}.ext`), '-out', p(`${name}.crt`)], { cwd: dir });
+    await exec('cosign', ['import-key-pair', '--key', p(`${name}.pem.key`), '--output-key-prefix', p(name)], { cwd: dir, env: { ...env, COSIGN_PASSWORD: name } });
+    return { key: p(`${name}.key`), password: name, certificate: p(`${name}.crt`), chain: p('ca.pem') };
+  };
+  return { trustRoot, issue };
+}
+
+/**
+ * The shipped keyless policy, pointed at the test CA instead of the public Fulcio, with no Rekor
+ * and no certificate transparency (the test signatures have neither). Everything else, the
+ * identities and the signature format, is the shipped file's.
+ */
+function withTestFulcio(policy: string): string {
+  const swaps: [string, string][] = [
+    ['        url: https://fulcio.sigstore.dev\n', `        trustRootRef: ${TEST_TRUST_ROOT}\n        insecureIgnoreSCT: true\n`],
+    ['      ctlog:\n        url: https://rekor.sigstore.dev\n', ''],
+  ];
+  for (const [from, to] of swaps) {
+    if (!policy.includes(from)) throw new Error(`the keyless policy no longer has ${JSON.stringify(from)}: adapt withTestFulcio`);
+    policy = policy.replace(from, to);
+  }
+  return policy;
+}
+
+describe('the keyless ClusterImagePolicy (CI, GitHub Actions OIDC)', () => {
+  let shipped: string;
+  let offline: string;
+  let fulcio: Awaited<ReturnType<typeof testFulcio>>;
+  let release: Awaited<ReturnType<Awaited<ReturnType<typeof testFulcio>>['issue']>>;
+
+  beforeAll(async () => {
+    shipped = await render(['keyless', '--images', `${registry.host}/ci/**`, '--repository', 'acme/auren.web'], 'keyless-policy.yaml');
+    offline = join(work, 'keyless-offline.yaml');
+    await writeFile(offline, withTestFulcio(await readFile(shipped, 'utf8')));
+    const dir = await mkdtemp(join(work, 'fulcio-'));
+    fulcio = await testFulcio(dir);
+    release = await fulcio.issue('release', `${WORKFLOWS}/release.yml@refs/heads/main`);
+  }, 120_000);
+
+  /** cosign signing the way a keyless CI run does, with the test CA's certificate instead of Fulcio's. */
+  async function signAsWorkflow(reference: string, as: typeof release, extra: string[]): Promise<void> {
+    const access = await cosignRegistryAccess(registry.host, [], { env });
+    await exec('cosign', ['sign', '--key', as.key, '--certificate', as.certificate, '--certificate-chain', as.chain,
+      '--use-signing-config=false', '--tlog-upload=false', ...extra, '--yes', ...access.flags, reference], { env: { ...access.env, COSIGN_PASSWORD: as.password } });
+  }
+  const evaluateOffline = async (reference: string, policy = offline): Promise<Verdict> => evaluate(policy, reference, ['-trustroot', fulcio.trustRoot]);
+
+  it('admits a digest the release workflow signed in the legacy format (the .sig tag)', async () => {
+    const reference = await pushImage('ci/release');
+    await signAsWorkflow(reference, release, LEGACY_SIGNATURE_FLAGS);
+    await expect(evaluateOffline(reference)).resolves.toEqual({ admitted: true });
+  }, 180_000);
+
+  it('refuses a digest another workflow of the repository signed', async () => {
+    const reference = await pushImage('ci/pull-request');
+    const pr = await fulcio.issue('pr', `${WORKFLOWS}/pr.yml@refs/heads/main`);
+    await signAsWorkflow(reference, pr, LEGACY_SIGNATURE_FLAGS);
+    expect(await evaluateOffline(reference)).toMatchObject({
+      admitted: false,
+      errors: [expect.stringContaining(`none of the expected identities matched what was in the certificate, got subjects [${WORKFLOWS}/pr.yml@refs/heads/main]`)],
+    });
+  }, 180_000);
+
+  it('refuses a digest the release workflow signed only in cosign v3 bundle format (cosign sign without flags)', async () => {
+    const reference = await pushImage('ci/bundle-only');
+    await signAsWorkflow(reference, release, []);
+    expect(await evaluateOffline(reference)).toMatchObject({ admitted: false, errors: [expect.stringMatching(/: no signatures found/)] });
+    // Nor would asking for the bundle format help: policy-controller v0.13.1 reads bundles only
+    // for attestations, never for image signatures.
+    const bundlePolicy = join(work, 'keyless-bundle.yaml');
+    await writeFile(bundlePolicy, `${await readFile(offline, 'utf8')}      signatureFormat: bundle\n`);
+    expect(await evaluateOffline(reference, bundlePolicy)).toMatchObject({
+      admitted: false,
+      errors: [expect.stringContaining('bundle support for image signatures is not yet implemented')],
+    });
+  }, 180_000);
+
+  it('is valid for the engine as shipped (public Fulcio and Rekor; checked offline with an image outside its glob)', async () => {
     // The engine validates and compiles the policy first and reports an invalid one; an image the
     // policy does not cover then needs no Fulcio, Rekor or TUF to be refused.
     const reference = await pushImage('auren/uncovered');
-    expect(await evaluate(keylessPolicy, reference)).toEqual({ admitted: false, errors: [`${reference} is uncovered by policy`] });
+    expect(await evaluate(shipped, reference)).toEqual({ admitted: false, errors: [`${reference} is uncovered by policy`] });
 
     // The same check tells an invalid policy apart: without identities a keyless authority is refused.
     const broken = join(work, 'keyless-broken.yaml');
-    await writeFile(broken, (await readFile(keylessPolicy, 'utf8')).replace(/\n\s+identities:\n(\s+- .*\n)(\s{12,}.*\n)*/, '\n'));
+    await writeFile(broken, (await readFile(shipped, 'utf8')).replace(/\n\s+identities:\n(\s+- .*\n)(\s{12,}.*\n)*/, '\n'));
     await expect(evaluate(broken, reference)).rejects.toThrow(/CIP is invalid/);
   }, 180_000);
 
   it('names the release workflow of the repository on the branches it releases, and nothing else', async () => {
-    const text = await readFile(keylessPolicy, 'utf8');
-    expect(text).toContain('- issuer: https://token.actions.githubusercontent.com');
-    expect(text).toContain('signatureFormat: bundle');
+    const text = await readFile(shipped, 'utf8');
+    expect(text).toContain(`- issuer: ${GITHUB_ISSUER}`);
     const subject = /subjectRegExp: '(.*)'/.exec(text)?.[1];
     if (!subject) throw new Error(`no subjectRegExp in ${text}`);
     const matches = (identity: string) => new RegExp(subject).test(identity);
-    const workflow = 'https://github.com/acme/auren.web/.github/workflows';
-    expect(matches(`${workflow}/release.yml@refs/heads/main`)).toBe(true);
-    expect(matches(`${workflow}/release.yml@refs/heads/develop`)).toBe(true);
-    expect(matches(`${workflow}/pr.yml@refs/heads/main`)).toBe(false);
-    expect(matches(`${workflow}/release.yml@refs/heads/feature`)).toBe(false);
-    expect(matches(`${workflow}/release.yml@refs/pull/1/merge`)).toBe(false);
+    expect(matches(`${WORKFLOWS}/release.yml@refs/heads/main`)).toBe(true);
+    expect(matches(`${WORKFLOWS}/release.yml@refs/heads/develop`)).toBe(true);
+    expect(matches(`${WORKFLOWS}/pr.yml@refs/heads/main`)).toBe(false);
+    expect(matches(`${WORKFLOWS}/release.yml@refs/heads/feature`)).toBe(false);
+    expect(matches(`${WORKFLOWS}/release.yml@refs/pull/1/merge`)).toBe(false);
     // The dot of the repository name matches only a dot.
     expect(matches('https://github.com/acme/aurenXweb/.github/workflows/release.yml@refs/heads/main')).toBe(false);
     expect(matches('https://github.com/acme/auren.web.evil/.github/workflows/release.yml@refs/heads/main')).toBe(false);
@@ -215,8 +327,7 @@ interface FieldSchema {
 
 /**
  * The fields of `value` its schema does not declare. Kubernetes drops them from a custom resource
- * without a word, so a misspelt field would silently not apply (a `signatureFormat` typo would
- * make the keyless policy read the wrong format). An object declared without properties
+ * without a word, so a misspelt field would silently not apply. An object declared without properties
  * (metadata) is not looked into.
  */
 function undeclaredFields(value: unknown, schema: FieldSchema, path = ''): string[] {
@@ -255,8 +366,9 @@ describe("the policies against policy-controller's CRD", () => {
       expect(documents.map((d) => [d.apiVersion, d.kind])).toEqual([['policy.sigstore.dev/v1beta1', 'ClusterImagePolicy']]);
       expect(undeclaredFields(documents[0], await clusterImagePolicySchema('v1beta1'))).toEqual([]);
     }
-    const misspelt = parse((await readFile(keyless, 'utf8')).replace(/^(\s+)signatureFormat:/m, '$1signatureFromat:'));
-    expect(undeclaredFields(misspelt, await clusterImagePolicySchema('v1beta1'))).toEqual(['.spec.authorities[0].signatureFromat']);
+    // A misspelt subjectRegExp would leave the identity without its subject: any workflow of any repository.
+    const misspelt = parse((await readFile(keyless, 'utf8')).replace(/^(\s+)subjectRegExp:/m, '$1subjectRegexp:'));
+    expect(undeclaredFields(misspelt, await clusterImagePolicySchema('v1beta1'))).toEqual(['.spec.authorities[0].keyless.identities[0].subjectRegexp']);
   }, 120_000);
 });
 
