@@ -113,13 +113,25 @@ export async function planAttachedCopy(options: PlanAttachedOptions): Promise<At
   const skipped: AttachedSkip[] = [];
   const queue = [...new Set(options.subjects)];
   const visited = new Set<string>();
+  // Every listed entry counts, found or not, before any is fetched: an index of a million
+  // made-up digests must not become a million GETs.
+  let examined = 0;
   const where = `${from.client.registry}/${from.repository}`;
 
   while (queue.length) {
     const subject = queue.shift() as string;
     if (visited.has(subject)) continue;
     visited.add(subject);
-    for (const listed of await listedFor(from.client, from.repository, subject)) {
+    const list = await listedFor(from.client, from.repository, subject);
+    examined += list.length;
+    if (examined > limit) {
+      throw new AurenError(
+        'registry',
+        `${where} lists more than ${limit} artifacts attached to ${options.subjects[0]} (and what is attached to them); nothing was copied`,
+        `Look at the referrers indexes (\`oras discover ${where}@${options.subjects[0]}\`) and delete the stray ones (auren-registry cleanup removes artifacts of deleted images), then copy again.`,
+      );
+    }
+    for (const listed of list) {
       const skip = (reason: string) => skipped.push({ subject, digest: String(listed.digest), reason });
       if (typeof listed.digest !== 'string' || !isDigest(listed.digest)) {
         skip('not a digest');
@@ -130,13 +142,6 @@ export async function planAttachedCopy(options: PlanAttachedOptions): Promise<At
         // The same artifact listed twice: one copy, one entry under the subject it names.
         if (known.subject !== subject) skip(`attached to ${known.subject}`);
         continue;
-      }
-      if (artifacts.size >= limit) {
-        throw new AurenError(
-          'registry',
-          `${where} lists more than ${limit} artifacts attached to ${options.subjects[0]}; nothing was copied`,
-          `Look at the referrers indexes (\`oras discover ${where}@${options.subjects[0]}\`) and delete the stray ones (auren-registry cleanup removes artifacts of deleted images), then copy again.`,
-        );
       }
       const got = await from.client.manifestGet(from.repository, listed.digest);
       if (got === 'not-found') {
