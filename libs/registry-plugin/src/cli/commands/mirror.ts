@@ -20,7 +20,10 @@ export const mirrorCommand: Command = {
     about: [
       'Copies each image, with every platform of its index and byte for byte (same digest), to',
       '<registry>/<namespace>/mirror/<name>:<tag>: redis:7-alpine → …/mirror/redis:7-alpine. Only blobs',
-      "our registry lacks are copied. Without images, the services of the compose file (default the",
+      'our registry lacks are copied; signatures, SBOMs and attestations attached upstream come along.',
+      'Tags follow upstream, except version tags (v1.2.3): one already mirrored under another image',
+      'is never moved (the mirror fails naming both digests).',
+      "Without images, the services of the compose file (default the",
       "workspace's docker-compose.yml) that have no build section are mirrored.",
       'The plan is printed first; --dry-run stops there. When run in a workspace, the digest-pinned',
       `references are recorded in ${MIRROR_RECORD}.`,
