@@ -122,10 +122,11 @@ module_stamp_is() { # file module version
 # folder is read-only, so nothing is written there: -mod=mod lets go resolve the module's own
 # go.mod (with its replace directives) without a vendor folder, and -o puts the binary outside.
 build_in_module() { # output module package version ldflags [VAR=value...]
-  local out="$1" module="$2" pkg="$3" version="$4" ldflags="$5" moddir rel; shift 5
+  local out="$1" module="$2" pkg="$3" version="$4" ldflags="$5" info moddir rel; shift 5
   # Outside any go.mod, so that the download is not taken for a change of this checkout's module.
-  moddir="$(cd "$(dirname "$out")" && go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-  if [ ! -d "$moddir" ]; then echo "go mod download gave no folder for $module@$version"; return 1; fi
+  info="$(cd "$(dirname "$out")" && go mod download -json "$module@$version")" || true
+  moddir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  if [ ! -d "$moddir" ]; then echo "go mod download gave no folder for $module@$version: $info"; return 1; fi
   rel="${pkg#"$module"}"
   (cd "$moddir" && env "$@" go build -mod=mod -o "$out" ${ldflags:+-ldflags="$ldflags"} "./${rel#/}")
 }
