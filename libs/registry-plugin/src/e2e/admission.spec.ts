@@ -12,8 +12,9 @@
  * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none).
  * The keyless one names the public Fulcio and Rekor, which cannot be reached here: it is validated
  * by the engine as shipped, and evaluated with a certificate authority of the test standing in
- * for Fulcio (its identity checks are the shipped file's). Both are also held against policy-controller's CRD schema, read from the module folder `go mod
- * download` keeps (Go is on PATH wherever setup.sh built the engine).
+ * for Fulcio (its identity checks are the shipped file's). Both are also held against
+ * policy-controller's CRD schema, read from the module folder `go mod download` keeps (Go is on
+ * PATH wherever setup.sh built the engine).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,9 +35,10 @@ const RENDER = join(POLICY_DIR, 'render.sh');
 const TEST_TOOLS = resolve(__dirname, '../../../../tools/test-tools.txt');
 
 /**
- * What cosign v3 needs, on top of the plugin's arguments (signArgs), to also write the signature
- * policy-controller v0.13.1 verifies with a key: the legacy `sha256-<hex>.sig` tag. Its bundle
- * format, cosign v3's default, is accepted only for keyless authorities.
+ * What cosign v3 needs, on top of the plugin's arguments (signArgs, which already turn the signing
+ * config off: cosign refuses the legacy format with it on), to also write the signature
+ * policy-controller v0.13.1 verifies: the legacy `sha256-<hex>.sig` tag. It does not read cosign
+ * v3's default, the Sigstore bundle, for image signatures, with a key or keyless.
  */
 const LEGACY_SIGNATURE_FLAGS = ['--new-bundle-format=false'];
 
