@@ -1,5 +1,5 @@
 // @auren-test-tools cosign oras registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
@@ -24,7 +24,8 @@ import { promoteImage } from './run';
  * registry B (distribution 3 on another port). On B, the real `cosign verify` and
  * `cosign verify-attestation --type slsaprovenance1` accept it with the same key (they sign the
  * digest, which the copy keeps), and `oras discover` lists the SBOM, the signature and the
- * provenance.
+ * provenance. And cosign's legacy `.sig` tag, which some admission controllers read, is merged
+ * with the target's own.
  */
 
 const PASSWORD = 'promote-attached-spec';
@@ -158,4 +159,47 @@ it('without the attachments the copy would not verify (the check above is not va
   await executePush(bare, await planPush(bare, image.layout, { repository: 'bare/api', tags: ['v1.0.0'] }));
   expect((await cosign(['verify', `${b.host}/bare/api@${image.digest}`])).exitCode).not.toBe(0);
   expect(await discover(`${b.host}/bare/api@${image.digest}`)).toEqual([]);
+});
+
+describe("cosign's legacy format (the .sig tag some admission controllers read)", () => {
+  let legacy: TestLayout;
+  const otherKey = () => join(work, 'other', 'cosign.key');
+  const signLegacy = (key: string, reference: string) =>
+    exec('cosign', ['sign', '--key', key, '--new-bundle-format=false', '--use-signing-config=false', '--tlog-upload=false', '--yes', '--allow-http-registry', '--allow-insecure-registry', reference], { env });
+  const verifyWith = (key: string, reference: string) =>
+    exec('cosign', ['verify', '--key', key, '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', reference], { env: { ...env, COSIGN_PASSWORD: undefined }, okExitCodes: [1, 10, 11, 12, 13] });
+
+  beforeAll(async () => {
+    await mkdir(join(work, 'other'));
+    await exec('cosign', ['generate-key-pair'], { cwd: join(work, 'other'), env });
+    legacy = await writeTestLayout({ platforms: ['linux/amd64'] });
+    const source = createRegistryClient({ registry: a.host });
+    await executePush(source, await planPush(source, legacy.layout, { repository: 'auren/legacy', tags: ['main-abc1234'] }));
+    await signLegacy(join(work, 'cosign.key'), `${a.host}/auren/legacy@${legacy.digest}`);
+    // The target signed the same digest with a key of its own before the promote.
+    const target = createRegistryClient({ registry: b.host });
+    await executePush(target, await planPush(target, legacy.layout, { repository: 'prod/legacy', tags: [] }));
+    await signLegacy(otherKey(), `${b.host}/prod/legacy@${legacy.digest}`);
+  }, 120_000);
+  afterAll(async () => {
+    if (legacy) await rm(legacy.dir, { recursive: true, force: true });
+  });
+
+  it("promote merges our .sig into the target's: cosign verify accepts both keys there, and the image has no referrers that could have done it", async () => {
+    const reference = `${b.host}/prod/legacy@${legacy.digest}`;
+    expect((await verifyWith(join(work, 'cosign.pub'), reference)).exitCode).not.toBe(0);
+    await promoteImage({
+      request: { source: { registry: a.host, repository: 'auren/legacy', reference: 'main-abc1234' }, target: { registry: b.host, repository: 'prod/legacy', tags: ['v1.0.0'] } },
+      config,
+      env,
+      dryRun: false,
+      log: () => undefined,
+      connect: async (registry) => createRegistryClient({ registry }),
+    });
+    for (const key of [join(work, 'cosign.pub'), join(work, 'other', 'cosign.pub')]) {
+      const verified = await verifyWith(key, reference);
+      expect({ key, exitCode: verified.exitCode, stderr: verified.exitCode ? verified.stderr : '' }).toEqual({ key, exitCode: 0, stderr: '' });
+    }
+    expect(await discover(reference)).toEqual([]);
+  });
 });

@@ -1,13 +1,16 @@
 import { rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
 import { normalizeOptions } from '../config/options';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { sha256Digest } from '../registry/digest';
 import type { Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import { attachArtifact, fallbackTag, listReferrers, updateFallbackIndex } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
 import { copyPlanJson } from './copy-plan';
+import { signatureConfig } from './legacy-tags';
 import { mirrorEntries, runMirror } from './mirror';
 import { promoteImage } from './run';
 
@@ -50,6 +53,12 @@ async function attach(c: RegistryClient, repository: string, subject: Descriptor
   const mediaType = artifactType === BUNDLE ? BUNDLE : CYCLONEDX_MEDIA_TYPE;
   const result = await attachArtifact(c, { repository, subject, artifactType, files: [{ mediaType, data: Buffer.from(text) }] }, { settleMs: 5 });
   return result.digest;
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const descriptorOf = async (c: RegistryClient, repository: string, digest: string): Promise<Descriptor> => {
@@ -188,4 +197,73 @@ it('an entry of the source index whose manifest is not attached to that image is
   } finally {
     await rm(other.dir, { recursive: true, force: true });
   }
+});
+
+describe("cosign's legacy tags (sha256-<hex>.sig, .att, .sbom)", () => {
+  const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
+  let legacy: TestLayout;
+  const tag = (suffix: string) => `${fallbackTag(legacy.digest)}.${suffix}`;
+
+  /** A signature image as cosign writes it: one layer per signature, the signature in an annotation. */
+  async function signatureImage(c: RegistryClient, repository: string, name: string, signatures: string[]): Promise<void> {
+    const payload = Buffer.from(JSON.stringify({ critical: { image: { 'docker-manifest-digest': legacy.digest } } }));
+    await c.blobUpload(repository, { digest: sha256Digest(payload), size: payload.length, open: () => Readable.from([payload]) });
+    const layers = signatures.map((signature) => ({ mediaType: SIMPLE_SIGNING, digest: sha256Digest(payload), size: payload.length, annotations: { 'dev.cosignproject.cosign/signature': signature } }));
+    const config = signatureConfig(layers);
+    await c.blobUpload(repository, { digest: sha256Digest(config), size: config.length, open: () => Readable.from([config]) });
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256Digest(config), size: config.length }, layers };
+    await c.manifestPut(repository, name, Buffer.from(JSON.stringify(manifest)), manifest.mediaType);
+  }
+
+  const signaturesIn = async (host: string, repository: string, name: string) => {
+    const got = await client(host).manifestGet(repository, name);
+    if (got === 'not-found') return undefined;
+    const manifest = JSON.parse(got.body.toString('utf8')) as { config: { digest: string }; layers: Array<{ annotations: Record<string, string> }> };
+    const config = JSON.parse(await readAll(await client(host).blobGet(repository, manifest.config.digest))) as { rootfs: { diff_ids: string[] }; history: unknown[] };
+    return { signatures: manifest.layers.map((l) => l.annotations['dev.cosignproject.cosign/signature']), diffIds: config.rootfs.diff_ids.length, history: config.history.length };
+  };
+
+  beforeAll(async () => {
+    legacy = await writeTestLayout({ platforms: ['linux/amd64'] });
+    const src = client(a.host);
+    await executePush(src, await planPush(src, legacy.layout, { repository: 'auren/legacy', tags: ['main-abc1234'] }));
+    await signatureImage(src, 'auren/legacy', tag('sig'), ['ours-1', 'ours-2']);
+    await signatureImage(src, 'auren/legacy', tag('sbom'), ['our-sbom']);
+  });
+  afterAll(async () => {
+    if (legacy) await rm(legacy.dir, { recursive: true, force: true });
+  });
+
+  const promoteLegacy = (repository: string, dryRun = false, lines: string[] = []) =>
+    promoteImage({
+      request: { source: { registry: a.host, repository: 'auren/legacy', reference: 'main-abc1234' }, target: { registry: b.host, repository, tags: ['v1.0.0'] } },
+      config: normalizeOptions({ registry: a.host, namespace: 'auren' }, {}),
+      env: {},
+      dryRun,
+      log: (line) => lines.push(line),
+      connect: async (registry) => client(registry),
+    });
+
+  it('are copied when the target has none', async () => {
+    await promoteLegacy('prod/legacy');
+    expect(await signaturesIn(b.host, 'prod/legacy', tag('sig'))).toEqual({ signatures: ['ours-1', 'ours-2'], diffIds: 2, history: 2 });
+    expect(await signaturesIn(b.host, 'prod/legacy', tag('sbom'))).toMatchObject({ signatures: ['our-sbom'] });
+    requests = [];
+    expect((await promoteLegacy('prod/legacy')).status).toBe('unchanged');
+    expect(writes()).toEqual([]);
+  });
+
+  it("are merged with the target's own signatures, never replacing them; an .sbom of the target's own is kept", async () => {
+    await signatureImage(client(b.host), 'prod/legacy-2', tag('sig'), ['theirs', 'ours-2']);
+    await signatureImage(client(b.host), 'prod/legacy-2', tag('sbom'), ['their-sbom']);
+    requests = [];
+    const lines: string[] = [];
+    await promoteLegacy('prod/legacy-2', true, lines);
+    expect(lines.join('\n')).toMatch(new RegExp(`cosign tag ${tag('sig')}: merge[^]*cosign tag ${tag('sbom')}: the target's own is kept`));
+    expect(writes()).toEqual([]);
+
+    await promoteLegacy('prod/legacy-2');
+    expect(await signaturesIn(b.host, 'prod/legacy-2', tag('sig'))).toEqual({ signatures: ['theirs', 'ours-2', 'ours-1'], diffIds: 3, history: 3 });
+    expect(await signaturesIn(b.host, 'prod/legacy-2', tag('sbom'))).toMatchObject({ signatures: ['their-sbom'] });
+  });
 });

@@ -8,6 +8,7 @@ import { executePush, planImagePush, type PushPlan } from '../registry/push';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
 import { fallbackTag, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
+import { executeLegacyTag, planLegacyTags, type LegacyTagStep } from './legacy-tags';
 
 /**
  * What is attached to an image travels with it. The SBOM, the cosign signature and the SLSA
@@ -17,6 +18,9 @@ import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
  * looks unsigned and undocumented, so every artifact attached to the copied digest (for an
  * index, also to each child manifest, and to the artifacts themselves: a signature of the SBOM)
  * is copied byte for byte and listed in the target's fallback index.
+ *
+ * cosign's legacy tags (`sha256-<hex>.sig|.att|.sbom`) of the image and its children go too,
+ * merged with the target's own (legacy-tags.ts).
  *
  * Signatures stay valid: cosign signs the digest, and the digest is unchanged. Within one
  * repository nothing is copied: everything is keyed by digest and already there.
@@ -61,9 +65,11 @@ export interface AttachedPlan {
   artifacts: AttachedArtifact[];
   indexes: AttachedIndexStep[];
   skipped: AttachedSkip[];
+  /** cosign's legacy `sha256-<hex>.sig|.att|.sbom` tags of the image and its children. */
+  legacy: LegacyTagStep[];
 }
 
-export const NOTHING_ATTACHED: AttachedPlan = { artifacts: [], indexes: [], skipped: [] };
+export const NOTHING_ATTACHED: AttachedPlan = { artifacts: [], indexes: [], skipped: [], legacy: [] };
 
 export interface PlanAttachedOptions {
   from: { client: RegistryClient; repository: string };
@@ -184,7 +190,8 @@ export async function planAttachedCopy(options: PlanAttachedOptions): Promise<At
     const present = new Set((await listedFor(to.client, to.repository, subject)).map((d) => d.digest));
     indexes.push({ subject, add, action: add.every((d) => present.has(d.digest)) ? 'unchanged' : 'update' });
   }
-  return { artifacts: [...artifacts.values()], indexes, skipped };
+  const legacy = await planLegacyTags({ from, to, subjects: [...new Set(options.subjects)], mount: options.mount });
+  return { artifacts: [...artifacts.values()], indexes, skipped, legacy };
 }
 
 export interface AttachedResult {
@@ -195,6 +202,8 @@ export interface AttachedResult {
   skipped: number;
   bytesUploaded: number;
   indexesUpdated: number;
+  /** Legacy cosign tags written (copied or merged). */
+  legacyTags: number;
 }
 
 /**
@@ -207,7 +216,7 @@ export async function executeAttachedCopy(
   plan: AttachedPlan,
   options: { concurrency?: number; guard?: FallbackGuardOptions } = {},
 ): Promise<AttachedResult> {
-  const result: AttachedResult = { copied: 0, uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0, indexesUpdated: 0 };
+  const result: AttachedResult = { copied: 0, uploaded: 0, mounted: 0, skipped: 0, bytesUploaded: 0, indexesUpdated: 0, legacyTags: 0 };
   for (const artifact of plan.artifacts) {
     const pushed = await executePush(client, artifact.push, { concurrency: options.concurrency });
     if (artifact.action === 'copy') result.copied++;
@@ -219,6 +228,9 @@ export async function executeAttachedCopy(
   for (const index of plan.indexes) {
     // Asked even when the plan found it complete: a cleanup may have changed it since.
     if ((await updateFallbackIndex(client, repository, index.subject, { add: index.add }, options.guard)) !== 'unchanged') result.indexesUpdated++;
+  }
+  for (const step of plan.legacy) {
+    if (await executeLegacyTag(client, repository, step, options.guard)) result.legacyTags++;
   }
   return result;
 }
@@ -241,6 +253,13 @@ export function describeKinds(artifacts: readonly Pick<AttachedArtifact, 'kind'>
     .join(', ');
 }
 
+const LEGACY_ACTION_TEXT: Record<LegacyTagStep['action'], string> = {
+  copy: 'copy',
+  merge: "merge (the target's own layers kept, ours added)",
+  unchanged: 'unchanged',
+  'keep-target': "the target's own is kept",
+};
+
 /** The plan's lines about attachments (none when nothing is attached). */
 export function describeAttachedPlan(plan: AttachedPlan): string[] {
   const lines: string[] = [];
@@ -254,6 +273,7 @@ export function describeAttachedPlan(plan: AttachedPlan): string[] {
     );
   }
   for (const s of plan.skipped) lines.push(`  attached: not copied: ${s.digest} is listed for ${s.subject} but ${s.reason}`);
+  for (const l of plan.legacy) lines.push(`  cosign tag ${l.tag}: ${LEGACY_ACTION_TEXT[l.action]}`);
   return lines;
 }
 
@@ -262,5 +282,6 @@ export function attachedPlanJson(plan: AttachedPlan): Record<string, unknown> {
     artifacts: plan.artifacts.map((a) => ({ digest: a.digest, subject: a.subject, kind: a.kind, artifactType: a.descriptor.artifactType, action: a.action })),
     indexes: plan.indexes.map((i) => ({ subject: i.subject, entries: i.add.length, action: i.action })),
     skipped: plan.skipped,
+    legacyTags: plan.legacy.map((l) => ({ tag: l.tag, subject: l.subject, action: l.action })),
   };
 }

@@ -149,7 +149,8 @@ export function isNothingToDo(plan: CopyPlan): boolean {
     plan.push.manifests.every((m) => m.action === 'skip') &&
     plan.push.tags.every((t) => t.action === 'unchanged') &&
     plan.attached.artifacts.every((a) => a.action === 'present') &&
-    plan.attached.indexes.every((i) => i.action === 'unchanged')
+    plan.attached.indexes.every((i) => i.action === 'unchanged') &&
+    plan.attached.legacy.every((l) => l.action === 'unchanged' || l.action === 'keep-target')
   );
 }
 
@@ -203,10 +204,14 @@ export function copyPlanJson(plan: CopyPlan): Record<string, unknown> {
   };
 }
 
-/** `; 4 attached artifacts copied (2 SBOMs, 2 signatures)`, or nothing when none were. */
+/** `; 4 attached artifacts copied (2 SBOMs, 2 signatures), 0 already there; 1 legacy cosign tag written`, or nothing when nothing is attached. */
 export function attachedSummary(plan: CopyPlan, result: AttachedResult): string {
-  if (!plan.attached.artifacts.length) return '';
-  const copied = plan.attached.artifacts.filter((a) => a.action === 'copy');
-  const kinds = describeKinds(copied);
-  return `; ${result.copied} attached artifact${result.copied === 1 ? '' : 's'} copied${kinds ? ` (${kinds})` : ''}, ${plan.attached.artifacts.length - copied.length} already there`;
+  let text = '';
+  if (plan.attached.artifacts.length) {
+    const copied = plan.attached.artifacts.filter((a) => a.action === 'copy');
+    const kinds = describeKinds(copied);
+    text += `; ${result.copied} attached artifact${result.copied === 1 ? '' : 's'} copied${kinds ? ` (${kinds})` : ''}, ${plan.attached.artifacts.length - copied.length} already there`;
+  }
+  if (plan.attached.legacy.length) text += `; ${result.legacyTags} legacy cosign tag${result.legacyTags === 1 ? '' : 's'} written, ${plan.attached.legacy.length - result.legacyTags} unchanged`;
+  return text;
 }
