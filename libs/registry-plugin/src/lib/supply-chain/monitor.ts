@@ -3,6 +3,7 @@ import type { Check, Level, RepositoryReport } from '../monitor/report';
 import { subjectOfReferrerTag } from './retention';
 import { SLSA_PROVENANCE_V1 } from './provenance';
 import { CYCLONEDX_MEDIA_TYPE } from './sbom';
+import { COSIGN_SIGN_PREDICATE } from './referrers';
 
 /**
  * What the monitor says about the supply chain: whether each repository's newest image has a
@@ -20,7 +21,6 @@ const SIGNATURE_TYPES = /^application\/vnd\.dev\.sigstore\.bundle(\.v[\d.]+)?\+j
  * (e.g. SLSA provenance) for an attestation. An attestation is not a signature of the image.
  */
 const BUNDLE_PREDICATE = 'dev.sigstore.bundle.predicateType';
-const SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 const SBOM_TYPES = [CYCLONEDX_MEDIA_TYPE, 'application/spdx+json', 'application/vnd.syft+json'];
 
 export interface AttachedFacts {
@@ -47,7 +47,7 @@ export function attachedFacts(tags: ReadonlyArray<{ tag: string; descriptors: re
       for (const d of descriptors) {
         if (d.artifactType && SIGNATURE_TYPES.test(d.artifactType)) {
           const predicate = d.annotations?.[BUNDLE_PREDICATE];
-          if (predicate === undefined || predicate === SIGN_PREDICATE) entry.signed = true;
+          if (predicate === undefined || predicate === COSIGN_SIGN_PREDICATE) entry.signed = true;
           else if (predicate === SLSA_PROVENANCE_V1) entry.provenance = true;
         }
         if (d.artifactType && SBOM_TYPES.includes(d.artifactType)) entry.sbom = true;

@@ -115,6 +115,8 @@ export async function listReferrers(client: RegistryClient, repository: string, 
 
 /** cosign v3's bundle type: signatures and attestations alike, told apart by `dev.sigstore.bundle.predicateType`. */
 export const SIGSTORE_BUNDLE = /^application\/vnd\.dev\.sigstore\.bundle(\.v[\d.]+)?\+json$/;
+/** The predicate type cosign v3 gives the bundle of a plain signature (`cosign sign`). */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 /**
  * The predicate types of the cosign bundles attached to `subjectDigest`, read from each bundle's
