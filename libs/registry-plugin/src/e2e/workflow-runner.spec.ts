@@ -114,16 +114,20 @@ describe('the workflows, run by the emulator', () => {
 
   it('pr.yml scans the changed image with the real Trivy and hands its SARIF to code scanning', async () => {
     const result = await pullRequestWorkflowScenario(ws, registry.host);
+    // The base image is scanned too: the local registry step pushes it (through its scan) for the
+    // Dockerfiles to build FROM.
     expect(result.jobs.map((job) => [job.job, job.result])).toEqual([
       ['affected', 'success'],
       ['code-scanning', 'success'],
+      ['code-scanning', 'success'],
     ]);
     expect(result.runSteps.map((step) => step.script.trim())).toContain('npx nx affected -t typecheck test docker-build scan');
-    expect(result.jobs[0].outputs).toEqual({ scanned: '["biometric-bridge"]' });
+    expect(result.jobs[0].outputs).toEqual({ scanned: '["base-image","biometric-bridge"]' });
     expect(result.sarif.map(({ path, category }) => ({ path, category }))).toEqual([
+      { path: 'dist/images/base-image/scan/report.sarif', category: 'image-base-image' },
       { path: 'dist/images/biometric-bridge/scan/report.sarif', category: 'image-biometric-bridge' },
     ]);
-    const sarif = JSON.parse(result.sarif[0].text);
+    const sarif = JSON.parse(result.sarif[1].text);
     expect(sarif.version).toBe('2.1.0');
     expect(sarif.runs[0].tool.driver.name).toEqual(expect.any(String));
     // The report beside it says which scanner and database decided: the real Trivy, with the
