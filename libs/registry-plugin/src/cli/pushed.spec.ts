@@ -16,7 +16,7 @@ describe('pushed table', () => {
   });
   const bare = testPushRecord({
     project: 'auren-nginx',
-    scan: { verdict: 'not-scanned' },
+    scan: { verdict: 'not-scanned', critical: 0, high: 0, cause: 'no vulnerability database: serve one with `nx run registry:trivy-db --from=ghcr.io/aquasecurity/trivy-db:2`' },
     supplyChain: {
       sbom: { status: 'missing', detail: 'no sbom' },
       signature: { status: 'off', detail: 'signing is off' },
@@ -29,7 +29,8 @@ describe('pushed table', () => {
     const lines = pushedTable([signed, bare, old], 'text').split('\n');
     expect(lines[0].split(/\s{2,}/)).toEqual(['image', 'tags', 'digest', 'size', 'scan', 'sbom', 'signature', 'provenance']);
     expect(lines[2].split(/\s{2,}/).slice(4)).toEqual(['warn (0 critical, 2 high)', 'CycloneDX', 'signed (local key)', 'SLSA v1']);
-    expect(lines[3].split(/\s{2,}/).slice(4)).toEqual(['not-scanned', 'missing', 'off', 'off']);
+    // Never a bare not-scanned, nor counts that would read as a clean scan: the cause and what to do.
+    expect(lines[3].split(/\s{2,}/).slice(4)).toEqual(['not-scanned: no vulnerability database: serve one with `nx run registry:trivy-db --from=ghcr.io/aquasecurity/trivy-db:2`', 'missing', 'off', 'off']);
     // A record from before docker-push recorded the supply chain: unknown, not "missing".
     expect(lines[4].split(/\s{2,}/).slice(4)).toEqual(['pass (0 critical, 0 high)', '?', '?', '?']);
   });
@@ -40,7 +41,10 @@ describe('pushed table', () => {
 
   it.each([
     [{ verdict: 'blocked' as const, critical: 1, high: 3 }, 'blocked (1 critical, 3 high)'],
-    [{ verdict: 'not-scanned' as const }, 'not-scanned'],
+    [{ verdict: 'not-scanned' as const, cause: 'no trivy on PATH: install it with `bash tools/scripts/setup.sh --product-tools`' }, 'not-scanned: no trivy on PATH: install it with `bash tools/scripts/setup.sh --product-tools`'],
+    [{ verdict: 'blocked' as const, critical: 0, high: 0, cause: 'no trivy on PATH: install it with `bash tools/scripts/setup.sh --product-tools`' }, 'blocked: no trivy on PATH: install it with `bash tools/scripts/setup.sh --product-tools`'],
+    // A push.json written before the cause was recorded.
+    [{ verdict: 'not-scanned' as const }, 'not-scanned (cause not recorded)'],
   ])('scan %j → %s', (scan, cell) => {
     expect(scanCell(scan)).toBe(cell);
   });

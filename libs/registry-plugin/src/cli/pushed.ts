@@ -24,8 +24,14 @@ export function pushedTable(records: PushRecord[], format: 'text' | 'markdown' |
   return format === 'markdown' ? markdownTable(header, rows) : textTable(header, rows);
 }
 
-/** `pass (0 critical, 2 high)`; a verdict without counts (not scanned) as it is. */
+/**
+ * `pass (0 critical, 2 high)`. An image with no vulnerability scan names why and what to do
+ * (`not-scanned: no vulnerability database: serve one with …`); its counts would read as a clean
+ * scan, so they are not shown. A record from before the cause was recorded says that.
+ */
 export function scanCell(scan: PushRecord['scan']): string {
+  if (scan.cause) return `${scan.verdict}: ${scan.cause}`;
+  if (scan.verdict === 'not-scanned') return 'not-scanned (cause not recorded)';
   if (scan.critical === undefined && scan.high === undefined) return scan.verdict;
   return `${scan.verdict} (${scan.critical ?? 0} critical, ${scan.high ?? 0} high)`;
 }

@@ -34,7 +34,7 @@ export function fingerprintCommand(workspaceRoot: string, script: string = FINGE
   return `node ${JSON.stringify(path)} || echo "auren: the scanner fingerprint (${path}) failed; scan results are not taken from the cache (run $$ $(date +%s%N))" >&2`;
 }
 
-export function inferTargets(projectRoot: string, workspaceRoot: string): Record<string, TargetConfiguration> {
+export function inferTargets(projectRoot: string, workspaceRoot: string, vex: readonly string[] = []): Record<string, TargetConfiguration> {
   const out = `{workspaceRoot}/${imageDir('{projectName}')}`;
   return {
     'docker-build': {
@@ -75,6 +75,9 @@ export function inferTargets(projectRoot: string, workspaceRoot: string): Record
         { env: 'AUREN_SCANNER' },
         { env: 'AUREN_REGISTRY' },
         '{workspaceRoot}/nx.json',
+        // The OpenVEX documents of scan.vex accept findings as scan.ignore (in nx.json) does.
+        // When a statement or rule expires is the fingerprint's part (it prints how many have).
+        ...vex.map((pattern) => `{workspaceRoot}/${pattern.replace(/^\.\//, '')}`),
       ],
       outputs: [`${out}/scan`],
       options: { step: 'scan' },
@@ -107,7 +110,7 @@ export const createNodes: CreateNodes<RegistryPluginOptions> = [
   async (configFiles, options, context) => {
     // Validate the options once per graph computation, so a malformed nx.json fails early
     // with the plugin's message instead of at the first executor.
-    normalizeOptions(options, {});
+    const config = normalizeOptions(options, {});
     return createNodesFromFiles(
       (file) => {
         const projectRoot = dirname(file);
@@ -116,7 +119,7 @@ export const createNodes: CreateNodes<RegistryPluginOptions> = [
         );
         if (!hasProject) return {};
         const result: CreateNodesResult = {
-          projects: { [projectRoot]: { targets: inferTargets(projectRoot, context.workspaceRoot) } },
+          projects: { [projectRoot]: { targets: inferTargets(projectRoot, context.workspaceRoot, config.scan.vex) } },
         };
         return result;
       },

@@ -3,7 +3,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { openLayerCache } from '../../lib/layer-cache/layer-cache';
 import { readImageRecord, repositoryPath } from '../../lib/pipeline/push';
-import { resolveScanDatabase, scanImage } from '../../lib/scanners';
+import { loadVexDocuments, resolveScanDatabase, scanImage } from '../../lib/scanners';
 import { generateSbom, SBOM_FILE } from '../../lib/supply-chain/sbom';
 import { loadConfig, projectInfo } from '../shared/context';
 import type { ScanOptions } from './schema';
@@ -26,8 +26,11 @@ export async function scan(options: ScanOptions, context: ExecutorContext): Prom
   const sbomMade = generateSbom({ layoutDir: join(project.artifactDir, 'oci'), digest: image.digest, outputFile: join(project.artifactDir, 'scan', SBOM_FILE) }).catch(
     (error: unknown) => ({ status: 'failed' as const, reason: error instanceof Error ? error.message : String(error) }),
   );
+  // Outside input, read and checked before anything runs: a bad document fails the scan naming it.
+  const vex = await loadVexDocuments(config.scan.vex, context.root, new Date());
   const outcome = await scanImage({
     database,
+    vex,
     layoutDir: join(project.artifactDir, 'oci'),
     imageRecord: image,
     imageName: `${config.registry}/${repositoryPath(config, project.name)}`,
@@ -43,7 +46,7 @@ export async function scan(options: ScanOptions, context: ExecutorContext): Prom
     throw error;
   });
   for (const line of outcome.summaryLines) logger.info(line);
-  logger.info(`${project.name}: scan ${outcome.verdict} — report ${outcome.reportFiles.table}`);
+  logger.info(`${project.name}: scan ${outcome.verdict}${outcome.notScanned ? ` (${outcome.notScanned.summary})` : ''} — report ${outcome.reportFiles.table}`);
   const sbom = await sbomMade;
   if (sbom.status === 'generated') {
     logger.info(`${project.name}: SBOM ${sbom.file} (CycloneDX ${sbom.summary.specVersion}, ${sbom.summary.components} components, ${sbom.summary.debianPackages} Debian packages)`);

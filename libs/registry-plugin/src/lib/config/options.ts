@@ -34,6 +34,8 @@ export interface ScanPolicyOptions {
   allowUnscanned?: AllowUnscanned;
   /** Skip the built-in secret check for paths matching these globs (inside the image). */
   secretAllowPaths?: string[];
+  /** OpenVEX documents (paths or globs relative to the workspace root): accepted findings, attested to the digest. */
+  vex?: string[];
 }
 
 export interface TagStrategyOptions {
@@ -138,8 +140,9 @@ export interface AurenConfig {
   signing: SigningConfig;
 }
 
-export const DEFAULT_REGISTRY = '127.0.0.1:5000';
-export const DEFAULT_NAMESPACE = 'auren';
+// In a module of their own, so a light reader (the scan fingerprint) need not load the schema.
+export { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from './defaults';
+import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from './defaults';
 
 // Address rules live with the insecure-registry rule; re-exported for existing callers.
 export { isInsecureRegistry, parseRegistryOverride, validateNamespace, validateRegistryHost } from './registry-address';
@@ -252,6 +255,7 @@ export function normalizeOptions(
       ignore: (scan.ignore ?? []).map((rule) => ({ ...rule })),
       allowUnscanned: scan.allowUnscanned ?? 'loopback',
       secretAllowPaths: scan.secretAllowPaths ?? [],
+      vex: scan.vex ?? [],
     },
     tags: {
       mainBranches: tags.mainBranches ?? ['main', 'master'],

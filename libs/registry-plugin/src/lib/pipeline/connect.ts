@@ -1,8 +1,11 @@
-import { isInsecureRegistry, validateRegistryHost, type AurenConfig } from '../config/options';
+import type { AurenConfig } from '../config/options';
+// Not through config/options: loading the options' schema validator costs the scan fingerprint,
+// which probes the registry on every scan task, more than the probe itself.
+import { isInsecureRegistry, validateRegistryHost } from '../config/registry-address';
 import { credentialHelpers } from '../exec/credential-helpers';
 import { createAuthenticator } from '../registry/auth/authenticator';
 import { resolveCredentials } from '../registry/auth/credentials';
-import { createRegistryClient, type RegistryClient } from '../registry/client';
+import { createRegistryClient, type RegistryClient, type RegistryClientOptions } from '../registry/client';
 import { createDispatcher } from '../registry/tls';
 
 /**
@@ -11,9 +14,11 @@ import { createDispatcher } from '../registry/tls';
  * plain HTTP only for explicitly insecure registries and loopback ones that do not speak TLS.
  */
 export async function connectRegistry(
-  config: AurenConfig,
+  config: Pick<AurenConfig, 'registry' | 'insecureRegistries' | 'caFile'>,
   env: NodeJS.ProcessEnv,
   registry: string = config.registry,
+  /** A probe that must stay quick (the scan fingerprint): fewer attempts, shorter waits. */
+  tuning: Pick<RegistryClientOptions, 'retry' | 'requestTimeoutMs'> & { tokenTimeoutMs?: number } = {},
 ): Promise<RegistryClient> {
   // Every command's --registry, a promote's target, a mirror's source: an address with
   // credentials in it is refused here, before any request could carry or print it.
@@ -26,7 +31,14 @@ export async function connectRegistry(
     registry,
     insecure,
     dispatcher,
-    authenticator: createAuthenticator({ env, dispatcher, credentials: (host) => credentialsFor(host, config, env) }),
+    ...(tuning.retry ? { retry: tuning.retry } : {}),
+    ...(tuning.requestTimeoutMs ? { requestTimeoutMs: tuning.requestTimeoutMs } : {}),
+    authenticator: createAuthenticator({
+      env,
+      dispatcher,
+      credentials: (host) => credentialsFor(host, config, env),
+      ...(tuning.tokenTimeoutMs ? { tokenTimeoutMs: tuning.tokenTimeoutMs } : {}),
+    }),
   });
 }
 
@@ -35,7 +47,7 @@ export async function connectRegistry(
  * that talks to a second registry must never send them there. Other registries get what the
  * provider variables or docker's config.json hold for them.
  */
-export function credentialsFor(host: string, config: AurenConfig, env: NodeJS.ProcessEnv) {
+export function credentialsFor(host: string, config: Pick<AurenConfig, 'registry'>, env: NodeJS.ProcessEnv) {
   if (host === config.registry) return resolveCredentials(host, { env, helpers: credentialHelpers });
   const { AUREN_REGISTRY_USERNAME: _user, AUREN_REGISTRY_PASSWORD: _password, ...rest } = env;
   return resolveCredentials(host, { env: { ...rest, AUREN_REGISTRY: rest.AUREN_REGISTRY ?? config.registry }, helpers: credentialHelpers });

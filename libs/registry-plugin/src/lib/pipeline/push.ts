@@ -51,6 +51,7 @@ interface ScanSummary {
   critical?: number;
   high?: number;
   digest?: string;
+  cause?: string;
 }
 
 export async function readScanSummary(artifactDir: string, project?: string): Promise<ScanSummary | undefined> {
@@ -63,6 +64,7 @@ export async function readScanSummary(artifactDir: string, project?: string): Pr
     critical: report.gate.counts.CRITICAL,
     high: report.gate.counts.HIGH,
     digest: report.image.digest,
+    ...(report.vulnerabilityScan.status === 'not-scanned' && report.vulnerabilityScan.summary ? { cause: report.vulnerabilityScan.summary } : {}),
   };
 }
 
@@ -145,7 +147,7 @@ export async function pushImage(input: PushInput): Promise<PushOutcome> {
     version: version?.version,
     size: image.size,
     platforms: image.platforms,
-    scan: { verdict: scan?.verdict ?? 'not-scanned', scanner: scan?.scanner, critical: scan?.critical, high: scan?.high },
+    scan: { verdict: scan?.verdict ?? 'not-scanned', scanner: scan?.scanner, critical: scan?.critical, high: scan?.high, ...(scan?.cause ? { cause: scan.cause } : {}) },
     git: { sha: git.sha, branch: git.branch },
     blobs: { uploaded: result.uploaded, skipped: result.skipped, mounted: result.mounted, bytesUploaded: result.bytesUploaded },
     pushedAt: new Date().toISOString(),

@@ -127,7 +127,8 @@ export interface PushRecord {
   version?: string;
   size: number;
   platforms: string[];
-  scan: { verdict: ScanVerdict; scanner?: string; critical?: number; high?: number };
+  /** `cause`: why a `not-scanned` image was not, and what to do (scan/report.json's summary). */
+  scan: { verdict: ScanVerdict; scanner?: string; critical?: number; high?: number; cause?: string };
   git: { sha: string; branch: string };
   blobs: { uploaded: number; skipped: number; mounted: number; bytesUploaded: number };
   pushedAt: string;

@@ -1,8 +1,12 @@
-import { isInsecureRegistry, isLoopbackRegistry, type AurenConfig } from '../config/options';
+import type { AurenConfig } from '../config/options';
+import { isInsecureRegistry } from '../config/registry-address';
+import { isLoopbackRegistry } from '../registry/reference';
 import { credentialsFor, connectRegistry } from '../pipeline/connect';
 import { builderTlsArgs } from '../registry/tls';
 import { findTrivyDb, trivyDbRepositories } from './trivy-db';
 import type { ScanDatabase } from './types';
+
+const QUICK_PROBE = { retry: { attempts: 1, deadlineMs: 5_000 }, requestTimeoutMs: 3_000, tokenTimeoutMs: 3_000 };
 
 /**
  * The database `scan` uses: the Trivy DB our registry serves (`<namespace>/trivy-db:2`, or a
@@ -10,10 +14,18 @@ import type { ScanDatabase } from './types';
  * database, so it always uses its own. Never throws: a registry that cannot be reached means
  * "not served", and the scan then says which database it used.
  */
-export async function resolveScanDatabase(config: AurenConfig, scanner: AurenConfig['scan']['scanner'], env: NodeJS.ProcessEnv): Promise<ScanDatabase> {
+export async function resolveScanDatabase(
+  config: Pick<AurenConfig, 'registry' | 'namespace' | 'insecureRegistries' | 'caFile'>,
+  scanner: AurenConfig['scan']['scanner'],
+  env: NodeJS.ProcessEnv,
+  options: { quick?: boolean } = {},
+): Promise<ScanDatabase> {
   if (scanner !== 'trivy') return { kind: 'local' };
   try {
-    const client = await connectRegistry(config, env);
+    // `quick` (the fingerprint, once per scan task of every Nx command): one attempt, short waits.
+    // A registry that is down then costs a refused connection, not the retries a push deserves;
+    // the scan itself asks again with the full client.
+    const client = await connectRegistry(config, env, config.registry, options.quick ? QUICK_PROBE : {});
     const artifact = await findTrivyDb(client, trivyDbRepositories(config.namespace));
     if (!artifact) return { kind: 'local' };
     const plainHttp = client.baseUrl.startsWith('http://');

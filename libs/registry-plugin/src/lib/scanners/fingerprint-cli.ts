@@ -1,16 +1,23 @@
 #!/usr/bin/env node
 /**
  * Prints `scannerFingerprint` for the workspace's scan policy, for the scan target's Nx runtime
- * cache input (plugin/create-nodes.ts runs it through bin/scanner-fingerprint.js).
- * The scanner comes from `--scanner <name>`, else AUREN_SCANNER / the plugin options in nx.json
- * (through normalizeOptions, so the default is the same one the scan target uses).
+ * cache input (plugin/create-nodes.ts runs it through bin/scanner-fingerprint.js), plus how many
+ * accepted findings have expired (`expiredAcceptances`).
+ *
+ * It runs once per scan task of every Nx command, so it is kept cheap: it reads only the options
+ * it needs from nx.json (createNodes has already checked them against the schema, and the scan
+ * checks them again), asks the scanner for its version once per machine (tool-identity.ts), and
+ * probes the registry for a served database once, briefly (resolveScanDatabase `quick`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { normalizeOptions, type RegistryPluginOptions } from '../config/options';
+import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from '../config/defaults';
+import type { RegistryPluginOptions, ScannerName } from '../config/options';
+import { parseRegistryOverride } from '../config/registry-address';
 import { formatError } from '../errors/errors';
 import { resolveScanDatabase } from './database';
-import { scannerFingerprint } from './fingerprint';
+import { expiredAcceptances, scannerFingerprint } from './fingerprint';
+import { loadVexDocuments } from './vex';
 
 function pluginOptions(root: string): RegistryPluginOptions | undefined {
   try {
@@ -32,9 +39,24 @@ async function main(argv: string[]): Promise<void> {
   // whose nx.json would then pick the registry and scanner this key names.
   const root = process.cwd();
   const options = pluginOptions(root) ?? {};
-  const env = flag !== -1 && argv[flag + 1] ? { ...process.env, AUREN_SCANNER: argv[flag + 1] } : process.env;
-  const config = normalizeOptions(options, env);
-  process.stdout.write(`${await scannerFingerprint(config.scan, env, await resolveScanDatabase(config, config.scan.scanner, env))}\n`);
+  const env = process.env;
+  // The same precedence as normalizeOptions: --scanner, AUREN_SCANNER (empty is unset), nx.json, trivy.
+  const scanner = ((flag !== -1 && argv[flag + 1]) || env.AUREN_SCANNER || options.scan?.scanner || 'trivy') as ScannerName;
+  const override = env.AUREN_REGISTRY ? parseRegistryOverride(env.AUREN_REGISTRY) : undefined;
+  const registry = {
+    registry: override?.registry ?? options.registry ?? DEFAULT_REGISTRY,
+    namespace: override?.namespace ?? options.namespace ?? DEFAULT_NAMESPACE,
+    insecureRegistries: options.insecureRegistries ?? [],
+    caFile: options.caFile,
+  };
+  const now = new Date();
+  const [database, vex] = await Promise.all([
+    resolveScanDatabase(registry, scanner, env, { quick: true }),
+    loadVexDocuments(options.scan?.vex ?? [], root, now),
+  ]);
+  const line = await scannerFingerprint({ scanner }, env, database);
+  const expired = expiredAcceptances(options.scan?.ignore ?? [], vex, now);
+  process.stdout.write(`${line}${expired ? ` expired-acceptances=${expired}` : ''}\n`);
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -1,11 +1,28 @@
+import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { exec } from '../exec/exec';
-import { scannerFingerprint } from './fingerprint';
+import { expiredAcceptances, scannerFingerprint } from './fingerprint';
+import { parseVexDocument } from './vex';
 
 const WORKSPACE = resolve(__dirname, '../../../../..');
 const STANDINS = join(WORKSPACE, 'tools/scanner-standins');
 const NODE_DIR = dirname(process.execPath);
-const withStandins = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${STANDINS}${delimiter}${NODE_DIR}`, ...extra });
+const scratch: string[] = [];
+const tempDir = async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'auren-fingerprint-'));
+  scratch.push(dir);
+  return dir;
+};
+/** Each case a machine of its own: its own tool-identity cache (NX_CACHE_DIRECTORY) and Trivy cache. */
+const withStandins = async (extra: NodeJS.ProcessEnv = {}): Promise<NodeJS.ProcessEnv> => {
+  const dir = await tempDir();
+  return { ...process.env, PATH: `${STANDINS}${delimiter}${NODE_DIR}`, NX_CACHE_DIRECTORY: join(dir, 'nx'), TRIVY_CACHE_DIR: join(dir, 'trivy'), ...extra };
+};
+
+afterAll(async () => {
+  await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
 describe('scannerFingerprint', () => {
   it.each([
@@ -14,19 +31,70 @@ describe('scannerFingerprint', () => {
     ['grype', {}, 'scanner=grype version=0.86.1 db=v6.0.2@2024-11-27T01:31:35Z'],
     ['grype', { AUREN_STANDIN_DB_VERSION: '2025-01-02T00:00:00Z' }, 'scanner=grype version=0.86.1 db=v6.0.2@2025-01-02T00:00:00Z'],
   ] as const)('names %s, its version and its database (%j)', async (scanner, extra, expected) => {
-    expect(await scannerFingerprint({ scanner }, withStandins(extra))).toBe(expected);
+    expect(await scannerFingerprint({ scanner }, await withStandins(extra))).toBe(expected);
   });
 
   it('says "none" when the scanner is not installed', async () => {
     expect(await scannerFingerprint({ scanner: 'trivy' }, { ...process.env, PATH: NODE_DIR })).toBe('scanner=trivy version=none db=none');
   });
 
+  it('asks the scanner once per machine while its binary and database files are unchanged', async () => {
+    // A trivy that counts how often it is asked (a stand-in: the real one cannot count).
+    const dir = await tempDir();
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    const calls = join(dir, 'calls');
+    const trivy = join(bin, 'trivy');
+    await writeFile(trivy, `#!/bin/sh\necho "$1" >> ${JSON.stringify(calls)}\nexec ${JSON.stringify(join(STANDINS, 'trivy'))} "$@"\n`);
+    await chmod(trivy, 0o755);
+    const env = { ...(await withStandins()), PATH: `${bin}${delimiter}${NODE_DIR}` };
+    const asked = async () => (await readFile(calls, 'utf8').catch(() => '')).split('\n').filter((l) => l === 'version').length;
+
+    const first = await scannerFingerprint({ scanner: 'trivy' }, env);
+    expect(await scannerFingerprint({ scanner: 'trivy' }, env)).toBe(first);
+    expect(await asked()).toBe(1);
+
+    // A new build of the binary (another modification time): asked again.
+    await utimes(trivy, new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
+    await scannerFingerprint({ scanner: 'trivy' }, env);
+    expect(await asked()).toBe(2);
+
+    // A database downloaded into its cache: asked again, then kept.
+    await mkdir(join(env.TRIVY_CACHE_DIR as string, 'db'), { recursive: true });
+    await writeFile(join(env.TRIVY_CACHE_DIR as string, 'db', 'metadata.json'), '{"Version":2,"UpdatedAt":"2026-12-04T00:00:00Z"}');
+    await scannerFingerprint({ scanner: 'trivy' }, env);
+    await scannerFingerprint({ scanner: 'trivy' }, env);
+    expect(await asked()).toBe(3);
+  });
+
   it('prints from the CLI entry the lead wires as an Nx runtime input', async () => {
     const cli = join(__dirname, 'fingerprint-cli.ts');
-    const run = (args: string[]) =>
-      exec(process.execPath, ['-r', '@swc-node/register', cli, ...args], { cwd: WORKSPACE, env: withStandins({ AUREN_SCANNER: '' }) });
+    const env = { ...(await withStandins()), AUREN_SCANNER: '' };
+    const run = (args: string[]) => exec(process.execPath, ['-r', '@swc-node/register', cli, ...args], { cwd: WORKSPACE, env });
     expect((await run(['--scanner', 'grype'])).stdout).toBe('scanner=grype version=0.86.1 db=v6.0.2@2024-11-27T01:31:35Z\n');
-    // Without --scanner the policy comes from nx.json through normalizeOptions (trivy there and by default).
+    // Without --scanner the policy comes from nx.json (trivy there and by default).
     expect((await run([])).stdout).toMatch(/^scanner=(trivy|grype) version=\S+ db=\S+\n$/);
+  });
+});
+
+describe('expiredAcceptances', () => {
+  const vex = (timestamp: string) =>
+    parseVexDocument(
+      JSON.stringify({
+        '@context': 'https://openvex.dev/ns/v0.2.0',
+        '@id': 'https://example.test/vex/1',
+        author: 'a',
+        timestamp,
+        statements: [{ vulnerability: { name: 'CVE-1' }, products: [{ '@id': 'pkg:deb/debian/gzip' }], status: 'not_affected', justification: 'vulnerable_code_not_present' }],
+      }),
+      'vex.json',
+      new Date('2026-12-01T00:00:00Z'),
+    );
+
+  it('counts ignore rules and OpenVEX statements past their day, so the scan key changes on that day', () => {
+    const ignore = [{ id: 'CVE-1', expires: '2026-12-01' }, { id: 'CVE-2' }];
+    const docs = [vex('2026-06-04T00:00:00Z')]; // in force through 2026-12-01 (180 days)
+    expect(expiredAcceptances(ignore, docs, new Date('2026-12-01T23:59:59Z'))).toBe(0);
+    expect(expiredAcceptances(ignore, docs, new Date('2026-12-02T00:00:00Z'))).toBe(2);
   });
 });

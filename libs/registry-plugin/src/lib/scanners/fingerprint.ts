@@ -1,15 +1,18 @@
-import type { AurenConfig } from '../config/options';
+import type { AurenConfig, IgnoreRule } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { createScanner } from './adapters';
+import { cachedIdentity } from './tool-identity';
 import { trivyCacheDir } from './trivy-db';
-import type { ScanDatabase } from './types';
+import type { ScanDatabase, ScannerIdentity } from './types';
+import { selectInForce, type VexDocument } from './vex';
 
 /**
  * One line naming the scanner, its version and its database version, e.g.
  * `scanner=trivy version=0.56.2 db=2@2024-11-27T06:11:44Z`, or `version=none db=none` when the
  * scanner is not installed. Used as an Nx runtime cache input: a cached scan is reused only while
  * image, scanner, version and database are unchanged. Never throws: a broken scanner yields
- * `unknown`, which still differs from any working identity.
+ * `unknown`, which still differs from any working identity. The tool is asked once per machine
+ * while its binary and database files are unchanged (tool-identity.ts).
  */
 export async function scannerFingerprint(
   policy: Pick<AurenConfig['scan'], 'scanner'>,
@@ -20,7 +23,11 @@ export async function scannerFingerprint(
   const binaryPath = await which(adapter.binary, env);
   if (!binaryPath) return `scanner=${adapter.name} version=none db=none`;
   try {
-    const id = await adapter.identify(exec, binaryPath, env, adapter.name === 'trivy' ? trivyCacheDir(env) : undefined);
+    const cacheDir = adapter.name === 'trivy' ? trivyCacheDir(env) : undefined;
+    const ask = () => adapter.identify(exec, binaryPath, env, cacheDir);
+    const id: ScannerIdentity = adapter.databaseFiles
+      ? await cachedIdentity({ binaryPath, databaseFiles: adapter.databaseFiles(env, cacheDir), env }, ask)
+      : await ask();
     // A registry-served database is named by its manifest digest, which changes with every
     // published database (its UpdatedAt is inside), before any scan has downloaded it.
     const db = database.kind === 'registry' ? `${database.reference}@${database.digest}${database.updatedAt ? `(${database.updatedAt})` : ''}` : id.db;
@@ -28,4 +35,15 @@ export async function scannerFingerprint(
   } catch {
     return `scanner=${adapter.name} version=unknown db=unknown`;
   }
+}
+
+/**
+ * How many accepted findings (ignore rules, OpenVEX statements) have expired as of `now`'s day.
+ * Their content is a file input of the scan target (nx.json, the VEX documents); only the day
+ * they stop applying is not, and this count changes exactly on such a day, so a verdict that
+ * relied on an expired acceptance is never replayed from the cache.
+ */
+export function expiredAcceptances(ignore: readonly IgnoreRule[], vex: readonly VexDocument[], now: Date): number {
+  const day = now.toISOString().slice(0, 10);
+  return ignore.filter((rule) => rule.expires && day > rule.expires).length + selectInForce(vex, now).expired.length;
 }

@@ -60,6 +60,7 @@ export function parseGrypeReport(text: string): Finding[] {
     const versions = Array.isArray(fix['versions']) ? fix['versions'].filter((v): v is string => typeof v === 'string') : [];
     if (fix['state'] === 'fixed' && versions.length > 0) finding.fixedVersion = versions.join(', ');
     if (typeof vuln['description'] === 'string' && vuln['description']) finding.title = firstSentence(vuln['description']);
+    if (typeof artifact['purl'] === 'string' && artifact['purl']) finding.purl = artifact['purl'];
     const locations = Array.isArray(artifact['locations']) ? artifact['locations'] : [];
     const first = locations.find(isObject);
     if (first && typeof first['path'] === 'string') finding.target = first['path'];

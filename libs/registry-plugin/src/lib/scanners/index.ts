@@ -3,7 +3,7 @@ export { InvalidReportError } from './types';
 export { createScanner, SCANNER_NAMES } from './adapters';
 export { trivyAdapter, parseTrivyReport, parseTrivyVersion } from './trivy';
 export { grypeAdapter, parseGrypeReport, parseGrypeIdentity } from './grype';
-export { evaluateGate, type GateResult, type GatePolicy, type IgnoredFinding, type ExpiredRule } from './gate';
+export { evaluateGate, type GateResult, type GatePolicy, type IgnoredFinding, type ExpiredRule, type ExpiredStatement } from './gate';
 export type { CheckResult, CheckId, CheckStatus, SecretFinding, SecretRuleId } from './checks/types';
 export { checkSecrets, findSecretsInText, globToRegExp } from './checks/secrets';
 export { checkSizeBudget, formatBytes } from './checks/size-budget';
@@ -29,4 +29,5 @@ export {
   type TrivyDbArtifact,
 } from './trivy-db';
 export type { ScanDatabase } from './types';
+export { loadVexDocuments, selectInForce, parseVexDocument, vexAcceptance, purlMatches, VEX_DIR, VEX_VALIDITY_DAYS, type VexDocument, type VexStatement } from './vex';
 export type { CombinedReport } from './report';

@@ -2,6 +2,7 @@ import { createScanner } from './adapters';
 import { grypeAdapter, parseGrypeIdentity, parseGrypeReport } from './grype';
 import { parseTrivyReport, parseTrivyVersion, trivyAdapter } from './trivy';
 import { InvalidReportError } from './types';
+import { normalizeSeverity } from './severity';
 
 /** Shape of `trivy image -f json` (schema v2), trimmed from Trivy's documented output. */
 const TRIVY_REPORT = {
@@ -176,6 +177,7 @@ describe('grype adapter', () => {
         fixedVersion: '3.0.14-1~deb12u1',
         title: expect.stringMatching(/^Issue summary: Calling the OpenSSL API function .{60,}\.\.\.$/),
         target: '/var/lib/dpkg/status',
+        purl: 'pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12',
       },
       { id: 'GHSA-9wx4-h78v-vm56', severity: 'MEDIUM', pkgName: 'requests', installedVersion: '2.31.0', fixedVersion: '2.32.0', aliases: ['CVE-2024-35195'] },
       { id: 'CVE-2011-3374', severity: 'LOW', pkgName: 'apt', installedVersion: '2.6.1' },
@@ -214,5 +216,31 @@ describe('createScanner', () => {
     ['grype', grypeAdapter],
   ] as const)('%s', (name, adapter) => {
     expect(createScanner(name)).toBe(adapter);
+  });
+});
+
+describe('severity labels', () => {
+  it('the adapters map onto exactly the severities the options allow', () => {
+    // severity.ts spells them itself so the adapters load without the options' schema validator.
+    const { SEVERITIES } = jest.requireActual<{ SEVERITIES: readonly string[] }>('../config/options');
+    for (const label of SEVERITIES) expect(normalizeSeverity(label.toLowerCase())).toBe(label);
+    expect(normalizeSeverity('bogus')).toBe('UNKNOWN');
+  });
+});
+
+describe('trivy with OpenVEX documents', () => {
+  it('passes each with --vex and keeps what they suppress in the report (--show-suppressed)', () => {
+    expect(trivyAdapter.scanArgs({ layoutDir: '/w/oci', outputFile: '/w/r.json', vexFiles: ['/w/scan/vex/01-a.json', '/w/scan/vex/02-b.json'] }).slice(-5)).toEqual([
+      '--vex', '/w/scan/vex/01-a.json', '--vex', '/w/scan/vex/02-b.json', '--show-suppressed',
+    ]);
+    expect(trivyAdapter.scanArgs({ layoutDir: '/w/oci', outputFile: '/w/r.json' })).not.toContain('--show-suppressed');
+  });
+
+  it('reads a suppressed vulnerability back as a finding the gate decides on, with its package URL', () => {
+    const vuln = { VulnerabilityID: 'CVE-2026-90001', PkgName: 'python3-fastapi', InstalledVersion: '0.92.0-1', FixedVersion: '0.92.0-1+deb12u1', Severity: 'CRITICAL', PkgIdentifier: { PURL: 'pkg:deb/debian/python3-fastapi@0.92.0-1?arch=all&distro=debian-12' } };
+    const report = { SchemaVersion: 2, ArtifactName: 'x', Results: [{ Target: 't', ExperimentalModifiedFindings: [{ Type: 'vulnerability', Status: 'not_affected', Statement: 'vulnerable_code_not_in_execute_path', Source: 'OpenVEX', Finding: vuln }] }] };
+    expect(parseTrivyReport(JSON.stringify(report))).toEqual([
+      expect.objectContaining({ id: 'CVE-2026-90001', purl: vuln.PkgIdentifier.PURL, suppressedByScanner: { status: 'not_affected', statement: 'vulnerable_code_not_in_execute_path', source: 'OpenVEX' } }),
+    ]);
   });
 });

@@ -3,10 +3,14 @@ import type { Severity } from '../config/options';
 import type { ScanVerdict } from '../reports/records';
 import type { CheckResult } from './checks/types';
 import type { GateResult } from './gate';
+import { describeStatement } from './vex';
 import { SEVERITY_ORDER, severityRank } from './severity';
 import type { Finding, ScannerIdentity } from './types';
 
 export const REPORT_SCHEMA_VERSION = 1;
+
+/** Why an image was not scanned for vulnerabilities (a scanner that fails is an error, not this). */
+export type NotScannedCause = 'no-scanner' | 'no-database';
 
 /** report.json: our combined, scanner-independent report. */
 export interface CombinedReport {
@@ -17,10 +21,20 @@ export interface CombinedReport {
   verdict: ScanVerdict;
   vulnerabilityScan:
     | { status: 'scanned'; scanner: ScannerIdentity; rawReport: string; /** One per platform scanned. */ rawReports?: string[] }
-    | { status: 'not-scanned'; reason: string };
+    | {
+        status: 'not-scanned';
+        /** Why, as a kind: `no-scanner` (none on PATH), `no-database` (none served, cached or reachable). */
+        cause: NotScannedCause;
+        /** One line naming the cause and what to do, for push.json and the final table. */
+        summary: string;
+        /** The whole story: what was tried, and why it was allowed (scan.allowUnscanned). */
+        reason: string;
+      };
   gate: GateResult;
   findings: Finding[];
   checks: CheckResult[];
+  /** The OpenVEX documents of scan.vex in force for this scan; `copy` is what docker-push attests. */
+  vex?: { documents: Array<{ file: string; id: string; author: string; statements: number; copy: string }>; expiredStatements: number };
 }
 
 type SarifLevel = 'error' | 'warning' | 'note' | 'none';
@@ -120,6 +134,8 @@ export function buildSarif(report: CombinedReport, sourceUri: string, toolVersio
                 justification:
                   ignore.reason === 'unfixed'
                     ? 'no fixed version (scan.ignoreUnfixed)'
+                    : ignore.reason === 'vex' && ignore.statement
+                    ? `OpenVEX ${describeStatement(ignore.statement)}`
                     : `scan.ignore ${ignore.rule?.id}${ignore.rule?.expires ? ` until ${ignore.rule.expires}` : ''}${ignore.rule?.reason ? `: ${ignore.rule.reason}` : ''}`,
               },
             ],
@@ -218,7 +234,7 @@ export function buildTable(report: CombinedReport): string {
   lines.push(`Image:    ${report.image.name}`);
   lines.push(`Digest:   ${report.image.digest}`);
   lines.push(`Registry: ${report.registry}`);
-  lines.push(`Scanner:  ${scan.status === 'scanned' ? `${scan.scanner.name} ${scan.scanner.version} (db ${scan.scanner.db})` : `not scanned — ${scan.reason}`}`);
+  lines.push(`Scanner:  ${scan.status === 'scanned' ? `${scan.scanner.name} ${scan.scanner.version} (db ${scan.scanner.db})` : `not scanned — ${scan.summary}`}`);
   lines.push(`Verdict:  ${report.verdict.toUpperCase()}`);
   lines.push('');
   lines.push('Checks');
@@ -245,7 +261,8 @@ export function buildTable(report: CombinedReport): string {
   }
   lines.push('');
   if (scan.status === 'not-scanned') {
-    lines.push('Vulnerabilities: NOT SCANNED');
+    lines.push(`Vulnerabilities: NOT SCANNED (${scan.summary})`);
+    lines.push(`  ${scan.reason}`);
   } else {
     const g = report.gate;
     lines.push(
@@ -260,7 +277,15 @@ export function buildTable(report: CombinedReport): string {
           ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'GATE', 'PLATFORMS'],
           ...sorted.map((f) => {
             const ig = ignored.get(f);
-            const gate = blocking.has(f) ? 'BLOCKING' : ig ? (ig.reason === 'unfixed' ? 'ignored (unfixed)' : `ignored (rule${ig.rule?.expires ? ` until ${ig.rule.expires}` : ''})`) : '-';
+            const gate = blocking.has(f)
+              ? 'BLOCKING'
+              : ig
+                ? ig.reason === 'unfixed'
+                  ? 'ignored (unfixed)'
+                  : ig.reason === 'vex'
+                    ? `accepted (VEX ${ig.statement?.status}${ig.statement?.justification ? `: ${ig.statement.justification}` : ''}, until ${ig.statement?.expires})`
+                    : `ignored (rule${ig.rule?.expires ? ` until ${ig.rule.expires}` : ''})`
+                : '-';
             return [f.severity, f.id, f.pkgName, f.installedVersion, f.fixedVersion ?? '', gate, (f.platforms ?? []).join(',') || '-'];
           }),
         ]),
@@ -269,6 +294,12 @@ export function buildTable(report: CombinedReport): string {
   }
   for (const rule of report.gate.expiredRules) {
     lines.push(`Ignore rule ${rule.id} expired on ${rule.expires} and no longer applies (${rule.matched} finding(s) in this image).`);
+  }
+  for (const s of report.gate.expiredStatements ?? []) {
+    if (s.matched > 0) lines.push(`OpenVEX statement ${s.vulnerability} (${s.file}) expired on ${s.expires} and no longer applies (${s.matched} finding(s) in this image).`);
+  }
+  for (const d of report.vex?.documents ?? []) {
+    lines.push(`OpenVEX ${d.file} (${d.id}, by ${d.author}): ${d.statements} statement(s) in force; attested to the digest on push.`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -210,10 +210,14 @@ describe('scanImage', () => {
     expect(outcome.scanner).toBeUndefined();
     expect(outcome.checks).toHaveLength(3);
     expect(outcome.reportFiles.raw).toBeUndefined();
-    expect(outcome.summaryLines.join('\n')).toContain('vulnerabilities: NOT SCANNED (trivy is not installed');
+    // Never a bare "not-scanned": the cause and how to get the scanner, everywhere it shows.
+    const cause = 'no trivy on PATH: install it with `bash tools/scripts/setup.sh --product-tools`';
+    expect(outcome.notScanned).toEqual({ cause: 'no-scanner', summary: cause });
+    expect(outcome.summaryLines.join('\n')).toContain(`vulnerabilities: NOT SCANNED — ${cause}`);
+    expect(outcome.summaryLines.join('\n')).toContain('trivy is not installed; allowed by scan.allowUnscanned="loopback"');
     const report = JSON.parse(await readFile(outcome.reportFiles.json, 'utf8'));
-    expect(report.vulnerabilityScan.status).toBe('not-scanned');
-    expect(await readFile(outcome.reportFiles.table, 'utf8')).toContain('Vulnerabilities: NOT SCANNED');
+    expect(report.vulnerabilityScan).toEqual(expect.objectContaining({ status: 'not-scanned', cause: 'no-scanner', summary: cause }));
+    expect(await readFile(outcome.reportFiles.table, 'utf8')).toContain(`Vulnerabilities: NOT SCANNED (${cause})`);
   });
 
   it('still blocks an unscanned image on the built-in checks', async () => {
@@ -228,7 +232,8 @@ describe('scanImage', () => {
     expect(error.message).toBe(
       'cannot scan 127.0.0.1:5000/auren/auren-api: `trivy` is not installed (not on PATH), and scan.allowUnscanned is "loopback" while registry registry.digitalocean.com is not on loopback',
     );
-    expect(error.hint).toContain('Install Trivy');
+    expect(error.hint).toContain('install Trivy');
+    expect(error.hint).toContain('setup.sh --product-tools');
     expect(error.hint).toContain('Grype');
     expect(error.hint).toContain('scan.allowUnscanned');
   });

@@ -14,11 +14,12 @@ import { checkSizeBudget } from './checks/size-budget';
 import type { CheckResult } from './checks/types';
 import { evaluateGate, type GateResult } from './gate';
 import { readLayout } from './oci-layout';
-import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport } from './report';
+import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport, type NotScannedCause } from './report';
 import { SEVERITY_ORDER } from './severity';
 import { TRIVY_DB_UPSTREAM } from './trivy-db';
 import type { Finding, ScanDatabase, ScannerIdentity } from './types';
 import { DatabaseUnavailable, runScanner, type VulnerabilityRun } from './vulnerability-run';
+import { describeStatement, selectInForce, VEX_DIR, writeVexForScan, type VexDocument } from './vex';
 
 export interface ScanImageInput {
   /** The OCI image layout written by docker-build (`dist/images/<project>/oci`). */
@@ -41,11 +42,15 @@ export interface ScanImageInput {
   layerCache?: LayerCache;
   /** Where the scanner's database comes from (`resolveScanDatabase`); default: the scanner's own. */
   database?: ScanDatabase;
+  /** The OpenVEX documents of `scan.vex` (`loadVexDocuments`): accepted findings. */
+  vex?: VexDocument[];
 }
 
 export interface ScanOutcome {
   verdict: ScanVerdict;
   scanner?: ScannerIdentity;
+  /** Why there was no vulnerability scan, when there was none: never a bare "not-scanned". */
+  notScanned?: { cause: NotScannedCause; summary: string };
   findings: Finding[];
   gate: GateResult;
   checks: CheckResult[];
@@ -55,8 +60,26 @@ export interface ScanOutcome {
 
 const REPORT_FILES = { json: 'report.json', sarif: 'report.sarif', table: 'report.txt' } as const;
 const TOOL_VERSION = '0.1.0';
+/** The one line push.json and the final table carry for an image that was not scanned. */
+export function notScannedSummary(cause: NotScannedCause, binary: string): string {
+  switch (cause) {
+    case 'no-scanner':
+      return `no ${binary} on PATH: install it with \`bash tools/scripts/setup.sh --product-tools\``;
+    case 'no-database':
+      return `no vulnerability database: serve one with \`nx run registry:trivy-db --from=${TRIVY_DB_UPSTREAM}\``;
+    default: {
+      const unhandled: never = cause;
+      return unhandled;
+    }
+  }
+}
+
+export const DATABASE_HINT =
+  `Serve one from the registry: \`nx run registry:trivy-db --from=${TRIVY_DB_UPSTREAM}\` copies the real one by digest where ghcr.io is reachable ` +
+  '(then every machine scans offline from the registry), and `nx run registry:trivy-db` builds the fixture database from tools/trivy-db/advisories.json (needs Go).';
+
 export const SCANNER_INSTALL_HINT =
-  'Install Trivy (https://trivy.dev/latest/getting-started/installation/, e.g. its apt repository or `brew install trivy`) ' +
+  'In this repository `bash tools/scripts/setup.sh --product-tools` builds the pinned trivy and cosign into tools/.bin. Elsewhere install Trivy (https://trivy.dev/latest/getting-started/installation/, e.g. its apt repository or `brew install trivy`) ' +
   'or Grype (https://github.com/anchore/grype#installation) and choose it with scan.scanner in nx.json or AUREN_SCANNER. ' +
   'To push unscanned images to a local registry only, set scan.allowUnscanned to "loopback" (or "always" to allow it everywhere).';
 
@@ -98,10 +121,17 @@ function summarize(report: CombinedReport, files: ScanOutcome['reportFiles']): s
     }
     if (g.blocking.length > 10) lines.push(`  … and ${g.blocking.length - 10} more in ${files.table}`);
   } else {
-    lines.push(`vulnerabilities: NOT SCANNED (${scan.reason})`);
+    lines.push(`vulnerabilities: NOT SCANNED — ${scan.summary}`);
+    lines.push(`  ${scan.reason}`);
   }
   for (const rule of report.gate.expiredRules) {
     lines.push(`  ! ignore rule ${rule.id} expired on ${rule.expires}; it no longer applies (${rule.matched} matching finding(s)). Remove or renew it in scan.ignore.`);
+  }
+  for (const i of report.gate.ignored.filter((x) => x.reason === 'vex')) {
+    lines.push(`  ✔ ${i.finding.severity} ${i.finding.id} ${i.finding.pkgName} accepted by OpenVEX: ${i.statement ? describeStatement(i.statement) : ''}`);
+  }
+  for (const s of report.gate.expiredStatements.filter((x) => x.matched > 0)) {
+    lines.push(`  ! OpenVEX statement ${s.vulnerability} in ${s.file} expired on ${s.expires} (180 days after ${s.timestamp}); it no longer applies (${s.matched} matching finding(s)). Review it and give it a new timestamp, or remove it.`);
   }
   for (const c of report.checks) {
     const mark = c.status === 'pass' ? '✔' : c.status === 'fail' ? '✖' : c.status === 'warn' ? '!' : '-';
@@ -133,7 +163,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
 
   const adapter = createScanner(input.policy.scanner);
   const binaryPath = await which(adapter.binary, env);
-  let notScannedReason: string | undefined;
+  let notScanned: { cause: NotScannedCause; reason: string } | undefined;
   if (!binaryPath) {
     if (!unscannedAllowed(input.policy, input.registry)) {
       const others = [];
@@ -147,18 +177,23 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
         others.length > 0 ? `${others.join(', ')} is installed: set AUREN_SCANNER=${others[0]} (or scan.scanner) to use it. ${SCANNER_INSTALL_HINT}` : SCANNER_INSTALL_HINT,
       );
     }
-    notScannedReason = `${adapter.binary} is not installed; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}`;
+    notScanned = {
+      cause: 'no-scanner',
+      reason: `${adapter.binary} is not installed; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}. ${SCANNER_INSTALL_HINT}`,
+    };
   }
 
+  // What is in force today is what Trivy reads, what the gate applies and what docker-push attests.
+  const vex = selectInForce(input.vex ?? [], now);
+  const vexFiles = await writeVexForScan(vex.inForce, input.reportDir);
   const compressedBytes = input.imageRecord.size > 0 ? input.imageRecord.size : layout.reachableBytes;
   const scan = async (path: string): Promise<VulnerabilityRun | undefined> => {
     try {
-      return await runScanner(adapter, path, input, layout, env);
+      return await runScanner(adapter, path, input, layout, env, vexFiles);
     } catch (error) {
       if (!(error instanceof DatabaseUnavailable)) throw error;
-      const hint = `Publish one into the registry: \`nx run registry:trivy-db\` (built from the fixture advisories) or \`nx run registry:trivy-db --from=${TRIVY_DB_UPSTREAM}\` (the real one, where ghcr.io is reachable).`;
-      if (!unscannedAllowed(input.policy, input.registry)) throw new AurenError('scan', `cannot scan ${input.imageName}: ${error.message}`, hint);
-      notScannedReason = `${error.message}; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}. ${hint}`;
+      if (!unscannedAllowed(input.policy, input.registry)) throw new AurenError('scan', `cannot scan ${input.imageName}: ${error.message}`, DATABASE_HINT);
+      notScanned = { cause: 'no-database', reason: `${error.message}; allowed by scan.allowUnscanned="${input.policy.allowUnscanned}" for registry ${input.registry}. ${DATABASE_HINT}` };
       return undefined;
     }
   };
@@ -168,7 +203,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   ]);
   const checks: CheckResult[] = [secrets, checkRootUser(layout.images, input.allowRootUser ?? false), checkSizeBudget(compressedBytes, input.budgets)];
   const findings = run?.findings ?? [];
-  const gate = evaluateGate(findings, input.policy, now);
+  const gate = evaluateGate(findings, { ...input.policy, vex }, now);
   const verdict = overallVerdict(gate, checks, run !== undefined);
 
   const reportFiles: ScanOutcome['reportFiles'] = {
@@ -191,10 +226,18 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
     verdict,
     vulnerabilityScan: run
       ? { status: 'scanned', scanner: run.identity, rawReport: run.rawFiles[0], rawReports: run.rawFiles }
-      : { status: 'not-scanned', reason: notScannedReason ?? 'no scanner' },
+      : { status: 'not-scanned', cause: notScanned?.cause ?? 'no-scanner', summary: notScannedSummary(notScanned?.cause ?? 'no-scanner', adapter.binary), reason: notScanned?.reason ?? `${adapter.binary} is not installed` },
     gate,
     findings,
     checks,
+    ...(input.vex?.length
+      ? {
+          vex: {
+            documents: vex.inForce.map((d, i) => ({ file: d.file, id: d.id, author: d.author, statements: d.statements.length, copy: `${VEX_DIR}/${vexFiles[i].split('/').pop()}` })),
+            expiredStatements: vex.expired.length,
+          },
+        }
+      : {}),
   };
   // Raw reports of an earlier scan (another platform set, or none now) must not sit beside this one.
   for (const file of await readdir(input.reportDir)) {
@@ -207,6 +250,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   return {
     verdict,
     ...(run ? { scanner: run.identity } : {}),
+    ...(report.vulnerabilityScan.status === 'not-scanned' ? { notScanned: { cause: report.vulnerabilityScan.cause, summary: report.vulnerabilityScan.summary } } : {}),
     findings,
     gate,
     checks,

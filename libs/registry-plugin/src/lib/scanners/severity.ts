@@ -1,4 +1,8 @@
-import { SEVERITIES, type Severity } from '../config/options';
+import type { Severity } from '../config/options';
+
+// config/options' SEVERITIES, spelt here so the scanner adapters load without the options'
+// schema validator (the scan fingerprint loads them on every scan task); parsers.spec.ts checks both agree.
+const SEVERITIES: readonly Severity[] = ['UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];
 
 /**
  * Maps a scanner's severity label onto ours. Grype's `Negligible` sits below `Low` in its own

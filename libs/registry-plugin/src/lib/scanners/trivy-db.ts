@@ -9,7 +9,7 @@ import { copyImage } from '../registry/copy';
 import { sha256Digest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import { parseImageReference } from '../registry/reference';
-import type { ScanDatabase } from './types';
+import { DatabaseUnavailable, type ScanDatabase } from './types';
 
 /**
  * Trivy's vulnerability database as an OCI artifact, the way Trivy downloads it with
@@ -21,6 +21,12 @@ export const TRIVY_DB_LAYER_MEDIA_TYPE = 'application/vnd.aquasec.trivy.db.layer
 export const TRIVY_DB_CONFIG_MEDIA_TYPE = 'application/vnd.aquasec.trivy.config.v1+json';
 export const TRIVY_DB_SCHEMA_TAG = '2';
 export const TRIVY_DB_UPSTREAM = 'ghcr.io/aquasecurity/trivy-db:2';
+/** Where Trivy (v0.74) downloads its database when told nothing else (`trivy image --help`, --db-repository). */
+export const TRIVY_DB_DEFAULT_SOURCES = ['mirror.gcr.io/aquasec/trivy-db:2', TRIVY_DB_UPSTREAM];
+/** How long a database source may take to answer at all before it counts as unreachable. */
+const SOURCE_PROBE_MS = 5_000;
+/** A download that has begun may take long on a slow link; Trivy's own --timeout bounds it. */
+const DOWNLOAD_TIMEOUT = '10m';
 /** Where `nx run registry:trivy-db` publishes, under the namespace. */
 export const TRIVY_DB_REPOSITORY = 'trivy-db';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -220,7 +226,7 @@ export interface PreparedDatabase {
   env: NodeJS.ProcessEnv;
   /** Where the database came from, for the report. */
   source?: string;
-  /** No database is cached and none is served: Trivy will try its default (online) source. */
+  /** No database was cached and none is served: this run downloaded one from Trivy's own sources. */
   fromDefaultSource: boolean;
 }
 
@@ -255,8 +261,9 @@ export async function prepareTrivyDatabase(options: {
 }): Promise<PreparedDatabase> {
   const { database, cacheDir, binaryPath } = options;
   if (database.kind === 'local') {
-    const cached = (await options.cachedDb()) !== 'none';
-    return { skipDbUpdate: cached, env: options.env, fromDefaultSource: !cached };
+    if ((await options.cachedDb()) !== 'none') return { skipDbUpdate: true, env: options.env, fromDefaultSource: false };
+    await downloadFromDefaultSource(binaryPath, cacheDir, options.env);
+    return { skipDbUpdate: true, env: options.env, fromDefaultSource: true };
   }
   const env = registryEnv(database, options.env);
   const source = `${database.reference}@${database.digest}`;
@@ -276,4 +283,53 @@ export async function prepareTrivyDatabase(options: {
   await mkdir(dirname(markerFile), { recursive: true });
   await writeFile(markerFile, `${JSON.stringify({ reference: database.reference, digest: database.digest, updatedAt: database.updatedAt })}\n`);
   return { skipDbUpdate: true, env, source, fromDefaultSource: false };
+}
+
+/** Trivy's own database sources: TRIVY_DB_REPOSITORY (comma-separated, as Trivy reads it), else its defaults. */
+export function trivyDefaultSources(env: NodeJS.ProcessEnv): string[] {
+  const configured = (env.TRIVY_DB_REPOSITORY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  return configured.length ? configured : TRIVY_DB_DEFAULT_SOURCES;
+}
+
+/** Errors that mean nothing answered: no name, no route, refused, or silence until the deadline. */
+const NO_ANSWER = /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ENETUNREACH|EHOSTUNREACH|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET)$/;
+
+/**
+ * Whether the registry of a database reference answers at all within `timeoutMs`: any HTTP answer
+ * (401 included) or a TLS answer Node does not trust counts, since Trivy may trust it (its own CA
+ * settings) and will say so itself. Only silence, refusal or an unknown name count as unreachable.
+ */
+export async function sourceAnswers(reference: string, timeoutMs: number = SOURCE_PROBE_MS): Promise<{ answers: true } | { answers: false; reason: string }> {
+  const host = reference.split('/')[0];
+  try {
+    await fetch(`https://${host}/v2/`, { method: 'GET', redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    return { answers: true };
+  } catch (error) {
+    const err = error as Error & { cause?: { code?: string; message?: string } };
+    if (err.name === 'TimeoutError' || err.name === 'AbortError') return { answers: false, reason: `${host} did not answer within ${timeoutMs / 1000} s` };
+    const code = err.cause?.code ?? '';
+    if (NO_ANSWER.test(code)) return { answers: false, reason: `${host}: ${code}` };
+    return { answers: true };
+  }
+}
+
+/**
+ * No database is served and none is cached: Trivy's own download, bounded. Without a network the
+ * download would fail anyway; here it fails at once (a source that does not answer within 5 s),
+ * instead of Trivy's dial and retry timeouts, and names the cause. A download that has started is
+ * bounded by Trivy's --timeout.
+ */
+async function downloadFromDefaultSource(binaryPath: string, cacheDir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const sources = trivyDefaultSources(env);
+  const probes = await Promise.all(sources.map((source) => sourceAnswers(source)));
+  if (!probes.some((p) => p.answers)) {
+    const reasons = probes.map((p) => (p.answers ? '' : p.reason)).join('; ');
+    throw new DatabaseUnavailable(`no vulnerability database: the registry serves none, none is cached, and Trivy's own sources cannot be reached (${reasons})`);
+  }
+  const args = ['image', '--download-db-only', '--cache-dir', cacheDir, '--quiet', '--skip-version-check', '--disable-telemetry', '--timeout', DOWNLOAD_TIMEOUT];
+  const result = await exec(binaryPath, args, { env, okExitCodes: Array.from({ length: 255 }, (_, i) => i + 1) });
+  if (result.exitCode !== 0) {
+    const last = (result.stderr || result.stdout).trim().split('\n').filter(Boolean).pop() ?? `exit code ${result.exitCode}`;
+    throw new DatabaseUnavailable(`no vulnerability database: the registry serves none, none is cached, and Trivy's download from ${sources.join(', ')} failed (${last.replace(/^.*\tFATAL\t/, '')})`);
+  }
 }

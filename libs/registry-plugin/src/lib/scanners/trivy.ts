@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { ExecFn, Finding, ScanArgsInput, ScannerAdapter, ScannerIdentity } from './types';
 import { InvalidReportError } from './types';
 import { isObject, parseJson } from './report-json';
@@ -15,7 +16,7 @@ import { normalizeSeverity } from './severity';
 export const trivyAdapter: ScannerAdapter = {
   name: 'trivy',
   binary: 'trivy',
-  scanArgs({ layoutDir, digest, outputFile, cacheDir, skipDbUpdate }: ScanArgsInput): string[] {
+  scanArgs({ layoutDir, digest, outputFile, cacheDir, skipDbUpdate, vexFiles = [] }: ScanArgsInput): string[] {
     const input = digest ? `${layoutDir}@${digest}` : layoutDir;
     return [
       'image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet',
@@ -23,6 +24,10 @@ export const trivyAdapter: ScannerAdapter = {
       '--skip-version-check', '--disable-telemetry',
       ...(cacheDir ? ['--cache-dir', cacheDir] : []),
       ...(skipDbUpdate ? ['--skip-db-update'] : []),
+      // Accepted findings: Trivy moves what they cover to ExperimentalModifiedFindings, which
+      // --show-suppressed keeps in the report, so the gate still sees and counts them.
+      ...vexFiles.flatMap((file) => ['--vex', file]),
+      ...(vexFiles.length ? ['--show-suppressed'] : []),
     ];
   },
   parseReport: parseTrivyReport,
@@ -30,9 +35,12 @@ export const trivyAdapter: ScannerAdapter = {
     const result = await exec(binaryPath, ['version', '--format', 'json', ...(cacheDir ? ['--cache-dir', cacheDir] : [])], { env });
     return parseTrivyVersion(result.stdout);
   },
+  // `trivy version` reports the database from db/metadata.json in its cache folder.
+  databaseFiles: (_env: NodeJS.ProcessEnv, cacheDir?: string) => (cacheDir ? [join(cacheDir, 'db', 'metadata.json'), join(cacheDir, 'db', 'trivy.db')] : []),
 };
 
 interface TrivyVulnerability {
+  PkgIdentifier?: unknown;
   VulnerabilityID?: unknown;
   PkgName?: unknown;
   InstalledVersion?: unknown;
@@ -59,23 +67,43 @@ export function parseTrivyReport(text: string): Finding[] {
     if (!isObject(result)) throw new InvalidReportError('trivy report: a Results entry is not an object');
     const vulns = result['Vulnerabilities'] ?? [];
     if (!Array.isArray(vulns)) throw new InvalidReportError('trivy report: "Vulnerabilities" is not a list');
-    for (const v of vulns as TrivyVulnerability[]) {
-      if (!isObject(v) || typeof v.VulnerabilityID !== 'string' || typeof v.PkgName !== 'string') {
-        throw new InvalidReportError('trivy report: a vulnerability lacks VulnerabilityID or PkgName');
-      }
-      const finding: Finding = {
-        id: v.VulnerabilityID,
-        severity: normalizeSeverity(v.Severity),
-        pkgName: v.PkgName,
-        installedVersion: typeof v.InstalledVersion === 'string' ? v.InstalledVersion : '',
-      };
-      if (typeof v.FixedVersion === 'string' && v.FixedVersion) finding.fixedVersion = v.FixedVersion;
-      if (typeof v.Title === 'string' && v.Title) finding.title = v.Title;
-      if (typeof result['Target'] === 'string') finding.target = result['Target'];
-      findings.push(finding);
+    const target = typeof result['Target'] === 'string' ? result['Target'] : undefined;
+    for (const v of vulns) findings.push(trivyFinding(v, target));
+    // With --vex and --show-suppressed: what a VEX statement took out of Vulnerabilities.
+    const modified = result['ExperimentalModifiedFindings'] ?? [];
+    if (!Array.isArray(modified)) throw new InvalidReportError('trivy report: "ExperimentalModifiedFindings" is not a list');
+    for (const m of modified) {
+      if (!isObject(m) || m['Type'] !== 'vulnerability') continue;
+      findings.push({
+        ...trivyFinding(m['Finding'], target),
+        suppressedByScanner: {
+          status: String(m['Status'] ?? ''),
+          ...(typeof m['Statement'] === 'string' && m['Statement'] ? { statement: m['Statement'] } : {}),
+          ...(typeof m['Source'] === 'string' ? { source: m['Source'] } : {}),
+        },
+      });
     }
   }
   return findings;
+}
+
+function trivyFinding(v: unknown, target: string | undefined): Finding {
+  if (!isObject(v) || typeof v['VulnerabilityID'] !== 'string' || typeof v['PkgName'] !== 'string') {
+    throw new InvalidReportError('trivy report: a vulnerability lacks VulnerabilityID or PkgName');
+  }
+  const t = v as TrivyVulnerability;
+  const finding: Finding = {
+    id: v['VulnerabilityID'],
+    severity: normalizeSeverity(t.Severity),
+    pkgName: v['PkgName'],
+    installedVersion: typeof t.InstalledVersion === 'string' ? t.InstalledVersion : '',
+  };
+  if (typeof t.FixedVersion === 'string' && t.FixedVersion) finding.fixedVersion = t.FixedVersion;
+  if (typeof t.Title === 'string' && t.Title) finding.title = t.Title;
+  if (target) finding.target = target;
+  const purl = isObject(t.PkgIdentifier) ? t.PkgIdentifier['PURL'] : undefined;
+  if (typeof purl === 'string' && purl) finding.purl = purl;
+  return finding;
 }
 
 /**

@@ -15,6 +15,10 @@ export interface Finding {
   aliases?: string[];
   /** Platforms (`os/arch[/variant]`) of the image the package was found in; one scan per platform. */
   platforms?: string[];
+  /** The package's URL (`pkg:deb/debian/gzip@1.12-1?arch=amd64&distro=debian-12`): what VEX statements name. */
+  purl?: string;
+  /** The scanner itself left this finding out on a VEX statement (Trivy --vex --show-suppressed); the gate decides anew. */
+  suppressedByScanner?: { status: string; statement?: string; source?: string };
 }
 
 /** What ran: the cache key of a scan is image digest + this. */
@@ -50,6 +54,8 @@ export interface ScanArgsInput {
   cacheDir?: string;
   /** The database is already in the cache and must not be updated by this run. */
   skipDbUpdate?: boolean;
+  /** OpenVEX documents in force (lib/scanners/vex.ts), for scanners that read them. */
+  vexFiles?: string[];
 }
 
 /**
@@ -66,6 +72,24 @@ export interface ScannerAdapter {
   parseReport(text: string): Finding[];
   /** Asks the installed tool for its version and database version. */
   identify(exec: ExecFn, binaryPath: string, env: NodeJS.ProcessEnv, cacheDir?: string): Promise<ScannerIdentity>;
+  /**
+   * Files whose change changes what `identify` answers besides the binary itself (the database
+   * it reports on), so an answer can be kept per machine (tool-identity.ts). Absent: the tool is
+   * asked every time.
+   */
+  databaseFiles?(env: NodeJS.ProcessEnv, cacheDir?: string): string[];
+}
+
+/**
+ * The scanner could not get a vulnerability database at all: none served by the registry, none
+ * cached, and its own source not reachable. An expected outcome on an offline machine: the scan
+ * says so (not-scanned, cause `no-database`) where `allowUnscanned` permits it.
+ */
+export class DatabaseUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseUnavailable';
+  }
 }
 
 /** The scanner's output is missing or not a report in its documented schema. */

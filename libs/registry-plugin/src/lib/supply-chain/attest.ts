@@ -24,8 +24,8 @@ export const PROVENANCE_TYPE = 'slsaprovenance1';
 /** As for `cosign verify` (verify.ts): these exit codes mean "does not verify". */
 const VERIFY_FAILURE_CODES = [1, 10, 11, 12, 13];
 
-export function attestArgs(signing: SigningConfig, key: string | undefined, reference: string, predicateFile: string, flags: string[]): string[] {
-  const common = ['attest', '--type', PROVENANCE_TYPE, '--predicate', predicateFile];
+export function attestArgs(signing: SigningConfig, key: string | undefined, reference: string, predicateFile: string, flags: string[], type: string = PROVENANCE_TYPE): string[] {
+  const common = ['attest', '--type', type, '--predicate', predicateFile];
   switch (signing.mode) {
     case 'key':
       return [...common, '--key', key ?? signing.key, ...(signing.tlog ? [] : ['--use-signing-config=false', '--tlog-upload=false']), '--yes', ...flags, reference];
@@ -42,8 +42,8 @@ export function attestArgs(signing: SigningConfig, key: string | undefined, refe
   }
 }
 
-export function verifyAttestationArgs(signing: SigningConfig, publicKey: string | undefined, reference: string, flags: string[]): string[] {
-  const common = ['verify-attestation', '--type', PROVENANCE_TYPE];
+export function verifyAttestationArgs(signing: SigningConfig, publicKey: string | undefined, reference: string, flags: string[], type: string = PROVENANCE_TYPE): string[] {
+  const common = ['verify-attestation', '--type', type];
   switch (signing.mode) {
     case 'keyless':
       return [...common, '--certificate-identity', signing.identity, '--certificate-oidc-issuer', signing.issuer, ...flags, reference];

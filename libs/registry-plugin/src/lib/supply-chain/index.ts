@@ -8,3 +8,4 @@ export * from './identity';
 export * from './local-key';
 export * from './provenance';
 export * from './attest';
+export * from './vex-attestation';

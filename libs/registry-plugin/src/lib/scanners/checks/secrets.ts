@@ -40,21 +40,8 @@ export const TEXT_RULES: readonly TextRule[] = [
   { id: 'slack-token', re: /\bxox[abposr]-[0-9A-Za-z-]{10,}/g, mask: prefixMask(5) },
 ];
 
-/** `*` within a path segment, `**` across segments, `?` one character; patterns are image paths. */
-export function globToRegExp(glob: string): RegExp {
-  const source = glob.replace(/^\/+/, '');
-  let out = '';
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (c === '*' && source[i + 1] === '*') {
-      out += source[i + 2] === '/' ? '(?:.*/)?' : '.*';
-      i += source[i + 2] === '/' ? 2 : 1;
-    } else if (c === '*') out += '[^/]*';
-    else if (c === '?') out += '[^/]';
-    else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`);
-}
+export { globToRegExp } from '../glob';
+import { globToRegExp } from '../glob';
 
 export function normalizeEntryPath(name: string): string {
   return posix.normalize(`/${name}`).replace(/^\/+/, '').replace(/\/+$/, '');

@@ -1,0 +1,3 @@
+/** The embedded registry a fresh clone pushes to, and the namespace its repositories live under. */
+export const DEFAULT_REGISTRY = '127.0.0.1:5000';
+export const DEFAULT_NAMESPACE = 'auren';
