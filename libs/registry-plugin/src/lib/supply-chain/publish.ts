@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { VEX_DIR } from '../scanners/vex';
 import type { AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
@@ -13,6 +15,7 @@ import { LOCAL_SIGNING_DIR } from './local-key';
 import { provenancePredicate, SLSA_PROVENANCE_V1 } from './provenance';
 import { signImage } from './sign';
 import { verifyImage } from './verify';
+import { attestVex, scanVexFiles } from './vex-attestation';
 
 /**
  * After a successful push: the SBOM the scan made is attached to the pushed digest, the digest is
@@ -44,6 +47,8 @@ export interface PublishOutcome {
   sbom: { status: 'attached'; digest: string; index: IndexUpdate } | { status: 'already-attached'; digest: string } | { status: 'missing'; reason: string };
   signature: { status: 'signed' | 'already-signed'; by: string } | { status: 'not-configured'; reason: string; off: boolean };
   provenance: { status: 'attested' | 'already-attested' | 'attested-elsewhere' } | { status: 'missing'; reason: string } | { status: 'not-configured'; reason: string; off: boolean };
+  /** The scan's OpenVEX documents (accepted findings), attested with the same identity. */
+  vex?: { attested: number; already: number };
 }
 
 function provenanceState(provenance: PublishOutcome['provenance']): SupplyChainRecord['provenance'] {
@@ -113,6 +118,8 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     (identity.warn ? input.warn : input.log)(`not signed, no provenance: ${identity.reason}`);
     // signing: false is a choice (off); anything else is a gap the table shows as such.
     const off = !identity.warn;
+    const vexFiles = await scanVexFiles(join(dirname(input.sbomFile), VEX_DIR));
+    if (vexFiles.length) input.warn(`${vexFiles.length} OpenVEX document(s) not attested: nothing signs (${identity.reason})`);
     return { sbom, signature: { status: 'not-configured', reason: identity.reason, off }, provenance: { status: 'not-configured', reason: identity.reason, off } };
   }
   if (identity.created) input.log(`made the local signing key pair in ${LOCAL_SIGNING_DIR}/ (owner-only, ignored by git); its public key is ${LOCAL_SIGNING_DIR}/cosign.pub`);
@@ -160,5 +167,17 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     provenance = { status: 'attested' };
     input.log(`provenance: SLSA v1 provenance of ${reference} attested with cosign (${identity.describe})`);
   }
-  return { sbom, signature, provenance };
+
+  // Accepted findings travel with the digest they were accepted for: the OpenVEX documents the
+  // scan applied (scan/vex/), signed by the same identity, so a consumer sees why.
+  const vexFiles = await scanVexFiles(join(dirname(input.sbomFile), VEX_DIR));
+  if (vexFiles.length === 0) return { sbom, signature, provenance };
+  if (input.provenance?.digest !== digest && signature.status === 'already-signed' && signature.by !== identity.describe) {
+    // A release fetched from the machine that built it: it carries that machine's attestations.
+    input.log(`OpenVEX: ${reference} was signed by another identity (this machine did not build it), so it attests nothing`);
+    return { sbom, signature, provenance };
+  }
+  const vex = await attestVex({ ...common, files: vexFiles });
+  input.log(`OpenVEX: ${vex.attested.length} document(s) attested to ${reference} (cosign attest --type openvex, ${identity.describe})${vex.already.length ? `, ${vex.already.length} already attested` : ''}`);
+  return { sbom, signature, provenance, vex: { attested: vex.attested.length, already: vex.already.length } };
 }
