@@ -6,7 +6,7 @@ import { tryParseManifest } from '../registry/image-graph';
 import type { Descriptor } from '../registry/media-types';
 import { executePush, planImagePush, type PushPlan } from '../registry/push';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
-import { fallbackTag, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
+import { COSIGN_SIGN_PREDICATE, fallbackTag, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
 import { executeLegacyTag, planLegacyTags, type LegacyTagStep } from './legacy-tags';
 
@@ -82,7 +82,6 @@ export interface PlanAttachedOptions {
 }
 
 const SBOM_TYPES = [CYCLONEDX_MEDIA_TYPE, 'application/spdx+json', 'application/vnd.syft+json'];
-const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
 /** What an artifact is, from its manifest (cosign v3 tells signatures and attestations apart by an annotation). */
 export function attachedKind(artifactType: string | undefined, annotations: Record<string, string> | undefined): AttachedKind {
