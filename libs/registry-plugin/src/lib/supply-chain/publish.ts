@@ -6,7 +6,7 @@ import type { AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
-import { attachArtifact, bundlePredicateTypes, listReferrers, type IndexUpdate } from './referrers';
+import { attachArtifact, bundlePredicateTypes, COSIGN_SIGN_PREDICATE, listReferrers, type IndexUpdate } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
 import type { BuildProvenance, SupplyChainRecord } from '../reports/records';
 import { attestProvenance, verifyProvenance } from './attest';
@@ -135,11 +135,21 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   };
 
   let signature: PublishOutcome['signature'];
+  const built = input.provenance?.digest === digest ? input.provenance : undefined;
   const canVerify = identity.signing.mode === 'keyless' || identity.signing.publicKey !== undefined;
   const verified = canVerify ? await verifyImage(common) : undefined;
+  // Bundle types are read only for images this machine did not build (a fetched release).
+  const attachedTypes = built || verified?.status === 'verified' ? [] : await bundlePredicateTypes(client, repository, digest);
   if (verified?.status === 'verified') {
     signature = { status: 'already-signed', by: identity.describe };
     input.log(`signature: ${reference} already verifies with ${identity.describe}; not signed again`);
+  } else if (attachedTypes.includes(COSIGN_SIGN_PREDICATE)) {
+    // A released image fetched on another machine carries the signature of the machine that
+    // built it. Signing it again with this machine's identity would upload new blobs for an
+    // unchanged release, so any machine converges on the same registry; whether that signature
+    // is trusted is the deploy gate's question, answered with the public key it is given.
+    signature = { status: 'already-signed', by: 'another identity (this machine did not build it)' };
+    input.log(`signature: ${reference} is already signed by another identity (this machine did not build it, so it signs nothing)`);
   } else {
     await signImage(common);
     signature = { status: 'signed', by: identity.describe };
@@ -151,19 +161,21 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   if (attested?.status === 'verified') {
     provenance = { status: 'already-attested' };
     input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
-  } else if ((!input.provenance || input.provenance.digest !== digest) && (await bundlePredicateTypes(client, repository, digest)).includes(SLSA_PROVENANCE_V1)) {
-    // A released image fetched on another machine: its provenance is there, signed by the
-    // identity of the machine that built it, which this one does not hold.
-    provenance = { status: 'attested-elsewhere' };
-    input.log(`provenance: ${reference} has SLSA v1 provenance from another signing identity (this machine did not build it, so it attests nothing)`);
-  } else if (!input.provenance || input.provenance.digest !== digest) {
-    const reason = input.provenance
-      ? `the build's provenance record is for ${input.provenance.digest}, not ${digest}`
-      : 'this image was not built here (fetched from the registry, or built before provenance was recorded), so there are no build inputs to attest';
-    provenance = { status: 'missing', reason };
-    input.warn(`no provenance attached: ${reason}. \`nx run <app>:docker-build --rebuild\` and docker-push attest it`);
+  } else if (!built) {
+    if ((attachedTypes.length ? attachedTypes : await bundlePredicateTypes(client, repository, digest)).includes(SLSA_PROVENANCE_V1)) {
+      // A released image fetched on another machine: its provenance is there, signed by the
+      // identity of the machine that built it, which this one does not hold.
+      provenance = { status: 'attested-elsewhere' };
+      input.log(`provenance: ${reference} has SLSA v1 provenance from another signing identity (this machine did not build it, so it attests nothing)`);
+    } else {
+      const reason = input.provenance
+        ? `the build's provenance record is for ${input.provenance.digest}, not ${digest}`
+        : 'this image was not built here (fetched from the registry, or built before provenance was recorded), so there are no build inputs to attest';
+      provenance = { status: 'missing', reason };
+      input.warn(`no provenance attached: ${reason}. \`nx run <app>:docker-build --rebuild\` and docker-push attest it`);
+    }
   } else {
-    await attestProvenance({ ...common, predicate: provenancePredicate(input.provenance) });
+    await attestProvenance({ ...common, predicate: provenancePredicate(built) });
     provenance = { status: 'attested' };
     input.log(`provenance: SLSA v1 provenance of ${reference} attested with cosign (${identity.describe})`);
   }
