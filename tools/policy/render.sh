@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Prints one of this folder's ClusterImagePolicy files with its placeholders filled, ready for
 # `kubectl apply -f -` (README.md here):
-#   render.sh key     --images <glob> --public-key <cosign.pub>
-#   render.sh keyless --images <glob> --repository <owner/repo>
-# --images is policy-controller's glob for the references the policy covers, e.g.
-# 'registry.example.com/auren/**'. Values that would change the YAML's structure are refused,
+#   render.sh key         --images <glob> --public-key <cosign.pub>
+#   render.sh keyless     --images <glob> --repository <owner/repo>
+#   render.sh kyverno-key --images <pattern> --public-key <cosign.pub>
+# --images is the pattern of the references the policy covers: policy-controller's glob, e.g.
+# 'registry.example.com/auren/**', or Kyverno's wildcard, e.g. 'registry.example.com/auren/*'. Values that would change the YAML's structure are refused,
 # not escaped: a glob or repository name never needs a quote, a backslash or a line break.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
 fail() { echo "render: $1" >&2; exit 2; }
-usage="usage: render.sh key --images <glob> --public-key <cosign.pub> | render.sh keyless --images <glob> --repository <owner/repo>"
+usage="usage: render.sh key|kyverno-key --images <pattern> --public-key <cosign.pub> | render.sh keyless --images <glob> --repository <owner/repo>"
 
 kind="${1:-}"; [ $# -eq 0 ] || shift
 images="" public_key="" repository=""
@@ -29,13 +30,14 @@ done
 [[ "$images" =~ ^[][A-Za-z0-9._:/@*?{},-]+$ ]] || fail "--images '$images' has characters a registry reference glob does not use"
 
 case "$kind" in
-  key)
+  key|kyverno-key)
     [ -n "$public_key" ] || fail "--public-key is missing. $usage"
     [ -r "$public_key" ] || fail "--public-key $public_key cannot be read"
     # Only the public half belongs in a policy: a private key pasted by mistake is refused.
     grep -q -- '-----BEGIN PUBLIC KEY-----' "$public_key" || fail "$public_key is not a PEM public key (cosign.pub)"
     ! grep -q 'PRIVATE KEY' "$public_key" || fail "$public_key holds a private key; give the public half (cosign.pub)"
     template="$here/cluster-image-policy-key.yaml"
+    [ "$kind" = key ] || template="$here/kyverno-verify-images-key.yaml"
     ;;
   keyless)
     [ -n "$repository" ] || fail "--repository is missing. $usage"

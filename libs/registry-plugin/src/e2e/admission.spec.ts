@@ -1,4 +1,4 @@
-// @auren-test-tools policy-tester cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
+// @auren-test-tools policy-tester kyverno cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
  * Issue 21, point 6: admission proven, not assumed. "cosign verify passes" is not proof that a
  * cluster admits an image, so the ClusterImagePolicy files of tools/policy (rendered by
@@ -8,6 +8,9 @@
  * reference without a cluster. The images are in a real distribution registry on a loopback port:
  * the engine's registry library speaks plain HTTP to 127.0.0.1 by itself, so nothing is switched
  * off for it. The registry has no referrers API, so cosign's tag fallback is what is read.
+ *
+ * Kyverno's verifyImages policy (tools/policy/kyverno-verify-images-key.yaml) is evaluated the
+ * same way by Kyverno's own CLI (`kyverno apply --registry`, also built from the Go module proxy).
  *
  * The key policy is evaluated offline (no transparency log, as Auren's key signing uploads none).
  * The keyless one names the public Fulcio and Rekor, which cannot be reached here: it is validated
@@ -54,7 +57,7 @@ let otherKey: string;
 let keyPolicy: string;
 
 beforeAll(async () => {
-  for (const tool of ['policy-tester', 'cosign']) {
+  for (const tool of ['policy-tester', 'kyverno', 'cosign']) {
     if (!(await which(tool))) throw new Error(`${tool} is not on PATH (tools/.bin): run \`bash tools/scripts/setup.sh --test-tools\`; this test needs the real one`);
   }
   work = await mkdtemp(join(tmpdir(), 'auren-admission-'));
@@ -318,6 +321,52 @@ describe('the keyless ClusterImagePolicy (CI, GitHub Actions OIDC)', () => {
     expect(matches('https://github.com/acme/aurenXweb/.github/workflows/release.yml@refs/heads/main')).toBe(false);
     expect(matches('https://github.com/acme/auren.web.evil/.github/workflows/release.yml@refs/heads/main')).toBe(false);
   });
+});
+
+/**
+ * Kyverno's verdict on a Pod running `reference`: exit 0 with no failure admits; exit 1 with
+ * failures refuses, for the reasons Kyverno prints. Anything else is an error of the test.
+ */
+async function kyvernoVerdict(policy: string, reference: string): Promise<Verdict> {
+  const name = reference.split('/').pop()?.split('@')[0] ?? 'app';
+  const pod = join(work, `pod-${name}.yaml`);
+  await writeFile(pod, ['apiVersion: v1', 'kind: Pod', `metadata: {name: ${name}, namespace: default}`, 'spec:', '  containers:', `    - {name: app, image: '${reference}'}`, ''].join('\n'));
+  const result = await exec('kyverno', ['apply', policy, '--resource', pod, '--registry', '--remove-color'], { env, okExitCodes: [1], timeoutMs: 120_000 });
+  const counts = /pass: (\d+), fail: (\d+), warn: \d+, error: (\d+)/.exec(result.stdout);
+  if (!counts || counts[3] !== '0') throw new Error(`kyverno did not evaluate ${reference}: ${result.stdout}${result.stderr}`);
+  if (result.exitCode === 0 && counts[2] === '0' && Number(counts[1]) > 0) return { admitted: true };
+  const errors = result.stdout.split('\n').filter((line) => /^\d+ - /.test(line));
+  if (result.exitCode !== 1 || errors.length === 0) throw new Error(`kyverno gave no verdict for ${reference}: ${result.stdout}${result.stderr}`);
+  return { admitted: false, errors };
+}
+
+describe('the Kyverno verifyImages policy, evaluated by the Kyverno CLI v1.19.1', () => {
+  let kyvernoPolicy: string;
+  beforeAll(async () => {
+    kyvernoPolicy = await render(['kyverno-key', '--images', `${registry.host}/auren/*`, '--public-key', ours.signing.publicKey ?? ''], 'kyverno-policy.yaml');
+  });
+
+  it('admits a digest signed by the plugin (signImage: the bundle in the referrers fallback index)', async () => {
+    // A repository two levels under the pattern's folder: Kyverno's `*` matches across slashes.
+    const reference = await pushImage('auren/team/kyverno-signed');
+    const signed = await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env });
+    expect(signed).toMatchObject({ status: 'signed' });
+    await expect(kyvernoVerdict(kyvernoPolicy, reference)).resolves.toEqual({ admitted: true });
+  }, 180_000);
+
+  it('refuses an unsigned digest', async () => {
+    const reference = await pushImage('auren/kyverno-unsigned');
+    expect(await kyvernoVerdict(kyvernoPolicy, reference)).toMatchObject({ admitted: false, errors: expect.arrayContaining([expect.stringContaining('no matching signatures found')]) });
+  }, 180_000);
+
+  it('refuses a digest signed with another key', async () => {
+    const reference = await pushImage('auren/kyverno-other-key');
+    await cosignSign(reference, otherKey, 'other', []);
+    expect(await kyvernoVerdict(kyvernoPolicy, reference)).toMatchObject({ admitted: false, errors: expect.arrayContaining([expect.stringContaining('no matching signatures found')]) });
+    // Found and valid, for the key that made it: refused for its key, not for want of a signature.
+    const otherPolicy = await render(['kyverno-key', '--images', `${registry.host}/auren/*`, '--public-key', join(work, 'other.pub')], 'kyverno-other.yaml');
+    await expect(kyvernoVerdict(otherPolicy, reference)).resolves.toEqual({ admitted: true });
+  }, 180_000);
 });
 
 /** The parts of an OpenAPI v3 schema of a CRD that say which fields exist. */
