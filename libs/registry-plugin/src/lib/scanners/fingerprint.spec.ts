@@ -47,7 +47,7 @@ describe('scannerFingerprint', () => {
     const trivy = join(bin, 'trivy');
     await writeFile(trivy, `#!/bin/sh\necho "$1" >> ${JSON.stringify(calls)}\nexec ${JSON.stringify(join(STANDINS, 'trivy'))} "$@"\n`);
     await chmod(trivy, 0o755);
-    const env = { ...(await withStandins()), PATH: `${bin}${delimiter}${NODE_DIR}` };
+    const env: NodeJS.ProcessEnv = { ...(await withStandins()), PATH: `${bin}${delimiter}${NODE_DIR}` };
     const asked = async () => (await readFile(calls, 'utf8').catch(() => '')).split('\n').filter((l) => l === 'version').length;
 
     const first = await scannerFingerprint({ scanner: 'trivy' }, env);

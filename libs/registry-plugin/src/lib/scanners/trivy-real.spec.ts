@@ -18,6 +18,8 @@ import { scannerFingerprint } from './fingerprint';
 import { scanImage } from './scan-image';
 import { writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
 import { buildFixtureDb, publishTrivyDb } from './trivy-db';
+import { parseVexDocument, type VexDocument } from './vex';
+import { createServer, type Server, type Socket } from 'node:net';
 
 const WORKSPACE = resolve(__dirname, '../../../../..');
 const ADVISORIES = join(WORKSPACE, 'tools/trivy-db/advisories.json');
@@ -58,11 +60,30 @@ async function debianImage(packages: string[], arch = 'amd64'): Promise<FixtureI
   };
 }
 
-function configWith(scan: { ignore?: IgnoreRule[]; ignoreUnfixed?: boolean } = {}): AurenConfig {
-  return normalizeOptions({ registry: registry.host, namespace: 'auren', scan: { scanner: 'trivy', severity: ['HIGH', 'CRITICAL'], ...scan } }, {});
+function configWith(scan: { ignore?: IgnoreRule[]; ignoreUnfixed?: boolean } = {}, namespace = 'auren'): AurenConfig {
+  return normalizeOptions({ registry: registry.host, namespace, scan: { scanner: 'trivy', severity: ['HIGH', 'CRITICAL'], ...scan } }, {});
 }
 
-async function scan(images: FixtureImage[], config: AurenConfig) {
+/** An OpenVEX document as a team keeps it in the repository: the fixture CRITICAL, not_affected. */
+function criticalNotAffected(timestamp: string): VexDocument {
+  const document = {
+    '@context': 'https://openvex.dev/ns/v0.2.0',
+    '@id': 'https://auren.test/vex/auren-api-2026-001',
+    author: 'AUREN platform team',
+    timestamp,
+    version: 1,
+    statements: [{
+      vulnerability: { name: CRITICAL },
+      products: [{ '@id': 'pkg:deb/debian/python3-fastapi' }],
+      status: 'not_affected',
+      justification: 'vulnerable_code_not_in_execute_path',
+      impact_statement: 'fixture: the affected endpoint is not mounted by auren-api',
+    }],
+  };
+  return parseVexDocument(JSON.stringify(document), 'vex/auren-api.openvex.json', NOW);
+}
+
+async function scan(images: FixtureImage[], config: AurenConfig, extra: { vex?: VexDocument[]; env?: NodeJS.ProcessEnv } = {}) {
   const fixture = await writeOciLayout(images);
   fixtures.push(fixture);
   const record: ImageRecord = {
@@ -75,8 +96,10 @@ async function scan(images: FixtureImage[], config: AurenConfig) {
     labels: {},
     builder: { name: 'buildah', version: '1.28.2' },
   } as ImageRecord;
-  const database = await resolveScanDatabase(config, 'trivy', env);
+  const runEnv = extra.env ?? env;
+  const database = await resolveScanDatabase(config, 'trivy', runEnv);
   const outcome = await scanImage({
+    ...(extra.vex ? { vex: extra.vex } : {}),
     layoutDir: fixture.layoutDir,
     imageRecord: record,
     imageName: `${registry.host}/auren/auren-api`,
@@ -85,7 +108,7 @@ async function scan(images: FixtureImage[], config: AurenConfig) {
     registry: registry.host,
     reportDir: join(fixture.root, 'scan'),
     now: NOW,
-    env,
+    env: runEnv,
     database,
   });
   const report = JSON.parse(await readFile(outcome.reportFiles.json, 'utf8'));
@@ -179,4 +202,55 @@ describe('the real trivy with the fixture database from the registry', () => {
     const { report } = await scan([await debianImage(['gzip'])], config);
     expect(report.vulnerabilityScan.scanner.db).toBe('2@2026-12-01T06:00:00Z');
   }, 300_000);
+});
+
+describe('accepted findings as OpenVEX, with the real trivy', () => {
+  it('a not_affected statement for the fixture CRITICAL lets auren-api through, and Trivy agrees', async () => {
+    const image = await debianImage(['python3-fastapi', 'gzip']);
+    const { outcome, report, fixture } = await scan([image], configWith(), { vex: [criticalNotAffected('2026-11-20T00:00:00Z')] });
+    expect(outcome.verdict).not.toBe('blocked');
+    expect(outcome.gate.ignored).toEqual([expect.objectContaining({ reason: 'vex', finding: expect.objectContaining({ id: CRITICAL }) })]);
+    // Trivy read the same statement (--vex) and suppressed the same finding.
+    const critical = outcome.findings.find((f) => f.id === CRITICAL);
+    expect(critical?.suppressedByScanner).toEqual(expect.objectContaining({ status: 'not_affected' }));
+    // The copy that was applied is what docker-push attests.
+    expect(report.vex.documents).toEqual([expect.objectContaining({ file: 'vex/auren-api.openvex.json', statements: 1, copy: 'vex/01-vex_auren-api.openvex.json' })]);
+    expect(JSON.parse(await readFile(join(fixture.root, 'scan', report.vex.documents[0].copy), 'utf8')).statements).toHaveLength(1);
+    expect(await readFile(outcome.reportFiles.table, 'utf8')).toMatch(new RegExp(`${CRITICAL}.*accepted \\(VEX not_affected: vulnerable_code_not_in_execute_path, until 2027-05-19\\)`));
+  }, 300_000);
+
+  it('an expired statement (over 180 days old) does not: Trivy is not given it, and the gate blocks', async () => {
+    const image = await debianImage(['python3-fastapi', 'gzip']);
+    const { outcome, report, fixture } = await scan([image], configWith(), { vex: [criticalNotAffected('2026-01-15T00:00:00Z')] });
+    expect(outcome.verdict).toBe('blocked');
+    expect(outcome.gate.blocking.map((f) => f.id)).toEqual([CRITICAL]);
+    expect(outcome.findings.find((f) => f.id === CRITICAL)?.suppressedByScanner).toBeUndefined();
+    expect(outcome.gate.expiredStatements).toEqual([expect.objectContaining({ vulnerability: CRITICAL, expires: '2026-07-14', matched: 1 })]);
+    expect(report.vex.documents).toEqual([]);
+    await expect(readFile(join(fixture.root, 'scan', 'vex', '01-vex_auren-api.openvex.json'))).rejects.toThrow();
+  }, 300_000);
+});
+
+describe('no vulnerability database anywhere', () => {
+  let silent: Server;
+  const sockets: Socket[] = [];
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => (silent ? silent.close(resolve) : resolve(undefined)));
+  });
+
+  it('says so and what to do, without waiting on a source that never answers (not a bare not-scanned)', async () => {
+    // Trivy's own source accepts connections and never answers: a stalled network.
+    silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const offline = { ...env, TRIVY_CACHE_DIR: join(work, 'empty-trivy-cache'), TRIVY_DB_REPOSITORY: `127.0.0.1:${port}/aquasec/trivy-db:2` };
+    // A namespace where the registry serves no database.
+    const { outcome, report } = await scan([await debianImage(['gzip'])], configWith({}, 'nodb'), { env: offline });
+    expect(outcome.verdict).toBe('not-scanned');
+    const cause = 'no vulnerability database: serve one with `nx run registry:trivy-db --from=ghcr.io/aquasecurity/trivy-db:2`';
+    expect(outcome.notScanned).toEqual({ cause: 'no-database', summary: cause });
+    expect(report.vulnerabilityScan).toEqual(expect.objectContaining({ cause: 'no-database', summary: cause, reason: expect.stringContaining(`127.0.0.1:${port} did not answer within 5 s`) }));
+    expect(await readFile(outcome.reportFiles.table, 'utf8')).toContain(`Vulnerabilities: NOT SCANNED (${cause})`);
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 // @auren-test-tools trivy oras cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useTestRegistry } from '../../testing/registry-server';
@@ -234,6 +234,45 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     expect(outcome).toMatchObject({ sbom: { status: 'already-attached' }, signature: { status: 'already-signed' }, provenance: { status: 'already-attested' } });
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
   });
+
+  it('attests the scan\'s OpenVEX documents to the digest with the same key; cosign verify-attestation --type openvex verifies them; once per document', async () => {
+    const app = 'auren-api';
+    const { digest, layout } = pushed[app];
+    const scanDir = await mkdtemp(join(work, 'vex-'));
+    await generateSbom({ layoutDir: layout.dir, digest, outputFile: join(scanDir, SBOM_FILE), env });
+    // What the scan writes under scan/vex/: the document with its statements in force (lib/scanners/vex.ts).
+    const document = {
+      '@context': 'https://openvex.dev/ns/v0.2.0',
+      '@id': 'https://auren.test/vex/auren-api-2026-001',
+      author: 'AUREN platform team',
+      timestamp: '2026-11-20T00:00:00Z',
+      version: 1,
+      statements: [{ vulnerability: { name: 'CVE-2026-90001' }, products: [{ '@id': 'pkg:deb/debian/python3-fastapi' }], status: 'not_affected', justification: 'vulnerable_code_not_in_execute_path' }],
+    };
+    await mkdir(join(scanDir, 'vex'));
+    await writeFile(join(scanDir, 'vex', '01-vex_auren-api.openvex.json'), JSON.stringify(document, null, 2));
+    const publish = () =>
+      publishSupplyChain({
+        client, config, workspaceRoot: work, repository: `auren/${app}`, digest, sbomFile: join(scanDir, SBOM_FILE),
+        provenance: undefined, credentials: undefined, env, log: () => undefined, warn: () => undefined,
+      });
+    expect((await publish()).vex).toEqual({ attested: 1, already: 0 });
+
+    const result = await cosign(['verify-attestation', '--type', 'openvex', '--key', join(work, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', ref(app, digest)]);
+    expect(result.exitCode).toBe(0);
+    const statement = JSON.parse(Buffer.from((JSON.parse(result.stdout.trim().split('\n')[0]) as { payload: string }).payload, 'base64').toString('utf8'));
+    expect(statement.predicateType).toBe('https://openvex.dev/ns');
+    expect(statement.subject).toEqual([{ name: `${registry.host}/auren/${app}`, digest: { sha256: digest.slice(7) } }]);
+    expect(statement.predicate).toEqual(document);
+    // Another key does not verify it.
+    const other = await mkdtemp(join(work, 'other-key-'));
+    await exec('cosign', ['generate-key-pair'], { cwd: other, env });
+    expect((await cosign(['verify-attestation', '--type', 'openvex', '--key', join(other, 'cosign.pub'), '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', ref(app, digest)])).exitCode).not.toBe(0);
+
+    const before = await listReferrers(client, `auren/${app}`, digest);
+    expect((await publish()).vex).toEqual({ attested: 0, already: 1 });
+    expect(await listReferrers(client, `auren/${app}`, digest)).toEqual(before);
+  }, 300_000);
 
   it('the monitor counts unsigned images and images without SBOM, and does not take referrer indexes for images', async () => {
     const unsignedLayout = await writeDebianLayout(['base-files']);
