@@ -5,6 +5,7 @@ import { posix } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
+import { blobCompression, type BlobCompression } from '../registry/layout';
 import { dataPadding, encodeHeader, END_OF_ARCHIVE, readTarEntries, UnsupportedTarError, type TarEntry } from './tar-format';
 
 /**
@@ -267,20 +268,7 @@ function rootHardlinks(sorted: TarEntry[]): TarEntry[] {
   return out;
 }
 
-export type Compression = 'gzip' | 'zstd' | 'none';
-
-export async function sniffBlob(file: string): Promise<Compression> {
-  const handle = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(4);
-    await handle.read(head, 0, 4, 0);
-    if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-    if (head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await handle.close();
-  }
-}
+export type Compression = BlobCompression;
 
 function hashingStream(hash: ReturnType<typeof createHash>, counter?: { bytes: number }): Transform {
   return new Transform({
@@ -294,7 +282,7 @@ function hashingStream(hash: ReturnType<typeof createHash>, counter?: { bytes: n
 
 /** The layer blob `file` (gzip or plain tar) as a plain tar at `tarFile`; returns its diffID. */
 export async function unpackBlob(file: string, tarFile: string): Promise<string> {
-  const compression = await sniffBlob(file);
+  const compression = await blobCompression(file);
   // Node 20 has no zstd decoder: such a layer is left as it is.
   if (compression === 'zstd') throw new UnsupportedTarError('zstd layers are not supported');
   const hash = createHash('sha256');

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { isDigest, parseDigest } from './digest';
@@ -259,4 +259,19 @@ export async function readOciLayout(dir: string, options: ReadLayoutOptions = {}
     blobs: [...blobs.values()],
     annotations: entry.annotations ?? {},
   };
+}
+
+export type BlobCompression = 'gzip' | 'zstd' | 'none';
+
+/** How a layer blob is compressed, from its magic bytes (a media type can lie or be generic). */
+export async function blobCompression(file: string): Promise<BlobCompression> {
+  const handle = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    await handle.close();
+  }
 }

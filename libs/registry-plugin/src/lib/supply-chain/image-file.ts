@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import type { LayoutManifest, OciLayout } from '../registry/layout';
+import { blobCompression, type LayoutManifest, type OciLayout } from '../registry/layout';
+import { tarBounds } from '../scanners/checks/tar-bounds';
 
 /**
  * One small file as a built image carries it, read from the OCI layout's layers, top layer
@@ -36,20 +36,8 @@ function normalize(path: string): string {
   return posix.normalize(path.replace(/^(\.\/|\/)+/, ''));
 }
 
-async function compressionOf(file: string): Promise<'gzip' | 'zstd' | 'none'> {
-  const handle = await open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await handle.close();
-  }
-}
-
 async function findInLayer(file: string, wanted: string): Promise<Found> {
-  const compression = await compressionOf(file);
+  const compression = await blobCompression(file);
   // Node 20 has no zstd decoder; such a layer is taken as not holding the file.
   if (compression === 'zstd') return { status: 'absent' };
   const dir = posix.dirname(wanted);
@@ -69,7 +57,7 @@ async function findInLayer(file: string, wanted: string): Promise<Found> {
     stream.on('end', () => next());
     stream.resume();
   });
-  await pipeline(createReadStream(file), compression === 'gzip' ? createGunzip() : new PassThrough(), extract);
+  await pipeline(createReadStream(file), compression === 'gzip' ? createGunzip() : new PassThrough(), tarBounds(), extract);
   return found;
 }
 

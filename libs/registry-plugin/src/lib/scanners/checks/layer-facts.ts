@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { AurenError } from '../../errors/errors';
 import type { LayerCache } from '../../layer-cache/layer-cache';
+import { blobCompression, type BlobCompression } from '../../registry/layout';
 import { blobPath, type Descriptor } from '../oci-layout';
 import { findSecretsInText, normalizeEntryPath, TEXT_RULES } from './secrets';
 import { tarBounds } from './tar-bounds';
@@ -21,7 +21,7 @@ const BINARY_SNIFF_BYTES = 8192;
 export const MAX_FINDINGS = 200;
 const DPKG_STATUS = 'var/lib/dpkg/status';
 
-export type LayerCompression = 'gzip' | 'zstd' | 'none';
+export type LayerCompression = BlobCompression;
 
 /**
  * Everything the built-in checks need from one layer, computed from its bytes alone (so it is
@@ -77,18 +77,6 @@ export function layerFactsVersion(): string {
   return version;
 }
 
-async function sniffCompression(file: string): Promise<LayerCompression> {
-  const handle = await open(file, 'r');
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buffer.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Passes bytes through, hashing and counting them. */
 function hashing(algorithm: string): Transform & { result(): { digest: string; size: number } } {
   const hash = createHash(algorithm);
@@ -137,7 +125,7 @@ export function parseDpkgStatus(text: string): NonNullable<LayerFacts['packages'
 /** Reads one layer once: streams its tar entries (one small file in memory at a time). */
 export async function readLayerFacts(layoutDir: string, layer: Descriptor): Promise<LayerFacts> {
   const file = blobPath(layoutDir, layer.digest);
-  const compression = await sniffCompression(file).catch(() => {
+  const compression = await blobCompression(file).catch(() => {
     throw new AurenError('input', `layer ${layer.digest} is missing from ${layoutDir}`, 'Rebuild the image with the docker-build target.');
   });
   const algorithm = layer.digest.split(':')[0];
