@@ -249,7 +249,10 @@ async function finishLayout(args: {
       const cached = args.inputs.get(layer.digest);
       return cached ? { file: cached, cached: true } : undefined;
     });
-    const result = await canonicalizeImage({ cache: args.cache, inputs, diffIds, epoch: configEpoch(config.created), scratchDir: args.scratchDir });
+    // A folder of its own per image: the layers of an earlier platform are hard-linked into the
+    // layout from their scratch files, which the next platform's layers must not overwrite.
+    const scratchDir = await mkdtemp(join(args.scratchDir, 'image-'));
+    const result = await canonicalizeImage({ cache: args.cache, inputs, diffIds, epoch: configEpoch(config.created), scratchDir });
     if (result.kind === 'input-missing') throw new IncompleteExport(result.diffId);
     if (result.kind === 'unsupported') {
       trace(`layers left as built, not canonical: ${result.reason}`, performance.now());
