@@ -1,3 +1,4 @@
+// @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
