@@ -1,6 +1,6 @@
 // @auren-test-tools trivy (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
- * Any machine, same result (DESIGN decision 9): the state of a release is git tags plus the
+ * Any machine, same result: the state of a release is git tags plus the
  * registry. Each "machine" here is a clone with its own Nx cache folder and its own buildah
  * storage, so nothing one machine built can leak into another through a shared cache; they share
  * only the registry, the git history (a clone carries the release tags) and, for machine D, an

@@ -41,11 +41,13 @@ export function inferTargets(projectRoot: string, workspaceRoot: string, vex: re
       executor: `${PLUGIN}:image`,
       cache: true,
       dependsOn: ['^docker-push'],
-      // What decides the bytes, and nothing else (DESIGN decision 10): the sources, the base
-      // image's digest (its image.json, restored or built before this task), the project's own
-      // last commit (labels and timestamps describe it), the builder and its version, the
-      // platforms. Not AUREN_REGISTRY: base images are pinned by digest and no label names the
-      // registry, so spelling it differently must not rebuild anything.
+      // What decides the bytes, and nothing else, so any machine rebuilds the same image: the
+      // sources, the base image's digest (its image.json, restored or built before this task),
+      // the project's own last commit (labels and timestamps describe it), the builder and its
+      // version, the platforms. Not AUREN_REGISTRY: base images are pinned by digest and no label
+      // names the registry, so spelling it differently must not rebuild anything. The builder
+      // identity is not in the image but is in provenance.json, an output: a pull request's
+      // build must not hand its builder id to the release through a shared cache.
       inputs: [
         'production',
         '^production',
@@ -54,6 +56,8 @@ export function inferTargets(projectRoot: string, workspaceRoot: string, vex: re
         { runtime: '(buildah --version; podman --version; docker buildx version) 2>/dev/null || true' },
         { env: 'AUREN_BUILDER' },
         { env: 'AUREN_PLATFORMS' },
+        { env: 'AUREN_PROVENANCE_BUILDER_ID' },
+        { env: 'GITHUB_WORKFLOW_REF' },
       ],
       // provenance.json: what the build was made from and when, for the provenance push attests.
       outputs: [`${out}/oci`, `${out}/${IMAGE_RECORD}`, `${out}/${PROVENANCE_RECORD}`],

@@ -73,7 +73,7 @@ export async function build(options: BuildOptions, context: ExecutorContext): Pr
   checkDockerfile({ workspaceRoot: context.root, dockerfile, project });
 
   // A version with no new commits is already in the registry: fetch it instead of rebuilding,
-  // so every machine converges on the released digest (DESIGN decision 9).
+  // so every machine converges on the released digest.
   if (released && !options.rebuild) {
     const repository = repositoryPath(config, pushRepository(context, project.name));
     const outcome = await connectRegistry(config, env)

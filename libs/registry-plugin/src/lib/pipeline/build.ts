@@ -61,7 +61,7 @@ const CREATED = 'org.opencontainers.image.created';
 /**
  * OCI labels of a build. None of them depends on the machine, the branch, HEAD or how the registry
  * is spelled, so two clean machines building the same commit write the same config bytes
- * (DESIGN decision 10). The base image is named as the Dockerfile names it, plus the digest
+ * (reproducible builds). The base image is named as the Dockerfile names it, plus the digest
  * it was pinned to.
  */
 export function ociLabels(

@@ -12,7 +12,7 @@ import { parseDigest } from '../registry/digest';
 import { layoutBlobPath, readOciLayout, type OciLayout } from '../registry/layout';
 
 /**
- * A released image is fetched, never rebuilt (DESIGN decision 9): when an app's version has no
+ * A released image is fetched, never rebuilt: when an app's version has no
  * new commits and the registry holds `v<version>` carrying that version label, its artifact is
  * the registry's image, written as the same OCI layout a build writes. Scan and push then read
  * the released digest byte for byte, on any machine, with any Nx cache or none.

@@ -1,8 +1,8 @@
 import type { fetch as undiciFetch } from 'undici';
 
 /**
- * Provider-specific registry APIs that sit beside our OCI distribution client (DESIGN.md,
- * decision 3). The distribution API cannot delete a single tag, start a hosted registry's
+ * Provider-specific registry APIs that sit beside our OCI distribution client, which stays
+ * the one registry client. The distribution API cannot delete a single tag, start a hosted registry's
  * garbage collection or report storage, so each hosted registry gets a small adapter.
  * Capabilities are optional interfaces: callers test for them with the `can*` guards below
  * instead of switching on the provider kind.
