@@ -27,7 +27,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import {
   ROOT, SEED_APPS, VERBOSE, affectedPush, benchFolder, buildahArgs, checkMission, cloneOn, currentBase, enableMission,
-  flags, fmt, median, nxOk, seedLoop, showVerbose, startTestRegistry, timed,
+  flags, fmt, median, nxOk, run, seedLoop, showVerbose, startTestRegistry, timed,
 } from './lib/kit.mjs';
 
 const require = createRequire(import.meta.url);
@@ -38,9 +38,11 @@ const SHARED = opts['shared-storage-no-db'];
 
 const folder = benchFolder('one-app');
 const registry = await startTestRegistry();
+/** The seed images this run tagged: in the machine's shared storage they are removed at the end. */
+const seedVersions = [];
+let refMachine;
 try {
   let oursMachine;
-  let refMachine;
   if (SHARED) {
     const shared = await storageEnv({ ...process.env });
     const storage = { STORAGE_DRIVER: shared.STORAGE_DRIVER, AUREN_BUILDAH_ROOT: shared.AUREN_BUILDAH_ROOT ?? '' };
@@ -69,10 +71,14 @@ try {
 
   let change = 0;
   const changeApi = () => ws.commit(`fix(auren-api): bench change ${++change}`, { 'apps/auren-api/auren/__init__.py': `# bench change ${change}\n` });
-  const reference = async (version) => seedLoop({ ws, machine: refMachine, registryHost: registry.host, apps: SEED_APPS, version, base: await currentBase(registry.host) });
+  const reference = (version, base) => {
+    seedVersions.push(version);
+    return seedLoop({ ws, machine: refMachine, registryHost: registry.host, apps: SEED_APPS, version, base });
+  };
 
   // Warm-up, untimed: the reference's storage gets its base image and layers, ours its first rebuild.
-  t = await timed(() => reference('0.1.0'));
+  const warmBase = await currentBase(registry.host);
+  t = await timed(() => reference('0.1.0', warmBase));
   console.log(`warm-up: reference build-all loop ${fmt(t.ms)}`);
   await changeApi();
   t = await timed(() => affectedPush(ws));
@@ -90,7 +96,7 @@ try {
         if (!/auren-api:docker-push/.test(r.value)) throw new Error(`nx affected did not push auren-api:\n${r.value.slice(-3000)}`);
         return r;
       },
-      reference: () => timed(() => seedLoop({ ws, machine: refMachine, registryHost: registry.host, apps: SEED_APPS, version: `0.1.${i + 1}`, base })),
+      reference: () => timed(() => reference(`0.1.${i + 1}`, base)),
     };
     const order = i % 2 === 0 ? ['ours', 'reference'] : ['reference', 'ours'];
     const ms = {};
@@ -111,6 +117,12 @@ try {
   if (VERBOSE) console.log(`storages: ours ${buildahArgs(oursMachine).join(' ')}; reference ${buildahArgs(refMachine).join(' ')}`);
 } finally {
   await registry.stop();
+  // Images left in the machine's storage slow every later buildah command there (and inflated
+  // the reference of earlier runs): the shared mode leaves none of its own behind.
+  if (SHARED && refMachine && seedVersions.length) {
+    const tags = SEED_APPS.flatMap((app) => seedVersions.map((v) => `localhost/seed/${app}:${v}`));
+    await run('buildah', [...buildahArgs(refMachine), 'rmi', ...tags]).catch((error) => console.log(`could not remove the seed images: ${error.message}`));
+  }
   if (opts.keep) console.log(`kept ${folder.dir} and the clone (printed above); remove both when done`);
   else await folder.remove();
 }

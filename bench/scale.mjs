@@ -6,7 +6,7 @@
 // untimed):
 //   1. a one-app change (a line in apps/auren-api, committed): `nx affected -t docker-push`,
 //      and the seed's build-all loop over every app (which grows with each one, cached or not);
-//   2. a base-image change (a line in tools/base-image/Dockerfile, committed): `nx affected -t
+//   2. a base-image change (an ENV line in tools/base-image/Dockerfile, committed): `nx affected -t
 //      docker-push` makes the base root filesystem and image again and rebuilds, scans, signs
 //      and pushes every app; the reference is the seed's loop over the same apps FROM the new
 //      base (pinned by digest, so its layer cache cannot answer), which has no base to make;
@@ -48,7 +48,9 @@ try {
   };
   let change = 0;
   const appChange = () => ws.commit(`fix(auren-api): bench change ${++change}`, { 'apps/auren-api/auren/__init__.py': `# bench change ${change}\n` });
-  const baseChange = () => ws.commit(`fix(base-image): bench base change ${++change}`, { 'tools/base-image/Dockerfile': `# bench base change ${change}\n` });
+  // A real change of the image (its config), not a comment: the base build is reproducible, and
+  // a comment could leave its digest as it was, and the seed's layer cache answering.
+  const baseChange = () => ws.commit(`fix(base-image): bench base change ${++change}`, { 'tools/base-image/Dockerfile': `ENV AUREN_BENCH_BASE_CHANGE=${change}\n` });
   const digests = (apps) => Object.fromEntries(apps.map((app) => [app, checkMission(ws, app)]));
 
   /** The three figures with `apps` in the workspace (every app, the base image aside). */
@@ -74,12 +76,15 @@ try {
     const base = { ours: [], seed: [] };
     for (let i = 0; i < opts['base-rounds']; i++) {
       const before = digests(apps);
+      const baseBefore = await currentBase(registry.host);
       await baseChange();
       const ours = await timed(() => affectedPush(ws));
       showVerbose(`${label}: base-image change, round ${i + 1}`, ours.value);
       const after = digests(['base-image', ...apps]);
       const same = apps.filter((app) => after[app] === before[app]);
       if (same.length) throw new Error(`${label}: the base-image change did not rebuild ${same.join(', ')}`);
+      // A new base for the seed too: its layer cache must not answer.
+      if ((await currentBase(registry.host)) === baseBefore) throw new Error(`${label}: the base-image change left base-debian:bookworm at ${baseBefore}`);
       const ref = await seed(apps);
       base.ours.push(ours.ms);
       base.seed.push(ref.ms);
