@@ -17,8 +17,8 @@
 // Usage: node bench/scale.mjs [--apps 20] [--rounds 3] [--base-rounds 1] [--quick] [--keep]
 //   --quick   a smoke run: --apps 2 --rounds 1 --base-rounds 1 unless given
 //   BENCH_VERBOSE=1  print each timed Nx run's output and where its time went (AUREN_TRACE=1)
-// A base-image change at 20 apps rebuilds 23 images on the seed's side and ours: on a 2-core
-// machine expect tens of minutes per round.
+// A base-image change at 20 more apps rebuilds 23 images on each side (ours also the base): the
+// slow figure; --apps 5 gives a quicker growth curve.
 import {
   SEED_APPS, affectedPush, benchFolder, checkMission, cloneOn, currentBase, enableMission, flags, fmt, median, nothingAffected,
   nxOk, ratio, seedLoop, showVerbose, startTestRegistry, timed,
