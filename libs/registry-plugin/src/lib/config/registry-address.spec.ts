@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { insecureRegistriesFor } from '../pipeline/build';
 import { connectRegistry } from '../pipeline/connect';
 import { parseRegistryTarget } from '../promote/promote';
@@ -142,5 +143,38 @@ describe('formatError: the one place errors become text', () => {
 
   it('redacts userinfo even when the secret is not in the environment', () => {
     expect(formatError(new Error('fetch https://bob:opaque-value@r.example.com/v2/ failed'), {})).not.toContain('opaque-value');
+  });
+});
+
+describe('property: AUREN_REGISTRY, whatever it holds', () => {
+  const hostChar = fc.constantFrom(...'abcXYZ019.-:[]@/_ %'.split(''));
+  const address = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc.array(hostChar, { maxLength: 40 }).map((chars) => chars.join('')),
+    fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), fc.string({ minLength: 1, maxLength: 8 }), fc.string({ maxLength: 20 })).map(([user, pass, rest]) => `${user}:${pass}@${rest}`),
+  );
+
+  it('gives a valid host and namespace, or a config error that never repeats a password', () => {
+    fc.assert(
+      fc.property(address, fc.stringMatching(/^[0-9a-f]{12}$/), (raw, secretTail) => {
+        // A password the address carries, made unmistakable so that any echo of it is found.
+        const secret = `Pw${secretTail}`;
+        const value = raw.includes('@') ? raw.replace(/^([^:@]*):[^@]*@/, `$1:${secret}@`) : raw;
+        let parsed: ReturnType<typeof parseRegistryOverride>;
+        try {
+          parsed = parseRegistryOverride(value);
+        } catch (error) {
+          expect(error).toBeInstanceOf(AurenError);
+          expect((error as AurenError).kind).toBe('config');
+          expect(formatError(error as AurenError, {})).not.toContain(secret);
+          return;
+        }
+        expect(value).not.toContain(secret);
+        expect(validateRegistryHost(parsed.registry, 'test')).toBe(parsed.registry);
+        expect(parsed.registry).not.toMatch(/[@/\s]/);
+        if (parsed.namespace !== undefined) expect(parsed.namespace).toMatch(/^[a-z0-9]*([._/-][a-z0-9]+)*$/);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
