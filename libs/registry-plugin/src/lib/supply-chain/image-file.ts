@@ -1,10 +1,11 @@
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { blobCompression, type LayoutManifest, type OciLayout } from '../registry/layout';
+import { readAll } from '../scanners/checks/layer-facts';
 import { tarBounds } from '../scanners/checks/tar-bounds';
 
 /**
@@ -59,13 +60,4 @@ async function findInLayer(file: string, wanted: string): Promise<Found> {
   });
   await pipeline(createReadStream(file), compression === 'gzip' ? createGunzip() : new PassThrough(), tarBounds(), extract);
   return found;
-}
-
-function readAll(stream: Readable): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
-    stream.on('error', reject);
-  });
 }

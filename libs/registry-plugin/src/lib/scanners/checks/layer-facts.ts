@@ -98,7 +98,8 @@ function drain(stream: Readable, next: (error?: unknown) => void): void {
   stream.resume();
 }
 
-function readAll(stream: Readable): Promise<Buffer> {
+/** The whole of a tar entry's stream; callers bound the entry's size before reading it. */
+export function readAll(stream: Readable): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
