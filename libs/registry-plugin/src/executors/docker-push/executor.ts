@@ -35,7 +35,7 @@ async function push(options: DockerPushExecutorSchema, context: ExecutorContext)
   if (version) logger.info(`${project.name}: version ${version.version} (${version.decision.reason})`);
   const started = Date.now();
   const repository = options.repository ?? project.name;
-  const history = historyRepository(config.namespace);
+  const history = historyRepository(config.namespace, config.historyRepository);
   // Every attempt goes to the push history in the registry (the monitor's success rate);
   // recording is best effort and never decides the push's own outcome.
   const record = async (event: PushEventInput) => {

@@ -1,4 +1,6 @@
 import { AurenError } from '../errors/errors';
+import { historyRepository } from '../history/store';
+import { ociLabels } from '../pipeline/build';
 import { isLoopbackRegistry, normalizeOptions, parseRegistryOverride, retentionFor } from './options';
 
 describe('normalizeOptions', () => {
@@ -10,6 +12,18 @@ describe('normalizeOptions', () => {
     expect(config.scan.allowUnscanned).toBe('loopback');
     expect(config.retention.keepReleases).toBe(10);
     expect(config.budgets.failBytes).toBe(1_000_000_000);
+  });
+
+  it('names the vendor label and the push history repository, AUREN and auren-history unless set', () => {
+    const project = { name: 'hello', root: 'apps/hello', artifactDir: 'dist/images/hello' };
+    const defaults = normalizeOptions({}, {});
+    expect(ociLabels({ project, source: undefined, version: undefined, config: defaults }, undefined, 'buildah')['org.opencontainers.image.vendor']).toBe('AUREN');
+    expect(historyRepository(defaults.namespace, defaults.historyRepository)).toBe('auren/auren-history');
+    const acme = normalizeOptions({ namespace: 'acme', vendor: 'Acme Corp', historyRepository: 'push-log' }, {});
+    expect(ociLabels({ project, source: undefined, version: undefined, config: acme }, undefined, 'buildah')['org.opencontainers.image.vendor']).toBe('Acme Corp');
+    expect(historyRepository(acme.namespace, acme.historyRepository)).toBe('acme/push-log');
+    expect(() => normalizeOptions({ historyRepository: 'Push/Log' }, {})).toThrow(/historyRepository/);
+    expect(() => normalizeOptions({ vendor: '' }, {})).toThrow(/vendor/);
   });
 
   it('lets AUREN_REGISTRY override registry and namespace', () => {

@@ -120,6 +120,10 @@ export interface RegistryPluginOptions {
   insecureRegistries?: string[];
   /** CA bundle trusted for registry TLS, relative to the workspace root. */
   caFile?: string;
+  /** The `org.opencontainers.image.vendor` label of every image built. */
+  vendor?: string;
+  /** The push history's repository under the namespace. */
+  historyRepository?: string;
   /** `false` signs nothing (no local key pair either). */
   signing?: SigningOptions | false;
   /** The registry monitor's section, checked by its own options (lib/monitor/options.ts). */
@@ -137,12 +141,14 @@ export interface AurenConfig {
   budgets: Required<BudgetOptions>;
   insecureRegistries: string[];
   caFile: string | undefined;
+  vendor: string;
+  historyRepository: string;
   signing: SigningConfig;
 }
 
 // In a module of their own, so a light reader (the scan fingerprint) need not load the schema.
 export { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from './defaults';
-import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from './defaults';
+import { DEFAULT_HISTORY_REPOSITORY, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_VENDOR } from './defaults';
 
 // Address rules live with the insecure-registry rule; re-exported for existing callers.
 export { isInsecureRegistry, parseRegistryOverride, validateNamespace, validateRegistryHost } from './registry-address';
@@ -271,6 +277,8 @@ export function normalizeOptions(
     },
     insecureRegistries: raw.insecureRegistries ?? [],
     caFile: raw.caFile,
+    vendor: raw.vendor ?? DEFAULT_VENDOR,
+    historyRepository: raw.historyRepository ?? DEFAULT_HISTORY_REPOSITORY,
     signing: signingConfig(raw.signing ?? {}, env),
   };
 }

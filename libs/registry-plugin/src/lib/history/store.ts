@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { DEFAULT_HISTORY_REPOSITORY } from '../config/defaults';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
@@ -26,11 +27,11 @@ import { parseWindow, type HistoryWindow } from './window';
  */
 export const PUSH_EVENT_ARTIFACT = 'application/vnd.auren.push-event.v1+json';
 export const EVENT_ANNOTATION = 'io.auren.push-event.v1';
-export const HISTORY_REPOSITORY = 'auren-history';
+export const HISTORY_REPOSITORY = DEFAULT_HISTORY_REPOSITORY;
 
-/** `<namespace>/auren-history`, or `auren-history` with no namespace. */
-export function historyRepository(namespace: string): string {
-  return namespace ? `${namespace}/${HISTORY_REPOSITORY}` : HISTORY_REPOSITORY;
+/** `<namespace>/<name>` (the `historyRepository` option, default `auren-history`), or `<name>` with no namespace. */
+export function historyRepository(namespace: string, name: string = HISTORY_REPOSITORY): string {
+  return namespace ? `${namespace}/${name}` : name;
 }
 
 /**
@@ -38,7 +39,7 @@ export function historyRepository(namespace: string): string {
  * is an append-only log, not images, so it is never among them. `hint` says what to do when the
  * registry has no catalog API (GHCR, Docker Hub).
  */
-export async function catalogImageRepositories(client: RegistryClient, namespace: string, hint: string): Promise<string[]> {
+export async function catalogImageRepositories(client: RegistryClient, namespace: string, hint: string, historyName: string = HISTORY_REPOSITORY): Promise<string[]> {
   let all: string[];
   try {
     all = await client.catalogList();
@@ -46,7 +47,7 @@ export async function catalogImageRepositories(client: RegistryClient, namespace
     throw new AurenError('registry', `cannot list the repositories of ${client.registry}: ${error instanceof Error ? error.message : String(error)}`, hint, { cause: error });
   }
   const prefix = namespace ? `${namespace}/` : '';
-  const history = historyRepository(namespace);
+  const history = historyRepository(namespace, historyName);
   return all.filter((r) => r.startsWith(prefix) && r !== history).sort();
 }
 

@@ -21,6 +21,8 @@ export interface MonitorInput {
   registry: string;
   namespace: string;
   config: MonitorConfig;
+  /** The push history's repository name under the namespace (the plugin's `historyRepository`). */
+  historyRepository?: string;
   /** Where `dist/images/*\/scan/report.json` are read from. */
   workspaceRoot: string;
   /** A provider adapter's storage figure (DigitalOcean), when it has one. */
@@ -70,9 +72,9 @@ export async function runMonitor(input: MonitorInput): Promise<MonitorReport> {
     return finish(measured, checks);
   }
 
-  const historyRepo = historyRepository(namespace);
+  const historyRepo = historyRepository(namespace, input.historyRepository);
   const [repoNames, history, scanReports, provider] = await Promise.all([
-    listRepositories(client, namespace, config.repositories),
+    listRepositories(client, namespace, config.repositories, input.historyRepository),
     readPushHistory(client, historyRepo, window, { concurrency: config.concurrency }).then(
       (events) => ({ events, error: undefined as string | undefined }),
       (error: unknown) => ({ events: [] as PushEvent[], error: error instanceof Error ? error.message : String(error) }),
@@ -245,7 +247,7 @@ function newestFirst(a: ImageReport, b: ImageReport): number {
   return a.digest.localeCompare(b.digest);
 }
 
-async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined): Promise<string[]> {
+async function listRepositories(client: RegistryClient, namespace: string, configured: string[] | undefined, historyName: string | undefined): Promise<string[]> {
   if (configured) return configured.map((r) => (namespace && !r.startsWith(`${namespace}/`) ? `${namespace}/${r}` : r));
-  return catalogImageRepositories(client, namespace, 'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.');
+  return catalogImageRepositories(client, namespace, 'Some registries (GHCR, Docker Hub) have no catalog: list the apps in monitor.repositories in nx.json.', historyName);
 }

@@ -60,6 +60,7 @@ export async function monitorRegistry(request: MonitorRequest): Promise<MonitorO
     client,
     registry: request.config.registry,
     namespace: request.config.namespace,
+    historyRepository: request.config.historyRepository,
     config: monitor,
     workspaceRoot: request.workspaceRoot,
     storageUsage: request.storageUsage,

@@ -65,13 +65,13 @@ const CREATED = 'org.opencontainers.image.created';
  * it was pinned to.
  */
 export function ociLabels(
-  input: Pick<BuildInput, 'project' | 'source' | 'version'>,
+  input: Pick<BuildInput, 'project' | 'source' | 'version' | 'config'>,
   base: { name: string; digest: string | undefined } | undefined,
   builder: string,
 ): Record<string, string> {
   const labels: Record<string, string> = {
     'org.opencontainers.image.title': input.project.name,
-    'org.opencontainers.image.vendor': 'AUREN',
+    'org.opencontainers.image.vendor': input.config.vendor,
     [BUILDER_LABEL]: builder,
   };
   if (input.version) labels[VERSION] = input.version;

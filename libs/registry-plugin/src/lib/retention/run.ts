@@ -88,7 +88,7 @@ export async function cleanRegistry(
   extra: { storage?: RegistryStorage; hooks?: ApplyHooks; now?: Date } = {},
 ): Promise<CleanupResult> {
   if (options.applyBlockedByDryRun) io.log('NX_DRY_RUN is set: planning only, nothing will be deleted.');
-  const repositories = await selectRepositories(client, config.namespace, options.repositories);
+  const repositories = await selectRepositories(client, config.namespace, options.repositories, config.historyRepository);
   const lister = extra.storage ?? (options.storageDir ? registryStorage(options.storageDir) : localRegistryStorage(config, io.root, io.env));
   if (options.deleteVia === 'storage' && !lister) {
     throw inputError(
@@ -115,7 +115,7 @@ export async function cleanRegistry(
     apply: options.apply,
     concurrency: options.concurrency,
     journalDir: options.journalDir,
-    history: historyRepository(config.namespace),
+    history: historyRepository(config.namespace, config.historyRepository),
     now: extra.now ?? new Date(),
     lister,
     storage,

@@ -105,8 +105,8 @@ export async function readRepository(client: RegistryClient, repository: string,
 }
 
 /** Every repository under `namespace/` from the catalog, or the given ones. */
-export async function selectRepositories(client: RegistryClient, namespace: string, requested: readonly string[]): Promise<string[]> {
+export async function selectRepositories(client: RegistryClient, namespace: string, requested: readonly string[], historyName?: string): Promise<string[]> {
   const qualify = (r: string) => (namespace && !r.includes('/') ? `${namespace}/${r}` : r);
   if (requested.length) return [...new Set(requested.map(qualify))].sort();
-  return catalogImageRepositories(client, namespace, 'This registry may not offer the catalog API; name the repositories with --repositories.');
+  return catalogImageRepositories(client, namespace, 'This registry may not offer the catalog API; name the repositories with --repositories.', historyName);
 }
