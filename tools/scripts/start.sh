@@ -18,7 +18,7 @@ bash tools/scripts/setup.sh --product-tools >tmp/start/tools.log 2>&1 &
 tools_pid=$!
 
 if [ -z "${AUREN_REGISTRY:-}" ]; then
-  bash tools/registry/serve.sh --detach
+  bash libs/registry-plugin/scripts/local-registry.sh --detach
 else
   echo "start: using AUREN_REGISTRY=$AUREN_REGISTRY"
 fi
