@@ -288,3 +288,19 @@ export function serveImage(registry: HostileRegistry, repository: string, tag: s
   for (const layer of image.layers) registry.putBlob(layer.body);
   registry.putManifest(repository, tag, image.manifest.body, image.manifest.mediaType);
 }
+
+/**
+ * For a spec file: a function that starts a hostile registry, each of which is stopped after the
+ * test that started it.
+ */
+export function hostileRegistryPerTest(options: HostileRegistryOptions = {}): () => Promise<HostileRegistry> {
+  const servers: HostileRegistry[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+  });
+  return async () => {
+    const server = await startHostileRegistry(options);
+    servers.push(server);
+    return server;
+  };
+}

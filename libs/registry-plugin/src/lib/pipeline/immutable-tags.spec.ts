@@ -10,6 +10,7 @@ import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import { pushImage, type PushOutcome } from './push';
+import { deferred } from '../../testing/deferred';
 
 /**
  * Two pushes (or promotes) of different images racing for one version tag, against a real
@@ -20,15 +21,6 @@ import { pushImage, type PushOutcome } from './push';
 
 const TAG = 'v1.0.0';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 interface Hooks {
   /** `n`: the how-manieth HEAD of TAG this client sends (1: the plan's, 2: just before writing, 3: the read-back). */

@@ -1,21 +1,12 @@
 import { createHash } from 'node:crypto';
-import { OCI_MANIFEST_TYPE, serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { OCI_MANIFEST_TYPE, serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
 import { createRegistryClient } from '../registry/client';
 import { MAX_ATTACHED_ARTIFACTS } from './attached';
 import { executeCopy, planCopy } from './copy-plan';
 import { mirrorEntries, runMirror } from './mirror';
 
 /** Mirror and promote read a source registry: a source that lies about a layer stops the copy. */
-const servers: HostileRegistry[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-
-async function hostile(): Promise<HostileRegistry> {
-  const server = await startHostileRegistry();
-  servers.push(server);
-  return server;
-}
+const hostile = hostileRegistryPerTest();
 
 const client = (registry: HostileRegistry) =>
   createRegistryClient({ registry: registry.host, insecure: true, retry: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, deadlineMs: 5_000 }, bodyIdleTimeoutMs: 300, lowSpeedLimit: { bytesPerSecond: 1_000, windowMs: 300 } });

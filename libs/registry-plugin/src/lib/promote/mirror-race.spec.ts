@@ -5,6 +5,7 @@ import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import { mirrorEntries, runMirror, type MirrorOutcome } from './mirror';
+import { deferred } from '../../testing/deferred';
 
 /**
  * Version tags in the mirror are immutable like everywhere in our registry, under a race too:
@@ -17,15 +18,6 @@ import { mirrorEntries, runMirror, type MirrorOutcome } from './mirror';
 const TAG = 'v1.0.0';
 const REPOSITORY = 'auren/mirror/org/tool';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-}
-function deferred(): Deferred {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 /** The real client; its PUT of TAG and the HEADs of TAG after that PUT wait for the script. */
 function scripted(client: RegistryClient, hooks: { beforePut?: () => Promise<void>; afterPut?: () => void; headAfterPut?: () => Promise<void> }): RegistryClient {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from './client';
 import { copyImage, registryImageSource } from './copy';
@@ -13,17 +13,7 @@ import { MAX_CONFIG_BYTES, readConfig } from './image-graph';
  * small here so the attacks fail fast; no test asserts a duration.
  */
 const FAST_RETRY = { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, deadlineMs: 5_000 };
-const servers: HostileRegistry[] = [];
-
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-
-async function hostile(): Promise<HostileRegistry> {
-  const server = await startHostileRegistry();
-  servers.push(server);
-  return server;
-}
+const hostile = hostileRegistryPerTest();
 
 const client = (registry: HostileRegistry) =>
   createRegistryClient({
