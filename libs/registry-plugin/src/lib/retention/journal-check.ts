@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AurenError } from '../errors/errors';
+import { isDigest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import { isValidRepository } from '../registry/reference';
 import { isValidTag } from '../registry/tag-grammar';
@@ -19,7 +20,6 @@ import type { Journal, JournalEntry, ProgressLine } from './journal';
  */
 
 /** Only sha256: cleanup writes nothing else, and it keeps `..` and `/` out of any path built from it. */
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 /** RFC 6838 type/subtype. */
 const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -31,7 +31,8 @@ const ENTRY_KEYS = ['repository', 'digest', 'mediaType', 'body', 'tags', 'childr
 const JOURNAL_KEYS = ['schemaVersion', 'registry', 'startedAt', 'finishedAt', 'entries'] as const;
 const PROGRESS_STATES: readonly string[] = ['deleted', 'already-gone', 'skipped'];
 
-export const isSha256Digest = (value: unknown): value is string => typeof value === 'string' && SHA256.test(value);
+/** The registry's one digest grammar, narrowed to sha256: a journal's saved bytes are hashed with it. */
+export const isSha256Digest = (value: unknown): value is string => isDigest(value) && (value as string).startsWith('sha256:');
 
 /** A value as it may be printed in a message: quoted, escaped, short. */
 function shown(value: unknown): string {
