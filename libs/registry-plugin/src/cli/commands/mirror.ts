@@ -1,6 +1,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { validateRegistryHost } from '../../lib/config/options';
-import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorRecordEntries, parseRegistryTarget, mirrorImages, splitList } from '../../lib/promote';
+import { splitList } from '../../lib/config/lists';
+import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorRecordEntries, parseRegistryTarget, mirrorImages } from '../../lib/promote';
 import type { MirrorExecutorSchema } from '../../executors/mirror/schema';
 import schema from '../../executors/mirror/schema.json';
 import type { Command } from '../command';

@@ -2,7 +2,8 @@ import { isAbsolute, join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { validateRegistryHost, type AurenConfig } from '../../lib/config/options';
-import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorImages, splitList } from '../../lib/promote';
+import { splitList } from '../../lib/config/lists';
+import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorImages } from '../../lib/promote';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';
 import type { MirrorExecutorSchema } from './schema';
 

@@ -1,7 +1,8 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
-import { resolvePromote, promoteImage, splitList, type PromoteRequest } from '../../lib/promote';
+import { splitList } from '../../lib/config/lists';
+import { resolvePromote, promoteImage, type PromoteRequest } from '../../lib/promote';
 import { readPushRecord } from '../../lib/reports/records';
 import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { PromoteExecutorSchema } from './schema';

@@ -8,7 +8,7 @@ import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
 import type { PushRecord } from '../reports/records';
 import { copyPlanJson } from './copy-plan';
-import { parseRegistryTarget, resolvePromote, splitList, type ResolvePromoteInput } from './promote';
+import { parseRegistryTarget, resolvePromote, type ResolvePromoteInput } from './promote';
 import { promoteImage } from './run';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
@@ -78,14 +78,6 @@ describe('resolvePromote', () => {
 });
 
 describe('small parsers', () => {
-  it.each([
-    ['a, b,,c', ['a', 'b', 'c']],
-    [['a,b', ' c '], ['a', 'b', 'c']],
-    [undefined, []],
-  ])('splitList(%p)', (value, expected) => {
-    expect(splitList(value as string | string[] | undefined)).toEqual(expected);
-  });
-
   it.each([
     ['ghcr.io', { registry: 'ghcr.io', namespace: undefined }],
     ['127.0.0.1:5001/team/prod', { registry: '127.0.0.1:5001', namespace: 'team/prod' }],

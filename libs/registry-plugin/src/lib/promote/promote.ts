@@ -46,15 +46,6 @@ export function parseRegistryTarget(value: string, origin: string): { registry: 
   return { registry: host, namespace };
 }
 
-/** Comma lists or arrays, trimmed, empties dropped. */
-export function splitList(value: string[] | string | undefined): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value])
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
 /**
  * Where the image is and where it goes. The source is where docker-push put it (push.json),
  * else the configured registry and the project's repository; the target is the same repository
