@@ -1,4 +1,4 @@
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { cleanRegistry, normalizeCleanupOptions } from '../../lib/retention/run';
 import type { CleanupExecutorSchema } from '../../executors/cleanup/schema';
 import schema from '../../executors/cleanup/schema.json';

@@ -1,4 +1,4 @@
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { collectGarbage } from '../../lib/retention/run';
 import type { GcExecutorSchema } from '../../executors/gc/schema';
 import schema from '../../executors/gc/schema.json';

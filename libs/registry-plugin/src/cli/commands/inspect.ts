@@ -1,5 +1,5 @@
 import { AurenError, inputError } from '../../lib/errors/errors';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { formatBytes, textTable } from '../../lib/reports/format';
 import type { RegistryClient } from '../../lib/registry/client';
 import { ManifestSyntaxError, parseManifest, readConfig, type ParsedManifest } from '../../lib/registry/image-graph';

@@ -1,4 +1,4 @@
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { textTable } from '../../lib/reports/format';
 import type { Command, CommandIo } from '../command';
 import schema from '../schemas/ls.json';

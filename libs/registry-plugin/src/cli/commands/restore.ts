@@ -1,4 +1,4 @@
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { restoreRegistry } from '../../lib/retention/run';
 import type { RestoreExecutorSchema } from '../../executors/restore/schema';
 import schema from '../../executors/restore/schema.json';

@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { cleanRegistry, normalizeCleanupOptions } from '../../lib/retention/run';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { CleanupExecutorSchema } from './schema';

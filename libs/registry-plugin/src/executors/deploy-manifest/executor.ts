@@ -2,7 +2,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { checkDeployGate, describeSkip, planDeployManifest, readPushRecord, refusalError, writeOverride, type DeployPlan, type PlanInput } from '../../lib/deploy';
 import { inputError } from '../../lib/errors/errors';
-import { credentialsFor } from '../../lib/pipeline/connect';
+import { credentialsFor } from '../../lib/connect/connect';
 import type { ProvenanceExpectations } from '../../lib/supply-chain/provenance';
 import { verificationKey } from '../../lib/supply-chain/verify';
 import { loadConfig, runExecutor } from '../shared/context';

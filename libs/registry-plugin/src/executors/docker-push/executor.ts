@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { readGitContext } from '../../lib/git';
-import { connectRegistry, credentialsFor } from '../../lib/pipeline/connect';
+import { connectRegistry, credentialsFor } from '../../lib/connect/connect';
 import { pushImage, repositoryPath } from '../../lib/pipeline/push';
 import { AurenError } from '../../lib/errors/errors';
 import { redactSecrets } from '../../lib/errors/redact';

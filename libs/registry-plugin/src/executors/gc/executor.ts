@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { collectGarbage } from '../../lib/retention/run';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';
 import type { GcExecutorSchema } from './schema';

@@ -4,7 +4,7 @@ import { logger } from '../shared/logger';
 import type { AurenConfig, BuilderName } from '../../lib/config/options';
 import { lastCommitTouching, readGitContext } from '../../lib/git';
 import { buildImage, checkDockerfile, resolveBuildArgs, writeImageRecord } from '../../lib/pipeline/build';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { fetchRelease, type FetchOutcome } from '../../lib/pipeline/fetch';
 import { repositoryPath } from '../../lib/pipeline/push';
 import { resolveVersion } from '../../lib/pipeline/version';

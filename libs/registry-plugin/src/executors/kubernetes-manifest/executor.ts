@@ -5,7 +5,7 @@ import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
 import { buildPullSecret, renderPullSecret, type ManifestFormat } from '../../lib/deploy/kubernetes-secret';
 import { inputError } from '../../lib/errors/errors';
-import { credentialsFor } from '../../lib/pipeline/connect';
+import { credentialsFor } from '../../lib/connect/connect';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { KubernetesManifestExecutorSchema } from './schema';
 

@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { restoreRegistry } from '../../lib/retention/run';
 import { loadConfig, runExecutor } from '../shared/context';
 import type { RestoreExecutorSchema } from './schema';

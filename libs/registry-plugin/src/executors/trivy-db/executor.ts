@@ -2,7 +2,7 @@ import { isAbsolute, join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { AurenError } from '../../lib/errors/errors';
-import { connectRegistry } from '../../lib/pipeline/connect';
+import { connectRegistry } from '../../lib/connect/connect';
 import { parseImageReference } from '../../lib/registry/reference';
 import { buildFixtureDb, mirrorTrivyDb, publishTrivyDb, TRIVY_DB_REPOSITORY, type PublishResult } from '../../lib/scanners';
 import { isDryRun, loadConfig, runExecutor } from '../shared/context';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { insecureRegistriesFor } from '../pipeline/build';
-import { connectRegistry } from '../pipeline/connect';
+import { connectRegistry } from '../connect/connect';
 import { parseRegistryTarget } from '../promote/promote';
 import { parseImageReference } from '../registry/reference';
 import { registryFlags } from '../supply-chain/cosign';

@@ -14,7 +14,7 @@ import { runnablePlatforms, worstLevel } from './report';
 import { readScanReports, vulnerabilitiesOf } from './scan-reports';
 import { diskUsage, type StorageUsage } from './storage';
 import { pushReport, storageReport } from './summaries';
-import { attachedFacts, isReferrerTag } from '../supply-chain/monitor';
+import { attachedFacts, isReferrerTag } from './supply-chain';
 
 export interface MonitorInput {
   client: RegistryClient;

@@ -1,7 +1,7 @@
 import { formatBytes } from '../reports/format';
 import type { MonitorThresholds } from './options';
 import { runnablePlatforms, type Check, type Level, type MonitorReport } from './report';
-import { supplyChainChecks } from '../supply-chain/monitor';
+import { supplyChainChecks } from './supply-chain';
 
 export type Measurements = Pick<MonitorReport, 'registry' | 'reachability' | 'storage' | 'repositories' | 'pushes' | 'pulls'>;
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { configError } from '../errors/errors';
 import { isLoopbackRegistry, DEFAULT_REGISTRY, PLUGIN_NAME } from '../config/options';
-import { DEFAULT_SUPPLY_CHAIN_THRESHOLDS } from '../supply-chain/monitor';
+import { DEFAULT_SUPPLY_CHAIN_THRESHOLDS } from './supply-chain';
 
 /**
  * The `monitor` section of the plugin's options in nx.json. Defaults are the team's registry

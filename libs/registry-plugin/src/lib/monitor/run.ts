@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { AurenConfig } from '../config/options';
 import { inputError } from '../errors/errors';
 import { parseWindow } from '../history/window';
-import { connectRegistry } from '../pipeline/connect';
+import { connectRegistry } from '../connect/connect';
 import type { RegistryClient } from '../registry/client';
 import { runMonitor } from './collect';
 import { alerts } from './evaluate';

@@ -1,5 +1,5 @@
 import type { AurenConfig } from '../config/options';
-import { connectRegistry } from '../pipeline/connect';
+import { connectRegistry } from '../connect/connect';
 import type { RegistryClient } from '../registry/client';
 import { formatBytes } from '../reports/format';
 import { attachedSummary, conflictError, describeCopyPlan, isNothingToDo, type CopyPlan, type CopyPlanResult } from './copy-plan';

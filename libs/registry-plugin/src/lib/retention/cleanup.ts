@@ -8,7 +8,7 @@ import { AurenError } from '../errors/errors';
 import { mapLimit } from '../registry/concurrency';
 import { planRepository, type Protection, type RepositoryPlan, type RetentionPolicy } from './policy';
 import { readRepository, type LiveRepository } from './snapshot';
-import { followSubjects, probeSubjects } from '../supply-chain/retention';
+import { followSubjects, probeSubjects } from './attached';
 import type { ManifestLister, RegistryStorage } from './storage';
 
 /** Plan, then (only with `apply`) act: the whole cleanup over a set of repositories. */

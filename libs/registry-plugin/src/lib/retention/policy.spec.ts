@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { followSubjects } from '../supply-chain/retention';
+import { followSubjects } from './attached';
 import { planRepository, type ManifestFacts, type RepositorySnapshot, type RetentionPolicy } from './policy';
 import { AGING_KINDS, classifyTag, parseDateTag } from './tags';
 

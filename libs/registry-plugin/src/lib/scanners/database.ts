@@ -1,7 +1,7 @@
 import type { AurenConfig } from '../config/options';
 import { isInsecureRegistry } from '../config/registry-address';
 import { isLoopbackRegistry } from '../registry/reference';
-import { credentialsFor, connectRegistry } from '../pipeline/connect';
+import { credentialsFor, connectRegistry } from '../connect/connect';
 import { builderTlsArgs } from '../registry/tls';
 import { findTrivyDb, trivyDbRepositories } from './trivy-db';
 import type { ScanDatabase } from './types';

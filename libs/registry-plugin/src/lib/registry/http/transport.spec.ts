@@ -6,7 +6,7 @@ import { startTestRegistry, type TestRegistry } from '../../../testing/registry-
 import { createTestPki, type TestPki } from '../../../testing/tls-certs';
 import type { AurenConfig } from '../../config/options';
 import { insecureRegistriesFor } from '../../pipeline/build';
-import { connectRegistry } from '../../pipeline/connect';
+import { connectRegistry } from '../../connect/connect';
 import { createAuthenticator } from '../auth/authenticator';
 import { createRegistryClient, probeRegistryScheme } from '../client';
 import { sha256Digest } from '../digest';

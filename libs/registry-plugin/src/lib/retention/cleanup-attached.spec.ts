@@ -10,14 +10,14 @@ import { readOciLayout } from '../registry/layout';
 import { OCI_INDEX, OCI_MANIFEST } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
-import { runCleanup, type CleanupInput } from '../retention/cleanup';
-import { formatPlan } from '../retention/format';
-import { restoreJournal } from '../retention/restore';
-import type { RetentionPolicy } from '../retention/policy';
-import { registryStorage } from '../retention/storage';
-import { publishSupplyChain } from './publish';
-import { fallbackTag, listReferrers } from './referrers';
-import { SBOM_FILE } from './sbom';
+import { runCleanup, type CleanupInput } from './cleanup';
+import { formatPlan } from './format';
+import { restoreJournal } from './restore';
+import type { RetentionPolicy } from './policy';
+import { registryStorage } from './storage';
+import { publishSupplyChain } from '../supply-chain/publish';
+import { fallbackTag, listReferrers } from '../supply-chain/referrers';
+import { SBOM_FILE } from '../supply-chain/sbom';
 
 /**
  * Issue 14, acceptance 3, and issue 21 (retention treats provenance like the SBOM and the

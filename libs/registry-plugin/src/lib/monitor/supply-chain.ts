@@ -1,9 +1,9 @@
 import type { Descriptor } from '../registry/media-types';
-import type { Check, Level, RepositoryReport } from '../monitor/report';
-import { subjectOfReferrerTag } from './retention';
-import { SLSA_PROVENANCE_V1 } from './provenance';
-import { CYCLONEDX_MEDIA_TYPE } from './sbom';
-import { COSIGN_SIGN_PREDICATE } from './referrers';
+import type { Check, Level, RepositoryReport } from './report';
+import { subjectOfReferrerTag } from '../retention/attached';
+import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
+import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
+import { COSIGN_SIGN_PREDICATE } from '../supply-chain/referrers';
 
 /**
  * What the monitor says about the supply chain: whether each repository's newest image has a

@@ -1,6 +1,6 @@
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
-import type { ImageDecision, RepositoryPlan, RepositorySnapshot, TagDecision } from '../retention/policy';
+import type { ImageDecision, RepositoryPlan, RepositorySnapshot, TagDecision } from './policy';
 
 /**
  * Retention and attached artifacts. An image's SBOM and signature live in artifacts whose

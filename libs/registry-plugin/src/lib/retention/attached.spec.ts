@@ -1,5 +1,5 @@
-import { planRepository, type RepositorySnapshot, type RetentionPolicy } from '../retention/policy';
-import { followSubjects, subjectOfReferrerTag } from './retention';
+import { planRepository, type RepositorySnapshot, type RetentionPolicy } from './policy';
+import { followSubjects, subjectOfReferrerTag } from './attached';
 
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const tagOf = (digest: string) => digest.replace(':', '-');

@@ -1,5 +1,5 @@
-import type { RepositoryReport } from '../monitor/report';
-import { attachedFacts, DEFAULT_SUPPLY_CHAIN_THRESHOLDS, supplyChainChecks, type SupplyChainImage } from './monitor';
+import type { RepositoryReport } from './report';
+import { attachedFacts, DEFAULT_SUPPLY_CHAIN_THRESHOLDS, supplyChainChecks, type SupplyChainImage } from './supply-chain';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const t = (digest: string) => digest.replace(':', '-');

@@ -7,17 +7,17 @@ import { useTestRegistry } from '../../testing/registry-server';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { executePush, planPush } from '../registry/push';
-import { runMonitor } from '../monitor/collect';
-import { normalizeMonitorOptions } from '../monitor/options';
-import { writeDebianLayout, type DebianLayout } from './debian-layout.testing';
+import { runMonitor } from './collect';
+import { normalizeMonitorOptions } from './options';
+import { writeDebianLayout, type DebianLayout } from '../supply-chain/debian-layout.testing';
 import type { BuildProvenance } from '../reports/records';
-import { verifyProvenance } from './attest';
-import { packageLocks, SLSA_PROVENANCE_V1 } from './provenance';
-import { publishSupplyChain } from './publish';
-import { listReferrers } from './referrers';
-import { CYCLONEDX_MEDIA_TYPE, generateSbom, SBOM_FILE } from './sbom';
-import { signImage } from './sign';
-import { verifyImage } from './verify';
+import { verifyProvenance } from '../supply-chain/attest';
+import { packageLocks, SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
+import { publishSupplyChain } from '../supply-chain/publish';
+import { listReferrers } from '../supply-chain/referrers';
+import { CYCLONEDX_MEDIA_TYPE, generateSbom, SBOM_FILE } from '../supply-chain/sbom';
+import { signImage } from '../supply-chain/sign';
+import { verifyImage } from '../supply-chain/verify';
 
 /**
  * Issue 14, acceptance 1 and 2, and issue 21, point 4, with the real tools: trivy makes the SBOM,
