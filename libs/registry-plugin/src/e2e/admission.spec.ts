@@ -38,10 +38,10 @@ const RENDER = join(POLICY_DIR, 'render.sh');
 const TEST_TOOLS = resolve(__dirname, '../../../../tools/test-tools.txt');
 
 /**
- * What cosign v3 needs, on top of the plugin's arguments (signArgs, which already turn the signing
- * config off: cosign refuses the legacy format with it on), to also write the signature
- * policy-controller v0.13.1 verifies: the legacy `sha256-<hex>.sig` tag. It does not read cosign
- * v3's default, the Sigstore bundle, for image signatures, with a key or keyless.
+ * What cosign v3 needs, on top of argv that already turns the signing config off (cosign refuses
+ * the legacy format with it on), to write the signature policy-controller v0.13.1 verifies: the
+ * legacy `sha256-<hex>.sig` tag. signImage adds the same (legacySignArgs); the tests below sign
+ * by hand only as someone else would (another key, another workflow).
  */
 const LEGACY_SIGNATURE_FLAGS = ['--new-bundle-format=false'];
 
@@ -123,11 +123,10 @@ async function evaluate(policy: string, reference: string, extra: string[] = [])
 }
 
 describe('the key ClusterImagePolicy, evaluated by policy-controller v0.13.1', () => {
-  it('admits a digest the plugin signed and also signed in the legacy format (the .sig tag admission controllers read)', async () => {
+  it('admits a digest the plugin signed: signImage writes the bundle and the legacy .sig tag admission controllers read', async () => {
     const reference = await pushImage('auren/admitted');
     const input = { reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env };
     await expect(signImage(input)).resolves.toMatchObject({ status: 'signed' });
-    await cosignSign(reference, ours.signing.key, ours.password, LEGACY_SIGNATURE_FLAGS);
     // Both signatures are there: cosign v3's bundle in the referrers fallback index, and the .sig tag.
     const tag = reference.split('@')[1].replace(':', '-');
     expect(await client.tagList('auren/admitted')).toEqual(expect.arrayContaining([tag, `${tag}.sig`]));
@@ -136,17 +135,10 @@ describe('the key ClusterImagePolicy, evaluated by policy-controller v0.13.1', (
     await expect(verifyImage(input)).resolves.toEqual({ status: 'verified', reference });
   }, 180_000);
 
-  // Known gap, for the owner of lib/supply-chain/sign.ts: signImage writes only cosign v3's
-  // bundle (a referrer in the sha256-<hex> fallback index), which policy-controller v0.13.1 does
-  // not read for key authorities, so a cluster refuses what `npm start` signs. Once signImage
-  // also writes the legacy signature (LEGACY_SIGNATURE_FLAGS, as the test above does), this
-  // verdict becomes `{ admitted: true }`: then expect that here.
-  it('refuses, today, a digest signed by the plugin alone (signImage writes only the bundle)', async () => {
-    const reference = await pushImage('auren/plugin-signed');
-    const signed = await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env });
-    expect(signed).toMatchObject({ status: 'signed' });
-    // cosign's bundle is there (the referrers fallback tag), and no legacy signature.
-    const tags = await client.tagList('auren/plugin-signed');
+  it('refuses a digest signed only as a cosign v3 bundle (cosign sign with the plugin\'s argv, no legacy signature)', async () => {
+    const reference = await pushImage('auren/bundle-only');
+    await cosignSign(reference, ours.signing.key, ours.password, []);
+    const tags = await client.tagList('auren/bundle-only');
     expect(tags).toContain(reference.split('@')[1].replace(':', '-'));
     expect(tags.some((tag) => tag.endsWith('.sig'))).toBe(false);
     expect(await evaluate(keyPolicy, reference)).toMatchObject({ admitted: false, errors: [expect.stringMatching(/: no signatures found/)] });
@@ -346,7 +338,7 @@ describe('the Kyverno verifyImages policy, evaluated by the Kyverno CLI v1.19.1'
     kyvernoPolicy = await render(['kyverno-key', '--images', `${registry.host}/auren/*`, '--public-key', ours.signing.publicKey ?? ''], 'kyverno-policy.yaml');
   });
 
-  it('admits a digest signed by the plugin (signImage: the bundle in the referrers fallback index)', async () => {
+  it('admits a digest signed by the plugin (signImage: the bundle in the referrers fallback index, and the legacy .sig tag)', async () => {
     // A repository two levels under the pattern's folder: Kyverno's `*` matches across slashes.
     const reference = await pushImage('auren/team/kyverno-signed');
     const signed = await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: ours.signing, workspaceRoot, credentials: undefined, env: ours.env });

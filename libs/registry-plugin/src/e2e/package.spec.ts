@@ -133,7 +133,7 @@ function pathWithout(tool: string, path: string): string {
 }
 
 async function tags(repository: string): Promise<string[]> {
-  return (await client.tagList(repository)).filter((t) => !/^sha256-[a-f0-9]{64}$/.test(t)).sort();
+  return (await client.tagList(repository)).filter((t) => !/^sha256-[a-f0-9]{64}(\.(sig|att|sbom))?$/.test(t)).sort();
 }
 
 beforeAll(async () => {

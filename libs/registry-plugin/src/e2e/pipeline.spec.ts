@@ -25,11 +25,12 @@ let client: RegistryClient;
 
 /**
  * tag → digest, for every image tag of a repository. `sha256-<hex>` tags are the OCI 1.1
- * referrers fallback indexes that hold an image's SBOM and signature (issue 14), not image tags.
+ * referrers fallback indexes that hold an image's SBOM, signature and provenance, and
+ * `sha256-<hex>.sig` is cosign's legacy signature: attached to an image, not image tags.
  */
 async function tagMap(repo: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const tag of (await client.tagList(`auren/${repo}`)).filter((t) => !/^sha256-[a-f0-9]{64}$/.test(t))) {
+  for (const tag of (await client.tagList(`auren/${repo}`)).filter((t) => !/^sha256-[a-f0-9]{64}(\.(sig|att|sbom))?$/.test(t))) {
     const head = await client.manifestHead(`auren/${repo}`, tag);
     if (head !== 'not-found') out[tag] = head.digest;
   }

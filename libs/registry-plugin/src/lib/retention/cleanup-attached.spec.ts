@@ -146,6 +146,10 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
       [fallbackTag(image.old.digest)]: 'delete:attached-to-deleted',
       [fallbackTag(image.kept.digest)]: 'keep:attached-to-kept',
       [fallbackTag(image.gone.digest)]: 'delete:orphaned-artifact',
+      // cosign's legacy signature (signImage writes it for admission controllers) goes the same way.
+      [`${fallbackTag(image.old.digest)}.sig`]: 'delete:attached-to-deleted',
+      [`${fallbackTag(image.kept.digest)}.sig`]: 'keep:attached-to-kept',
+      [`${fallbackTag(image.gone.digest)}.sig`]: 'delete:orphaned-artifact',
     });
     const deleted = plan.deletions.map((d) => d.digest).sort();
     expect(deleted).toEqual(expect.arrayContaining([image.old.digest, ...attached[image.old.digest], ...attached[image.gone.digest]]));
@@ -157,7 +161,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
   it('--apply removes the deleted image with its signature, SBOM and fallback tag, and the orphans; the kept image keeps all of its own', async () => {
     journal = (await runCleanup(client, input(true))).journal;
     const tags = (await client.tagList(REPO)).sort();
-    expect(tags).toEqual(['v2.0.0', fallbackTag(image.kept.digest)].sort());
+    expect(tags).toEqual(['v2.0.0', fallbackTag(image.kept.digest), `${fallbackTag(image.kept.digest)}.sig`].sort());
     for (const digest of [image.old.digest, ...attached[image.old.digest], ...attached[image.gone.digest]]) {
       expect(await client.manifestHead(REPO, digest)).toBe('not-found');
     }
@@ -180,7 +184,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('cleanup treats SBOMs, sign
     expect((await listReferrers(client, REPO, image.old.digest)).map((d) => d.digest).sort()).toEqual([...attached[image.old.digest]].sort());
     await runCleanup(client, input(true));
     expect(await client.manifestHead(REPO, image.old.digest)).toBe('not-found');
-    expect((await client.tagList(REPO)).sort()).toEqual(['v2.0.0', fallbackTag(image.kept.digest)].sort());
+    expect((await client.tagList(REPO)).sort()).toEqual(['v2.0.0', fallbackTag(image.kept.digest), `${fallbackTag(image.kept.digest)}.sig`].sort());
   });
 
   it('after garbage collection the kept image is still whole: the shared layers stayed', async () => {

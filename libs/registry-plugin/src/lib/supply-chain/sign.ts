@@ -20,11 +20,29 @@ import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from '
  * index: the index lists each platform's manifest by digest, so a verified index pins every
  * child, and deploys pin the index digest. Children are not signed separately (`--recursive`),
  * which would only matter to someone pulling a platform manifest by its own digest.
+ *
+ * Every digest is signed twice, with the same identity: once as that bundle, and once in cosign's
+ * legacy format (a `sha256-<hex>.sig` tag). Admission controllers still read only the legacy
+ * one for image signatures (policy-controller v0.13.1 refuses a bundle-only digest and refuses
+ * `signatureFormat: bundle` for signatures), so without it a cluster would refuse what we sign.
+ * Retention, monitor, promote and mirror already treat the `.sig` tag as attached to its subject.
  */
 
 export type SignInput = CosignInput;
 
 export type SignOutcome = { status: 'signed'; reference: string; mode: SigningConfig['mode'] } | { status: 'not-configured' };
+
+/**
+ * The same signature in cosign's legacy format. That format cannot go through a signing config,
+ * so `--use-signing-config=false` is added where the bundle's argv did not already say it; the
+ * transparency log choice is kept.
+ */
+export function legacySignArgs(bundleArgs: string[]): string[] {
+  if (bundleArgs.length === 0) return [];
+  const extra = ['--new-bundle-format=false', ...(bundleArgs.includes('--use-signing-config=false') ? [] : ['--use-signing-config=false'])];
+  const yes = bundleArgs.indexOf('--yes');
+  return [...bundleArgs.slice(0, yes), ...extra, ...bundleArgs.slice(yes)];
+}
 
 export function signArgs(signing: SigningConfig, key: string | undefined, reference: string, flags: string[]): string[] {
   switch (signing.mode) {
@@ -109,15 +127,17 @@ export async function signImage(input: SignInput): Promise<SignOutcome> {
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
   const args = signArgs(signing, key, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
-  await withCosignRegistryAuth(input.registry, input.credentials, access.env, (cosignEnv) =>
-    run(cosign, args, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
-      throw new AurenError(
-        'exec',
-        `cosign could not sign ${input.reference}: ${(error as Error).message}`,
-        'The image is pushed but unsigned; fix the cause and run docker-push again (it pushes nothing new and signs).',
-        { cause: error },
-      );
-    }),
-  );
+  await withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
+    for (const argv of [args, legacySignArgs(args)]) {
+      await run(cosign, argv, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
+        throw new AurenError(
+          'exec',
+          `cosign could not sign ${input.reference}: ${(error as Error).message}`,
+          'The image is pushed but not fully signed; fix the cause and run docker-push again (it pushes nothing new and signs).',
+          { cause: error },
+        );
+      });
+    }
+  });
   return { status: 'signed', reference: input.reference, mode: signing.mode };
 }

@@ -1,5 +1,5 @@
 import { normalizeOptions, type SigningOptions } from '../config/options';
-import { signArgs } from './sign';
+import { legacySignArgs, signArgs } from './sign';
 import { verifyArgs } from './verify';
 import { registryFlags } from './cosign';
 
@@ -53,6 +53,12 @@ describe('signing options', () => {
     ]);
     const keyless = normalizeOptions({ signing: { keyless: true, identity: 'id', issuer: 'iss' } }, {}).signing;
     expect(signArgs(keyless, undefined, ref, [])).toEqual(['sign', '--yes', ref]);
+    // The legacy-format signature admission controllers read: same identity, no signing config.
+    expect(legacySignArgs(signArgs(key, '/abs/cosign.key', ref, flags))).toEqual([
+      'sign', '--key', '/abs/cosign.key', '--use-signing-config=false', '--tlog-upload=false', '--new-bundle-format=false', '--yes', '--allow-http-registry', '--allow-insecure-registry', ref,
+    ]);
+    expect(legacySignArgs(signArgs(keyless, undefined, ref, []))).toEqual(['sign', '--new-bundle-format=false', '--use-signing-config=false', '--yes', ref]);
+    expect(legacySignArgs([])).toEqual([]);
     expect(verifyArgs(keyless, undefined, ref, [])).toEqual(['verify', '--certificate-identity', 'id', '--certificate-oidc-issuer', 'iss', '--output', 'json', ref]);
     expect(registryFlags('registry.example.com', [])).toEqual([]);
     expect(registryFlags('registry.internal:5000', ['registry.internal:5000'])).toEqual(['--allow-http-registry', '--allow-insecure-registry']);
