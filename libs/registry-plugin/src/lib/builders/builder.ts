@@ -26,7 +26,11 @@ export interface BuildRequest {
   /** Registry-backed build cache: repositories for buildah (`--cache-from`/`--cache-to`), refs for docker buildx. */
   cacheFrom: string[];
   cacheTo: string[];
-  /** Seconds since the epoch for reproducible timestamps (the commit date). */
+  /**
+   * Seconds since the epoch for every file and history timestamp and the config's `created`. The
+   * build passes one fixed epoch (LAYER_EPOCH in lib/pipeline/build.ts), not the commit date: a
+   * layer cached by an earlier commit keeps its first timestamp, so only a constant reproduces.
+   */
   timestamp: number | undefined;
   /** Unique local name used while building; removed afterwards. */
   localName: string;

@@ -3,8 +3,8 @@ import { redactSecrets } from './redact';
 /**
  * Typed errors for unexpected failures. Expected outcomes (already-exists, not-found,
  * blocked-by-policy) are values, not exceptions; these are for everything else.
- * Every error carries a `hint` telling the user what to do next, and an exit code that the
- * single error boundary (`reportError`) maps to the process.
+ * Every error carries a `hint` telling the user what to do next, and a kind that `exitCodeFor`
+ * maps to the process's exit code; `formatError` is the one place that turns an error into text.
  */
 export type ErrorKind =
   | 'config'
