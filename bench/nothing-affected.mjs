@@ -1,4 +1,4 @@
-// Issue 24: "nothing affected" stays at Nx's floor. In a clone with its own (empty) Nx cache,
+// "Nothing affected" stays at Nx's floor. In a clone with its own (empty) Nx cache,
 // `nx affected -t docker-push --base=HEAD --head=HEAD` (no project changed: no task runs)
 // against `nx show projects` (Nx reading the workspace and the project graph, nothing more),
 // each warmed once untimed, then `--rounds` timed runs of each, alternating which goes first.

@@ -1,4 +1,4 @@
-// Issue 24: a one-app change, with the whole default mission on, costs little more than the
+// A one-app change, with the whole default mission on, costs little more than the
 // seed's build-all loop, each measured in a builder storage of its own that starts empty.
 //
 //   ours:      one line appended to apps/auren-api, committed, then

@@ -1,7 +1,7 @@
 // Issue targets for docker-push, measured against the named references in the same run:
 //  - push of a built app image into an empty repository ≤ 1.1× `skopeo copy` of the same OCI
-//    layout into another empty repository of the same registry; peak memory < 120 MB (issue 12;
-//    the worker loads the plugin through bin/register.js, as the CLI does: no swc in memory);
+//    layout into another empty repository of the same registry; peak memory < 120 MB (the
+//    worker loads the plugin through bin/register.js, as the CLI does: no swc in memory);
 //  - re-pushing an image the registry already has: only HEAD requests, < 1 s;
 //  - pushing with 5 tags ≤ 1.1× pushing with 1 tag;
 //  - `nx affected -t docker-push` with nothing affected < 3 s.

@@ -1,4 +1,4 @@
-// Issue 24: how the cost grows with the number of apps. In a clone with the whole default
+// How the cost grows with the number of apps. In a clone with the whole default
 // mission on (the fixture vulnerability database served by a throw-away registry, its findings
 // accepted; SBOM, signature and provenance by default), each side in a builder storage of its
 // own that starts empty, three figures are taken at the workspace's 3 apps, then again after

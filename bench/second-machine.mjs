@@ -1,4 +1,4 @@
-// Issue 24: `npm start` on a second, clean machine at a released commit costs little more than
+// `npm start` on a second, clean machine at a released commit costs little more than
 // pulling its images: ≤ 3× `skopeo copy --all` of the same released images from the registry
 // into OCI layouts on disk, measured in the same run.
 //

@@ -1,7 +1,7 @@
 import { testPushRecord } from '../testing/push-record';
 import { pushedTable, scanCell } from './pushed';
 
-/** Issue 21, point 8: the final table shows the scan with counts, SBOM, signature and provenance. */
+/** The final table shows the scan with counts, SBOM, signature and provenance. */
 
 describe('pushed table', () => {
   const signed = testPushRecord({

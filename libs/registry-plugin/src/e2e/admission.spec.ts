@@ -1,6 +1,6 @@
 // @auren-test-tools policy-tester kyverno cosign (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
- * Issue 21, point 6: admission proven, not assumed. "cosign verify passes" is not proof that a
+ * Admission proven, not assumed. "cosign verify passes" is not proof that a
  * cluster admits an image, so the ClusterImagePolicy files of tools/policy (rendered by
  * tools/policy/render.sh, as a team applies them) are evaluated by sigstore policy-controller's
  * own engine: its `tester` command (`policy-tester`, built from the Go module proxy by

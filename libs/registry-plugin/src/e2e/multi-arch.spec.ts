@@ -1,12 +1,12 @@
 // @auren-test-tools trivy (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
- * Multi-arch for real (issue 11, acceptance 5): the base image and the apps build for
+ * Multi-arch for real: the base image and the apps build for
  * linux/amd64 and linux/arm64 with buildah, the arm64 RUN steps under QEMU user emulation, and
  * the arm64 variants run: biometric-bridge imports its clients, auren-api imports FastAPI and
  * uvicorn, auren-nginx accepts its configuration. Everything is real: a copy of this workspace,
  * real Nx, buildah, a distribution registry on a free port, QEMU through binfmt_misc.
  *
- * The timings printed at the end are what a CI run pays for arm64 (issue 11: `.ci/run` under
+ * The timings printed at the end are what a CI run pays for arm64 (`.ci/run` must stay under
  * 30 minutes); they are reported, never asserted.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,6 +1,6 @@
 // @auren-test-tools trivy crane (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 /**
- * A TLS registry on a loopback address, tried as a new user would (issue 13, acceptance 6): a
+ * A TLS registry on a loopback address, tried as a new user would: a
  * port-forward or SSH tunnel to a real registry looks like `127.0.0.1:<port>` speaking HTTPS with
  * a private CA and asking for a password. The CA reaches the pipeline the way container tools
  * expect it (a certs.d folder for the host:port, and NODE_EXTRA_CA_CERTS), the credentials through

@@ -20,7 +20,7 @@ import { signImage } from '../supply-chain/sign';
 import { verifyImage } from '../supply-chain/verify';
 
 /**
- * Issue 14, acceptance 1 and 2, and issue 21, point 4, with the real tools: trivy makes the SBOM,
+ * With the real tools: trivy makes the SBOM,
  * our client pushes and attaches it, cosign signs and attests the SLSA provenance; the real
  * `cosign verify`, `cosign verify-attestation` and `oras discover`/`oras pull` judge.
  */

@@ -12,7 +12,7 @@ import { LOCAL_BUILDER_ID } from '../supply-chain/provenance';
 import { buildImage, writeImageRecord } from './build';
 
 /**
- * Issue 21, point 4: the build records what provenance needs (real buildah, real git): the
+ * The build records what provenance needs (real buildah, real git): the
  * Dockerfile, context, platforms, build args and target; the commit and where it comes from;
  * the package lock the image carries; the builder; start and finish. A fetched image gets none.
  */

@@ -18,7 +18,7 @@ import { mirrorEntries, runMirror } from './mirror';
 import { promoteImage } from './run';
 
 /**
- * Issue 21, point 4, with the real tools: an image pushed to registry A gets an SBOM (our
+ * With the real tools: an image pushed to registry A gets an SBOM (our
  * attach), a cosign signature and a cosign SLSA provenance attestation (cosign v3 bundles,
  * stored as referrers in the `sha256-<hex>` fallback index); promote and mirror copy it to
  * registry B (distribution 3 on another port). On B, the real `cosign verify` and

@@ -20,8 +20,7 @@ import { fallbackTag, listReferrers } from '../supply-chain/referrers';
 import { SBOM_FILE } from '../supply-chain/sbom';
 
 /**
- * Issue 14, acceptance 3, and issue 21 (retention treats provenance like the SBOM and the
- * signature): cleanup --apply deleting an image removes its signature, provenance, SBOM and
+ * Retention treats provenance like the SBOM and the signature: cleanup --apply deleting an image removes its signature, provenance, SBOM and
  * fallback tag and keeps those of the kept image — two images sharing every layer — and an
  * artifact whose subject is gone is reported and removed. Real registry, real cosign.
  */

@@ -126,7 +126,7 @@ async function cleanupWith(client: RegistryClient, input: CleanupInput): Promise
     live.push(repo);
     const policy = typeof input.policy === 'function' ? input.policy(repository) : input.policy;
     const planned = planRepository(repo.snapshot, policy, input.now, input.protections.get(repository) ?? []);
-    // SBOMs, signatures and their fallback index go and stay with their subject (issue 14).
+    // SBOMs, signatures and their fallback index go and stay with their subject.
     plans.push(followSubjects(repo.snapshot, planned, await probeSubjects(client, repo.snapshot, input.concurrency)));
   }
   const result: CleanupResult = { registry: client.registry, applied: input.apply, plans, summary: summarize(plans), outcomes: [] };

@@ -7,7 +7,7 @@ import { exec, which, type ExecOptions } from '../exec/exec';
 import { ensureLocalKeyPair, LOCAL_SIGNING_DIR, localKeyPaths, readLocalKeyPair, readLocalKeyPassword } from './local-key';
 
 /**
- * Issue 21, point 3: the local key pair for the embedded registry, with the real cosign. Made
+ * The local key pair for the embedded registry, with the real cosign. Made
  * once (two pushes at once make one pair), owner-only, out of git, and its password is never
  * on a command line or in any output.
  */
