@@ -5,7 +5,7 @@ import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { testPushRecord } from '../../testing/push-record';
 import { testExecutorContext } from '../../testing/executor-context';
-import executor, { normalizeOptions } from './executor';
+import executor from './executor';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
@@ -121,21 +121,4 @@ describe('deploy-manifest executor', () => {
       spy.mockRestore();
     }
   });
-});
-
-describe('deploy-manifest options', () => {
-  it('normalises defaults and comma lists', () => {
-    expect(normalizeOptions({})).toEqual({
-      composeFile: 'docker-compose.prod.yml',
-      output: 'dist/deploy/docker-compose.override.yml',
-      services: [],
-      failOnMissing: false,
-      requireSignature: false,
-      requireProvenance: undefined,
-    });
-    expect(normalizeOptions({ services: 'a, b,,' }).services).toEqual(['a', 'b']);
-    expect(normalizeOptions({ requireProvenance: true, sourceRepository: 'github.com/o/r', builderId: 'https://b' }).requireProvenance).toEqual({ sourceRepository: 'github.com/o/r', builderId: 'https://b' });
-    expect(normalizeOptions({ requireProvenance: true }).requireProvenance).toEqual({});
-  });
-
 });

@@ -1,3 +1,4 @@
 export * from './manifest';
 export * from './kubernetes-secret';
 export * from './signature-gate';
+export * from './deploy-manifest';
