@@ -2,7 +2,8 @@ import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { normalizePushImageOptions, pushImage } from '../../lib/pipeline/push-image';
 import { runBatch } from '../shared/batch';
-import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
+import { isDryRun } from '../../lib/config/precedence';
+import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { DockerPushExecutorSchema } from './schema';
 
 /** Push a project's scanned image with its tags (the docker-push target). */

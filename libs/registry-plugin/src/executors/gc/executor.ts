@@ -2,7 +2,8 @@ import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { connectRegistry } from '../../lib/connect/connect';
 import { collectGarbage } from '../../lib/retention/run';
-import { isDryRun, loadConfig, runExecutor } from '../shared/context';
+import { isDryRun } from '../../lib/config/precedence';
+import { loadConfig, runExecutor } from '../shared/context';
 import type { GcExecutorSchema } from './schema';
 
 /**

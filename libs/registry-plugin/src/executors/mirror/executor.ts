@@ -4,7 +4,8 @@ import { logger } from '../shared/logger';
 import { validateRegistryHost, type AurenConfig } from '../../lib/config/options';
 import { splitList } from '../../lib/config/lists';
 import { composeThirdPartyImages, MIRROR_RECORD, mirrorFailure, mirrorImages } from '../../lib/promote';
-import { isDryRun, loadConfig, runExecutor } from '../shared/context';
+import { isDryRun } from '../../lib/config/precedence';
+import { loadConfig, runExecutor } from '../shared/context';
 import type { MirrorExecutorSchema } from './schema';
 
 export interface NormalizedMirrorOptions {

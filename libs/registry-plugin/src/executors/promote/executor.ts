@@ -4,7 +4,8 @@ import type { AurenConfig } from '../../lib/config/options';
 import { splitList } from '../../lib/config/lists';
 import { resolvePromote, promoteImage, type PromoteRequest } from '../../lib/promote';
 import { readPushRecord } from '../../lib/reports/records';
-import { isDryRun, loadConfig, projectInfo, runExecutor } from '../shared/context';
+import { isDryRun } from '../../lib/config/precedence';
+import { loadConfig, projectInfo, runExecutor } from '../shared/context';
 import type { PromoteExecutorSchema } from './schema';
 
 export interface NormalizedPromoteOptions {

@@ -1,5 +1,5 @@
-import { isAbsolute, join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
+import { embeddedRegistry } from '../../lib/config/embedded-registry';
 import { exec } from '../../lib/exec/exec';
 import { LOCAL_REGISTRY_SCRIPT } from '../../lib/package-files';
 import { runExecutor } from '../shared/context';
@@ -7,15 +7,10 @@ import type { ServeExecutorSchema } from './schema';
 
 const FLAGS = { run: [], detach: ['--detach'], stop: ['--stop'], status: ['--status'] } as const;
 
-/** The script's environment for these options: explicit options win over the caller's variables. */
+/** The script's environment: the registry's place as lib/config decides it (options over the caller's variables). */
 export function serveEnv(options: ServeExecutorSchema, root: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const dataDir = options.dataDir ? (isAbsolute(options.dataDir) ? options.dataDir : join(root, options.dataDir)) : env.AUREN_LOCAL_REGISTRY_DIR;
-  return {
-    ...env,
-    AUREN_WORKSPACE_ROOT: root,
-    ...(options.address ? { AUREN_LOCAL_REGISTRY_ADDR: options.address } : {}),
-    ...(dataDir ? { AUREN_LOCAL_REGISTRY_DIR: dataDir } : {}),
-  };
+  const local = embeddedRegistry(root, env, { address: options.address || undefined, dir: options.dataDir || undefined });
+  return { ...env, AUREN_WORKSPACE_ROOT: root, AUREN_LOCAL_REGISTRY_ADDR: local.address, AUREN_LOCAL_REGISTRY_DIR: local.dir };
 }
 
 /**

@@ -1,18 +1,14 @@
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from './logger';
-import { normalizeOptions, PLUGIN_NAME as PLUGIN, type AurenConfig, type RegistryPluginOptions } from '../../lib/config/options';
+import { normalizeOptions, pluginOptions, type AurenConfig } from '../../lib/config/options';
 import { exitCodeFor, formatError } from '../../lib/errors/errors';
 import { trace } from '../../lib/exec/exec';
 import { imageDir } from '../../lib/reports/records';
 
 /** The plugin's options from nx.json, normalised, with environment overrides applied. */
 export function loadConfig(context: ExecutorContext, env: NodeJS.ProcessEnv = process.env): AurenConfig {
-  const entry = (context.nxJsonConfiguration?.plugins ?? []).find((plugin) =>
-    typeof plugin === 'string' ? plugin === PLUGIN : plugin.plugin === PLUGIN,
-  );
-  const options = entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
-  return normalizeOptions(options, env);
+  return normalizeOptions(pluginOptions(context.nxJsonConfiguration), env);
 }
 
 export interface ProjectInfo {
@@ -28,25 +24,17 @@ export function projectInfo(context: ExecutorContext): ProjectInfo {
   const name = context.projectName;
   if (!name) throw new Error('this executor must run for a project');
   const root = context.projectsConfigurations.projects[name].root;
-  const graph = context.projectGraph;
+  const { nodes = {}, dependencies = {} } = context.projectGraph ?? {};
   const roots = new Set<string>([root]);
-  const queue = [name];
-  const seen = new Set(queue);
-  while (queue.length) {
-    const current = queue.shift() as string;
-    for (const dep of graph?.dependencies[current] ?? []) {
-      const node = graph?.nodes[dep.target];
-      if (!node || seen.has(dep.target)) continue; // npm packages are not in `nodes`
+  const seen = new Set<string>([name]);
+  for (const current of seen) {
+    // npm packages are not in `nodes`; a Set iterates over what is added while it runs.
+    for (const dep of (dependencies[current] ?? []).filter((d) => nodes[d.target] && !seen.has(d.target))) {
       seen.add(dep.target);
-      roots.add(node.data.root);
-      queue.push(dep.target);
+      roots.add(nodes[dep.target].data.root);
     }
   }
   return { name, root, artifactDir: join(context.root, imageDir(name)), inputRoots: [...roots].sort() };
-}
-
-export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
-  return options.dryRun === true || env.NX_DRY_RUN === 'true' || env.NX_DRY_RUN === '1';
 }
 
 let startupTraced = false;

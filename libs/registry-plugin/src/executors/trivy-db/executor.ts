@@ -5,7 +5,8 @@ import { AurenError } from '../../lib/errors/errors';
 import { connectRegistry } from '../../lib/connect/connect';
 import { parseImageReference } from '../../lib/registry/reference';
 import { buildFixtureDb, mirrorTrivyDb, publishTrivyDb, TRIVY_DB_REPOSITORY, type PublishResult } from '../../lib/scanners';
-import { isDryRun, loadConfig, runExecutor } from '../shared/context';
+import { isDryRun } from '../../lib/config/precedence';
+import { loadConfig, runExecutor } from '../shared/context';
 import type { TrivyDbExecutorSchema } from './schema';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

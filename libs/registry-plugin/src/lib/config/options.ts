@@ -221,7 +221,7 @@ function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv):
  * An AUREN_* override, checked like the option it replaces. Set but empty counts as unset: CI
  * systems expand a missing variable to "".
  */
-function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY' | 'AUREN_SIGNING_IDENTITY' | 'AUREN_SIGNING_ISSUER'): string | undefined {
+function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_BUILDER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY' | 'AUREN_SIGNING_IDENTITY' | 'AUREN_SIGNING_ISSUER'): string | undefined {
   const value = env[variable];
   return value ? checkEnvironmentOverride(variable, value) : undefined;
 }
@@ -230,6 +230,8 @@ function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' |
  * nx.json's plugin options (and the AUREN_* overrides) checked against their schema
  * (plugin-options.schema.json), then every default applied once: the result is fully typed,
  * and anything the schema does not allow is refused with the option's path, never coerced.
+ * A variable goes over the nx.json option it stands in for; a target's options go over both
+ * (the rule in precedence.ts).
  */
 export function normalizeOptions(
   options: RegistryPluginOptions | undefined,
@@ -250,7 +252,7 @@ export function normalizeOptions(
   return {
     registry,
     namespace,
-    builder: raw.builder ?? 'auto',
+    builder: (environmentOverride(env, 'AUREN_BUILDER') as BuilderName | undefined) ?? raw.builder ?? 'auto',
     baseImages: Object.fromEntries(
       Object.entries(raw.baseImages ?? {}).map(([from, to]) => [from, to.replace(/\{registry\}/g, registry).replace(/\{namespace\}/g, namespace)]),
     ),
@@ -281,4 +283,15 @@ export function normalizeOptions(
     historyRepository: raw.historyRepository ?? DEFAULT_HISTORY_REPOSITORY,
     signing: signingConfig(raw.signing ?? {}, env),
   };
+}
+
+/** nx.json as far as the plugin reads it. */
+export interface NxJsonPlugins {
+  plugins?: Array<string | { plugin: string; options?: unknown }>;
+}
+
+/** The plugin's options in nx.json's `plugins` (none for a bare string entry or no entry). */
+export function pluginOptions(nxJson: NxJsonPlugins | undefined): RegistryPluginOptions {
+  const entry = (nxJson?.plugins ?? []).find((plugin) => (typeof plugin === 'string' ? plugin : plugin.plugin) === PLUGIN_NAME);
+  return entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import { isLoopbackRegistry } from '../config/options';
+import { embeddedRegistry } from '../config/embedded-registry';
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { LOCAL_REGISTRY_SCRIPT } from '../package-files';
@@ -200,7 +201,7 @@ export async function collectLocalRegistry(input: LocalGcInput): Promise<GcRepor
 /** The plugin's local-registry script as the controller of the workspace's embedded registry. */
 export function serveScriptControl(input: { workspaceRoot: string; env: NodeJS.ProcessEnv }): LocalRegistryControl {
   const { workspaceRoot } = input;
-  const dir = input.env.AUREN_LOCAL_REGISTRY_DIR ?? `${workspaceRoot}/.auren/registry`;
+  const local = embeddedRegistry(workspaceRoot, input.env);
   const run = (flag: string, readonly: boolean) =>
     exec('bash', [LOCAL_REGISTRY_SCRIPT, flag], {
       cwd: workspaceRoot,
@@ -208,7 +209,7 @@ export function serveScriptControl(input: { workspaceRoot: string; env: NodeJS.P
       okExitCodes: flag === '--status' ? [1] : [],
     });
   const restart = async (readonly: boolean) => {
-    if ((await run('--status', false)).exitCode === 0 && !existsSync(`${dir}/registry.pid`)) {
+    if ((await run('--status', false)).exitCode === 0 && !existsSync(local.pidFile)) {
       throw new AurenError(
         'config',
         'the local registry runs in the foreground (nx run registry:serve), so garbage collection cannot switch it to read-only',
@@ -219,8 +220,8 @@ export function serveScriptControl(input: { workspaceRoot: string; env: NodeJS.P
     await run('--detach', readonly);
   };
   return {
-    dataDir: `${dir}/data`,
-    configPath: () => `${dir}/config.yml`,
+    dataDir: local.dataDir,
+    configPath: () => local.configPath,
     isRunning: async () => (await run('--status', false)).exitCode === 0,
     startReadOnly: () => restart(true),
     startNormal: () => restart(false),

@@ -1,0 +1,110 @@
+import type { AurenConfig, BuilderName, ScannerName, Severity } from './options';
+import { splitList } from './lists';
+import { repositoryPath } from './repository';
+
+/**
+ * The one precedence rule for a setting that can be given in more than one place:
+ *
+ *   target or CLI option  >  environment (AUREN_*)  >  nx.json plugin options  >  default
+ *
+ * The option is what someone wrote for this project or this run; the environment is what a CI
+ * job or a shell sets for every project; nx.json is the workspace's standing choice. Every
+ * override follows it: `normalizeOptions` puts the environment over nx.json (AUREN_REGISTRY,
+ * AUREN_SCANNER, AUREN_BUILDER, AUREN_SIGNING_*), and the target options go over the result
+ * (`buildSettings` here, the scan options in the scan use case).
+ */
+export interface Levels<T> {
+  option: T | undefined;
+  environment: T | undefined;
+  plugin?: T | undefined;
+  fallback: T;
+}
+
+export function resolveSetting<T>(levels: Levels<T>): T {
+  return levels.option ?? levels.environment ?? levels.plugin ?? levels.fallback;
+}
+
+/** The AUREN_* variables that stand in for an option (the credentials and tool paths are read where they are used). */
+export type OverrideVariable =
+  | 'AUREN_REGISTRY'
+  | 'AUREN_SCANNER'
+  | 'AUREN_BUILDER'
+  | 'AUREN_PLATFORMS'
+  | 'AUREN_CACHE_REPO'
+  | 'AUREN_SIGNING_KEY'
+  | 'AUREN_SIGNING_PUBLIC_KEY'
+  | 'AUREN_SIGNING_IDENTITY'
+  | 'AUREN_SIGNING_ISSUER'
+  | 'AUREN_LOCAL_REGISTRY_ADDR'
+  | 'AUREN_LOCAL_REGISTRY_DIR';
+
+/** A variable's value, trimmed; set but empty counts as unset, since CI systems expand a missing variable to "". */
+export function environmentValue(env: NodeJS.ProcessEnv, variable: OverrideVariable): string | undefined {
+  return env[variable]?.trim() || undefined;
+}
+
+/**
+ * A dry run is a safety switch, not a setting with levels: the option or NX_DRY_RUN, either one,
+ * makes it a dry run. The executors' schemas default `dryRun` to false, and that default must not
+ * cancel a variable someone set to be sure nothing changes.
+ */
+export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return options.dryRun === true || env.NX_DRY_RUN === 'true' || env.NX_DRY_RUN === '1';
+}
+
+/** Repositories below the namespace that hold registry build caches, one per project. */
+export const BUILD_CACHE_PREFIX = 'buildcache';
+
+export interface BuildTargetOptions {
+  builder?: BuilderName;
+  platforms?: readonly string[] | string;
+  registryCache?: boolean;
+}
+
+export interface BuildSettings {
+  builder: BuilderName;
+  /** Empty: the builder's own platform. */
+  platforms: string[];
+  /** The registry layer cache's repository for this project (`<prefix>/<project>`), when it is used. */
+  cacheRepository: string | undefined;
+}
+
+/**
+ * The build's settings by the one rule. `builder`: the option, else AUREN_BUILDER, else nx.json,
+ * else auto (the last three are already in `config.builder`). `platforms`: the option, else
+ * AUREN_PLATFORMS, else the builder's platform. The registry layer cache: `registryCache` when
+ * set, else on when AUREN_CACHE_REPO names its prefix; the prefix is AUREN_CACHE_REPO, else
+ * `<registry>/<namespace>/buildcache`.
+ */
+export function buildSettings(
+  options: BuildTargetOptions,
+  config: { registry: string; namespace: string; builder: BuilderName },
+  project: string,
+  env: NodeJS.ProcessEnv,
+): BuildSettings {
+  const listed = (list: string[]) => (list.length ? list : undefined);
+  const cachePrefix = environmentValue(env, 'AUREN_CACHE_REPO');
+  const useCache = resolveSetting({ option: options.registryCache, environment: cachePrefix ? true : undefined, fallback: false });
+  const prefix = cachePrefix ?? `${config.registry}/${repositoryPath(config, BUILD_CACHE_PREFIX)}`;
+  return {
+    builder: resolveSetting({ option: options.builder, environment: undefined, fallback: config.builder }),
+    platforms: resolveSetting({ option: listed(splitList(options.platforms)), environment: listed(splitList(environmentValue(env, 'AUREN_PLATFORMS'))), fallback: [] }),
+    cacheRepository: useCache ? `${prefix.replace(/\/+$/, '')}/${project}` : undefined,
+  };
+}
+
+export interface ScanTargetOptions {
+  scanner?: ScannerName;
+  severity?: Severity[];
+  ignoreUnfixed?: boolean;
+}
+
+/** The scan policy by the one rule: the scan target's options over `config.scan` (AUREN_SCANNER, then nx.json, then the defaults). */
+export function scanSettings(options: ScanTargetOptions, scan: AurenConfig['scan']): AurenConfig['scan'] {
+  return {
+    ...scan,
+    scanner: resolveSetting({ option: options.scanner, environment: undefined, fallback: scan.scanner }),
+    severity: resolveSetting({ option: options.severity, environment: undefined, fallback: scan.severity }),
+    ignoreUnfixed: resolveSetting({ option: options.ignoreUnfixed, environment: undefined, fallback: scan.ignoreUnfixed }),
+  };
+}
