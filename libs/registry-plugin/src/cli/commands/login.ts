@@ -1,5 +1,4 @@
-import { isInsecureRegistry, validateRegistryHost } from '../../lib/config/options';
-import { readSecret, registryLogin } from '../../lib/providers/login';
+import { login, normalizeLoginOptions } from '../../lib/providers/login';
 import type { LoginExecutorSchema } from '../../executors/login/schema';
 import schema from '../../executors/login/schema.json';
 import type { Command } from '../command';
@@ -30,18 +29,8 @@ export const loginCommand: Command = {
   async run({ options, positionals }, io) {
     const flags = options as LoginExecutorSchema & { json?: boolean };
     const config = loadWorkspaceConfig(io.cwd, io.env);
-    const registry = validateRegistryHost(positionals[0] ?? config.registry, positionals[0] ? 'the command line' : 'nx.json registry');
-    const password = flags.passwordStdin ? await readSecret(process.stdin) : undefined;
-    const result = await registryLogin({
-      registry,
-      username: flags.username,
-      password,
-      helper: flags.helper,
-      dockerConfigDir: flags.dockerConfig,
-      insecure: isInsecureRegistry(registry, config.insecureRegistries) || undefined,
-      caFile: config.caFile,
-      env: io.env,
-    });
+    const normalized = normalizeLoginOptions({ ...flags, registry: positionals[0] }, config, { root: io.cwd, registryFrom: 'the command line' });
+    const result = await login(normalized, { stdin: process.stdin, env: io.env });
     if (flags.json) {
       io.stdout(JSON.stringify(result, null, 2) + '\n');
       return 0;

@@ -1,4 +1,7 @@
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { AurenConfig } from '../config/options';
+import { isInsecureRegistry, validateRegistryHost } from '../config/registry-address';
 import { AurenError, inputError } from '../errors/errors';
 import { credentialHelpers } from '../exec/credential-helpers';
 import { redactText } from '../exec/exec';
@@ -162,4 +165,66 @@ export async function readSecret(stream: Readable & { isTTY?: boolean }): Promis
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** The login options as the executor's schema declares them; its schema.d.ts satisfies this. */
+export interface LoginOptions {
+  registry?: string;
+  username?: string;
+  passwordStdin?: boolean;
+  helper?: string;
+  dockerConfig?: string;
+}
+
+export interface NormalizedLoginOptions {
+  registry: string;
+  username: string | undefined;
+  passwordStdin: boolean;
+  helper: string | undefined;
+  dockerConfigDir: string | undefined;
+  insecure: boolean;
+  caFile: string | undefined;
+}
+
+/**
+ * `root`: the folder relative paths start from (the workspace for the executor, the current
+ * folder for the command line). `registryFrom`: where `options.registry` was written, for errors.
+ */
+export function normalizeLoginOptions(
+  options: LoginOptions,
+  config: Pick<AurenConfig, 'registry' | 'insecureRegistries' | 'caFile'>,
+  where: { root: string; registryFrom: string },
+): NormalizedLoginOptions {
+  const given = options.registry?.trim();
+  const registry = validateRegistryHost(given || config.registry, given ? where.registryFrom : 'nx.json registry');
+  return {
+    registry,
+    username: options.username?.trim() || undefined,
+    passwordStdin: options.passwordStdin ?? false,
+    helper: options.helper?.trim() || undefined,
+    dockerConfigDir: options.dockerConfig ? resolve(where.root, options.dockerConfig) : undefined,
+    insecure: isInsecureRegistry(registry, config.insecureRegistries),
+    caFile: config.caFile ? resolve(where.root, config.caFile) : undefined,
+  };
+}
+
+export interface LoginIo {
+  /** Read only with passwordStdin. */
+  stdin: Readable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+/** The login use case, behind the login executor and `auren-registry login`. */
+export async function login(options: NormalizedLoginOptions, io: LoginIo): Promise<LoginResult> {
+  const password = options.passwordStdin ? await readSecret(io.stdin) : undefined;
+  return registryLogin({
+    registry: options.registry,
+    username: options.username,
+    password,
+    helper: options.helper,
+    dockerConfigDir: options.dockerConfigDir,
+    insecure: options.insecure || undefined,
+    caFile: options.caFile,
+    env: io.env,
+  });
 }
