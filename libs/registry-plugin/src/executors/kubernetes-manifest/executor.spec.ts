@@ -7,7 +7,7 @@ import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { exec } from '../../lib/exec/exec';
 import { testExecutorContext } from '../../testing/executor-context';
-import executor, { defaultSecretName } from './executor';
+import executor from './executor';
 
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');
 
@@ -164,10 +164,4 @@ describe('kubernetes-manifest executor', () => {
     const stored = existsSync(cache) ? (await exec('grep', ['-rl', secret.data['.dockerconfigjson'].slice(0, 40), cache], { okExitCodes: [1] })).stdout : '';
     expect(stored).toBe('');
   }, 180_000);
-
-  it('default Secret names are valid object names for every registry form', () => {
-    expect(defaultSecretName('127.0.0.1:5000')).toBe('registry-127-0-0-1-5000');
-    expect(defaultSecretName('registry.digitalocean.com')).toBe('registry-registry-digitalocean-com');
-    expect(defaultSecretName('[::1]:5000')).toBe('registry-1-5000');
-  });
 });
