@@ -137,13 +137,17 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   let signature: PublishOutcome['signature'];
   const built = input.provenance?.digest === digest ? input.provenance : undefined;
   const canVerify = identity.signing.mode === 'keyless' || identity.signing.publicKey !== undefined;
-  const verified = canVerify ? await verifyImage(common) : undefined;
-  // Bundle types are read only for images this machine did not build (a fetched release).
-  const attachedTypes = built || verified?.status === 'verified' ? [] : await bundlePredicateTypes(client, repository, digest);
+  // What is attached, listed once in-process. cosign verify and verify-attestation (a process and
+  // registry round-trips each) run only where a bundle of their kind is there to verify: a digest
+  // pushed for the first time has none, and is signed and attested straight away. Skipping them
+  // can only sign again (harmless), never leave a digest unsigned.
+  const attachedTypes = await bundlePredicateTypes(client, repository, digest);
+  const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
+  const verified = canVerify && signedBefore ? await verifyImage(common) : undefined;
   if (verified?.status === 'verified') {
     signature = { status: 'already-signed', by: identity.describe };
     input.log(`signature: ${reference} already verifies with ${identity.describe}; not signed again`);
-  } else if (attachedTypes.includes(COSIGN_SIGN_PREDICATE)) {
+  } else if (!built && signedBefore) {
     // A released image fetched on another machine carries the signature of the machine that
     // built it. Signing it again with this machine's identity would upload new blobs for an
     // unchanged release, so any machine converges on the same registry; whether that signature
@@ -157,12 +161,12 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   }
 
   let provenance: PublishOutcome['provenance'];
-  const attested = canVerify ? await verifyProvenance(common) : undefined;
+  const attested = canVerify && attachedTypes.includes(SLSA_PROVENANCE_V1) ? await verifyProvenance(common) : undefined;
   if (attested?.status === 'verified') {
     provenance = { status: 'already-attested' };
     input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
   } else if (!built) {
-    if ((attachedTypes.length ? attachedTypes : await bundlePredicateTypes(client, repository, digest)).includes(SLSA_PROVENANCE_V1)) {
+    if (attachedTypes.includes(SLSA_PROVENANCE_V1)) {
       // A released image fetched on another machine: its provenance is there, signed by the
       // identity of the machine that built it, which this one does not hold.
       provenance = { status: 'attested-elsewhere' };
@@ -189,7 +193,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     input.log(`OpenVEX: ${reference} was signed by another identity (this machine did not build it), so it attests nothing`);
     return { sbom, signature, provenance };
   }
-  const vex = await attestVex({ ...common, files: vexFiles });
+  const vex = await attestVex({ ...common, files: vexFiles, attachedTypes });
   input.log(`OpenVEX: ${vex.attested.length} document(s) attested to ${reference} (cosign attest --type openvex, ${identity.describe})${vex.already.length ? `, ${vex.already.length} already attested` : ''}`);
   return { sbom, signature, provenance, vex: { attested: vex.attested.length, already: vex.already.length } };
 }

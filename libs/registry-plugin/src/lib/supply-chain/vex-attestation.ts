@@ -18,7 +18,7 @@ import { verificationKey } from './verify';
  */
 
 export const VEX_ATTESTATION_TYPE = 'openvex';
-const OPENVEX_PREDICATE = 'https://openvex.dev/ns';
+export const OPENVEX_PREDICATE = 'https://openvex.dev/ns';
 /** As for `cosign verify`: these exit codes mean "does not verify" (here: none attested yet). */
 const VERIFY_FAILURE_CODES = [1, 10, 11, 12, 13];
 
@@ -70,13 +70,17 @@ export async function attestedVex(input: CosignInput): Promise<Set<string>> {
 
 export type VexAttestationOutcome = { attested: string[]; already: string[] };
 
-/** Attests each of `files` not attested yet; `files` are the scan's copies (scan/vex/). */
-export async function attestVex(input: CosignInput & { files: readonly string[] }): Promise<VexAttestationOutcome> {
+/**
+ * Attests each of `files` not attested yet; `files` are the scan's copies (scan/vex/).
+ * `attachedTypes`, the predicate types of the bundles attached to the digest when the caller has
+ * listed them: without an OpenVEX one there is nothing to verify, and cosign is not asked.
+ */
+export async function attestVex(input: CosignInput & { files: readonly string[]; attachedTypes?: readonly string[] }): Promise<VexAttestationOutcome> {
   const env = input.env ?? process.env;
   const signing = input.signing;
   if (signing.mode !== 'key' && signing.mode !== 'keyless') throw new AurenError('internal', `attestVex called without a signing identity (${signing.mode})`);
   if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) throw new AurenError('internal', `refusing to attest ${input.reference}: attest by digest, never by tag`);
-  const present = await attestedVex(input);
+  const present = input.attachedTypes && !input.attachedTypes.includes(OPENVEX_PREDICATE) ? new Set<string>() : await attestedVex(input);
   const cosign = await findCosign(env);
   const key = signing.mode === 'key' ? resolveKey(signing.key, input.workspaceRoot, 'signing.key') : undefined;
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
