@@ -2,6 +2,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import type { AurenConfig } from '../../lib/config/options';
 import { splitList } from '../../lib/config/lists';
+import { repositoryOfProject } from '../../lib/config/repository';
 import { resolvePromote, promoteImage, type PromoteRequest } from '../../lib/promote';
 import { readPushRecord } from '../../lib/reports/records';
 import { isDryRun } from '../../lib/config/precedence';
@@ -24,6 +25,7 @@ export async function normalizeOptions(
   const record = readPushRecord(project.artifactDir, project.name);
   const request = resolvePromote({
     project: project.name,
+    repository: repositoryOfProject(context.projectsConfigurations.projects, project.name),
     config,
     record,
     from: options.from?.trim() || undefined,

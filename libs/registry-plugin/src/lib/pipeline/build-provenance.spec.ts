@@ -9,7 +9,7 @@ import { exec } from '../exec/exec';
 import { readOciLayout } from '../registry/layout';
 import { readBuildProvenance, type BuildProvenance } from '../reports/records';
 import { LOCAL_BUILDER_ID } from '../supply-chain/provenance';
-import { buildImage, writeImageRecord } from './build';
+import { runBuilder, writeImageRecord } from './build';
 
 /**
  * The build records what provenance needs (real buildah, real git): the
@@ -54,7 +54,7 @@ describe('docker-build records the provenance inputs (real buildah)', () => {
 
   it('writes provenance.json for the digest it built', async () => {
     const artifactDir = join(root, 'dist/images/app');
-    const record = await buildImage({
+    const record = await runBuilder({
       workspaceRoot: root,
       project: { name: 'app', root: 'apps/app', artifactDir },
       config: normalizeOptions({ registry: registry.host }, {}),

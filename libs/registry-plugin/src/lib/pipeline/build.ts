@@ -174,7 +174,8 @@ function checkPaths(input: BuildInput): void {
   }
 }
 
-export async function buildImage(input: BuildInput): Promise<ImageRecord> {
+/** Run the builder into the project's OCI layout, then write image.json and provenance.json. */
+export async function runBuilder(input: BuildInput): Promise<ImageRecord> {
   checkPaths(input);
   const dockerfilePath = join(input.workspaceRoot, input.dockerfile);
   const contextPath = join(input.workspaceRoot, input.context);
@@ -288,7 +289,7 @@ export async function writeImageRecord(
     createdAt: labels[CREATED] ?? new Date(0).toISOString(),
   };
   await saveImageRecord(project.artifactDir, record);
-  // A fetched image was not built here; buildImage writes the record of a build after this.
+  // A fetched image was not built here; runBuilder writes the record of a build after this.
   await writeBuildProvenance(project.artifactDir, undefined);
   return record;
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { valid as validSemver } from 'semver';
 import type { AurenConfig } from '../config/options';
+import { repositoryPath } from '../config/repository';
 import { AurenError, inputError } from '../errors/errors';
 import { createTag, versionTagName, type GitContext } from '../git';
 import { readOciLayout } from '../registry/layout';
@@ -68,9 +69,8 @@ export async function readScanSummary(artifactDir: string, project?: string): Pr
   };
 }
 
-export function repositoryPath(config: AurenConfig, repository: string): string {
-  return config.namespace ? `${config.namespace}/${repository}` : repository;
-}
+// Decided with the repository of a project; re-exported for the push modules.
+export { repositoryPath };
 
 export async function pushImage(input: PushInput): Promise<PushOutcome> {
   const { project, config, git, log } = input;

@@ -20,6 +20,7 @@ const record = (extra: Partial<PushRecord> = {}): PushRecord =>
 
 const input = (extra: Partial<ResolvePromoteInput>): ResolvePromoteInput => ({
   project: 'auren-api',
+  repository: 'auren-api',
   config,
   record: record(),
   from: undefined,
@@ -59,6 +60,11 @@ describe('resolvePromote', () => {
       'no push.json: the configured registry and the project repository',
       { record: undefined, from: 'dev', to: ['stable'] },
       { source: { registry: '127.0.0.1:5000', repository: 'auren/auren-api', reference: 'dev' }, target: { registry: '127.0.0.1:5000', repository: 'auren/auren-api', tags: ['stable'] } },
+    ],
+    [
+      "no push.json: the repository docker-push's option names",
+      { record: undefined, repository: 'api-server', from: 'dev', to: ['stable'] },
+      { source: { registry: '127.0.0.1:5000', repository: 'auren/api-server', reference: 'dev' }, target: { registry: '127.0.0.1:5000', repository: 'auren/api-server', tags: ['stable'] } },
     ],
   ])('%s', (_name, extra, expected) => {
     expect(resolvePromote(input(extra))).toEqual(expected);

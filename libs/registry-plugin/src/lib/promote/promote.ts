@@ -1,7 +1,8 @@
 import { validateNamespace, validateRegistryHost, type AurenConfig } from '../config/options';
 import { refuseCredentials } from '../config/registry-address';
 import { inputError } from '../errors/errors';
-import { isImmutableTag, repositoryPath } from '../pipeline/push';
+import { repositoryPath } from '../config/repository';
+import { isImmutableTag } from '../pipeline/push';
 import type { RegistryClient } from '../registry/client';
 import { isDigest } from '../registry/digest';
 import { validateRepository } from '../registry/reference';
@@ -21,6 +22,8 @@ export interface PromoteRequest {
 
 export interface ResolvePromoteInput {
   project: string;
+  /** The project's repository below the namespace (lib/config/repository.ts). */
+  repository: string;
   config: AurenConfig;
   /** The project's push.json, when there is one. */
   record: PushRecord | undefined;
@@ -58,7 +61,7 @@ export function resolvePromote(input: ResolvePromoteInput): PromoteRequest {
   }
   const source = record
     ? { registry: record.registry, repository: record.repository }
-    : { registry: config.registry, repository: repositoryPath(config, project) };
+    : { registry: config.registry, repository: repositoryPath(config, input.repository) };
   validateRepository(source.repository);
 
   let reference: string;

@@ -1,0 +1,96 @@
+import { join } from 'node:path';
+import type { AurenConfig } from '../config/options';
+import { scanSettings, type ScanTargetOptions } from '../config/precedence';
+import { imageName } from '../config/repository';
+import { openLayerCache } from '../layer-cache/layer-cache';
+import { readImageRecord } from '../reports/records';
+// The scanners' own scanImage runs the scanner and the gate over a layout; this use case adds
+// what a project's scan target needs around it (its record, database, VEX documents, SBOM).
+import { loadVexDocuments, resolveScanDatabase, scanImage as runScanner, type ScanOutcome } from '../scanners';
+import { generateSbom, SBOM_FILE, type SbomOutcome } from '../supply-chain/sbom';
+
+/** The scan target's options as the executor receives them. */
+export interface ScanImageTargetOptions extends ScanTargetOptions {
+  allowRootUser?: boolean;
+}
+
+export interface ScanProject {
+  name: string;
+  root: string;
+  /** Absolute folder of the project's image artifacts. */
+  artifactDir: string;
+  /** Its repository below the namespace (lib/config/repository.ts). */
+  repository: string;
+}
+
+export interface ScanImageOptions {
+  workspaceRoot: string;
+  project: ScanProject;
+  config: AurenConfig;
+  /** `config.scan` with the target's options over it. */
+  policy: AurenConfig['scan'];
+  allowRootUser: boolean;
+}
+
+export interface ScanImageIo {
+  env: NodeJS.ProcessEnv;
+  now: Date;
+}
+
+export interface ScanImageResult {
+  outcome: ScanOutcome;
+  sbom: SbomOutcome;
+}
+
+export function normalizeScanImageOptions(options: ScanImageTargetOptions, input: { workspaceRoot: string; project: ScanProject; config: AurenConfig }): ScanImageOptions {
+  return { ...input, policy: scanSettings(options, input.config.scan), allowRootUser: options.allowRootUser ?? false };
+}
+
+/** Scan a project's built image (the scan target) and make its SBOM; the verdict says whether the gate blocks it. */
+export async function scanImage(options: ScanImageOptions, io: ScanImageIo): Promise<ScanImageResult> {
+  const { workspaceRoot, project, config, policy } = options;
+  const layoutDir = join(project.artifactDir, 'oci');
+  const image = await readImageRecord(project.artifactDir, project.name);
+  // Resolved here, not by the scanner: it needs the registry, as the scan's cache key does.
+  const database = await resolveScanDatabase(config, policy.scanner, io.env);
+  // The SBOM (an inventory, no vulnerability DB; docker-push attaches it to the digest) is made
+  // while the scan runs: it reads the same layout and writes a file of its own.
+  const sbomMade = generateSbom({ layoutDir, digest: image.digest, outputFile: join(project.artifactDir, 'scan', SBOM_FILE) }).catch(
+    (error: unknown): SbomOutcome => ({ status: 'failed', reason: error instanceof Error ? error.message : String(error) }),
+  );
+  // Outside input, read and checked before anything runs: a bad document fails the scan naming it.
+  const vex = await loadVexDocuments(config.scan.vex, workspaceRoot, io.now);
+  const outcome = await runScanner({
+    database,
+    vex,
+    layoutDir,
+    imageRecord: image,
+    imageName: imageName(config, project.repository),
+    policy,
+    budgets: config.budgets,
+    registry: config.registry,
+    reportDir: join(project.artifactDir, 'scan'),
+    sourceUri: `${project.root}/Dockerfile`,
+    allowRootUser: options.allowRootUser,
+    layerCache: openLayerCache(workspaceRoot, io.env),
+    env: io.env,
+  }).catch(async (error: unknown) => {
+    await sbomMade;
+    throw error;
+  });
+  return { outcome, sbom: await sbomMade };
+}
+
+/** The lines the scan ends with: the summary, the verdict, and the SBOM or why there is none. */
+export function scanSummary(project: string, result: ScanImageResult): { info: string[]; warn: string | undefined } {
+  const { outcome, sbom } = result;
+  const info = [
+    ...outcome.summaryLines,
+    `${project}: scan ${outcome.verdict}${outcome.notScanned ? ` (${outcome.notScanned.summary})` : ''} — report ${outcome.reportFiles.table}`,
+  ];
+  if (sbom.status === 'generated') {
+    info.push(`${project}: SBOM ${sbom.file} (CycloneDX ${sbom.summary.specVersion}, ${sbom.summary.components} components, ${sbom.summary.debianPackages} Debian packages)`);
+    return { info, warn: undefined };
+  }
+  return { info, warn: `${project}: no SBOM — ${sbom.reason}` };
+}
