@@ -2,7 +2,7 @@ import type { ExecutorContext, Task, TaskGraph } from '@nx/devkit';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dependencyOrder } from '../shared/batch';
+import { dependencyOrder } from '../../lib/exec/batch';
 import { batchImageExecutor, checkStep } from './executor';
 import schema from './schema.json';
 import type { ImageExecutorSchema } from './schema';

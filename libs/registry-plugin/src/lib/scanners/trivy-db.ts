@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { splitList } from '../config/lists';
 import { AurenError } from '../errors/errors';
 import { exec, which } from '../exec/exec';
 import type { RegistryClient } from '../registry/client';
@@ -287,7 +288,7 @@ export async function prepareTrivyDatabase(options: {
 
 /** Trivy's own database sources: TRIVY_DB_REPOSITORY (comma-separated, as Trivy reads it), else its defaults. */
 export function trivyDefaultSources(env: NodeJS.ProcessEnv): string[] {
-  const configured = (env.TRIVY_DB_REPOSITORY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const configured = splitList(env.TRIVY_DB_REPOSITORY);
   return configured.length ? configured : TRIVY_DB_DEFAULT_SOURCES;
 }
 
