@@ -4,8 +4,8 @@ import { AurenError, formatError } from '../errors/errors';
 /**
  * Several tasks in one process, one at a time in dependency order, each isolated from the others:
  * a task whose dependency failed is skipped, what escapes a task's promise fails that task only,
- * and each task's output streams as it is written and is also returned with its result. Nx batch
- * mode runs on this (executors/shared/batch.ts), and nothing here depends on Nx.
+ * and each task's output streams as it is written and is also returned with its result. The
+ * executors' Nx batch mode runs on this; nothing here depends on Nx.
  */
 
 /** The tasks and what each depends on, by id (Nx's TaskGraph fits). */

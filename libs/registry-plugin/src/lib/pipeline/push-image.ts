@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { AurenConfig } from '../config/options';
 import { splitList } from '../config/lists';
+import { projectRepository, repositoryPath } from '../config/repository';
 import { connectRegistry, credentialsFor } from '../connect/connect';
 import { AurenError } from '../errors/errors';
 import { redactSecrets } from '../errors/redact';
@@ -11,7 +12,7 @@ import { formatBytes } from '../reports/format';
 import { readBuildProvenance, writePushRecord, type PushRecord } from '../reports/records';
 import { preflightSigning, publishSupplyChain, SBOM_FILE, supplyChainRecord, type PublishOutcome } from '../supply-chain';
 // The registry step of the use case below: plan the tags, check the scan, send the image.
-import { pushImage as pushToRegistry, repositoryPath, type PushOutcome } from './push';
+import { pushImage as pushToRegistry, type PushOutcome } from './push';
 import { resolveVersion, type ResolvedVersion } from './version';
 
 /** docker-push's options as its schema declares them; the executor's schema.d.ts satisfies this. */
@@ -39,7 +40,7 @@ export interface NormalizedPushImageOptions {
 export function normalizePushImageOptions(options: PushImageOptions, project: { name: string }, dryRun: boolean): NormalizedPushImageOptions {
   const tags = splitList(options.tags);
   return {
-    repository: options.repository ?? project.name,
+    repository: projectRepository(project.name, options),
     extraTags: options.extraTags ?? [],
     tags: tags.length ? tags : undefined,
     versioned: options.versioned !== false,

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import type { CleanupExecutorSchema } from '../../executors/cleanup/schema';
-import type { RestoreExecutorSchema } from '../../executors/restore/schema';
+import { embeddedRegistry } from '../config/embedded-registry';
+import { splitList } from '../config/lists';
 import { retentionFor, type AurenConfig } from '../config/options';
+import { isDryRun } from '../config/precedence';
 import { inputError } from '../errors/errors';
 import { historyRepository } from '../history/store';
 import type { RegistryClient } from '../registry/client';
@@ -22,10 +23,27 @@ import type { ApplyHooks } from './apply';
  */
 
 /**
- * The options as the cleanup executor's schema.json declares them (its schema.d.ts): the one
- * declaration, shared by nx.json, `nx run registry:cleanup` and `auren-registry cleanup`.
+ * The options as the cleanup executor's schema.json declares them, shared by nx.json,
+ * `nx run registry:cleanup` and `auren-registry cleanup`; the executor's schema.d.ts satisfies this.
  */
-export type CleanupOptions = CleanupExecutorSchema;
+export interface CleanupOptions {
+  apply?: boolean;
+  repositories?: string[] | string;
+  json?: boolean;
+  journalDir?: string;
+  concurrency?: number;
+  composeFile?: string;
+  deleteVia?: 'auto' | 'api' | 'storage';
+  storageDir?: string;
+}
+
+/** The restore executor's options (and `auren-registry restore`'s); its schema.d.ts satisfies this. */
+export interface RestoreOptions {
+  journal?: string;
+  journalDir?: string;
+  concurrency?: number;
+  json?: boolean;
+}
 
 export interface NormalizedCleanupOptions {
   apply: boolean;
@@ -47,12 +65,10 @@ export interface Io {
   log: (line: string) => void;
 }
 
-const envDryRun = (env: NodeJS.ProcessEnv) => env.NX_DRY_RUN === 'true' || env.NX_DRY_RUN === '1';
-
 export function normalizeCleanupOptions(options: CleanupOptions, root: string, env: NodeJS.ProcessEnv): NormalizedCleanupOptions {
-  const repositories = (Array.isArray(options.repositories) ? options.repositories : (options.repositories ?? '').split(','))
-    .map((r) => r.trim())
-    .filter(Boolean);
+  const repositories = splitList(options.repositories);
+  // --apply is a request; NX_DRY_RUN is a safety switch and wins over it.
+  const dryRunSet = isDryRun({}, env);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw inputError(`concurrency must be an integer from 1 to 64, got ${concurrency}`);
@@ -61,8 +77,8 @@ export function normalizeCleanupOptions(options: CleanupOptions, root: string, e
   const deleteVia = options.deleteVia ?? 'auto';
   if (!['auto', 'api', 'storage'].includes(deleteVia)) throw inputError(`deleteVia must be auto, api or storage, got "${deleteVia}"`);
   return {
-    apply: options.apply === true && !envDryRun(env),
-    applyBlockedByDryRun: options.apply === true && envDryRun(env),
+    apply: options.apply === true && !dryRunSet,
+    applyBlockedByDryRun: options.apply === true && dryRunSet,
     repositories,
     json: options.json === true,
     journalDir: isAbsolute(journalDir) ? journalDir : join(root, journalDir),
@@ -75,9 +91,8 @@ export function normalizeCleanupOptions(options: CleanupOptions, root: string, e
 
 /** The embedded registry's storage, when the configured registry is it. */
 export function localRegistryStorage(config: AurenConfig, root: string, env: NodeJS.ProcessEnv): RegistryStorage | undefined {
-  const addr = env.AUREN_LOCAL_REGISTRY_ADDR ?? '127.0.0.1:5000';
-  const dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(root, '.auren', 'registry'), 'data');
-  return config.registry === addr && existsSync(dataDir) ? registryStorage(dataDir) : undefined;
+  const embedded = embeddedRegistry(root, env);
+  return config.registry === embedded.address && existsSync(embedded.dataDir) ? registryStorage(embedded.dataDir) : undefined;
 }
 
 export async function cleanRegistry(
@@ -126,7 +141,7 @@ export async function cleanRegistry(
   return result;
 }
 
-export async function restoreRegistry(client: RegistryClient, options: RestoreExecutorSchema, io: Io): Promise<RestoreResult> {
+export async function restoreRegistry(client: RegistryClient, options: RestoreOptions, io: Io): Promise<RestoreResult> {
   const dir = options.journalDir ? (isAbsolute(options.journalDir) ? options.journalDir : join(io.root, options.journalDir)) : join(io.root, DEFAULT_JOURNAL_DIR);
   const path = options.journal ? (isAbsolute(options.journal) ? options.journal : join(io.root, options.journal)) : newestJournal(dir);
   if (!path) throw inputError(`no cleanup journal in ${dir}`, 'Pass --journal <file>; journals are written by `nx run registry:cleanup --apply`.');
