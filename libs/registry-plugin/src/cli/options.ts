@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import Ajv, { type ErrorObject } from 'ajv';
+import { splitList } from '../lib/config/lists';
 import { inputError } from '../lib/errors/errors';
 
 /**
@@ -196,7 +197,7 @@ export function parseCommandLine(command: string, spec: CommandSpec, args: reado
       const n = Number(value);
       options[name] = value === '' || !Number.isFinite(n) ? value : n;
     } else if (kind === 'list') {
-      options[name] = String(value).split(',').map((s) => s.trim()).filter(Boolean);
+      options[name] = splitList(String(value));
     } else options[name] = value;
   }
   let validate = validators.get(spec);

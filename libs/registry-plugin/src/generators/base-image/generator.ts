@@ -9,6 +9,7 @@ import {
 } from '@nx/devkit';
 import { join } from 'node:path';
 import { DEFAULT_NAMESPACE } from '../../lib/config/options';
+import { splitList } from '../../lib/config/lists';
 import { inputError } from '../../lib/errors/errors';
 import { initGenerator, isPluginRegistered } from '../init/generator';
 import { withHints } from '../shared/errors';
@@ -34,11 +35,7 @@ export interface NormalizedBaseImageOptions {
   packages: string[];
 }
 
-const list = (value: string | string[] | undefined, fallback: string[]): string[] => {
-  if (value === undefined) return fallback;
-  const items = (Array.isArray(value) ? value : value.split(',')).map((v) => v.trim()).filter(Boolean);
-  return [...new Set(items)];
-};
+const list = (value: string | string[] | undefined, fallback: string[]): string[] => (value === undefined ? fallback : [...new Set(splitList(value))]);
 
 export function normalizeOptions(tree: Tree, schema: BaseImageGeneratorSchema): NormalizedBaseImageOptions {
   const name = (schema.name ?? 'base-image').trim();
@@ -86,7 +83,7 @@ export function baseImageTargets(o: NormalizedBaseImageOptions): Record<string, 
       outputs: [`{workspaceRoot}/${o.outputDir}`],
       options: { command: `bash ${script} --platforms=${platforms}` },
       metadata: {
-        description: `mmdebstrap a reproducible Debian bookworm root filesystem per platform into ${o.outputDir}/rootfs-<arch>.tar, with packages-<arch>.lock and packages.json. Platforms: AUREN_PLATFORMS, else the same list as docker-build's platforms option.`,
+        description: `mmdebstrap a reproducible Debian bookworm root filesystem per platform into ${o.outputDir}/rootfs-<arch>.tar, with packages-<arch>.lock and packages.json. Platforms: AUREN_PLATFORMS, else its --platforms. docker-build's prebuild makes the platforms docker-build builds (its --platforms, else AUREN_PLATFORMS, else this machine's).`,
       },
     },
     'rootfs-reproducible': {
@@ -105,9 +102,10 @@ export function baseImageTargets(o: NormalizedBaseImageOptions): Record<string, 
         { env: 'AUREN_BUILDER' },
       ],
       options: {
+        // No platforms option: it would win over AUREN_PLATFORMS, and CI chooses the platforms
+        // of a release. The prebuild is told the platforms docker-build settled on.
         context: o.outputDir,
-        platforms: o.platforms,
-        prebuild: ['bash', script, `--platforms=${platforms}`],
+        prebuild: ['bash', script],
       },
       metadata: {
         description: 'Build the base image from the root filesystem that build-rootfs.sh makes first (the prebuild step, skipped when the released version is fetched from the registry instead).',

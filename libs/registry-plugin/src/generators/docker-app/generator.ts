@@ -8,6 +8,7 @@ import {
 } from '@nx/devkit';
 import { join } from 'node:path';
 import { inputError } from '../../lib/errors/errors';
+import { splitList } from '../../lib/config/lists';
 import { initGenerator, isPluginRegistered } from '../init/generator';
 import { withHints } from '../shared/errors';
 import { findBaseImageProject } from '../shared/workspace';
@@ -46,7 +47,7 @@ export function normalizeOptions(tree: Tree, schema: DockerAppGeneratorSchema): 
   if (tree.exists(projectRoot)) {
     throw inputError(`${projectRoot} already exists`, 'Choose another name, or remove the folder first.');
   }
-  const extra = (schema.tags ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  const extra = splitList(schema.tags);
   return { name, projectRoot, port, tags: [...new Set(['type:app', 'runtime:container', ...extra])] };
 }
 

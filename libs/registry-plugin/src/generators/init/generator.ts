@@ -2,8 +2,8 @@ import { logger, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
 import {
   DEFAULT_NAMESPACE,
   DEFAULT_REGISTRY,
-  parseRegistryOverride,
   PLUGIN_NAME,
+  registryOverride,
   validateNamespace,
   validateRegistryHost,
   type RegistryPluginOptions,
@@ -46,7 +46,7 @@ export function resolveRegistry(schema: InitGeneratorSchema, env: NodeJS.Process
   // An empty answer to a prompt means "the default", as the prompts say.
   const registry = schema.registry?.trim() || undefined;
   const namespace = schema.namespace?.trim() || undefined;
-  const fromEnv = env.AUREN_REGISTRY?.trim() ? parseRegistryOverride(env.AUREN_REGISTRY) : undefined;
+  const fromEnv = registryOverride(env);
   return {
     registry: registry !== undefined ? validateRegistryHost(registry, '--registry') : (fromEnv?.registry ?? DEFAULT_REGISTRY),
     namespace: namespace !== undefined ? validateNamespace(namespace, '--namespace') : (fromEnv?.namespace ?? DEFAULT_NAMESPACE),

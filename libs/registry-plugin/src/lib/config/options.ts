@@ -1,5 +1,6 @@
 import { configError } from '../errors/errors';
 import { parseRegistryOverride } from './registry-address';
+import { environmentValue } from './precedence';
 import { checkEnvironmentOverride, checkPluginOptions } from './schema';
 
 /** The plugin's package name, as nx.json's `plugins` and executor references (`<name>:image`) spell it. */
@@ -226,6 +227,12 @@ function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' |
   return value ? checkEnvironmentOverride(variable, value) : undefined;
 }
 
+/** AUREN_REGISTRY (`host[:port][/namespace]`) parsed and checked; undefined when unset or empty. */
+export function registryOverride(env: NodeJS.ProcessEnv): { registry: string; namespace: string | undefined } | undefined {
+  const value = environmentValue(env, 'AUREN_REGISTRY');
+  return value ? parseRegistryOverride(value) : undefined;
+}
+
 /**
  * nx.json's plugin options (and the AUREN_* overrides) checked against their schema
  * (plugin-options.schema.json), then every default applied once: the result is fully typed,
@@ -239,13 +246,9 @@ export function normalizeOptions(
 ): AurenConfig {
   const raw = options ?? {};
   checkPluginOptions(raw);
-  let registry = raw.registry ?? DEFAULT_REGISTRY;
-  let namespace = raw.namespace ?? DEFAULT_NAMESPACE;
-  if (env.AUREN_REGISTRY) {
-    const override = parseRegistryOverride(env.AUREN_REGISTRY);
-    registry = override.registry;
-    if (override.namespace !== undefined) namespace = override.namespace;
-  }
+  const override = registryOverride(env);
+  const registry = override?.registry ?? raw.registry ?? DEFAULT_REGISTRY;
+  const namespace = override?.namespace ?? raw.namespace ?? DEFAULT_NAMESPACE;
   const scan = raw.scan ?? {};
   const tags = raw.tags ?? {};
   const budgets = raw.budgets ?? {};
