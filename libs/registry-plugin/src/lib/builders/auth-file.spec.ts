@@ -7,8 +7,8 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withBuilderAuthFile } from '../connect/child-tools';
 import { noLayerCache } from '../layer-cache/layer-cache';
-import { withAuthFile } from './auth-file';
 import { buildahBuilder } from './buildah';
 
 describe('a DOCKER_CONFIG folder without config.json (real buildah)', () => {
@@ -43,20 +43,20 @@ describe('a DOCKER_CONFIG folder without config.json (real buildah)', () => {
     ['no DOCKER_CONFIG', {}, undefined],
     ['an auth file of its own', { DOCKER_CONFIG: '/nowhere', REGISTRY_AUTH_FILE: '/x/auth.json' }, '/x/auth.json'],
   ] as const)('leaves the environment as it is with %s', async (_name, env, authFile) => {
-    expect(await withAuthFile(env, async (e) => e.REGISTRY_AUTH_FILE)).toBe(authFile);
+    expect(await withBuilderAuthFile(env, async (e) => e.REGISTRY_AUTH_FILE)).toBe(authFile);
   });
 
   it('leaves a config.json that exists to buildah', async () => {
     const dockerConfig = join(work, 'with-config');
     await mkdir(dockerConfig);
     await writeFile(join(dockerConfig, 'config.json'), '{"auths":{}}\n');
-    expect(await withAuthFile({ DOCKER_CONFIG: dockerConfig }, async (e) => e.REGISTRY_AUTH_FILE)).toBeUndefined();
+    expect(await withBuilderAuthFile({ DOCKER_CONFIG: dockerConfig }, async (e) => e.REGISTRY_AUTH_FILE)).toBeUndefined();
   });
 
   it('gives buildah an empty auth file, removed afterwards, when config.json is missing', async () => {
     const dockerConfig = join(work, 'empty');
     await mkdir(dockerConfig);
-    const file = await withAuthFile({ DOCKER_CONFIG: dockerConfig }, async (e) => {
+    const file = await withBuilderAuthFile({ DOCKER_CONFIG: dockerConfig }, async (e) => {
       expect(JSON.parse(await readFile(e.REGISTRY_AUTH_FILE!, 'utf8'))).toEqual({ auths: {} });
       return e.REGISTRY_AUTH_FILE!;
     });

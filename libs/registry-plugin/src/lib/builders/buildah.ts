@@ -1,11 +1,11 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withBuilderAuthFile } from '../connect/child-tools';
 import { exec, trace, which } from '../exec/exec';
 import { readOciLayout } from '../registry/layout';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
-import { withAuthFile } from './auth-file';
 import { commonBuildFlags, containersBuildFlags, type Builder, type BuildRequest } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
@@ -96,7 +96,7 @@ export function buildahBuilder(): Builder {
     },
     build(original) {
       // The storage probe (`buildah from`) and the export check the auth file too.
-      return withAuthFile(original.env, async (env) => buildWith(this, { ...original, env: await storageEnv(env) }));
+      return withBuilderAuthFile(original.env, async (env) => buildWith(this, { ...original, env: await storageEnv(env) }));
     },
   };
 }

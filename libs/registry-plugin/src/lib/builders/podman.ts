@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
+import { withBuilderAuthFile } from '../connect/child-tools';
 import { exec, which } from '../exec/exec';
-import { withAuthFile } from './auth-file';
 import { commonBuildFlags, containersBuildFlags, type Builder } from './builder';
 import { withRegistriesConf } from './registries-conf';
 
@@ -30,8 +30,8 @@ export function podmanBuilder(): Builder {
       return [build, push];
     },
     build(original) {
-      // podman checks `$DOCKER_CONFIG/config.json` as buildah does (auth-file.ts).
-      return withAuthFile(original.env, async (env) => {
+      // podman checks `$DOCKER_CONFIG/config.json` as buildah does (withBuilderAuthFile).
+      return withBuilderAuthFile(original.env, async (env) => {
         const request = { ...original, env };
         const [build, push] = this.plan(request);
         await rm(request.outputDir, { recursive: true, force: true });

@@ -1,15 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveBuilder } from '../builders';
 import { baseImageBuildArgs, parseDockerfile } from '../builders/dockerfile';
 import { isInsecureRegistry, isLoopbackRegistry, type AurenConfig, type BuilderName } from '../config/options';
+import { withBuilderAccess } from '../connect/child-tools';
+import { credentialsFor } from '../connect/connect';
 import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
-import { credentialHelpers } from '../exec/credential-helpers';
-import { resolveCredentials } from '../registry/auth/credentials';
 import { parseConfig } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
@@ -189,8 +188,11 @@ export async function runBuilder(input: BuildInput): Promise<ImageRecord> {
   // The builder pulls the base image with the same trust and credentials the push uses.
   const insecureRegistries = await insecureRegistriesFor(input.config, Object.values(buildArgs), input.env);
   const tls = await builderTlsArgs(input.config.registry, { caFile: input.config.caFile, env: input.env, plainHttp: isLoopbackRegistry(input.config.registry) ? insecureRegistries.includes(input.config.registry) : undefined });
+  // An auth file of the user's own wins (withBuilderAccess), so no credential helper runs for
+  // nothing; a build goes on without credentials it cannot resolve, as a public base image needs none.
+  const credentials = input.env.REGISTRY_AUTH_FILE ? undefined : await credentialsFor(input.config.registry, input.config, input.env).catch(() => undefined);
   const startedOn = new Date();
-  await withBuilderAuth(input.config.registry, input.env, (env) => builder.build({
+  await withBuilderAccess(input.config.registry, credentials, input.env, (env) => builder.build({
     context: contextPath,
     dockerfile: dockerfilePath,
     buildArgs,
@@ -292,23 +294,4 @@ export async function writeImageRecord(
   // A fetched image was not built here; runBuilder writes the record of a build after this.
   await writeBuildProvenance(project.artifactDir, undefined);
   return record;
-}
-
-/**
- * Credentials from the environment or docker's config.json reach buildah/podman through a
- * private auth file (REGISTRY_AUTH_FILE, mode 0600) that is removed after the build; they are
- * never passed on a command line or written into the image.
- */
-async function withBuilderAuth<T>(registry: string, env: NodeJS.ProcessEnv, fn: (env: NodeJS.ProcessEnv) => Promise<T>): Promise<T> {
-  const credentials = env.REGISTRY_AUTH_FILE ? undefined : await resolveCredentials(registry, { env, helpers: credentialHelpers }).catch(() => undefined);
-  if (!credentials) return fn(env);
-  const dir = await mkdtemp(join(tmpdir(), 'auren-auth-'));
-  const file = join(dir, 'auth.json');
-  const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
-  await writeFile(file, JSON.stringify({ auths: { [registry]: { auth } } }), { mode: 0o600 });
-  try {
-    return await fn({ ...env, REGISTRY_AUTH_FILE: file });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

@@ -1,8 +1,6 @@
 import type { AurenConfig } from '../config/options';
-import { isInsecureRegistry } from '../config/registry-address';
-import { isLoopbackRegistry } from '../registry/reference';
+import { trivyRegistryAccess } from '../connect/child-tools';
 import { credentialsFor, connectRegistry } from '../connect/connect';
-import { builderTlsArgs } from '../registry/tls';
 import { findTrivyDb, trivyDbRepositories } from './trivy-db';
 import type { ScanDatabase } from './types';
 
@@ -29,19 +27,15 @@ export async function resolveScanDatabase(
     const artifact = await findTrivyDb(client, trivyDbRepositories(config.namespace));
     if (!artifact) return { kind: 'local' };
     const plainHttp = client.baseUrl.startsWith('http://');
-    // Trivy (go-containerregistry) tries HTTPS then plain HTTP for loopback hosts by itself;
-    // any other plain-HTTP or unverified registry needs --insecure.
-    const insecure = isInsecureRegistry(config.registry, config.insecureRegistries) || (plainHttp && !isLoopbackRegistry(config.registry));
-    const tls = plainHttp ? undefined : await builderTlsArgs(config.registry, { caFile: config.caFile, env });
+    const access = await trivyRegistryAccess(config.registry, { insecureRegistries: config.insecureRegistries, caFile: config.caFile, env, plainHttp });
     const credentials = await credentialsFor(config.registry, config, env).catch(() => undefined);
     return {
       kind: 'registry',
       reference: `${config.registry}/${artifact.repository}`,
       digest: artifact.digest,
       ...(artifact.updatedAt ? { updatedAt: artifact.updatedAt } : {}),
-      insecure,
-      ...(tls?.certDir ? { certDir: tls.certDir } : {}),
-      ...(credentials?.username && credentials.password ? { credentials: { username: credentials.username, password: credentials.password } } : {}),
+      ...access,
+      ...(credentials ? { credentials } : {}),
     };
   } catch {
     return { kind: 'local' };

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { credentialSecrets, goTrustEnv, withTrivyAccess } from '../connect/child-tools';
 import { splitList } from '../config/lists';
 import { AurenError } from '../errors/errors';
 import { exec, which } from '../exec/exec';
@@ -223,24 +224,12 @@ export async function withTrivyCacheLock<T>(cacheDir: string, body: () => Promis
 export interface PreparedDatabase {
   /** Pass `--skip-db-update` to the scans: the cache holds the database to use. */
   skipDbUpdate: boolean;
-  /** Extra environment for trivy (registry credentials, CA folder), never printed. */
+  /** trivy's environment: the registry's CAs added to its trust (never its credentials). */
   env: NodeJS.ProcessEnv;
   /** Where the database came from, for the report. */
   source?: string;
   /** No database was cached and none is served: this run downloaded one from Trivy's own sources. */
   fromDefaultSource: boolean;
-}
-
-function registryEnv(database: Extract<ScanDatabase, { kind: 'registry' }>, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const extra: NodeJS.ProcessEnv = {};
-  // Go reads extra roots from SSL_CERT_DIR; the system folder stays first so nothing else breaks.
-  if (database.certDir) extra.SSL_CERT_DIR = ['/etc/ssl/certs', env.SSL_CERT_DIR, database.certDir].filter(Boolean).join(':');
-  // Trivy's own variables, so the password never appears in an argv (ps) or a log line.
-  if (database.credentials) {
-    extra.TRIVY_USERNAME = database.credentials.username;
-    extra.TRIVY_PASSWORD = database.credentials.password;
-  }
-  return { ...env, ...extra };
 }
 
 /**
@@ -266,7 +255,7 @@ export async function prepareTrivyDatabase(options: {
     await downloadFromDefaultSource(binaryPath, cacheDir, options.env);
     return { skipDbUpdate: true, env: options.env, fromDefaultSource: true };
   }
-  const env = registryEnv(database, options.env);
+  const env = goTrustEnv(options.env, database.certDir);
   const source = `${database.reference}@${database.digest}`;
   const markerFile = join(cacheDir, 'db', SOURCE_MARKER);
   const marker = JSON.parse(await readFile(markerFile, 'utf8').catch(() => '{}')) as { digest?: string };
@@ -276,7 +265,8 @@ export async function prepareTrivyDatabase(options: {
   await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
   const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet', '--skip-version-check', '--disable-telemetry', ...(database.insecure ? ['--insecure'] : [])];
   try {
-    await exec(binaryPath, args, { env, redact: database.credentials ? [database.credentials.password] : [] });
+    await withTrivyAccess(database.reference.split('/')[0], database.credentials, env, (trivyEnv) =>
+      exec(binaryPath, args, { env: trivyEnv, redact: credentialSecrets(database.credentials) }));
   } catch (error) {
     throw new AurenError('scan', `trivy could not download its vulnerability database from ${database.reference}:2: ${(error as Error).message}`,
       'Check that the registry serves it (`nx run registry:trivy-db` publishes it) and that its credentials and CA reach trivy.', { cause: error });

@@ -39,7 +39,7 @@ export interface ScannerIdentity {
  * - `local`: whatever the scanner has cached or downloads itself from its default source.
  */
 export type ScanDatabase =
-  | { kind: 'registry'; reference: string; digest: string; updatedAt?: string; insecure: boolean; certDir?: string; credentials?: { username: string; password: string } }
+  | { kind: 'registry'; reference: string; digest: string; updatedAt?: string; insecure: boolean; certDir?: string; credentials?: { username: string; password: string; identityToken?: string } }
   | { kind: 'local' };
 
 /** `exec` from lib/exec, injectable so adapters stay pure argv builders. */

@@ -1,17 +1,17 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
-import { isInsecureRegistry, isLoopbackRegistry, type SigningConfig } from '../config/options';
+import { isAbsolute, resolve } from 'node:path';
+import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { which } from '../exec/exec';
-import { probeRegistryScheme, type RegistryScheme } from '../registry/client';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { builderTlsArgs, createDispatcher } from '../registry/tls';
 import type { ExecFn } from './sbom';
 
 /**
  * What signing and verifying share: finding the real cosign, resolving the key, and the
- * registry flags. We never read or write cosign's formats ourselves; cosign signs and verifies.
+ * registry flags (decided with the other child tools' in lib/connect). We never read or write
+ * cosign's formats ourselves; cosign signs and verifies.
  */
+export { cosignRegistryAccess, registryFlags, type CosignRegistryAccess } from '../connect/child-tools';
 
 export const COSIGN_INSTALL_HINT =
   'Install cosign v3 (`bash tools/scripts/setup.sh --test-tools` builds the pinned one into tools/.bin; or https://docs.sigstore.dev/cosign/system_config/installation/) and put it on PATH.';
@@ -54,52 +54,6 @@ export function resolveKey(key: string, workspaceRoot: string, what: 'signing.ke
     );
   }
   return path;
-}
-
-/**
- * cosign refuses plain HTTP unless told: `--allow-http-registry` for a plain-HTTP loopback
- * registry (and registries the user listed as insecure), `--allow-insecure-registry` for their
- * TLS. A loopback registry known to speak HTTPS (`scheme`, from probeRegistryScheme) is verified
- * like any other; without `scheme` a loopback registry is taken for the plain embedded one.
- */
-export function registryFlags(registry: string, insecureRegistries: readonly string[], scheme?: RegistryScheme): string[] {
-  const insecure = isInsecureRegistry(registry, insecureRegistries) || (isLoopbackRegistry(registry) && scheme !== 'https');
-  return insecure ? ['--allow-http-registry', '--allow-insecure-registry'] : [];
-}
-
-export interface CosignRegistryAccess {
-  flags: string[];
-  /** cosign's environment: the registry's CAs added to Go's trust (SSL_CERT_DIR). */
-  env: NodeJS.ProcessEnv;
-}
-
-/**
- * How cosign reaches `registry`, decided as the client and the builder decide: a loopback
- * registry is probed (HTTPS first, plain HTTP only if it does not speak TLS), and a TLS registry
- * is trusted through the same CAs (certs.d, caFile, NODE_EXTRA_CA_CERTS) and client certificate,
- * instead of switching verification off. Go reads SSL_CERT_DIR in addition to the system bundle
- * file, so the registry's CAs are added to the system roots, not put in their place.
- */
-export async function cosignRegistryAccess(
-  registry: string,
-  insecureRegistries: readonly string[],
-  options: { caFile?: string; env: NodeJS.ProcessEnv },
-): Promise<CosignRegistryAccess> {
-  const { env, caFile } = options;
-  if (isInsecureRegistry(registry, insecureRegistries)) return { flags: registryFlags(registry, insecureRegistries), env };
-  let scheme: RegistryScheme = 'https';
-  if (isLoopbackRegistry(registry)) {
-    const dispatcher = createDispatcher({ registry, caFile, env });
-    scheme = await probeRegistryScheme(registry, { dispatcher }).finally(() => dispatcher.close());
-  }
-  if (scheme === 'http') return { flags: registryFlags(registry, insecureRegistries, scheme), env };
-  const tls = await builderTlsArgs(registry, { caFile, env, plainHttp: false });
-  if (!tls.certDir) return { flags: [], env };
-  const clientFlags = existsSync(join(tls.certDir, 'client.cert'))
-    ? ['--registry-client-cert', join(tls.certDir, 'client.cert'), '--registry-client-key', join(tls.certDir, 'client.key')]
-    : [];
-  const certDirs = [env.SSL_CERT_DIR || '/etc/ssl/certs', tls.certDir].join(':');
-  return { flags: clientFlags, env: { ...env, SSL_CERT_DIR: certDirs } };
 }
 
 export function describeSigning(signing: SigningConfig): string {

@@ -1,10 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { SigningConfig } from '../config/options';
+import { credentialSecrets, withCosignAccess } from '../connect/child-tools';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
-import { dockerAuthKey } from '../registry/auth/docker-config';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
 
@@ -86,32 +83,11 @@ export async function preflightSigning(signing: SigningConfig, workspaceRoot: st
   }
 }
 
-/**
- * cosign reads registry credentials from docker's config.json. Credentials that came from the
- * environment are put in a private config folder (0700/0600, removed afterwards) so they never
- * appear on cosign's command line.
- */
-export async function withCosignRegistryAuth<T>(
-  registry: string,
-  credentials: ResolvedCredentials | undefined,
-  env: NodeJS.ProcessEnv,
-  body: (env: NodeJS.ProcessEnv) => Promise<T>,
-): Promise<T> {
-  if (!credentials) return body(env);
-  const dir = await mkdtemp(join(tmpdir(), 'auren-cosign-auth-'));
-  try {
-    const entry = credentials.identityToken
-      ? { identitytoken: credentials.identityToken }
-      : { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') };
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ auths: { [dockerAuthKey(registry)]: entry } }), { mode: 0o600 });
-    return await body({ ...env, DOCKER_CONFIG: dir });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+/** cosign gets its registry credentials the way every child tool does. */
+export { withCosignAccess as withCosignRegistryAuth } from '../connect/child-tools';
 
 export function secretsOf(env: NodeJS.ProcessEnv, credentials: ResolvedCredentials | undefined): string[] {
-  return [env.COSIGN_PASSWORD, credentials?.password, credentials?.identityToken].filter((s): s is string => !!s);
+  return [env.COSIGN_PASSWORD, ...credentialSecrets(credentials)].filter((s): s is string => !!s);
 }
 
 export async function signImage(input: SignInput): Promise<SignOutcome> {
@@ -127,7 +103,7 @@ export async function signImage(input: SignInput): Promise<SignOutcome> {
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
   const args = signArgs(signing, key, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
-  await withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
+  await withCosignAccess(input.registry, input.credentials, access.env, async (cosignEnv) => {
     for (const argv of [args, legacySignArgs(args)]) {
       await run(cosign, argv, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
         throw new AurenError(
