@@ -14,7 +14,7 @@ import { writeTestLayout, type TestLayout } from '../../lib/registry/testing-lay
 import { signImage } from '../../lib/supply-chain/sign';
 import executor from './executor';
 
-/** Issue 14, acceptance 4: deploy-manifest --requireSignature with the real cosign and registry. */
+/** deploy-manifest --requireSignature with the real cosign and registry: it pins what verifies, and refuses the rest. */
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'];
 const PASSWORD = 'deploy-gate-password';

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
 import { attestArgs, verifyAttestationArgs } from './attest';
 import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
@@ -79,7 +80,7 @@ export async function attestVex(input: CosignInput & { files: readonly string[];
   const env = input.env ?? process.env;
   const signing = input.signing;
   if (signing.mode !== 'key' && signing.mode !== 'keyless') throw new AurenError('internal', `attestVex called without a signing identity (${signing.mode})`);
-  if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) throw new AurenError('internal', `refusing to attest ${input.reference}: attest by digest, never by tag`);
+  if (!isPinnedReference(input.reference)) throw new AurenError('internal', `refusing to attest ${input.reference}: attest by digest, never by tag`);
   const present = input.attachedTypes && !input.attachedTypes.includes(OPENVEX_PREDICATE) ? new Set<string>() : await attestedVex(input);
   const cosign = await findCosign(env);
   const key = signing.mode === 'key' ? resolveKey(signing.key, input.workspaceRoot, 'signing.key') : undefined;
