@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { isDigest, pinnedDigest, sha256Digest } from '../registry/digest';
 import { canonicalizeLayer, CANONICAL_GZIP_LEVEL, CANONICAL_MEDIA_TYPE, LowerFilesystem, type Node } from './canonical-layer';
 import type { LayerCache } from './layer-cache';
 import { UnsupportedTarError } from './tar-format';
@@ -33,7 +33,7 @@ interface FilesystemRecord {
   epoch: number | null;
   nodes: Array<[string, Node]>;
 }
-const filesystemKey = (chainId: string, epoch: number | undefined) => sha256(`${chainId} ${epoch ?? 'none'}`);
+const filesystemKey = (chainId: string, epoch: number | undefined) => sha256Digest(`${chainId} ${epoch ?? 'none'}`);
 
 export interface CanonicalRecord {
   chainId: string;
@@ -56,12 +56,10 @@ export interface CanonicalLayerOut {
   file: string;
 }
 
-const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
-
 /** OCI ChainIDs of an image's layers, bottom first. */
 export function chainIds(diffIds: readonly string[]): string[] {
   const out: string[] = [];
-  for (const [i, diffId] of diffIds.entries()) out.push(i === 0 ? diffId : sha256(`${out[i - 1]} ${diffId}`));
+  for (const [i, diffId] of diffIds.entries()) out.push(i === 0 ? diffId : sha256Digest(`${out[i - 1]} ${diffId}`));
   return out;
 }
 
@@ -96,7 +94,7 @@ export function canonicalHistory(history: unknown): unknown {
 export function canonicalAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
   const digest = annotations?.[BASE_DIGEST];
   if (!annotations || digest === undefined) return annotations;
-  const pinned = /@(sha256:[a-f0-9]{64})$/.exec(annotations[BASE_NAME] ?? '')?.[1];
+  const pinned = pinnedDigest(annotations[BASE_NAME] ?? '');
   if (pinned === digest) return annotations;
   if (pinned) return { ...annotations, [BASE_DIGEST]: pinned };
   const { [BASE_DIGEST]: _dropped, ...rest } = annotations;
@@ -107,7 +105,7 @@ const BASE_NAME = 'org.opencontainers.image.base.name';
 
 /** A usable record for a chain: its blob is in the cache with the recorded size. */
 export async function cachedCanonical(cache: LayerCache, chainId: string, epoch: number | undefined | 'any'): Promise<(CanonicalRecord & { file: string }) | undefined> {
-  if (!/^sha256:[a-f0-9]{64}$/.test(chainId)) return undefined;
+  if (!isDigest(chainId, 'sha256')) return undefined;
   const record = await cache.recordGet<CanonicalRecord>(CANONICAL_KIND, canonicalCacheVersion(), chainId);
   if (!record || record.chainId !== chainId) return undefined;
   if (epoch !== 'any' && record.epoch !== (epoch ?? null)) return undefined;

@@ -1,6 +1,6 @@
+import { subjectOfAttachedTag } from '../registry/digest';
 import type { Descriptor } from '../registry/media-types';
 import type { Check, Level, RepositoryReport } from './report';
-import { subjectOfReferrerTag } from '../retention/attached';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
 import { COSIGN_SIGN_PREDICATE } from '../supply-chain/referrers';
@@ -38,7 +38,7 @@ export function attachedFacts(tags: ReadonlyArray<{ tag: string; descriptors: re
   const facts = new Map<string, AttachedFacts>();
   const of = (subject: string) => facts.get(subject) ?? facts.set(subject, { signed: false, sbom: false, provenance: false }).get(subject)!;
   for (const { tag, descriptors } of tags) {
-    const subject = subjectOfReferrerTag(tag);
+    const subject = subjectOfAttachedTag(tag);
     if (!subject) continue;
     const entry = of(subject);
     if (tag.endsWith('.sig')) entry.signed = true;
@@ -57,7 +57,7 @@ export function attachedFacts(tags: ReadonlyArray<{ tag: string; descriptors: re
   return facts;
 }
 
-export const isReferrerTag = (tag: string): boolean => subjectOfReferrerTag(tag) !== undefined;
+export const isReferrerTag = (tag: string): boolean => subjectOfAttachedTag(tag) !== undefined;
 
 export interface SupplyChainThresholds {
   /** Repositories whose newest image is unsigned: above `target` warns, above `alert` alerts. */

@@ -1,12 +1,12 @@
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
-import { isDigest } from '../registry/digest';
+import { fallbackTag, isDigest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import type { Descriptor } from '../registry/media-types';
 import { executePush, planImagePush, type PushPlan } from '../registry/push';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
-import { COSIGN_SIGN_PREDICATE, fallbackTag, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
+import { COSIGN_SIGN_PREDICATE, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
 import { executeLegacyTag, planLegacyTags, type LegacyTagStep } from './legacy-tags';
 

@@ -2,11 +2,10 @@ import { Readable } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
-import { sha256Digest } from '../registry/digest';
+import { fallbackTag, sha256Digest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import type { Descriptor } from '../registry/media-types';
 import { executePush, planImagePush, type PushPlan } from '../registry/push';
-import { fallbackTag } from '../supply-chain/referrers';
 
 /**
  * cosign's legacy format, kept next to the referrers: the tags `sha256-<hex>.sig`, `.att` and

@@ -1,5 +1,6 @@
 import { planRepository, type RepositorySnapshot, type RetentionPolicy } from './policy';
-import { followSubjects, subjectOfReferrerTag } from './attached';
+import { subjectOfAttachedTag } from '../registry/digest';
+import { followSubjects } from './attached';
 
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const tagOf = (digest: string) => digest.replace(':', '-');
@@ -33,7 +34,7 @@ describe('retention of attached artifacts', () => {
     ['main-abcdef1', undefined],
     [`sha256-${'AB'.repeat(32)}`, undefined],
   ])('%s names subject %s', (tag, subject) => {
-    expect(subjectOfReferrerTag(tag)).toBe(subject);
+    expect(subjectOfAttachedTag(tag)).toBe(subject);
   });
 
   it('without it, the planner keeps the fallback index forever (the problem this solves)', () => {

@@ -1,5 +1,6 @@
 import type { RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
+import { subjectOfAttachedTag, type Digest } from '../registry/digest';
 import type { ImageDecision, RepositoryPlan, RepositorySnapshot, TagDecision } from './policy';
 
 /**
@@ -13,12 +14,6 @@ import type { ImageDecision, RepositoryPlan, RepositorySnapshot, TagDecision } f
  * and the artifacts as children of a kept index, so nothing attached would ever go.
  */
 
-/** `sha256-<hex>` (OCI referrers tag schema) and cosign's legacy `sha256-<hex>.sig|.att|.sbom`. */
-export function subjectOfReferrerTag(tag: string): string | undefined {
-  const match = /^(sha256)-([a-f0-9]{64})(?:\.(?:sig|att|sbom))?$/.exec(tag);
-  return match ? `${match[1]}:${match[2]}` : undefined;
-}
-
 export type SubjectState = 'kept' | 'deleted' | 'gone';
 
 /**
@@ -28,7 +23,7 @@ export type SubjectState = 'kept' | 'deleted' | 'gone';
 export async function probeSubjects(client: RegistryClient, snapshot: RepositorySnapshot, concurrency: number): Promise<Set<string>> {
   const unknown = new Set<string>();
   for (const { tag } of snapshot.tags) {
-    const subject = subjectOfReferrerTag(tag);
+    const subject = subjectOfAttachedTag(tag);
     if (subject && !snapshot.manifests[subject]) unknown.add(subject);
   }
   const present = new Set<string>();
@@ -45,7 +40,7 @@ export async function probeSubjects(client: RegistryClient, snapshot: Repository
 export function followSubjects(snapshot: RepositorySnapshot, plan: RepositoryPlan, present: ReadonlySet<string>): RepositoryPlan {
   const images = new Map(plan.images.map((i) => [i.digest, { ...i }]));
   const tags = new Map(plan.tags.map((t) => [t.tag, { ...t }]));
-  const referrerTags = plan.tags.map((t) => ({ t, subject: subjectOfReferrerTag(t.tag) })).filter((x): x is { t: TagDecision; subject: string } => !!x.subject);
+  const referrerTags = plan.tags.map((t) => ({ t, subject: subjectOfAttachedTag(t.tag) })).filter((x): x is { t: TagDecision; subject: Digest } => !!x.subject);
   if (!referrerTags.length) return plan;
   const referrerDigests = new Set(referrerTags.map((x) => x.t.digest));
 

@@ -16,7 +16,8 @@ import { restoreJournal } from './restore';
 import type { RetentionPolicy } from './policy';
 import { registryStorage } from './storage';
 import { publishSupplyChain } from '../supply-chain/publish';
-import { fallbackTag, listReferrers } from '../supply-chain/referrers';
+import { fallbackTag } from '../registry/digest';
+import { listReferrers } from '../supply-chain/referrers';
 import { SBOM_FILE } from '../supply-chain/sbom';
 
 /**

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SigningConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
+import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
 import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
 import { checkProvenanceStatement, SLSA_PROVENANCE_V1, type InTotoStatement, type ProvenanceExpectations, type SlsaProvenancePredicate } from './provenance';
@@ -65,7 +66,7 @@ export async function attestProvenance(input: AttestInput): Promise<void> {
   const env = input.env ?? process.env;
   const signing = input.signing;
   if (signing.mode !== 'key' && signing.mode !== 'keyless') throw new AurenError('internal', `attestProvenance called without a signing identity (${signing.mode})`);
-  if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) throw new AurenError('internal', `refusing to attest ${input.reference}: attest by digest, never by tag`);
+  if (!isPinnedReference(input.reference)) throw new AurenError('internal', `refusing to attest ${input.reference}: attest by digest, never by tag`);
   const cosign = await findCosign(env);
   const key = signing.mode === 'key' ? resolveKey(signing.key, input.workspaceRoot, 'signing.key') : undefined;
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { git } from '../git/git';
+import { stripDigest } from '../registry/digest';
 import type { OciLayout } from '../registry/layout';
 import { environmentSecrets, redactText, redactUserinfo } from '../errors/redact';
 import type { BuildProvenance } from '../reports/records';
@@ -166,12 +167,12 @@ export function provenancePredicate(record: BuildProvenance): SlsaProvenancePred
   }
   const base = record.baseImage;
   if (base?.digest) {
-    const name = base.reference.replace(/@sha256:[a-f0-9]{64}$/, '');
+    const name = stripDigest(base.reference);
     dependencies.push({ uri: `oci://${name}`, name: 'base-image', digest: { sha256: hexOf(base.digest) } });
   }
   for (const lock of record.packageLocks) {
     dependencies.push({
-      uri: `${base ? `oci://${base.reference.replace(/@sha256:[a-f0-9]{64}$/, '')}` : 'oci://base-image'}#${lock.path}`,
+      uri: `${base ? `oci://${stripDigest(base.reference)}` : 'oci://base-image'}#${lock.path}`,
       name: `packages.lock (${lock.platform})`,
       digest: { sha256: lock.sha256 },
       annotations: { platform: lock.platform },

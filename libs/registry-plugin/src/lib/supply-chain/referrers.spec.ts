@@ -5,7 +5,8 @@ import { exec, which } from '../exec/exec';
 import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
-import { attachArtifact, fallbackTag, listReferrers, subjectOfFallbackTag, updateFallbackIndex } from './referrers';
+import { fallbackTag, subjectOfFallbackTag } from '../registry/digest';
+import { attachArtifact, listReferrers, updateFallbackIndex } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE } from './sbom';
 
 /** oras v1.3 `discover --format json`: `{ referrers: [{ digest, artifactType, ... }] }` (older: `manifests`). */

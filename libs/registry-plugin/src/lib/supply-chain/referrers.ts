@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
-import { isDigest, sha256Digest } from '../registry/digest';
+import { fallbackTag, sha256Digest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
-import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
+import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
 
 /**
  * Artifacts attached to an image by digest (OCI image spec 1.1 "Guidelines for Artifact Usage",
@@ -21,23 +21,11 @@ import { OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageMa
 
 /** OCI image spec 1.1: the empty JSON config every artifact without a config of its own uses. */
 export const EMPTY_CONFIG: Descriptor = {
-  mediaType: 'application/vnd.oci.empty.v1+json',
+  mediaType: OCI_EMPTY,
   digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
   size: 2,
 };
 const EMPTY_JSON = Buffer.from('{}');
-
-/** `sha256:<hex>` → `sha256-<hex>` (the referrers tag schema). */
-export function fallbackTag(subjectDigest: string): string {
-  if (!isDigest(subjectDigest)) throw new AurenError('input', `"${subjectDigest}" is not a digest`);
-  return subjectDigest.replace(':', '-');
-}
-
-/** The subject digest a fallback tag stands for, or undefined when the tag is not one. */
-export function subjectOfFallbackTag(tag: string): string | undefined {
-  const match = /^(sha256|sha512)-([a-f0-9]{64}|[a-f0-9]{128})$/.exec(tag);
-  return match ? `${match[1]}:${match[2]}` : undefined;
-}
 
 export interface ArtifactFile {
   mediaType: string;
