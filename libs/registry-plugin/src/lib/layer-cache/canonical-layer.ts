@@ -6,6 +6,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { blobCompression, type BlobCompression } from '../registry/layout';
+import { OCI_LAYER_GZIP } from '../registry/media-types';
 import { dataPadding, encodeHeader, END_OF_ARCHIVE, readTarEntries, UnsupportedTarError, type TarEntry } from './tar-format';
 
 /**
@@ -344,7 +345,7 @@ async function* canonicalTar(handle: FileHandle, entries: TarEntry[]): AsyncGene
 
 /** The canonical layer's compression: gzip, level 6, no name and no time in the header. */
 export const CANONICAL_GZIP_LEVEL = 6;
-export const CANONICAL_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const CANONICAL_MEDIA_TYPE = OCI_LAYER_GZIP;
 
 export interface CanonicalResult {
   /** diffID of the input layer. */

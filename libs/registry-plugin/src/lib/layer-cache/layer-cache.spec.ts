@@ -6,7 +6,7 @@ import { normalizeOptions } from '../config/options';
 import type { ImageRecord } from '../reports/records';
 import { layerFactsVersion, LAYER_FACTS_KIND, type LayerFacts, type LayerFactsStats } from '../scanners/checks/layer-facts';
 import { checkSecrets } from '../scanners/checks/secrets';
-import { readLayout } from '../scanners/oci-layout';
+import { readLayoutImages } from '../registry/layout';
 import { scanImage } from '../scanners/scan-image';
 import { gzipSync } from 'node:zlib';
 import { FAKE_PEM, tarOf, writeOciLayout, type Fixture, type FixtureEntry } from '../scanners/testing/oci-fixture';
@@ -65,7 +65,7 @@ describe('per-layer results, cached by layer digest', () => {
   };
   const secretsOf = async (fx: Fixture, cache: LayerCache) => {
     let stats: LayerFactsStats = { read: -1, cached: -1 };
-    const layout = await readLayout(fx.layoutDir);
+    const layout = await readLayoutImages(fx.layoutDir);
     const result = await checkSecrets({ layoutDir: fx.layoutDir, layerSets: layout.images.map((i) => i.layers), allowPaths: [], cache, onLayers: (s) => (stats = s) });
     return { result, stats };
   };
@@ -124,7 +124,7 @@ describe('per-layer results, cached by layer digest', () => {
     const fx = await image([]);
     await secretsOf(fx, createLayerCache(dir));
     const record = await createLayerCache(dir).recordGet<LayerFacts>(LAYER_FACTS_KIND, layerFactsVersion(), fx.layerDigests[0][0]);
-    const layout = await readLayout(fx.layoutDir);
+    const layout = await readLayoutImages(fx.layoutDir);
     const config = JSON.parse(await readFile(join(fx.layoutDir, 'blobs', 'sha256', layout.images[0].manifestDigest.slice(7)), 'utf8'));
     const configBlob = JSON.parse(await readFile(join(fx.layoutDir, 'blobs', 'sha256', config.config.digest.slice(7)), 'utf8'));
     expect(record).toMatchObject({

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { parseDigest } from '../registry/digest';
+import { layoutBlobPath } from '../registry/layout';
 
 /**
  * Work about a layer depends only on the layer's bytes, so it is done once per layer digest and
@@ -28,7 +30,6 @@ export interface LayerCache {
 }
 
 export const LAYER_CACHE_FOLDER = 'auren-layers';
-const DIGEST_RE = /^(sha256|sha512):([a-f0-9]{64,128})$/;
 
 /** `$NX_CACHE_DIRECTORY/auren-layers` (relative to the workspace when relative), else `.nx/cache/auren-layers`. */
 export function layerCacheDir(workspaceRoot: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -36,13 +37,6 @@ export function layerCacheDir(workspaceRoot: string, env: NodeJS.ProcessEnv = pr
     ? isAbsolute(env.NX_CACHE_DIRECTORY) ? env.NX_CACHE_DIRECTORY : join(workspaceRoot, env.NX_CACHE_DIRECTORY)
     : join(workspaceRoot, '.nx', 'cache');
   return join(nxCache, LAYER_CACHE_FOLDER);
-}
-
-function digestPath(digest: string): string {
-  const m = DIGEST_RE.exec(digest);
-  // Digests come from layouts we did not write; never let one escape the cache folder.
-  if (!m) throw new Error(`invalid digest "${digest}"`);
-  return join(m[1], m[2]);
 }
 
 const VERSION_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -62,9 +56,12 @@ async function writeAtomically(path: string, write: (tmp: string) => Promise<voi
 export function createLayerCache(dir: string): LayerCache {
   const recordPath = (kind: string, version: string, digest: string) => {
     if (!VERSION_RE.test(kind) || !VERSION_RE.test(version)) throw new Error(`invalid layer cache key ${kind}/${version}`);
-    return join(dir, kind, version, `${digestPath(digest)}.json`);
+    // Digests come from layouts we did not write: parsed, so none escapes the cache folder.
+    const { algorithm, hex } = parseDigest(digest, `the layer cache ${dir}`);
+    return join(dir, kind, version, algorithm, `${hex}.json`);
   };
-  const blobPath = (digest: string) => join(dir, 'blobs', digestPath(digest));
+  // The cache keeps blobs as a layout does (`blobs/<alg>/<hex>`), so a layer is linked either way.
+  const blobPath = (digest: string) => layoutBlobPath(dir, digest);
   return {
     dir,
     async recordGet<T>(kind: string, version: string, digest: string) {

@@ -1,10 +1,20 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { trace } from '../exec/exec';
+import { isDigest } from '../registry/digest';
 import { parseConfig, parseIndex, type ConfigDocument, parseManifest, tryParseConfig, tryParseManifest } from '../registry/image-graph';
+import { layoutBlobLink, layoutBlobPath, layoutBlobWrite } from '../registry/layout';
+import {
+  COMPRESSED_LAYER_MEDIA_TYPES,
+  INDEX_MEDIA_TYPES,
+  OCI_MANIFEST,
+  UNCOMPRESSED_LAYER_MEDIA_TYPES,
+  type Descriptor,
+  type ImageIndex,
+  type ImageManifest,
+} from '../registry/media-types';
 import { cachedCanonical, canonicalAnnotations, canonicalHistory, canonicalizeImage, chainIds, configEpoch } from './canonical-export';
 import type { LayerCache } from './layer-cache';
 
@@ -34,36 +44,10 @@ export interface CompressedLayer {
   mediaType: string;
 }
 
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  [key: string]: unknown;
-}
-interface Manifest {
-  mediaType?: string;
-  annotations?: Record<string, string>;
-  config: Descriptor;
-  layers: Descriptor[];
-  [key: string]: unknown;
-}
-interface IndexJson {
-  manifests: Descriptor[];
-  [key: string]: unknown;
-}
-
-const UNCOMPRESSED_LAYER = new Set(['application/vnd.oci.image.layer.v1.tar', 'application/vnd.docker.image.rootfs.diff.tar']);
-const COMPRESSED_LAYER = new Set(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+zstd']);
-const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
-
 /** JSON as Go's encoding/json writes it: compact, object keys in the order given, `<>&` and U+2028/9 escaped. */
 export function goJson(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-const blobFile = (layoutDir: string, digest: string) => join(layoutDir, 'blobs', ...digest.split(':'));
 
 /** A cache version string from the builder's name and version (`buildah-1.28.2`). */
 export function exportCacheVersion(builder: string): string {
@@ -74,27 +58,27 @@ export function exportCacheVersion(builder: string): string {
 const readIfThere = (file: string): Promise<Buffer | undefined> => readFile(file).catch(() => undefined);
 
 /** Every single-platform image of a layout: its manifest and its config's diffIDs. */
-async function layoutImages(layoutDir: string): Promise<Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }>> {
+async function layoutImages(layoutDir: string): Promise<Array<{ manifest: ImageManifest; diffIds: string[]; labels: Record<string, string> }>> {
   const indexBody = await readIfThere(join(layoutDir, 'index.json'));
   const index = indexBody && tryParseManifest(indexBody);
-  const out: Array<{ manifest: Manifest; diffIds: string[]; labels: Record<string, string> }> = [];
+  const out: Array<{ manifest: ImageManifest; diffIds: string[]; labels: Record<string, string> }> = [];
   const visit = async (descriptors: Descriptor[], depth: number) => {
     for (const d of descriptors) {
-      if (depth > 3 || !/^sha256:[a-f0-9]{64}$/.test(d.digest)) continue;
-      const bytes = await readIfThere(blobFile(layoutDir, d.digest));
+      if (depth > 3 || !isDigest(d.digest, 'sha256')) continue;
+      const bytes = await readIfThere(layoutBlobPath(layoutDir, d.digest));
       const parsed = bytes && tryParseManifest(bytes);
       if (!parsed) continue;
-      if (parsed.kind === 'index') await visit(parsed.children as Descriptor[], depth + 1);
+      if (parsed.kind === 'index') await visit(parsed.children, depth + 1);
       else if (parsed.config && Array.isArray(parsed.document.layers)) {
-        const configBytes = await readIfThere(blobFile(layoutDir, parsed.config.digest));
+        const configBytes = await readIfThere(layoutBlobPath(layoutDir, parsed.config.digest));
         const config = configBytes && tryParseConfig(configBytes);
         const diffIds = config?.rootfs?.diff_ids ?? [];
-        const manifest = parsed.document as unknown as Manifest;
+        const manifest = parsed.document as unknown as ImageManifest;
         if (diffIds.length === manifest.layers.length) out.push({ manifest, diffIds, labels: config?.config?.Labels ?? {} });
       }
     }
   };
-  await visit((index?.children ?? []) as Descriptor[], 0);
+  await visit(index?.children ?? [], 0);
   return out;
 }
 
@@ -114,8 +98,8 @@ export async function rememberLayout(
   for (const { manifest, diffIds, labels } of await layoutImages(layoutDir)) {
     if (!accept(labels)) continue;
     for (const [i, layer] of manifest.layers.entries()) {
-      if (!COMPRESSED_LAYER.has(layer.mediaType)) continue;
-      const file = blobFile(layoutDir, layer.digest);
+      if (!COMPRESSED_LAYER_MEDIA_TYPES.includes(layer.mediaType)) continue;
+      const file = layoutBlobPath(layoutDir, layer.digest);
       const info = await stat(file).catch(() => undefined);
       if (!info || info.size !== layer.size) continue;
       const known = await cache.recordGet<CompressedLayer>(COMPRESSED_KIND, version, diffIds[i]);
@@ -161,7 +145,7 @@ export async function prepareIncrementalExport(
   const inputs = new Map<string, string>();
   const chains = chainIds(diffIds);
   for (const diffId of new Set(diffIds)) {
-    if (!/^sha256:[a-f0-9]{64}$/.test(diffId)) continue;
+    if (!isDigest(diffId, 'sha256')) continue;
     const input = await cachedInput(cache, version, diffId);
     if (input) {
       reused.set(diffId, input);
@@ -174,7 +158,7 @@ export async function prepareIncrementalExport(
     if (first && canonical.every(Boolean)) reused.set(diffId, { diffId, digest: first.digest, size: first.size, mediaType: first.mediaType, file: first.file });
   }
   await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
-  for (const diffId of reused.keys()) await writeFile(blobFile(layoutDir, diffId), '');
+  for (const diffId of reused.keys()) await writeFile(layoutBlobPath(layoutDir, diffId), '');
 
   return {
     reused,
@@ -199,22 +183,6 @@ async function cachedInput(cache: LayerCache, version: string, diffId: string): 
   return { ...record, file };
 }
 
-const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
-
-async function writeBlob(layoutDir: string, bytes: string): Promise<{ digest: string; size: number }> {
-  const digest = sha256(bytes);
-  await writeFile(blobFile(layoutDir, digest), bytes);
-  return { digest, size: Buffer.byteLength(bytes) };
-}
-
-async function placeBlob(layoutDir: string, digest: string, file: string): Promise<void> {
-  const target = blobFile(layoutDir, digest);
-  if (existsSync(target)) return;
-  await mkdir(dirname(target), { recursive: true });
-  // A hard link to the cache's copy costs no space; across file systems the blob is copied.
-  await link(file, target).catch(() => copyFile(file, target));
-}
-
 class IncompleteExport extends Error {}
 
 async function finishLayout(args: {
@@ -227,24 +195,24 @@ async function finishLayout(args: {
 }): Promise<void> {
   const { layoutDir } = args;
   const indexFile = join(layoutDir, 'index.json');
-  const index = parseIndex(await readFile(indexFile)).document as unknown as IndexJson;
+  const index = parseIndex(await readFile(indexFile)).document as unknown as ImageIndex;
 
   const rewriteManifest = async (entry: Descriptor): Promise<void> => {
-    const manifest = parseManifest(await readFile(blobFile(layoutDir, entry.digest))).document as unknown as Manifest;
+    const manifest = parseManifest(await readFile(layoutBlobPath(layoutDir, entry.digest))).document as unknown as ImageManifest;
     if (args.labels) manifest.config = await labelConfig(layoutDir, manifest.config, args.labels);
-    const configFile = blobFile(layoutDir, manifest.config.digest);
+    const configFile = layoutBlobPath(layoutDir, manifest.config.digest);
     const config = parseConfig(await readFile(configFile));
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length === manifest.layers.length) await canonicalManifest(manifest, config, diffIds);
-    Object.assign(entry, await writeBlob(layoutDir, goJson(manifest)));
+    Object.assign(entry, await layoutBlobWrite(layoutDir, goJson(manifest)));
   };
 
-  const canonicalManifest = async (manifest: Manifest, config: ConfigDocument, diffIds: string[]): Promise<void> => {
+  const canonicalManifest = async (manifest: ImageManifest, config: ConfigDocument, diffIds: string[]): Promise<void> => {
     // The builder names a layer it took from a placeholder by its diffID, uncompressed; the size
     // is 0 (the placeholder's) or, when storage knows it, the uncompressed size.
     const inputs = manifest.layers.map((layer, i) => {
-      const placeholder = layer.digest === diffIds[i] && UNCOMPRESSED_LAYER.has(layer.mediaType) && args.reused.has(layer.digest);
-      if (!placeholder) return { file: blobFile(layoutDir, layer.digest), cached: false };
+      const placeholder = layer.digest === diffIds[i] && UNCOMPRESSED_LAYER_MEDIA_TYPES.includes(layer.mediaType) && args.reused.has(layer.digest);
+      if (!placeholder) return { file: layoutBlobPath(layoutDir, layer.digest), cached: false };
       // Only a cached copy of the layer itself is an input; a cached canonical form is not.
       const cached = args.inputs.get(layer.digest);
       return cached ? { file: cached, cached: true } : undefined;
@@ -258,24 +226,24 @@ async function finishLayout(args: {
       trace(`layers left as built, not canonical: ${result.reason}`, performance.now());
       if (inputs.some((input) => input?.cached !== false)) throw new IncompleteExport(result.reason);
     } else {
-      for (const layer of result.layers) await placeBlob(layoutDir, layer.digest, layer.file);
+      for (const layer of result.layers) await layoutBlobLink(layoutDir, layer.digest, layer.file);
       config.rootfs = { ...config.rootfs, diff_ids: result.layers.map((layer) => layer.diffId) };
       if ('history' in config) config.history = canonicalHistory(config.history);
       if (manifest.annotations) manifest.annotations = canonicalAnnotations(manifest.annotations);
       // Same keys in the same order as the builder writes for a layer it compressed itself.
       manifest.layers = manifest.layers.map((layer, i) => ({ ...layer, mediaType: result.layers[i].mediaType, digest: result.layers[i].digest, size: result.layers[i].size }));
-      manifest.config = { ...manifest.config, ...(await writeBlob(layoutDir, goJson(config))) };
+      manifest.config = { ...manifest.config, ...(await layoutBlobWrite(layoutDir, goJson(config))) };
     }
   };
 
   try {
     for (const entry of index.manifests) {
-      if (entry.mediaType === MANIFEST_TYPE) await rewriteManifest(entry);
-      else if (INDEX_TYPES.has(entry.mediaType)) {
+      if (entry.mediaType === OCI_MANIFEST) await rewriteManifest(entry);
+      else if (INDEX_MEDIA_TYPES.includes(entry.mediaType)) {
         // Several platforms: each image in the inner index, then the index itself.
-        const inner = parseIndex(await readFile(blobFile(layoutDir, entry.digest))).document as unknown as IndexJson;
-        for (const child of inner.manifests) if (child.mediaType === MANIFEST_TYPE) await rewriteManifest(child);
-        Object.assign(entry, await writeBlob(layoutDir, goJson(inner)));
+        const inner = parseIndex(await readFile(layoutBlobPath(layoutDir, entry.digest))).document as unknown as ImageIndex;
+        for (const child of inner.manifests) if (child.mediaType === OCI_MANIFEST) await rewriteManifest(child);
+        Object.assign(entry, await layoutBlobWrite(layoutDir, goJson(inner)));
       }
     }
   } catch (error) {
@@ -289,15 +257,15 @@ async function finishLayout(args: {
 }
 
 /** Blobs the builder wrote that no manifest names any more (the layers as built, old configs). */
-async function removeUnreferenced(layoutDir: string, index: IndexJson): Promise<void> {
+async function removeUnreferenced(layoutDir: string, index: ImageIndex): Promise<void> {
   const keep = new Set<string>();
   const visit = async (descriptors: Descriptor[]) => {
     for (const d of descriptors) {
       keep.add(d.digest);
-      const body = await readIfThere(blobFile(layoutDir, d.digest));
-      const parsed = body && (INDEX_TYPES.has(d.mediaType) || d.mediaType === MANIFEST_TYPE) ? tryParseManifest(body) : undefined;
+      const body = await readIfThere(layoutBlobPath(layoutDir, d.digest));
+      const parsed = body && (INDEX_MEDIA_TYPES.includes(d.mediaType) || d.mediaType === OCI_MANIFEST) ? tryParseManifest(body) : undefined;
       if (!parsed) continue;
-      if (parsed.kind === 'index') await visit(parsed.children as Descriptor[]);
+      if (parsed.kind === 'index') await visit(parsed.children);
       else {
         if (parsed.config) keep.add(parsed.config.digest);
         for (const layer of parsed.layers) keep.add(layer.digest);
@@ -316,16 +284,14 @@ async function removeUnreferenced(layoutDir: string, index: IndexJson): Promise<
  * those steps from ever being cached. Keys are sorted, as Go writes a map.
  */
 async function labelConfig(layoutDir: string, descriptor: Descriptor, labels: Record<string, string>): Promise<Descriptor> {
-  const file = blobFile(layoutDir, descriptor.digest);
+  const file = layoutBlobPath(layoutDir, descriptor.digest);
   const config = parseConfig(await readFile(file));
   config.config ??= {};
   const merged: Record<string, string> = { ...config.config.Labels, ...labels };
   config.config.Labels = Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]]));
-  const bytes = goJson(config);
-  const digest = sha256(bytes);
-  await writeFile(blobFile(layoutDir, digest), bytes);
-  if (digest !== descriptor.digest) await rm(file, { force: true });
-  return { ...descriptor, digest, size: Buffer.byteLength(bytes) };
+  const written = await layoutBlobWrite(layoutDir, goJson(config));
+  if (written.digest !== descriptor.digest) await rm(file, { force: true });
+  return { ...descriptor, ...written };
 }
 
 /** The workspace a path belongs to (nearest folder with nx.json), for callers that were not told. */

@@ -1,7 +1,11 @@
-import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
-import { readOciLayout } from './layout';
+import { sha256Digest } from './digest';
+import { layoutBlobLink, layoutBlobPath, layoutBlobWrite, layoutIndexWrite, readLayoutImages, readOciLayout } from './layout';
+import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types';
 import { writeTestLayout } from './testing-layout';
 
 describe('readOciLayout', () => {
@@ -68,6 +72,52 @@ describe('readOciLayout', () => {
       await writeFile(layer.path, bytes);
       await expect(readOciLayout(dir)).resolves.toBeTruthy();
       await expect(readOciLayout(dir, { verifyLayers: true })).rejects.toThrow(/does not hash to its name/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the layout writers', () => {
+  it('write a layout that both readers and skopeo read as the same image', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'auren-layout-write-'));
+    try {
+      const layerFile = join(dir, 'layer.tar.gz');
+      await writeFile(join(dir, 'hello'), 'hello\n');
+      await exec('tar', ['-C', dir, '-czf', layerFile, 'hello']);
+      const layerBytes = await readFile(layerFile);
+      const layerDigest = sha256Digest(layerBytes);
+      await layoutBlobLink(dir, layerDigest, layerFile);
+      // Placing a blob the layout has already is a no-op, whatever the file says.
+      await layoutBlobLink(dir, layerDigest, join(dir, 'hello'));
+      expect((await stat(layoutBlobPath(dir, layerDigest))).size).toBe(layerBytes.length);
+
+      const config = await layoutBlobWrite(dir, JSON.stringify({ architecture: 'amd64', os: 'linux', config: { User: '10001' }, rootfs: { type: 'layers', diff_ids: [] } }));
+      const layer = { mediaType: OCI_LAYER_GZIP, digest: layerDigest, size: layerBytes.length };
+      const manifest = await layoutBlobWrite(dir, JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: OCI_CONFIG, ...config }, layers: [layer] }));
+      await layoutIndexWrite(dir, [{ mediaType: OCI_MANIFEST, ...manifest }]);
+
+      const graph = await readOciLayout(dir, { verifyLayers: true });
+      expect(graph).toMatchObject({ digest: manifest.digest, platforms: ['linux/amd64'] });
+      expect(graph.blobs.map((b) => b.digest)).toEqual([config.digest, layerDigest]);
+      const images = await readLayoutImages(dir);
+      expect(images.images).toMatchObject([{ manifestDigest: manifest.digest, config: { config: { User: '10001' } }, layers: [layer] }]);
+      expect(images.reachableBytes).toBe(graph.size);
+      const raw = await exec('skopeo', ['inspect', '--raw', `oci:${dir}`]);
+      expect(JSON.parse(raw.stdout).layers).toEqual([layer]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('both readers refuse a path-like digest in index.json before building a path from it', async () => {
+    const { dir, layout } = await writeTestLayout({ platforms: ['linux/amd64'] });
+    try {
+      const hostile = { mediaType: OCI_MANIFEST, digest: 'sha256:../../../../etc/passwd', size: layout.manifests[0].size };
+      await layoutIndexWrite(dir, [hostile]);
+      await expect(readOciLayout(dir)).rejects.toThrow(AurenError);
+      await expect(readLayoutImages(dir)).rejects.toMatchObject({ kind: 'input', message: expect.stringMatching(/invalid digest/) });
+      expect(() => layoutBlobPath(dir, hostile.digest)).toThrow(AurenError);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

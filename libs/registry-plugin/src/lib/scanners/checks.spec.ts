@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { checkRootUser, runsAsRoot } from './checks/root-user';
 import { checkSecrets, findSecretsInText, globToRegExp } from './checks/secrets';
 import { checkSizeBudget } from './checks/size-budget';
-import { readLayout } from './oci-layout';
+import { readLayoutImages } from '../registry/layout';
 import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
 
 // Token-shaped strings built at run time, so this file itself does not trip secret scanners.
@@ -66,7 +66,7 @@ describe('checkSecrets over a real OCI layout', () => {
     return fixture;
   };
   const scan = async (fixture: Fixture, allowPaths: string[] = []) => {
-    const l = await readLayout(fixture.layoutDir);
+    const l = await readLayoutImages(fixture.layoutDir);
     return checkSecrets({ layoutDir: fixture.layoutDir, layerSets: l.images.map((i) => i.layers), allowPaths });
   };
   afterAll(async () => {
@@ -196,7 +196,7 @@ describe('root user check', () => {
       { layers: [[{ name: 'a', content: 'a' }]], user: '0:0', platform: { os: 'linux', architecture: 'arm64' } },
     ]);
     try {
-      const result = checkRootUser((await readLayout(fx.layoutDir)).images);
+      const result = checkRootUser((await readLayoutImages(fx.layoutDir)).images);
       expect(result.status).toBe('fail');
       expect(result.message).toBe('image runs as root: linux/arm64 (User "0:0")');
       expect(result.hint).toContain('USER 10001');

@@ -13,7 +13,7 @@ import type { LayerCache } from '../layer-cache/layer-cache';
 import { checkSizeBudget } from './checks/size-budget';
 import type { CheckResult } from './checks/types';
 import { evaluateGate, type GateResult } from './gate';
-import { readLayout } from './oci-layout';
+import { readLayoutImages } from '../registry/layout';
 import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport, type NotScannedCause } from './report';
 import { SEVERITY_ORDER } from './severity';
 import { TRIVY_DB_UPSTREAM } from './trivy-db';
@@ -153,7 +153,7 @@ function summarize(report: CombinedReport, files: ScanOutcome['reportFiles']): s
 export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   const env = input.env ?? process.env;
   const now = input.now ?? new Date();
-  const layout = await readLayout(input.layoutDir);
+  const layout = await readLayoutImages(input.layoutDir);
   const index = tryParseManifest(await readFile(join(input.layoutDir, 'index.json')));
   if (!(index?.children ?? []).some((m) => m.digest === input.imageRecord.digest)) {
     throw new AurenError('input', `image.json names ${input.imageRecord.digest}, which is not in ${input.layoutDir}/index.json`,

@@ -9,7 +9,8 @@ import { readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../../errors/errors';
 import { END_OF_ARCHIVE, paxRecords, tarBlock, tarEntry, writeLayerBlob, type LayerPart } from '../testing/hostile-tar';
-import { readLayout, type Descriptor } from '../oci-layout';
+import { readLayoutImages } from '../../registry/layout';
+import type { Descriptor } from '../../registry/media-types';
 import { writeOciLayout } from '../testing/oci-fixture';
 import { readLayerFacts, type LayerFacts } from './layer-facts';
 
@@ -144,14 +145,14 @@ describe('a hostile layout fails its scan in bounded memory', () => {
   it('refuses an index.json of more than 4 MiB before reading it', async () => {
     const { layoutDir } = await layout();
     await writeFile(join(layoutDir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [], padding: 'x'.repeat(5 * MiB) }));
-    await expect(readLayout(layoutDir)).rejects.toThrow(/index.json at .* is 5242\d{3} bytes: more than the 4 MiB/);
+    await expect(readLayoutImages(layoutDir)).rejects.toThrow(/index.json at .* is 5242\d{3} bytes: more than the 4 MiB/);
   });
 
   it('refuses an image config that is not a regular file (a link to a device that never ends)', async () => {
     const { layoutDir, configPath } = await layout();
     await unlink(configPath);
     await symlink('/dev/zero', configPath);
-    const error = await readLayout(layoutDir).then(() => undefined, (e: unknown) => e);
+    const error = await readLayoutImages(layoutDir).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(AurenError);
     expect((error as AurenError).kind).toBe('input');
     expect((error as Error).message).toMatch(/image config sha256:[a-f0-9]{64} at .* is not a regular file/);

@@ -7,8 +7,8 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { AurenError } from '../../errors/errors';
 import type { LayerCache } from '../../layer-cache/layer-cache';
-import { blobCompression, type BlobCompression } from '../../registry/layout';
-import { blobPath, type Descriptor } from '../oci-layout';
+import { blobCompression, layoutBlobPath, type BlobCompression } from '../../registry/layout';
+import type { Descriptor } from '../../registry/media-types';
 import { findSecretsInText, normalizeEntryPath, TEXT_RULES } from './secrets';
 import { tarBounds } from './tar-bounds';
 import type { SecretFinding } from './types';
@@ -125,7 +125,7 @@ export function parseDpkgStatus(text: string): NonNullable<LayerFacts['packages'
 
 /** Reads one layer once: streams its tar entries (one small file in memory at a time). */
 export async function readLayerFacts(layoutDir: string, layer: Descriptor): Promise<LayerFacts> {
-  const file = blobPath(layoutDir, layer.digest);
+  const file = layoutBlobPath(layoutDir, layer.digest);
   const compression = await blobCompression(file).catch(() => {
     throw new AurenError('input', `layer ${layer.digest} is missing from ${layoutDir}`, 'Rebuild the image with the docker-build target.');
   });

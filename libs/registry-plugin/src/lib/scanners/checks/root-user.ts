@@ -1,4 +1,4 @@
-import type { LayoutImage } from '../oci-layout';
+import type { LayoutImage } from '../../registry/layout';
 import type { CheckResult } from './types';
 
 /**

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import type { LayerCache } from '../../layer-cache/layer-cache';
-import type { Descriptor } from '../oci-layout';
+import type { Descriptor } from '../../registry/media-types';
 import { layerFactsFor, MAX_FINDINGS, type LayerFacts, type LayerFactsStats } from './layer-facts';
 import type { CheckResult, SecretFinding, SecretRuleId } from './types';
 
