@@ -185,7 +185,8 @@ export function parseCommandLine(command: string, spec: CommandSpec, args: reado
     const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
     if (unknown) throw inputError(`unknown option ${unknown} for auren-registry ${command}`, help);
     const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message)?.[1];
-    if (missing) throw inputError(`${missing.split(',').pop()?.trim()} needs a value`, help);
+    // node names the option by all its spellings ("-t, --tag"): the last one is the long flag.
+    if (missing) throw inputError(`${missing.slice(missing.lastIndexOf(' ') + 1)} needs a value`, help);
     throw inputError(`auren-registry ${command}: ${message}`, help);
   }
   const options: Record<string, unknown> = {};
