@@ -53,6 +53,16 @@ export function credentialSecrets(credentials: ToolCredentials | undefined): str
   return [credentials?.password, credentials?.identityToken].filter((s): s is string => !!s);
 }
 
+/**
+ * A tool's environment once a file holds its credentials: without the variables our own
+ * credentials may have come from, which no tool reads, so neither the tool nor anything it
+ * starts holds the password in its environment. They are unset rather than left out, since the
+ * exec wrapper starts a child with our own environment under the one it is given.
+ */
+function withoutRegistrySecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, AUREN_REGISTRY_USERNAME: undefined, AUREN_REGISTRY_PASSWORD: undefined };
+}
+
 /** `body` runs while `name` exists, mode 0600, alone in a fresh 0700 folder; both go afterwards. */
 async function withPrivateFile<T>(prefix: string, name: string, content: string, body: (file: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -78,7 +88,7 @@ export async function withBuilderAccess<T>(
 ): Promise<T> {
   if (env.REGISTRY_AUTH_FILE || !credentials) return withBuilderAuthFile(env, body);
   return withPrivateFile('auren-builder-auth-', 'auth.json', JSON.stringify(authConfig(registry, credentials)), (file) =>
-    body({ ...env, REGISTRY_AUTH_FILE: file }),
+    body({ ...withoutRegistrySecrets(env), REGISTRY_AUTH_FILE: file }),
   );
 }
 
@@ -112,7 +122,7 @@ function dockerConfigAccess(tool: string): DockerConfigAccess {
   return (registry, credentials, env, body) => {
     if (!credentials) return body(env);
     return withPrivateFile(`auren-${tool}-auth-`, 'config.json', JSON.stringify(authConfig(registry, credentials)), (file) =>
-      body({ ...env, DOCKER_CONFIG: dirname(file) }),
+      body({ ...withoutRegistrySecrets(env), DOCKER_CONFIG: dirname(file) }),
     );
   };
 }
