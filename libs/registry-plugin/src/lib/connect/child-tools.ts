@@ -32,7 +32,7 @@ const base64 = (text: string) => Buffer.from(text).toString('base64');
 const IDENTITY_TOKEN_USER = '<token>';
 
 /** Docker's config.json entry for these credentials, as `docker login` writes it. */
-export function authEntry(credentials: ToolCredentials): DockerAuthEntry {
+function authEntry(credentials: ToolCredentials): DockerAuthEntry {
   if (credentials.identityToken) {
     // containers/image takes `identitytoken` only from an entry whose `auth` decodes to `user:`
     // (it skips an entry without `auth` as a credential helper's marker), and docker's config
@@ -44,7 +44,7 @@ export function authEntry(credentials: ToolCredentials): DockerAuthEntry {
 }
 
 /** The whole file a tool reads: one registry, keyed as docker keys it. */
-export function authConfig(registry: string, credentials: ToolCredentials): DockerConfigFile {
+function authConfig(registry: string, credentials: ToolCredentials): DockerConfigFile {
   return { auths: { [dockerAuthKey(registry)]: authEntry(credentials) } };
 }
 
