@@ -10,7 +10,7 @@ export async function scan(options: ScanOptions, context: ExecutorContext): Prom
   const env = process.env;
   const info = projectInfo(context);
   const project = { ...info, repository: repositoryOfProject(context.projectsConfigurations.projects, info.name) };
-  const normalized = normalizeScanImageOptions(options, { workspaceRoot: context.root, project, config: loadConfig(context, env) });
+  const normalized = normalizeScanImageOptions(options, { workspaceRoot: context.root, project, config: loadConfig(context, env) }, env);
   const result = await scanImage(normalized, { env, now: new Date() });
   const { info: lines, warn } = scanSummary(project.name, result);
   for (const line of lines) logger.info(line);

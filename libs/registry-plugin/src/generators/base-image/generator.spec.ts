@@ -35,7 +35,7 @@ describe('base-image generator', () => {
     expect(project).toMatchObject({ root: 'images/debian', tags: ['type:base-image'] });
     expect(project.targets!.rootfs.options.command).toBe('bash images/debian/build-rootfs.sh --platforms=linux/amd64');
     expect(project.targets!.rootfs.outputs).toEqual(['{workspaceRoot}/dist/debian']);
-    expect(project.targets!['docker-build'].options).toEqual({ context: 'dist/debian', prebuild: ['bash', 'images/debian/build-rootfs.sh'] });
+    expect(project.targets!['docker-build'].options).toEqual({ context: 'dist/debian', platforms: ['linux/amd64'], prebuild: ['bash', 'images/debian/build-rootfs.sh', '--platforms=linux/amd64'] });
     expect(project.targets!['docker-push'].options).toEqual({ repository: 'debian-base', extraTags: ['bookworm'] });
     const script = tree.read('images/debian/build-rootfs.sh', 'utf8')!;
     expect(script).toContain('ROOT="$(cd "$HERE/../../" && pwd)"');

@@ -83,7 +83,7 @@ export function baseImageTargets(o: NormalizedBaseImageOptions): Record<string, 
       outputs: [`{workspaceRoot}/${o.outputDir}`],
       options: { command: `bash ${script} --platforms=${platforms}` },
       metadata: {
-        description: `mmdebstrap a reproducible Debian bookworm root filesystem per platform into ${o.outputDir}/rootfs-<arch>.tar, with packages-<arch>.lock and packages.json. Platforms: AUREN_PLATFORMS, else its --platforms. docker-build's prebuild makes the platforms docker-build builds (its --platforms, else AUREN_PLATFORMS, else this machine's).`,
+        description: `mmdebstrap a reproducible Debian bookworm root filesystem per platform into ${o.outputDir}/rootfs-<arch>.tar, with packages-<arch>.lock and packages.json. Platforms: AUREN_PLATFORMS, else its --platforms. docker-build's prebuild makes the platforms docker-build builds (AUREN_PLATFORMS, else its platforms option).`,
       },
     },
     'rootfs-reproducible': {
@@ -102,10 +102,11 @@ export function baseImageTargets(o: NormalizedBaseImageOptions): Record<string, 
         { env: 'AUREN_BUILDER' },
       ],
       options: {
-        // No platforms option: it would win over AUREN_PLATFORMS, and CI chooses the platforms
-        // of a release. The prebuild is told the platforms docker-build settled on.
+        // The platforms are committed, so every machine builds the same release;
+        // AUREN_PLATFORMS narrows them for one run (the prebuild is told what the build settled on).
         context: o.outputDir,
-        prebuild: ['bash', script],
+        platforms: o.platforms,
+        prebuild: ['bash', script, `--platforms=${platforms}`],
       },
       metadata: {
         description: 'Build the base image from the root filesystem that build-rootfs.sh makes first (the prebuild step, skipped when the released version is fetched from the registry instead).',

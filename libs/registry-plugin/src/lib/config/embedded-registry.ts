@@ -19,7 +19,7 @@ export interface EmbeddedRegistry {
   pidFile: string;
 }
 
-/** The serve target's options: they win over the variables (the one precedence rule). */
+/** The serve target's options: the variables win over them (the one precedence rule). */
 export interface EmbeddedRegistryOptions {
   address?: string;
   /** The registry's folder (the serve target's `dataDir`). */

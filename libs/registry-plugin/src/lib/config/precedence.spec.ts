@@ -5,7 +5,7 @@ import { imageName, projectRepository, repositoryOfProject, repositoryPath } fro
 
 /**
  * The one rule, for every setting that has more than one source:
- * target or CLI option > environment > nx.json plugin options > default.
+ * environment > target option (a command-line flag included) > nx.json plugin options > default.
  * Each row gives the sources that are set and the one that must win.
  */
 type Row = [setting: string, option: unknown, env: NodeJS.ProcessEnv, nxJson: RegistryPluginOptions, expected: unknown];
@@ -14,9 +14,9 @@ const resolve: Record<string, (option: unknown, env: NodeJS.ProcessEnv, nxJson: 
   builder: (option, env, nxJson) => buildSettings({ builder: option as BuildTargetOptions['builder'] }, normalizeOptions(nxJson, env), 'api', env).builder,
   platforms: (option, env, nxJson) => buildSettings({ platforms: option as string[] | string | undefined }, normalizeOptions(nxJson, env), 'api', env).platforms,
   registryCache: (option, env, nxJson) => buildSettings({ registryCache: option as boolean | undefined }, normalizeOptions(nxJson, env), 'api', env).cacheRepository,
-  scanner: (option, env, nxJson) => scanSettings({ scanner: option as ScanTargetOptions['scanner'] }, normalizeOptions(nxJson, env).scan).scanner,
-  severity: (option, env, nxJson) => scanSettings({ severity: option as ScanTargetOptions['severity'] }, normalizeOptions(nxJson, env).scan).severity,
-  ignoreUnfixed: (option, env, nxJson) => scanSettings({ ignoreUnfixed: option as boolean | undefined }, normalizeOptions(nxJson, env).scan).ignoreUnfixed,
+  scanner: (option, env, nxJson) => scanSettings({ scanner: option as ScanTargetOptions['scanner'] }, normalizeOptions(nxJson, env).scan, env).scanner,
+  severity: (option, env, nxJson) => scanSettings({ severity: option as ScanTargetOptions['severity'] }, normalizeOptions(nxJson, env).scan, env).severity,
+  ignoreUnfixed: (option, env, nxJson) => scanSettings({ ignoreUnfixed: option as boolean | undefined }, normalizeOptions(nxJson, env).scan, env).ignoreUnfixed,
   registry: (_option, env, nxJson) => {
     const config = normalizeOptions(nxJson, env);
     return `${config.registry}/${config.namespace}`;
@@ -27,26 +27,31 @@ const resolve: Record<string, (option: unknown, env: NodeJS.ProcessEnv, nxJson: 
 };
 
 const rows: Row[] = [
-  // builder: the option, AUREN_BUILDER, nx.json's builder, auto
-  ['builder', 'podman', { AUREN_BUILDER: 'docker' }, { builder: 'buildah' }, 'podman'],
+  // builder: AUREN_BUILDER, the option, nx.json's builder, auto
+  ['builder', 'podman', { AUREN_BUILDER: 'docker' }, { builder: 'buildah' }, 'docker'],
+  ['builder', 'podman', {}, { builder: 'buildah' }, 'podman'],
   ['builder', undefined, { AUREN_BUILDER: 'docker' }, { builder: 'buildah' }, 'docker'],
   ['builder', undefined, { AUREN_BUILDER: '' }, { builder: 'buildah' }, 'buildah'],
   ['builder', undefined, {}, {}, 'auto'],
-  // platforms: the option, AUREN_PLATFORMS, the builder's own (nx.json has no platforms)
-  ['platforms', ['linux/arm64'], { AUREN_PLATFORMS: 'linux/amd64,linux/arm64' }, {}, ['linux/arm64']],
-  ['platforms', 'linux/arm64, linux/amd64', { AUREN_PLATFORMS: 'linux/amd64' }, {}, ['linux/arm64', 'linux/amd64']],
+  // platforms: AUREN_PLATFORMS, the option, the builder's own (nx.json has no platforms)
+  ['platforms', ['linux/arm64'], { AUREN_PLATFORMS: 'linux/amd64,linux/arm64' }, {}, ['linux/amd64', 'linux/arm64']],
+  ['platforms', 'linux/arm64, linux/amd64', { AUREN_PLATFORMS: 'linux/amd64' }, {}, ['linux/amd64']],
+  ['platforms', 'linux/arm64, linux/amd64', {}, {}, ['linux/arm64', 'linux/amd64']],
+  ['platforms', ['linux/amd64', 'linux/arm64'], { AUREN_PLATFORMS: ' ' }, {}, ['linux/amd64', 'linux/arm64']],
   ['platforms', [], { AUREN_PLATFORMS: 'linux/amd64, linux/arm64' }, {}, ['linux/amd64', 'linux/arm64']],
   ['platforms', undefined, { AUREN_PLATFORMS: ' ' }, {}, []],
   ['platforms', undefined, {}, {}, []],
-  // the registry layer cache: registryCache, AUREN_CACHE_REPO (also its prefix), off
-  ['registryCache', false, { AUREN_CACHE_REPO: 'ci.example/team/buildcache' }, {}, undefined],
+  // the registry layer cache: AUREN_CACHE_REPO (also its prefix), registryCache, off
+  ['registryCache', false, { AUREN_CACHE_REPO: 'ci.example/team/buildcache' }, {}, 'ci.example/team/buildcache/api'],
+  ['registryCache', false, {}, {}, undefined],
   ['registryCache', true, { AUREN_CACHE_REPO: 'ci.example/team/buildcache/' }, {}, 'ci.example/team/buildcache/api'],
   ['registryCache', true, {}, { registry: 'ghcr.io', namespace: 'org' }, 'ghcr.io/org/buildcache/api'],
   ['registryCache', true, {}, { registry: 'ghcr.io', namespace: '' }, 'ghcr.io/buildcache/api'],
   ['registryCache', undefined, { AUREN_CACHE_REPO: 'ci.example/team/buildcache' }, {}, 'ci.example/team/buildcache/api'],
   ['registryCache', undefined, {}, {}, undefined],
-  // scanner: the scan option, AUREN_SCANNER, nx.json's scan.scanner, trivy
-  ['scanner', 'trivy', { AUREN_SCANNER: 'grype' }, { scan: { scanner: 'grype' } }, 'trivy'],
+  // scanner: AUREN_SCANNER, the scan option, nx.json's scan.scanner, trivy
+  ['scanner', 'trivy', { AUREN_SCANNER: 'grype' }, { scan: { scanner: 'grype' } }, 'grype'],
+  ['scanner', 'trivy', {}, { scan: { scanner: 'grype' } }, 'trivy'],
   ['scanner', undefined, { AUREN_SCANNER: 'grype' }, { scan: { scanner: 'trivy' } }, 'grype'],
   ['scanner', undefined, {}, { scan: { scanner: 'grype' } }, 'grype'],
   ['scanner', undefined, {}, {}, 'trivy'],
@@ -66,17 +71,19 @@ const rows: Row[] = [
   ['signing', undefined, { AUREN_SIGNING_KEY: 'awskms:///alias/ci' }, { signing: false }, 'key'],
   ['signing', undefined, {}, { signing: { publicKey: 'cosign.pub' } }, 'none'],
   ['signing', undefined, {}, {}, 'local'],
-  // the embedded registry: the serve options, AUREN_LOCAL_REGISTRY_*, its defaults
-  ['localRegistryAddress', '127.0.0.1:5999', { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5001' }, {}, '127.0.0.1:5999'],
+  // the embedded registry: AUREN_LOCAL_REGISTRY_*, the serve options, its defaults
+  ['localRegistryAddress', '127.0.0.1:5999', { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5001' }, {}, '127.0.0.1:5001'],
+  ['localRegistryAddress', '127.0.0.1:5999', {}, {}, '127.0.0.1:5999'],
   ['localRegistryAddress', undefined, { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5001' }, {}, '127.0.0.1:5001'],
   ['localRegistryAddress', undefined, { AUREN_LOCAL_REGISTRY_ADDR: '' }, {}, '127.0.0.1:5000'],
-  ['localRegistryDir', 'tmp/reg', { AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' }, {}, '/ws/tmp/reg'],
+  ['localRegistryDir', 'tmp/reg', { AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' }, {}, '/elsewhere'],
+  ['localRegistryDir', 'tmp/reg', {}, {}, '/ws/tmp/reg'],
   ['localRegistryDir', undefined, { AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' }, {}, '/elsewhere'],
   ['localRegistryDir', undefined, { AUREN_LOCAL_REGISTRY_DIR: 'reg' }, {}, '/ws/reg'],
   ['localRegistryDir', undefined, {}, {}, '/ws/.auren/registry'],
 ];
 
-describe('the precedence rule: option > environment > nx.json > default', () => {
+describe('the precedence rule: environment > option > nx.json > default', () => {
   it.each(rows)('%s: option %j, environment %j, nx.json %j → %j', (setting, option, env, nxJson, expected) => {
     expect(resolve[setting](option, env, nxJson)).toEqual(expected);
   });

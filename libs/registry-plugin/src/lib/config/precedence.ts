@@ -5,13 +5,16 @@ import { repositoryPath } from './repository';
 /**
  * The one precedence rule for a setting that can be given in more than one place:
  *
- *   target or CLI option  >  environment (AUREN_*)  >  nx.json plugin options  >  default
+ *   environment (AUREN_*)  >  target option  >  nx.json plugin options  >  default
  *
- * The option is what someone wrote for this project or this run; the environment is what a CI
- * job or a shell sets for every project; nx.json is the workspace's standing choice. Every
- * override follows it: `normalizeOptions` puts the environment over nx.json (AUREN_REGISTRY,
- * AUREN_SCANNER, AUREN_BUILDER, AUREN_SIGNING_*), and the target options go over the result
- * (`buildSettings` here, the scan options in the scan use case).
+ * What is committed (a project's target options, then the workspace's nx.json) says what every
+ * machine builds, so a release is the same wherever it is made; the environment is the operator's
+ * or the CI job's say for one run (`AUREN_PLATFORMS=linux/amd64` for a quick local build, the
+ * release's registry), and wins over what is committed. Nx hands a command-line flag to the
+ * executor as a target option, so a flag is at the option's level: a variable set in the
+ * environment wins over it too. Every override follows the rule: `normalizeOptions` puts the
+ * environment over nx.json (AUREN_REGISTRY, AUREN_SCANNER, AUREN_BUILDER, AUREN_SIGNING_*), and
+ * `buildSettings` and `scanSettings` put a target option between the two.
  */
 export interface Levels<T> {
   option: T | undefined;
@@ -21,7 +24,7 @@ export interface Levels<T> {
 }
 
 export function resolveSetting<T>(levels: Levels<T>): T {
-  return levels.option ?? levels.environment ?? levels.plugin ?? levels.fallback;
+  return levels.environment ?? levels.option ?? levels.plugin ?? levels.fallback;
 }
 
 /** The AUREN_* variables that stand in for an option (the credentials and tool paths are read where they are used). */
@@ -70,11 +73,11 @@ export interface BuildSettings {
 }
 
 /**
- * The build's settings by the one rule. `builder`: the option, else AUREN_BUILDER, else nx.json,
- * else auto (the last three are already in `config.builder`). `platforms`: the option, else
- * AUREN_PLATFORMS, else the builder's platform. The registry layer cache: `registryCache` when
- * set, else on when AUREN_CACHE_REPO names its prefix; the prefix is AUREN_CACHE_REPO, else
- * `<registry>/<namespace>/buildcache`.
+ * The build's settings by the one rule. `builder`: AUREN_BUILDER, else the option, else nx.json,
+ * else auto (`config.builder` holds AUREN_BUILDER, checked, else nx.json, else auto).
+ * `platforms`: AUREN_PLATFORMS, else the option, else the builder's platform. The registry layer
+ * cache: on when AUREN_CACHE_REPO names its prefix, else `registryCache`; the prefix is
+ * AUREN_CACHE_REPO, else `<registry>/<namespace>/buildcache`.
  */
 export function buildSettings(
   options: BuildTargetOptions,
@@ -87,7 +90,7 @@ export function buildSettings(
   const useCache = resolveSetting({ option: options.registryCache, environment: cachePrefix ? true : undefined, fallback: false });
   const prefix = cachePrefix ?? `${config.registry}/${repositoryPath(config, BUILD_CACHE_PREFIX)}`;
   return {
-    builder: resolveSetting({ option: options.builder, environment: undefined, fallback: config.builder }),
+    builder: resolveSetting({ option: options.builder, environment: environmentValue(env, 'AUREN_BUILDER') ? config.builder : undefined, fallback: config.builder }),
     platforms: resolveSetting({ option: listed(splitList(options.platforms)), environment: listed(splitList(environmentValue(env, 'AUREN_PLATFORMS'))), fallback: [] }),
     cacheRepository: useCache ? `${prefix.replace(/\/+$/, '')}/${project}` : undefined,
   };
@@ -99,11 +102,14 @@ export interface ScanTargetOptions {
   ignoreUnfixed?: boolean;
 }
 
-/** The scan policy by the one rule: the scan target's options over `config.scan` (AUREN_SCANNER, then nx.json, then the defaults). */
-export function scanSettings(options: ScanTargetOptions, scan: AurenConfig['scan']): AurenConfig['scan'] {
+/**
+ * The scan policy by the one rule: AUREN_SCANNER, else the scan target's options, else nx.json,
+ * else the defaults (`config.scan` holds AUREN_SCANNER, checked, else nx.json, else the default).
+ */
+export function scanSettings(options: ScanTargetOptions, scan: AurenConfig['scan'], env: NodeJS.ProcessEnv): AurenConfig['scan'] {
   return {
     ...scan,
-    scanner: resolveSetting({ option: options.scanner, environment: undefined, fallback: scan.scanner }),
+    scanner: resolveSetting({ option: options.scanner, environment: environmentValue(env, 'AUREN_SCANNER') ? scan.scanner : undefined, fallback: scan.scanner }),
     severity: resolveSetting({ option: options.severity, environment: undefined, fallback: scan.severity }),
     ignoreUnfixed: resolveSetting({ option: options.ignoreUnfixed, environment: undefined, fallback: scan.ignoreUnfixed }),
   };

@@ -28,7 +28,8 @@ describe('normalizeBuildImageOptions', () => {
   it.each<[string, BuildImageTargetOptions, NodeJS.ProcessEnv, string[]]>([
     ['the registry cache after the ones the target names', { registryCache: true, cacheFrom: ['r.example/cache'] }, {}, ['r.example/cache', '127.0.0.1:5000/auren/buildcache/api']],
     ['AUREN_CACHE_REPO for a target that does not choose', { cacheFrom: ['r.example/cache'] }, { AUREN_CACHE_REPO: 'ci.example/buildcache' }, ['r.example/cache', 'ci.example/buildcache/api']],
-    ['no registry cache when the target turns it off', { registryCache: false }, { AUREN_CACHE_REPO: 'ci.example/buildcache' }, []],
+    ['AUREN_CACHE_REPO even where the target turns it off (the environment wins)', { registryCache: false }, { AUREN_CACHE_REPO: 'ci.example/buildcache' }, ['ci.example/buildcache/api']],
+    ['no registry cache when the target turns it off and CI does not ask', { registryCache: false }, {}, []],
   ])('%s', (_name, options, env, cacheFrom) => {
     const normalized = normalize(options, env);
     expect(normalized.cacheFrom).toEqual(cacheFrom);
@@ -38,7 +39,7 @@ describe('normalizeBuildImageOptions', () => {
 
 describe('normalizeScanImageOptions', () => {
   it('puts the target options over config.scan and keeps the project repository', () => {
-    const normalized = normalizeScanImageOptions({ ignoreUnfixed: true }, { workspaceRoot: '/ws', project, config });
+    const normalized = normalizeScanImageOptions({ ignoreUnfixed: true }, { workspaceRoot: '/ws', project, config }, {});
     expect(normalized.policy).toEqual({ ...config.scan, ignoreUnfixed: true });
     expect(normalized.policy.severity).toEqual(['CRITICAL']);
     expect(normalized.project.repository).toBe('api-server');

@@ -42,8 +42,12 @@ export interface ScanImageResult {
   sbom: SbomOutcome;
 }
 
-export function normalizeScanImageOptions(options: ScanImageTargetOptions, input: { workspaceRoot: string; project: ScanProject; config: AurenConfig }): ScanImageOptions {
-  return { ...input, policy: scanSettings(options, input.config.scan), allowRootUser: options.allowRootUser ?? false };
+export function normalizeScanImageOptions(
+  options: ScanImageTargetOptions,
+  input: { workspaceRoot: string; project: ScanProject; config: AurenConfig },
+  env: NodeJS.ProcessEnv,
+): ScanImageOptions {
+  return { ...input, policy: scanSettings(options, input.config.scan, env), allowRootUser: options.allowRootUser ?? false };
 }
 
 /** Scan a project's built image (the scan target) and make its SBOM; the verdict says whether the gate blocks it. */
