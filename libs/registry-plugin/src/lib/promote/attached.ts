@@ -3,7 +3,7 @@ import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { fallbackTag, isDigest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
-import type { Descriptor } from '../registry/media-types';
+import { OCI_EMPTY, type Descriptor } from '../registry/media-types';
 import { executePush, planImagePush, type PushPlan } from '../registry/push';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
 import { COSIGN_SIGN_PREDICATE, listReferrers, SIGSTORE_BUNDLE, updateFallbackIndex, type FallbackGuardOptions } from '../supply-chain/referrers';
@@ -108,7 +108,6 @@ interface ArtifactManifest {
   annotations?: Record<string, string>;
 }
 
-const EMPTY_CONFIG_TYPE = 'application/vnd.oci.empty.v1+json';
 
 export async function planAttachedCopy(options: PlanAttachedOptions): Promise<AttachedPlan> {
   const { from, to } = options;
@@ -161,7 +160,7 @@ export async function planAttachedCopy(options: PlanAttachedOptions): Promise<At
       const source = await registryImageSource(from.client, from.repository, listed.digest);
       const push = await planImagePush(to.client, source, { repository: to.repository, tags: [], mountFrom: options.mount ? [from.repository] : [] });
       // As the referrers API would list it: the manifest's own type and annotations.
-      const artifactType = manifest.artifactType ?? (manifest.config && manifest.config.mediaType !== EMPTY_CONFIG_TYPE ? manifest.config.mediaType : listed.artifactType);
+      const artifactType = manifest.artifactType ?? (manifest.config && manifest.config.mediaType !== OCI_EMPTY ? manifest.config.mediaType : listed.artifactType);
       const annotations = manifest.annotations ?? listed.annotations;
       const descriptor: Descriptor = {
         mediaType: got.mediaType,

@@ -32,7 +32,7 @@ const JOURNAL_KEYS = ['schemaVersion', 'registry', 'startedAt', 'finishedAt', 'e
 const PROGRESS_STATES: readonly string[] = ['deleted', 'already-gone', 'skipped'];
 
 /** The registry's one digest grammar, narrowed to sha256: a journal's saved bytes are hashed with it. */
-export const isSha256Digest = (value: unknown): value is string => isDigest(value) && (value as string).startsWith('sha256:');
+export const isSha256Digest = (value: unknown): value is string => isDigest(value, 'sha256');
 
 /** A value as it may be printed in a message: quoted, escaped, short. */
 function shown(value: unknown): string {

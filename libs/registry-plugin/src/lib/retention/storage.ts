@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { isDigest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import { lockAcquire, type HeldLock } from './lock';
 
@@ -67,8 +68,6 @@ export interface RegistryStorage extends ManifestLister {
   pendingRecovery(): number;
 }
 
-const DIGEST_RE = /^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$/;
-
 function errno(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException)?.code;
 }
@@ -76,7 +75,7 @@ function errno(error: unknown): string | undefined {
 function readLink(path: string): string | undefined {
   try {
     const text = readFileSync(path, 'utf8');
-    return DIGEST_RE.test(text) ? text : undefined;
+    return isDigest(text) ? text : undefined;
   } catch (error) {
     if (errno(error) === 'ENOENT' || errno(error) === 'ENOTDIR') return undefined;
     throw error;
