@@ -1,6 +1,6 @@
 /**
- * A rebuild gives the released digest whatever storage driver the builder uses (issue 21,
- * "Provenance is only worth what a rebuild confirms"). biometric-bridge is built twice from the
+ * A rebuild gives the released digest whatever storage driver the builder uses: provenance is
+ * only worth what a rebuild confirms. biometric-bridge is built twice from the
  * same inputs, each time like a clean machine: its own empty buildah storage root and its own
  * empty layer cache, once with overlay and once with vfs. Real buildah, the real in-house Debian
  * base (tools/base-image, made with mmdebstrap and kept under ~/.cache/auren/test-rootfs between

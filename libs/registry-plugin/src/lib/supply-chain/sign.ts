@@ -1,6 +1,7 @@
 import type { SigningConfig } from '../config/options';
 import { credentialSecrets, withCosignAccess } from '../connect/child-tools';
 import { AurenError, configError } from '../errors/errors';
+import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
@@ -94,7 +95,7 @@ export async function signImage(input: SignInput): Promise<SignOutcome> {
   const env = input.env ?? process.env;
   const signing = input.signing;
   if (signing.mode !== 'key' && signing.mode !== 'keyless') return { status: 'not-configured' };
-  if (!/@sha256:[a-f0-9]{64}$/.test(input.reference)) {
+  if (!isPinnedReference(input.reference)) {
     throw new AurenError('internal', `refusing to sign ${input.reference}: sign by digest, never by tag`);
   }
   await preflightSigning(signing, input.workspaceRoot, env);
