@@ -1,3 +1,4 @@
+import { isDryRun } from '../../lib/config/precedence';
 import { connectRegistry } from '../../lib/connect/connect';
 import { collectGarbage } from '../../lib/retention/run';
 import type { GcExecutorSchema } from '../../executors/gc/schema';
@@ -23,7 +24,7 @@ export const command: Command = {
     const { dryRun, json } = options as GcExecutorSchema;
     const config = loadWorkspaceConfig(io.cwd, io.env);
     const client = await connectRegistry(config, io.env);
-    await collectGarbage(client, { dryRun: dryRun === true || io.env.NX_DRY_RUN === 'true' || io.env.NX_DRY_RUN === '1', json: json === true }, upkeepIo(io));
+    await collectGarbage(client, { dryRun: isDryRun({ dryRun }, io.env), json: json === true }, upkeepIo(io));
     return 0;
   },
 };
