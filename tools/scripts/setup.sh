@@ -9,6 +9,9 @@
 #   --test-tools-only  only those tools (they need Go, nothing from Debian or npm): test-all.sh
 #                      starts their build first and installs the rest while it runs
 #   --missing          with a tools option: print the tools that would be built, build nothing
+# A tool marked `optional` in the list (Kyverno's CLI: the longest build) is linked when the
+# machine's tool cache has it, and built only when AUREN_OPTIONAL_TOOLS names it
+# (e.g. AUREN_OPTIONAL_TOOLS=kyverno); the specs that run it are skipped without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -150,15 +153,16 @@ install_tools() { # product | all
   # read half old, half new.
   local lines=() line
   mapfile -t lines < tools/test-tools.txt
-  local name pkg version extra dir built=0 word buildenv ldflags module product missing=()
+  local name pkg version extra dir built=0 word buildenv ldflags module product optional missing=()
   local wanted=()
   for line in "${lines[@]}"; do
     read -r name pkg version extra <<<"$line"
     case "$name" in ''|'#'*) continue ;; esac
-    product=false; buildenv=(); ldflags=""; module=""
+    product=false; optional=false; buildenv=(); ldflags=""; module=""
     for word in $extra; do
       case "$word" in
         product) product=true ;;
+        optional) optional=true ;;
         ldflags=*) ldflags="${word#ldflags=}" ;;
         module=*) module="${word#module=}" ;;
         *) buildenv+=("$word") ;;
@@ -173,6 +177,10 @@ install_tools() { # product | all
     fi
     if binary_is "$dir/$name" "$pkg" "$version" "$ldflags" "$module"; then
       $LIST_MISSING || { mkdir -p "$bin"; [ "$(readlink "$bin/$name" 2>/dev/null)" = "$dir/$name" ] || ln -sfn "$dir/$name" "$bin/$name"; }
+      continue
+    fi
+    if $optional && ! grep -qwF "$name" <<<"${AUREN_OPTIONAL_TOOLS:-}"; then
+      $LIST_MISSING || echo "setup: $name $version not built (optional; AUREN_OPTIONAL_TOOLS=$name builds it): the specs that run it are skipped"
       continue
     fi
     missing+=("$name")
