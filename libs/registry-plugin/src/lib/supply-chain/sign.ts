@@ -105,15 +105,18 @@ export async function signImage(input: SignInput): Promise<SignOutcome> {
   const args = signArgs(signing, key, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
   await withCosignAccess(input.registry, input.credentials, access.env, async (cosignEnv) => {
-    for (const argv of [args, legacySignArgs(args)]) {
-      await run(cosign, argv, { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
-        throw new AurenError(
-          'exec',
-          `cosign could not sign ${input.reference}: ${(error as Error).message}`,
-          'The image is pushed but not fully signed; fix the cause and run docker-push again (it pushes nothing new and signs).',
-          { cause: error },
-        );
-      });
+    // The two formats write different tags (the bundle goes into the `sha256-<hex>` fallback
+    // index, the legacy signature is its own `.sig` tag), so they are written at the same time.
+    // Both are awaited before any error is thrown: nothing runs on after the push reports.
+    const results = await Promise.allSettled([args, legacySignArgs(args)].map((argv) => run(cosign, argv, { env: cosignEnv, redact: secretsOf(env, input.credentials) })));
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) {
+      throw new AurenError(
+        'exec',
+        `cosign could not sign ${input.reference}: ${(failed.reason as Error).message}`,
+        'The image is pushed but not fully signed; fix the cause and run docker-push again (it pushes nothing new and signs).',
+        { cause: failed.reason },
+      );
     }
   });
   return { status: 'signed', reference: input.reference, mode: signing.mode };
