@@ -16,13 +16,13 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 require('../libs/registry-plugin/bin/register.js');
 const src = '../libs/registry-plugin/src';
-const { startTestRegistry } = require(`${src}/testing/registry-server.ts`);
+const { startTestRegistry } = require(`${src}/testing/registry-server.testing.ts`);
 const { createRegistryClient } = require(`${src}/lib/registry/client.ts`);
 const { mapLimit } = require(`${src}/lib/registry/concurrency.ts`);
 const { runCleanup } = require(`${src}/lib/retention/cleanup.ts`);
 const { registryStorage } = require(`${src}/lib/retention/storage.ts`);
 const { restoreJournal } = require(`${src}/lib/retention/restore.ts`);
-const { pushImage, recordPushed } = require(`${src}/lib/retention/testing/images.ts`);
+const { pushImage, recordPushed } = require(`${src}/lib/retention/images.testing.ts`);
 const { OCI_MANIFEST } = require(`${src}/lib/registry/media-types.ts`);
 
 const arg = (name, fallback) => {

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 require('@swc-node/register');
-const { startTestRegistry } = require('../libs/registry-plugin/src/testing/registry-server.ts');
-const { writeTestLayout } = require('../libs/registry-plugin/src/lib/registry/testing-layout.ts');
+const { startTestRegistry } = require('../libs/registry-plugin/src/testing/registry-server.testing.ts');
+const { writeTestLayout } = require('../libs/registry-plugin/src/lib/registry/layout.testing.ts');
 const { createRegistryClient } = require('../libs/registry-plugin/src/lib/registry/client.ts');
 const { copyImage } = require('../libs/registry-plugin/src/lib/registry/copy.ts');
 const { executePush, planPush } = require('../libs/registry-plugin/src/lib/registry/push.ts');

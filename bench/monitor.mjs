@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 const require = createRequire(import.meta.url);
 require('@swc-node/register');
 const src = '../libs/registry-plugin/src';
-const { startTestRegistry } = require(`${src}/testing/registry-server.ts`);
+const { startTestRegistry } = require(`${src}/testing/registry-server.testing.ts`);
 const { createRegistryClient } = require(`${src}/lib/registry/client.ts`);
 const { mapLimit } = require(`${src}/lib/registry/concurrency.ts`);
 const { sha256Digest } = require(`${src}/lib/registry/digest.ts`);

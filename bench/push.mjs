@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 require('@swc-node/register');
-const { startTestRegistry } = require('../libs/registry-plugin/src/testing/registry-server.ts');
+const { startTestRegistry } = require('../libs/registry-plugin/src/testing/registry-server.testing.ts');
 
 const root = new URL('..', import.meta.url).pathname;
 const layout = process.argv[2] ?? join(root, 'dist/images/auren-api/oci');

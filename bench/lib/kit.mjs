@@ -11,8 +11,8 @@ import { promisify } from 'node:util';
 
 const require = createRequire(import.meta.url);
 require('@swc-node/register');
-const { startTestRegistry } = require('../../libs/registry-plugin/src/testing/registry-server.ts');
-const { cloneWorkspace, stripAnsi } = require('../../libs/registry-plugin/src/e2e/workspace.ts');
+const { startTestRegistry } = require('../../libs/registry-plugin/src/testing/registry-server.testing.ts');
+const { cloneWorkspace, stripAnsi } = require('../../libs/registry-plugin/src/e2e/workspace.testing.ts');
 const { createRegistryClient } = require('../../libs/registry-plugin/src/lib/registry/client.ts');
 
 export { startTestRegistry, cloneWorkspace, stripAnsi };
@@ -100,7 +100,7 @@ async function removeStorage(root) {
 }
 
 /**
- * A clone of the workspace (e2e/workspace.ts: its own git history, real Nx) on `machine`, with
+ * A clone of the workspace (e2e/workspace.testing.ts: its own git history, real Nx) on `machine`, with
  * the daemon off and one platform, as the seed's loop builds one.
  */
 export async function cloneOn(folder, machine, registryHost, extra = {}) {

@@ -14,7 +14,7 @@ const SOURCE = dirname(fileURLToPath(import.meta.url));
 const OUT = process.argv[2] ?? join(SOURCE, '..', '..', 'dist', 'libs', 'registry-plugin');
 
 /** Paths (relative, with "/") that only tests use; none may be in the package. */
-const TEST_ONLY = [/\.spec\.[jt]s$/, /\.testing\.(js|d\.ts)$/, /(^|\/)testing-[^/]*$/, /(^|\/)testing\//, /^src\/e2e\//, /(^|\/)fixtures\//];
+const TEST_ONLY = [/\.spec\.[jt]s$/, /\.testing\.(js|d\.ts)$/, /(^|\/)testing\//, /^src\/e2e\//, /(^|\/)fixtures\//];
 
 function walk(dir, base = dir) {
   const files = [];

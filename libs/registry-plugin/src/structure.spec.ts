@@ -18,7 +18,7 @@ function walk(dir: string): string[] {
   });
 }
 
-/** Test code: specs, test helpers (`*.testing.ts`, `testing/` folders) and the e2e suites. */
+/** Test code: specs, test-only modules (`*.testing.ts`, the shared rig in `testing/`) and the e2e suites. */
 function isTestCode(path: string): boolean {
   const rel = relative(SRC, path).split(sep);
   return /\.(spec|testing)\.ts$/.test(path) || rel.includes('testing') || rel[0] === 'e2e';
@@ -107,6 +107,13 @@ describe('the plugin keeps its shape', () => {
     const headerParsers = ['lib/registry/auth/challenge.ts', 'lib/providers/http.ts'];
     const splits = matching(/\.split\(\s*(','|",")\s*\)|\.split\(\/\\s\*,/, code.filter((f) => !headerParsers.includes(rel(f))));
     expect(splits.filter((line) => !line.startsWith('lib/config/lists.ts:'))).toEqual([]);
+  });
+
+  it('test-only modules are named `*.testing.ts`, so the package build and the guards above know them by name', () => {
+    const misnamed = files
+      .map(rel)
+      .filter((f) => (f.split('/').includes('testing') || f.startsWith('e2e/') || /(^|\/)testing-/.test(f)) && !/\.(spec|testing)\.ts$/.test(f));
+    expect(misnamed).toEqual([]);
   });
 
   it('no comment points outside the repository (a design file, a decision or an issue number)', () => {

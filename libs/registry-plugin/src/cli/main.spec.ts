@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeHtpasswd } from '../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
+import { writeHtpasswd } from '../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
 import { commands, main } from './main';
 import { kebab, parseCommandLine, type OptionsSchema } from './options';
 

@@ -1,4 +1,4 @@
-import { testPushRecord } from '../testing/push-record';
+import { testPushRecord } from '../testing/push-record.testing';
 import { pushedTable, scanCell } from './pushed';
 
 /** The final table shows the scan with counts, SBOM, signature and provenance. */

@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import execa from 'execa';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
-import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace';
+import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const REPOS = ['base-debian', ...APPS];

@@ -15,8 +15,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import execa from 'execa';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { cloneWorkspace, type WorkspaceClone } from './workspace';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { cloneWorkspace, type WorkspaceClone } from './workspace.testing';
 
 const STEP = 40 * 60_000;
 /**

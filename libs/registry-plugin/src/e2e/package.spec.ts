@@ -24,8 +24,8 @@ import { delimiter, join, resolve } from 'node:path';
 import execa from 'execa';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
 import { buildFixtureDb, publishTrivyDb } from '../lib/scanners/trivy-db';
-import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { stripAnsi } from './workspace';
+import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { stripAnsi } from './workspace.testing';
 
 const REPO = resolve(__dirname, '../../../..');
 const DIST = join(REPO, 'dist/libs/registry-plugin');

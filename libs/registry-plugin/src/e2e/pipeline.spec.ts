@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
 import { readOciLayout } from '../lib/registry/layout';
-import { pushThroughFaults } from '../testing/fault-scenario';
-import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server';
-import { cloneWorkspace, type WorkspaceClone } from './workspace';
+import { pushThroughFaults } from '../testing/fault-scenario.testing';
+import { startTestRegistry, freePort, type TestRegistry } from '../testing/registry-server.testing';
+import { cloneWorkspace, type WorkspaceClone } from './workspace.testing';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const STEP = 20 * 60_000;

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { which } from '../lib/exec/exec';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { cloneWorkspace, type WorkspaceClone } from './workspace';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { cloneWorkspace, type WorkspaceClone } from './workspace.testing';
 
 const CACHED = /nx run mini:scan\s+\[(local cache|remote cache|existing outputs match the cache)/;
 

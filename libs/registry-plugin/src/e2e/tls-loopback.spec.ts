@@ -18,10 +18,10 @@ import { createAuthenticator } from '../lib/registry/auth';
 import { createRegistryClient, probeRegistryScheme, type RegistryClient } from '../lib/registry/client';
 import { createDispatcher } from '../lib/registry/tls';
 import type { PushRecord } from '../lib/reports/records';
-import { writeHtpasswd } from '../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { createTestPki, type TestPki } from '../testing/tls-certs';
-import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace';
+import { writeHtpasswd } from '../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { createTestPki, type TestPki } from '../testing/tls-certs.testing';
+import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const PROJECTS = ['base-image', ...APPS] as const;

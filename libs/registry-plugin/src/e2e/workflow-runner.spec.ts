@@ -11,9 +11,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import execa from 'execa';
-import { startTestRegistry, type TestRegistry } from '../testing/registry-server';
-import { EMULATED_REPOSITORY_URL, newestVersion, pullRequestWorkflowScenario, releaseWorkflowScenario } from './workflow-runner';
-import { cloneWorkspace, WORKSPACE_ROOT, type WorkspaceClone } from './workspace';
+import { startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
+import { EMULATED_REPOSITORY_URL, newestVersion, pullRequestWorkflowScenario, releaseWorkflowScenario } from './workflow-runner.testing';
+import { cloneWorkspace, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
 
 const STEP = 40 * 60_000;
 

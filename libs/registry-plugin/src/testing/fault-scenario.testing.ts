@@ -1,7 +1,7 @@
 import { createRegistryClient, type RetryOptions } from '../lib/registry/client';
 import type { OciLayout } from '../lib/registry/layout';
 import { executePush, planPush } from '../lib/registry/push';
-import { faults, startFaultProxy } from './fault-proxy';
+import { faults, startFaultProxy } from './fault-proxy.testing';
 
 /** Quick retries so a scenario with a dozen injected faults finishes in seconds. */
 export const FAST_RETRY: Partial<RetryOptions> = { attempts: 6, baseDelayMs: 40, maxDelayMs: 400, deadlineMs: 30_000 };

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { createRegistryClient } from '../lib/registry/client';
 import { sha256Digest } from '../lib/registry/digest';
-import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from './hostile-registry';
+import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from './hostile-registry.testing';
 
 /** The stand-in must behave as a registry when told nothing, and misbehave exactly as told. */
 let registry: HostileRegistry;

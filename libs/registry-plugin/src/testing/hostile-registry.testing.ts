@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
  * never reached it.
  *
  * A real registry cannot be made to do any of this, which is why this stand-in exists; the
- * normal paths are tested against distribution itself (`registry-server.ts`).
+ * normal paths are tested against distribution itself (`registry-server.testing.ts`).
  */
 export type Misbehaviour =
   /** Answer this instead of the store. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { useTestRegistry } from './registry-server';
+import { useTestRegistry } from './registry-server.testing';
 
 describe('useTestRegistry', () => {
   let calledAt: 'describe' | 'hook' = 'describe';

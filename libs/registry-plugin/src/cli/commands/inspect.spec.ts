@@ -1,4 +1,4 @@
-import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { AurenError, exitCodeFor } from '../../lib/errors/errors';
 import { createRegistryClient } from '../../lib/registry/client';
 import { parseImageReference } from '../../lib/registry/reference';

@@ -3,9 +3,9 @@ import { logger } from '../shared/logger';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { createRegistryClient } from '../../lib/registry/client';
-import { pushImage, recordPushed, tagManifest } from '../../lib/retention/testing/images';
+import { pushImage, recordPushed, tagManifest } from '../../lib/retention/images.testing';
 import cleanupExecutor from './executor';
 import restoreExecutor from '../restore/executor';
 

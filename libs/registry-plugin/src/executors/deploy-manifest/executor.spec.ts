@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { testPushRecord } from '../../testing/push-record';
-import { testExecutorContext } from '../../testing/executor-context';
+import { testPushRecord } from '../../testing/push-record.testing';
+import { testExecutorContext } from '../../testing/executor-context.testing';
 import executor from './executor';
 
 const DIGEST = `sha256:${'ab'.repeat(32)}`;

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { parse as parseYaml } from 'yaml';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions } from '../../lib/config/options';
 import { exec, which } from '../../lib/exec/exec';
 import { createRegistryClient } from '../../lib/registry/client';
 import { executePush, planPush } from '../../lib/registry/push';
-import { writeTestLayout, type TestLayout } from '../../lib/registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../../lib/registry/layout.testing';
 import { signImage } from '../../lib/supply-chain/sign';
 import executor from './executor';
 

@@ -3,9 +3,9 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { exec } from '../../lib/exec/exec';
-import { writeTestLayout, type TestLayout } from '../../lib/registry/testing-layout';
-import { writeHtpasswd } from '../../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { writeTestLayout, type TestLayout } from '../../lib/registry/layout.testing';
+import { writeHtpasswd } from '../../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 
 /**
  * docker-push as Nx runs it — the executor in a process of its own, its error through the

@@ -4,7 +4,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec, which } from '../../lib/exec/exec';
 import { createRegistryClient } from '../../lib/registry/client';
 import { writeDebianLayout, type DebianLayout } from '../../lib/supply-chain/debian-layout.testing';

@@ -6,7 +6,7 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
 import { exec } from '../../lib/exec/exec';
-import { testExecutorContext } from '../../testing/executor-context';
+import { testExecutorContext } from '../../testing/executor-context.testing';
 import executor from './executor';
 
 const workspaceRoot = join(__dirname, '..', '..', '..', '..', '..');

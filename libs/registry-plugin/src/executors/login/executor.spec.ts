@@ -5,8 +5,8 @@ import { Readable } from 'node:stream';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { loginCredentials } from '../../lib/providers/login';
-import { writeHtpasswd } from '../../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { writeHtpasswd } from '../../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import loginExecutor from './executor';
 import schema from './schema.json';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pushImage } from '../../lib/monitor/fixtures.testing';
 import type { MonitorReport } from '../../lib/monitor';
 import { createRegistryClient } from '../../lib/registry/client';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import monitorExecutor from './executor';
 import schema from './schema.json';
 

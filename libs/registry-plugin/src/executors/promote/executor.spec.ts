@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { ExecutorContext } from '@nx/devkit';
 import { createRegistryClient } from '../../lib/registry/client';
 import { executePush, planPush } from '../../lib/registry/push';
-import { writeTestLayout, type TestLayout } from '../../lib/registry/testing-layout';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { writeTestLayout, type TestLayout } from '../../lib/registry/layout.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import executor, { normalizeOptions } from './executor';
 
 describe('promote executor', () => {

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveScriptControl } from '../../lib/retention/gc';
 import { LOCAL_REGISTRY_SCRIPT, PACKAGE_ROOT } from '../../lib/package-files';
-import { freePort } from '../../testing/registry-server';
-import { testExecutorContext } from '../../testing/executor-context';
+import { freePort } from '../../testing/registry-server.testing';
+import { testExecutorContext } from '../../testing/executor-context.testing';
 import serveExecutor, { serveEnv } from './executor';
 
 let workspace: string;

@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { exec } from '../../lib/exec/exec';
-import { tarBlock, writeHostileImage } from '../../lib/scanners/testing/hostile-tar';
-import { writeOciLayout } from '../../lib/scanners/testing/oci-fixture';
+import { tarBlock, writeHostileImage } from '../../lib/scanners/hostile-tar.testing';
+import { writeOciLayout } from '../../lib/scanners/oci-fixture.testing';
 
 const PLUGIN = resolve(__dirname, '../../..');
 

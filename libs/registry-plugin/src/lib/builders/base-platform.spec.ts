@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import { noLayerCache } from '../layer-cache/layer-cache';
 import { buildahBuilder, globalArgs } from './buildah';

@@ -10,16 +10,16 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { writeHtpasswd } from '../../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
-import { startTokenIssuer, type TokenIssuer } from '../../testing/token-issuer';
+import { writeHtpasswd } from '../../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { startTokenIssuer, type TokenIssuer } from '../../testing/token-issuer.testing';
 import { normalizeOptions } from '../config/options';
 import { exec, which, type ExecOptions, type ExecResult } from '../exec/exec';
 import { createAuthenticator } from '../registry/auth';
 import { DOCKER_HUB_AUTH_KEY } from '../registry/auth/docker-config';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
-import { tarOf, writeTestLayout } from '../registry/testing-layout';
+import { tarOf, writeTestLayout } from '../registry/layout.testing';
 import { resolveScanDatabase } from '../scanners/database';
 import { prepareTrivyDatabase, publishTrivyDb } from '../scanners/trivy-db';
 import {

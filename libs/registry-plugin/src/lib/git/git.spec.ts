@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import { commitsSince, createTag, latestVersionTag, listVersionTags, readGitContext, tagExists } from './index';
-import { TEST_START, createTestRepo, mergeLoginFeature, mergeSideBranch, type TestRepo } from './testing-repo';
+import { TEST_START, createTestRepo, mergeLoginFeature, mergeSideBranch, type TestRepo } from './repo.testing';
 
 const repos: TestRepo[] = [];
 async function repo(): Promise<TestRepo> {

@@ -1,5 +1,5 @@
 import { createRegistryClient } from '../registry/client';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { pushHistoryReader, pushKey } from './push-times';
 import { historyRepository, recordPushEvent } from './store';
 

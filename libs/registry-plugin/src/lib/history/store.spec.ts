@@ -1,5 +1,5 @@
 import { createRegistryClient, type RegistryClient } from '../registry/client';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { failureEvent } from './event';
 import { eventTag, historyRepository, readPushHistory, recordPushEvent, tagTime } from './store';
 import { parseWindow } from './window';

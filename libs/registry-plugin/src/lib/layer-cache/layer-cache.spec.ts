@@ -9,7 +9,7 @@ import { checkSecrets } from '../scanners/checks/secrets';
 import { readLayoutImages } from '../registry/layout';
 import { scanImage } from '../scanners/scan-image';
 import { gzipSync } from 'node:zlib';
-import { FAKE_PEM, tarOf, writeOciLayout, type Fixture, type FixtureEntry } from '../scanners/testing/oci-fixture';
+import { FAKE_PEM, tarOf, writeOciLayout, type Fixture, type FixtureEntry } from '../scanners/oci-fixture.testing';
 import { createLayerCache, layerCacheDir, noLayerCache, openLayerCache, type LayerCache } from './layer-cache';
 
 const STANDINS = resolve(__dirname, '../../../../../tools/scanner-standins');

@@ -10,11 +10,11 @@ import { buildahBuilder } from '../builders/buildah';
 import type { BuildRequest } from '../builders/builder';
 import { exec } from '../exec/exec';
 import { createLayerCache, noLayerCache, type LayerCache } from './layer-cache';
-import { writeOciLayout } from '../scanners/testing/oci-fixture';
+import { writeOciLayout } from '../scanners/oci-fixture.testing';
 import { COMPRESSED_KIND, exportCacheVersion, goJson, prepareIncrementalExport, rememberLayout } from './oci-export';
 import { listLayer } from './canonical-layer';
 import { gzipSync } from 'node:zlib';
-import { tarOf } from '../scanners/testing/oci-fixture';
+import { tarOf } from '../scanners/oci-fixture.testing';
 
 /** Every file of a layout with its sha256: two layouts are equal when these are. */
 async function layoutFiles(dir: string): Promise<Record<string, string>> {

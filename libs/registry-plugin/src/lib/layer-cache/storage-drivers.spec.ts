@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { arch, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { buildahBuilder, globalArgs } from '../builders/buildah';
 import { exec } from '../exec/exec';
 import { LAYER_EPOCH } from '../pipeline/build';

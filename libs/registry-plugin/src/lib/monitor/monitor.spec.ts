@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parseCommandLine } from '../../cli/options';
 import { monitorCommand } from '../../cli/commands/monitor';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { historyRepository, recordPushEvent } from '../history';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { pushImage, pushIndex, scanReportJson, type PushedImage } from './fixtures.testing';

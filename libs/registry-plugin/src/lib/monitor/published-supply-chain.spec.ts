@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { executePush, planPush } from '../registry/push';

@@ -1,4 +1,4 @@
-import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { createRegistryClient } from '../registry/client';
 import { timePull } from './pull';
 import type { ImageReport } from './report';

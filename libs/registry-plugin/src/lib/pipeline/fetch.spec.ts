@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from '../registry/client';
 import { fetchRelease, VERSION_LABEL } from './fetch';

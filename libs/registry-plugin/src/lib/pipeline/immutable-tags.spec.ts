@@ -1,16 +1,16 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { GitContext } from '../git';
 import { promoteImage } from '../promote/run';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import { pushImage, type PushOutcome } from './push';
-import { deferred } from '../../testing/deferred';
+import { deferred } from '../../testing/deferred.testing';
 
 /**
  * Two pushes (or promotes) of different images racing for one version tag, against a real

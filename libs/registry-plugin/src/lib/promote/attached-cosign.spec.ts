@@ -2,12 +2,12 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { createRegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import type { BuildProvenance } from '../reports/records';
 import { attestProvenance, PROVENANCE_TYPE } from '../supply-chain/attest';
 import { provenancePredicate, SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';

@@ -1,13 +1,13 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions } from '../config/options';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { fallbackTag, sha256Digest } from '../registry/digest';
 import type { Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import { attachArtifact, listReferrers, updateFallbackIndex } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE } from '../supply-chain/sbom';
 import { copyPlanJson } from './copy-plan';

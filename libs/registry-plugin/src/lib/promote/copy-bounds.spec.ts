@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { OCI_MANIFEST_TYPE, serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { OCI_MANIFEST_TYPE, serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { createRegistryClient } from '../registry/client';
 import { MAX_ATTACHED_ARTIFACTS } from './attached';
 import { executeCopy, planCopy } from './copy-plan';

@@ -1,11 +1,11 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import { mirrorEntries, runMirror, type MirrorOutcome } from './mirror';
-import { deferred } from '../../testing/deferred';
+import { deferred } from '../../testing/deferred.testing';
 
 /**
  * Version tags in the mirror are immutable like everywhere in our registry, under a race too:

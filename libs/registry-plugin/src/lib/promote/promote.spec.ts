@@ -1,11 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { parsePromoteArgs } from '../../cli/commands/promote';
-import { testPushRecord } from '../../testing/push-record';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { testPushRecord } from '../../testing/push-record.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import type { PushRecord } from '../reports/records';
 import { copyPlanJson } from './copy-plan';
 import { parseRegistryTarget, resolvePromote, type ResolvePromoteInput } from './promote';

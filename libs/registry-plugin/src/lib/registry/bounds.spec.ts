@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry';
+import { serveImage, hostileRegistryPerTest, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from './client';
 import { copyImage, registryImageSource } from './copy';

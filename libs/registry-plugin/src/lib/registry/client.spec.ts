@@ -3,16 +3,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { faults, startFaultProxy, type FaultProxy } from '../../testing/fault-proxy';
-import { writeHtpasswd } from '../../testing/htpasswd';
-import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { faults, startFaultProxy, type FaultProxy } from '../../testing/fault-proxy.testing';
+import { writeHtpasswd } from '../../testing/htpasswd.testing';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import type { Authenticator } from './auth/types';
 import { canDeleteTags, createRegistryClient, type BlobSource, type RegistryClient, type RegistryClientOptions, type TagDeleter } from './client';
 import { sha256Digest } from './digest';
 import { OCI_CONFIG, OCI_MANIFEST } from './media-types';
 import { executePush, planPush } from './push';
-import { writeTestLayout } from './testing-layout';
+import { writeTestLayout } from './layout.testing';
 
 const FAST_RETRY = { attempts: 4, baseDelayMs: 20, maxDelayMs: 100, deadlineMs: 10_000 };
 

@@ -1,12 +1,12 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from './client';
 import { copyImage } from './copy';
 import { executePush, layoutImageSource, planPush } from './push';
-import { writeTestLayout, type TestLayout } from './testing-layout';
+import { writeTestLayout, type TestLayout } from './layout.testing';
 
 function client(registry: TestRegistry, log?: string[]): RegistryClient {
   return createRegistryClient({

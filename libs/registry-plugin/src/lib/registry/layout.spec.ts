@@ -6,7 +6,7 @@ import { exec } from '../exec/exec';
 import { sha256Digest } from './digest';
 import { layoutBlobLink, layoutBlobPath, layoutBlobWrite, layoutIndexWrite, readLayoutImages, readOciLayout } from './layout';
 import { OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST } from './media-types';
-import { writeTestLayout } from './testing-layout';
+import { writeTestLayout } from './layout.testing';
 
 describe('readOciLayout', () => {
   it('reads a two-platform layout: manifests children first, blobs, platforms, size', async () => {

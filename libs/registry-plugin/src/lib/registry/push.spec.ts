@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from './client';
 import { executePush, planPush } from './push';
-import { writeTestLayout, type TestLayout } from './testing-layout';
+import { writeTestLayout, type TestLayout } from './layout.testing';
 
 interface Logged {
   method: string;

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions } from '../config/options';
 import { cleanRegistry, normalizeCleanupOptions } from './run';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
 
 /**
  * Reproducible builds write 1970-01-01 into the image config's `created` (lib/pipeline/build.ts,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { applyPlan } from './apply';
 import { runCleanup, type CleanupInput } from './cleanup';
 import { JournalWriter, readJournal } from './journal';
@@ -12,7 +12,7 @@ import { restoreJournal } from './restore';
 import { readRepository } from './snapshot';
 import { registryStorage } from './storage';
 import { pushHistoryReader } from '../history/push-times';
-import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
 const NOW = new Date();

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { runCleanup } from './cleanup';
 import { readJournal } from './journal';
 import { registryStorage } from './storage';
-import { pushImage, recordPushed, tagManifest } from './testing/images';
+import { pushImage, recordPushed, tagManifest } from './images.testing';
 
 /**
  * Two cleanups at once once shared one undo journal: the second resumed into the first's

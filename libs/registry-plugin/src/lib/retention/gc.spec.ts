@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { collectLocalRegistry, gcAdvice, registryKind } from './gc';
 import { registryStorage } from './storage';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './testing/images';
-import { testRegistryControl, type TestRegistryControl } from './testing/local-control';
+import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
+import { testRegistryControl, type TestRegistryControl } from './local-control.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
 

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
-import type { RegistryClient } from '../../registry/client';
-import { sha256Digest } from '../../registry/digest';
-import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, type Platform } from '../../registry/media-types';
-import { historyRepository, recordPushEvent } from '../../history/store';
+import type { RegistryClient } from '../registry/client';
+import { sha256Digest } from '../registry/digest';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, type Platform } from '../registry/media-types';
+import { historyRepository, recordPushEvent } from '../history/store';
 
 /**
  * Tiny synthetic images for tests and the bench, pushed with our own client: a random one-file

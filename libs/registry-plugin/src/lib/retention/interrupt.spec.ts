@@ -2,15 +2,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFaultProxy, type FaultProxy } from '../../testing/fault-proxy';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startFaultProxy, type FaultProxy } from '../../testing/fault-proxy.testing';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { mapLimit } from '../registry/concurrency';
 import { OCI_MANIFEST } from '../registry/media-types';
 import type { CleanupResult } from './cleanup';
 import { readJournal } from './journal';
 import { tagsResolve } from './snapshot';
-import { pushImage, recordPushed } from './testing/images';
+import { pushImage, recordPushed } from './images.testing';
 
 /**
  * Acceptance: a cleanup killed mid-apply (SIGKILL of the shipped CLI, no chance to clean up),

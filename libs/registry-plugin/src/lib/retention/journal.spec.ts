@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from '../registry/client';
 import { checkJournal } from './journal-check';
 import { restoreJournal } from './restore';
-import { pushImage, pushMultiArch, type PushedManifest } from './testing/images';
+import { pushImage, pushMultiArch, type PushedManifest } from './images.testing';
 
 /**
  * An undo journal is a file anyone with access to the workspace can edit, damage or truncate.

@@ -2,15 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import type { TestRegistry } from '../../../testing/registry-server';
-import type { LocalRegistryControl } from '../gc';
+import type { TestRegistry } from '../../testing/registry-server.testing';
+import type { LocalRegistryControl } from './gc';
 
 /**
  * `LocalRegistryControl` over a `TestRegistry`, for GC tests. Two quirks of the test helper:
  * - `restart(extraConfig)` appends YAML at the top level, and distribution rejects a second
  *   top-level `storage:` key, so read-only mode needs its own configuration file;
  * - `restart()` after `stop()` waits forever: a child killed by a signal keeps `exitCode` null
- *   (reported to the owner of registry-server.ts).
+ *   (reported to the owner of registry-server.testing.ts).
  * So on the first switch this control stops the test registry once and from then on runs
  * `docker-registry` itself, on the same port and data; `dispose()` ends it and removes the
  * registry's folder (call it instead of `registry.stop()`).

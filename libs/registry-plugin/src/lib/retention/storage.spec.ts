@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { startTestRegistry, useTestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, useTestRegistry } from '../../testing/registry-server.testing';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { tagsResolve } from './snapshot';
 import { registryStorage, type RegistryStorage } from './storage';
-import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './testing/images';
-import { testRegistryControl } from './testing/local-control';
+import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
+import { testRegistryControl } from './local-control.testing';
 
 const { registry, client } = useTestRegistry();
 let storage: RegistryStorage;

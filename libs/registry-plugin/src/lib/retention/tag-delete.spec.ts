@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type RegistryFlavor, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type RegistryFlavor, type TestRegistry } from '../../testing/registry-server.testing';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import type { RetentionPolicy } from './policy';
 import { restoreJournal } from './restore';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './testing/images';
+import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
 const POLICY: RetentionPolicy = { keepReleases: 1, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: true };

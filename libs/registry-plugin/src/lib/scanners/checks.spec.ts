@@ -3,7 +3,7 @@ import { checkRootUser, runsAsRoot } from './checks/root-user';
 import { checkSecrets, findSecretsInText, globToRegExp } from './checks/secrets';
 import { checkSizeBudget } from './checks/size-budget';
 import { readLayoutImages } from '../registry/layout';
-import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
+import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './oci-fixture.testing';
 
 // Token-shaped strings built at run time, so this file itself does not trip secret scanners.
 const GHP = ['ghp', '_', 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8'].join('');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import type { Descriptor } from '../../registry/media-types';
+import type { Descriptor } from '../registry/media-types';
 
 /**
  * Test helper: tar bytes written by hand, so a test can say things no tar writer would (a PAX

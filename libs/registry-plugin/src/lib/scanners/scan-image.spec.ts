@@ -6,7 +6,7 @@ import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import type { ImageRecord } from '../reports/records';
 import { scanImage, type ScanImageInput } from './scan-image';
-import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
+import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './oci-fixture.testing';
 
 const STANDINS = resolve(__dirname, '../../../../../tools/scanner-standins');
 /** PATH with node but without any scanner: proves the "not installed" path even where one is. */

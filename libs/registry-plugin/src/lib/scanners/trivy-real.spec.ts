@@ -12,11 +12,11 @@ import { normalizeOptions, type AurenConfig, type IgnoreRule } from '../config/o
 import { exec, which } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import type { ImageRecord } from '../reports/records';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server';
+import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { resolveScanDatabase } from './database';
 import { scannerFingerprint } from './fingerprint';
 import { scanImage } from './scan-image';
-import { writeOciLayout, type Fixture, type FixtureImage } from './testing/oci-fixture';
+import { writeOciLayout, type Fixture, type FixtureImage } from './oci-fixture.testing';
 import { buildFixtureDb, publishTrivyDb } from './trivy-db';
 import { parseVexDocument, type VexDocument } from './vex';
 import { createServer, type Server, type Socket } from 'node:net';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST } from '../registry/media-types';
-import { tarOf } from '../registry/testing-layout';
+import { tarOf } from '../registry/layout.testing';
 
 /**
  * For tests: a one-layer OCI image layout holding a real Debian package database — this

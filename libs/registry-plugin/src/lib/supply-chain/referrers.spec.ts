@@ -1,10 +1,10 @@
 // @auren-test-tools oras (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
-import { useTestRegistry } from '../../testing/registry-server';
+import { useTestRegistry } from '../../testing/registry-server.testing';
 import { exec, which } from '../exec/exec';
 import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
-import { writeTestLayout, type TestLayout } from '../registry/testing-layout';
+import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import { fallbackTag, subjectOfFallbackTag } from '../registry/digest';
 import { attachArtifact, listReferrers, updateFallbackIndex } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE } from './sbom';

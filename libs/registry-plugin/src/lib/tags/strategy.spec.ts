@@ -2,7 +2,7 @@ import { AurenError } from '../errors/errors';
 import type { AurenConfig } from '../config/options';
 import type { GitContext } from '../git/context';
 import { readGitContext } from '../git/context';
-import { createTestRepo } from '../git/testing-repo';
+import { createTestRepo } from '../git/repo.testing';
 import { MAX_TAG_LENGTH, formatDateTag, isValidTag, planTags, sanitizeBranch, type TagPlan } from './index';
 
 const strategy: AurenConfig['tags'] = {

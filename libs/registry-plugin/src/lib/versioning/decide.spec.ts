@@ -1,7 +1,7 @@
 import { AurenError } from '../errors/errors';
 import { rm } from 'node:fs/promises';
 import { exec } from '../exec/exec';
-import { createTestRepo, mergeLoginFeature, mergeSideBranch, type TestProject, type TestRepo } from '../git/testing-repo';
+import { createTestRepo, mergeLoginFeature, mergeSideBranch, type TestProject, type TestRepo } from '../git/repo.testing';
 import { decideVersion, type VersionDecision } from './decide';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { AurenError, formatError } from '../../errors/errors';
 import { exec } from '../../exec/exec';
-import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server';
-import { writeHtpasswd } from '../../../testing/htpasswd';
-import { startTokenIssuer, type TokenIssuer } from '../../../testing/token-issuer';
+import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server.testing';
+import { writeHtpasswd } from '../../../testing/htpasswd.testing';
+import { startTokenIssuer, type TokenIssuer } from '../../../testing/token-issuer.testing';
 import { createAuthenticator } from './authenticator';
 import type { Authenticator } from './types';
 

@@ -1,8 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
-import { startHostileRegistry, type HostileRegistry, type Misbehaviour } from '../../../testing/hostile-registry';
-import { createTestPki, type TestPki } from '../../../testing/tls-certs';
+import { startHostileRegistry, type HostileRegistry, type Misbehaviour } from '../../../testing/hostile-registry.testing';
+import { createTestPki, type TestPki } from '../../../testing/tls-certs.testing';
 import { AurenError } from '../../errors/errors';
 import { createAuthenticator } from '../auth/authenticator';
 import { createRegistryClient, type RegistryClientOptions } from '../client';

@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { writeHtpasswd } from '../../../testing/htpasswd';
-import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server';
-import { createTestPki, type TestPki } from '../../../testing/tls-certs';
+import { writeHtpasswd } from '../../../testing/htpasswd.testing';
+import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server.testing';
+import { createTestPki, type TestPki } from '../../../testing/tls-certs.testing';
 import type { AurenConfig } from '../../config/options';
 import { insecureRegistriesFor } from '../../pipeline/build';
 import { connectRegistry } from '../../connect/connect';
@@ -11,7 +11,7 @@ import { createAuthenticator } from '../auth/authenticator';
 import { createRegistryClient, probeRegistryScheme } from '../client';
 import { sha256Digest } from '../digest';
 import { executePush, planPush } from '../push';
-import { writeTestLayout, type TestLayout } from '../testing-layout';
+import { writeTestLayout, type TestLayout } from '../layout.testing';
 import { createDispatcher } from '../tls';
 
 async function listen(server: Server): Promise<number> {

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { fetch } from 'undici';
 import { AurenError } from '../../errors/errors';
 import { exec } from '../../exec/exec';
-import { useTestRegistry } from '../../../testing/registry-server';
-import { createTestPki, type TestPki } from '../../../testing/tls-certs';
+import { useTestRegistry } from '../../../testing/registry-server.testing';
+import { createTestPki, type TestPki } from '../../../testing/tls-certs.testing';
 import { builderTlsArgs, certsDirRoots, createDispatcher, explainTlsError, loadRegistryTrust } from './trust';
 
 let root: string;

@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AurenError } from '../../errors/errors';
-import { END_OF_ARCHIVE, paxRecords, tarBlock, tarEntry, writeLayerBlob, type LayerPart } from '../testing/hostile-tar';
+import { END_OF_ARCHIVE, paxRecords, tarBlock, tarEntry, writeLayerBlob, type LayerPart } from '../hostile-tar.testing';
 import { readLayoutImages } from '../../registry/layout';
 import type { Descriptor } from '../../registry/media-types';
-import { writeOciLayout } from '../testing/oci-fixture';
+import { writeOciLayout } from '../oci-fixture.testing';
 import { readLayerFacts, type LayerFacts } from './layer-facts';
 
 const MiB = 1024 * 1024;
