@@ -38,6 +38,14 @@ export async function assertRepository(cwd: string): Promise<void> {
 }
 
 /** Full sha of `ref` as a commit, or undefined when it does not resolve. */
+/** Whether `cwd` is inside a git work tree (a workspace copied without its .git is not). */
+export async function isWorkTree(cwd: string): Promise<boolean> {
+  return assertRepository(cwd).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function resolveCommit(cwd: string, ref: string): Promise<string | undefined> {
   const result = await git(cwd, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], [1, 128]);
   return result.exitCode === 0 ? result.stdout.trim() : undefined;

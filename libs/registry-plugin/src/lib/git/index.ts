@@ -9,4 +9,4 @@ export {
   type VersionTag,
   type CreateTagResult,
 } from './tags';
-export { isShallowRepository } from './git';
+export { isShallowRepository, isWorkTree } from './git';

@@ -1,5 +1,6 @@
 import { normalizeOptions } from '../config/options';
-import { normalizeBuildImageOptions, type BuildImageTargetOptions } from './build-image';
+import { createTestRepo } from '../git/repo.testing';
+import { buildImage, normalizeBuildImageOptions, type BuildImageTargetOptions } from './build-image';
 import { normalizeScanImageOptions } from './scan-image';
 
 const project = { name: 'api', root: 'apps/api', artifactDir: '/ws/dist/images/api', inputRoots: ['apps/api'], repository: 'api-server' };
@@ -44,5 +45,23 @@ describe('normalizeScanImageOptions', () => {
     expect(normalized.policy.severity).toEqual(['CRITICAL']);
     expect(normalized.project.repository).toBe('api-server');
     expect(normalized.allowRootUser).toBe(false);
+  });
+});
+
+describe('buildImage and git', () => {
+  it('stops before building on a detached HEAD without AUREN_BRANCH, with the hint, rather than build an image without its labels', async () => {
+    const repo = await createTestRepo();
+    try {
+      const sha = await repo.commit('feat(api): first', ['api']);
+      await repo.checkout(sha);
+      const exec = jest.fn();
+      const options = normalizeBuildImageOptions({}, { workspaceRoot: repo.dir, project: { ...project, root: 'apps/api' }, config, dependencies: [], env: {} });
+      const built = buildImage(options, { env: { PATH: process.env.PATH }, log: () => undefined, exec });
+      await expect(built).rejects.toThrow(`HEAD is detached at ${sha.slice(0, 7)} and no branch name was given`);
+      await expect(built).rejects.toMatchObject({ hint: expect.stringContaining('AUREN_BRANCH') });
+      expect(exec).not.toHaveBeenCalled();
+    } finally {
+      await repo.cleanup();
+    }
   });
 });

@@ -5,7 +5,7 @@ import { imageName, repositoryPath } from '../config/repository';
 import { connectRegistry } from '../connect/connect';
 import { AurenError } from '../errors/errors';
 import type { ExecOptions, ExecResult } from '../exec/exec';
-import { lastCommitTouching, readGitContext, type SourceCommit } from '../git';
+import { isWorkTree, lastCommitTouching, readGitContext, type SourceCommit } from '../git';
 import { formatBytes } from '../reports/format';
 import { IMAGE_RECORD, imageDir, readRecordJson, type ImageRecord } from '../reports/records';
 import { checkDockerfile, resolveBuildArgs, runBuilder, writeImageRecord } from './build';
@@ -154,7 +154,11 @@ async function runPrebuild(options: BuildImageOptions, source: SourceCommit | un
 /** Build a project's image (the docker-build target): fetch the released version, else build it. */
 export async function buildImage(options: BuildImageOptions, io: BuildImageIo): Promise<BuildImageResult> {
   const { workspaceRoot, project, config, dockerfile } = options;
-  const git = await readGitContext(workspaceRoot, io.env).catch(() => undefined);
+  // Outside git (a copied folder) the image is built without version and revision labels, as a
+  // local try. Inside git the context must be read, or the build stops with its hint (a detached
+  // HEAD needs AUREN_BRANCH): an image built on without its labels is one no release has, so a
+  // --rebuild meant to confirm a release would give another digest and say nothing.
+  const git = (await isWorkTree(workspaceRoot)) ? await readGitContext(workspaceRoot, io.env) : undefined;
   const resolved = git ? await resolveVersion(workspaceRoot, project, config, git) : undefined;
   const source = git ? await lastCommitTouching(workspaceRoot, project.inputRoots) : undefined;
   const images = workspaceImages(options);
