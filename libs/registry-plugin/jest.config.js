@@ -1,9 +1,6 @@
 module.exports = {
   displayName: 'registry-plugin',
-  testEnvironment: 'node',
+  preset: '../../jest.preset.js',
   rootDir: __dirname,
-  testMatch: ['<rootDir>/src/**/*.spec.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' } }] },
-  moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 120000,
 };
