@@ -28,6 +28,9 @@ type Node =
   | { type: 'binary'; op: '==' | '!=' | '<' | '<=' | '>' | '>='; left: Node; right: Node }
   | { type: 'logical'; op: '&&' | '||'; left: Node; right: Node };
 
+/** The binary and logical nodes: an operator between two operands. */
+type Operation = Extract<Node, { op: string }>;
+
 const CONTEXTS = new Set(['github', 'env', 'vars', 'secrets', 'steps', 'needs', 'matrix', 'inputs', 'runner', 'job', 'strategy']);
 const STATUS_FUNCTIONS = new Set(['success', 'always', 'failure', 'cancelled']);
 const PUNCT = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '(', ')', '[', ']', '.', ',', '*'];
@@ -96,40 +99,21 @@ export function parseExpression(source: string): Node {
     pos++;
   };
 
-  const or = (): Node => {
-    let left = and();
-    while (isPunct('||')) {
-      pos++;
-      left = { type: 'logical', op: '||', left, right: and() };
-    }
-    return left;
-  };
-  const and = (): Node => {
-    let left = equality();
-    while (isPunct('&&')) {
-      pos++;
-      left = { type: 'logical', op: '&&', left, right: equality() };
-    }
-    return left;
-  };
-  const equality = (): Node => {
-    let left = comparison();
-    while (isPunct('==') || isPunct('!=')) {
-      const op = peek()!.value as '==' | '!=';
-      pos++;
-      left = { type: 'binary', op, left, right: comparison() };
-    }
-    return left;
-  };
-  const comparison = (): Node => {
-    let left = unary();
-    while (isPunct('<') || isPunct('<=') || isPunct('>') || isPunct('>=')) {
-      const op = peek()!.value as '<' | '<=' | '>' | '>=';
-      pos++;
-      left = { type: 'binary', op, left, right: unary() };
-    }
-    return left;
-  };
+  /** One left-associative level of the grammar, `next (op next)*`, for the operators `ops`. */
+  const level =
+    <T extends Operation['type']>(type: T, ops: readonly Extract<Operation, { type: T }>['op'][], next: () => Node) =>
+    (): Node => {
+      let left = next();
+      for (let op = ops.find(isPunct); op; op = ops.find(isPunct)) {
+        pos++;
+        left = { type, op, left, right: next() } as Operation;
+      }
+      return left;
+    };
+  const or = level('logical', ['||'], () => and());
+  const and = level('logical', ['&&'], () => equality());
+  const equality = level('binary', ['==', '!='], () => comparison());
+  const comparison = level('binary', ['<', '<=', '>', '>='], () => unary());
   const unary = (): Node => {
     if (isPunct('!')) {
       pos++;
