@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { normalizeOptions, PLUGIN_NAME, type AurenConfig, type RegistryPluginOptions } from '../lib/config/options';
+import { normalizeOptions, pluginOptions, type AurenConfig, type NxJsonPlugins } from '../lib/config/options';
 import { configError } from '../lib/errors/errors';
 import type { Io } from '../lib/retention/run';
 import type { CommandIo } from './command';
 
 /** nx.json as far as the CLI reads it: the plugin entry, and the monitor's section. */
-export type NxJson = { plugins?: Array<string | { plugin: string; options?: unknown }> } & Record<string, unknown>;
+export type NxJson = NxJsonPlugins & Record<string, unknown>;
 
 export interface Workspace {
   /** The folder of the nearest nx.json above `cwd`, if any. */
@@ -29,8 +29,7 @@ export function readWorkspace(cwd: string, env: NodeJS.ProcessEnv): Workspace {
       } catch (error) {
         throw configError(`${file} is not valid JSON: ${(error as Error).message}`, 'Fix the JSON or run from the workspace root.');
       }
-      const entry = (nxJson.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
-      const config = normalizeOptions(entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {}, env);
+      const config = normalizeOptions(pluginOptions(nxJson), env);
       return { root: dir, nxJson, config: { ...config, caFile: config.caFile ? resolve(dir, config.caFile) : undefined, workspaceRoot: dir } };
     }
     if (dirname(dir) === dir) return { root: undefined, nxJson: {}, config: { ...normalizeOptions({}, env), workspaceRoot: undefined } };

@@ -1,5 +1,6 @@
-import { getProjects, readNxJson, updateNxJson, type ProjectConfiguration, type Tree } from '@nx/devkit';
-import { PLUGIN_NAME, type RegistryPluginOptions } from '../../lib/config/options';
+import { getProjects, readNxJson, updateNxJson, type Tree } from '@nx/devkit';
+import { isPluginEntry, PLUGIN_NAME, type RegistryPluginOptions } from '../../lib/config/options';
+import { projectRepository, pushTargetOptions } from '../../lib/config/repository';
 
 /** The tag the base-image generator gives its project, by which the other generators find it. */
 export const BASE_IMAGE_TAG = 'type:base-image';
@@ -18,8 +19,8 @@ export interface BaseImageProject {
 export function findBaseImageProject(tree: Tree): BaseImageProject | undefined {
   for (const [name, project] of getProjects(tree)) {
     if (!(project.tags ?? []).includes(BASE_IMAGE_TAG)) continue;
-    const push = (project as ProjectConfiguration).targets?.['docker-push']?.options as { repository?: string; extraTags?: string[] } | undefined;
-    return { name, repository: push?.repository ?? name, tag: push?.extraTags?.[0] ?? 'bookworm' };
+    const push = pushTargetOptions(project) as { repository?: string; extraTags?: string[] } | undefined;
+    return { name, repository: projectRepository(name, push), tag: push?.extraTags?.[0] ?? 'bookworm' };
   }
   return undefined;
 }
@@ -36,7 +37,7 @@ type PluginEntry = { plugin: string; options?: RegistryPluginOptions };
 
 /** The plugin's entry in nx.json (a bare string counts, with no options). */
 export function pluginEntry(tree: Tree): PluginEntry | undefined {
-  const found = (readNxJson(tree)?.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
+  const found = (readNxJson(tree)?.plugins ?? []).find(isPluginEntry);
   if (found === undefined) return undefined;
   return typeof found === 'string' ? { plugin: found } : (found as PluginEntry);
 }
@@ -45,8 +46,7 @@ export function pluginEntry(tree: Tree): PluginEntry | undefined {
 export function updatePluginOptions(tree: Tree, update: (options: RegistryPluginOptions) => RegistryPluginOptions): void {
   const nxJson = readNxJson(tree) ?? {};
   nxJson.plugins = (nxJson.plugins ?? []).map((p) => {
-    const name = typeof p === 'string' ? p : p.plugin;
-    if (name !== PLUGIN_NAME) return p;
+    if (!isPluginEntry(p)) return p;
     const options = typeof p === 'string' ? {} : ((p.options ?? {}) as RegistryPluginOptions);
     return { ...(typeof p === 'string' ? {} : p), plugin: PLUGIN_NAME, options: update(options) };
   });

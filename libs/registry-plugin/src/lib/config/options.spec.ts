@@ -1,7 +1,7 @@
 import { AurenError } from '../errors/errors';
 import { historyRepository } from '../history/store';
 import { ociLabels } from '../pipeline/build';
-import { isLoopbackRegistry, normalizeOptions, parseRegistryOverride, retentionFor } from './options';
+import { isLoopbackRegistry, isPluginEntry, normalizeOptions, parseRegistryOverride, pluginOptions, registryOverride, retentionFor } from './options';
 
 describe('normalizeOptions', () => {
   it('fills every default', () => {
@@ -84,6 +84,34 @@ describe('parseRegistryOverride', () => {
 
   it.each(['https://ghcr.io', 'bad host', 'host:0x', 'ghcr.io/UPPER'])('rejects %s', (value) => {
     expect(() => parseRegistryOverride(value)).toThrow(AurenError);
+  });
+});
+
+describe('registryOverride', () => {
+  it.each<[NodeJS.ProcessEnv, ReturnType<typeof registryOverride>]>([
+    [{ AUREN_REGISTRY: ' 127.0.0.1:5123/team ' }, { registry: '127.0.0.1:5123', namespace: 'team' }],
+    [{ AUREN_REGISTRY: 'ghcr.io' }, { registry: 'ghcr.io', namespace: undefined }],
+    [{ AUREN_REGISTRY: '' }, undefined],
+    [{ AUREN_REGISTRY: '   ' }, undefined],
+    [{}, undefined],
+  ])('%j → %j', (env, expected) => {
+    expect(registryOverride(env)).toEqual(expected);
+  });
+});
+
+describe("the plugin's entry in nx.json", () => {
+  it.each<[unknown[] | undefined, object]>([
+    [['@nx/js/typescript', { plugin: '@auren/registry-plugin', options: { registry: 'ghcr.io' } }], { registry: 'ghcr.io' }],
+    [['@auren/registry-plugin'], {}],
+    [[{ plugin: '@auren/registry-plugin' }], {}],
+    [[{ plugin: '@auren/registry-plugin-extra', options: { registry: 'ghcr.io' } }], {}],
+    [undefined, {}],
+  ])('plugins %j → options %j', (plugins, expected) => {
+    expect(pluginOptions(plugins === undefined ? undefined : { plugins: plugins as never })).toEqual(expected);
+  });
+
+  it('is found by name, bare or with options', () => {
+    expect(['@auren/registry-plugin', { plugin: '@auren/registry-plugin' }, '@nx/js', { plugin: 'registry-plugin' }].map((entry) => isPluginEntry(entry))).toEqual([true, true, false, false]);
   });
 });
 

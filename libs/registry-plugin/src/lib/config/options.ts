@@ -1,5 +1,5 @@
 import { configError } from '../errors/errors';
-import { parseRegistryOverride } from './registry-address';
+import { registryOverride } from './registry-address';
 import { environmentValue } from './precedence';
 import { checkEnvironmentOverride, checkPluginOptions } from './schema';
 
@@ -152,7 +152,7 @@ export { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from './defaults';
 import { DEFAULT_HISTORY_REPOSITORY, DEFAULT_NAMESPACE, DEFAULT_REGISTRY, DEFAULT_VENDOR } from './defaults';
 
 // Address rules live with the insecure-registry rule; re-exported for existing callers.
-export { isInsecureRegistry, parseRegistryOverride, validateNamespace, validateRegistryHost } from './registry-address';
+export { isInsecureRegistry, parseRegistryOverride, registryOverride, validateNamespace, validateRegistryHost } from './registry-address';
 
 // Defined by the registry layer (it decides the scheme); re-exported for existing callers.
 export { isLoopbackRegistry } from '../registry/reference';
@@ -223,14 +223,8 @@ function signingConfig(options: SigningOptions | false, env: NodeJS.ProcessEnv):
  * systems expand a missing variable to "".
  */
 function environmentOverride(env: NodeJS.ProcessEnv, variable: 'AUREN_SCANNER' | 'AUREN_BUILDER' | 'AUREN_SIGNING_KEY' | 'AUREN_SIGNING_PUBLIC_KEY' | 'AUREN_SIGNING_IDENTITY' | 'AUREN_SIGNING_ISSUER'): string | undefined {
-  const value = env[variable];
+  const value = environmentValue(env, variable);
   return value ? checkEnvironmentOverride(variable, value) : undefined;
-}
-
-/** AUREN_REGISTRY (`host[:port][/namespace]`) parsed and checked; undefined when unset or empty. */
-export function registryOverride(env: NodeJS.ProcessEnv): { registry: string; namespace: string | undefined } | undefined {
-  const value = environmentValue(env, 'AUREN_REGISTRY');
-  return value ? parseRegistryOverride(value) : undefined;
 }
 
 /**
@@ -288,13 +282,21 @@ export function normalizeOptions(
   };
 }
 
+/** An entry of nx.json's `plugins`: a bare name, or the name with options. */
+export type NxJsonPluginEntry = string | { plugin: string; options?: unknown };
+
 /** nx.json as far as the plugin reads it. */
 export interface NxJsonPlugins {
-  plugins?: Array<string | { plugin: string; options?: unknown }>;
+  plugins?: NxJsonPluginEntry[];
 }
 
-/** The plugin's options in nx.json's `plugins` (none for a bare string entry or no entry). */
+/** Whether an entry of nx.json's `plugins` is this plugin's (a bare string counts). */
+export function isPluginEntry(entry: NxJsonPluginEntry): boolean {
+  return (typeof entry === 'string' ? entry : entry.plugin) === PLUGIN_NAME;
+}
+
+/** The plugin's options in nx.json's `plugins` (none for a bare string entry, an entry without options or no entry). */
 export function pluginOptions(nxJson: NxJsonPlugins | undefined): RegistryPluginOptions {
-  const entry = (nxJson?.plugins ?? []).find((plugin) => (typeof plugin === 'string' ? plugin : plugin.plugin) === PLUGIN_NAME);
-  return entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions) : {};
+  const entry = (nxJson?.plugins ?? []).find(isPluginEntry);
+  return (entry && typeof entry !== 'string' ? (entry.options as RegistryPluginOptions | undefined) : undefined) ?? {};
 }

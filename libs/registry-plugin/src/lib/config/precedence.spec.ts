@@ -32,6 +32,8 @@ const rows: Row[] = [
   ['builder', 'podman', {}, { builder: 'buildah' }, 'podman'],
   ['builder', undefined, { AUREN_BUILDER: 'docker' }, { builder: 'buildah' }, 'docker'],
   ['builder', undefined, { AUREN_BUILDER: '' }, { builder: 'buildah' }, 'buildah'],
+  ['builder', 'podman', { AUREN_BUILDER: ' docker ' }, { builder: 'buildah' }, 'docker'],
+  ['builder', undefined, { AUREN_BUILDER: '  ' }, { builder: 'buildah' }, 'buildah'],
   ['builder', undefined, {}, {}, 'auto'],
   // platforms: AUREN_PLATFORMS, the option, the builder's own (nx.json has no platforms)
   ['platforms', ['linux/arm64'], { AUREN_PLATFORMS: 'linux/amd64,linux/arm64' }, {}, ['linux/amd64', 'linux/arm64']],
@@ -55,6 +57,7 @@ const rows: Row[] = [
   ['scanner', undefined, { AUREN_SCANNER: 'grype' }, { scan: { scanner: 'trivy' } }, 'grype'],
   ['scanner', undefined, {}, { scan: { scanner: 'grype' } }, 'grype'],
   ['scanner', undefined, {}, {}, 'trivy'],
+  ['scanner', undefined, { AUREN_SCANNER: ' ' }, { scan: { scanner: 'grype' } }, 'grype'],
   // severity and ignoreUnfixed: the option, nx.json, the default (no variable)
   ['severity', ['CRITICAL'], {}, { scan: { severity: ['LOW'] } }, ['CRITICAL']],
   ['severity', undefined, {}, { scan: { severity: ['LOW'] } }, ['LOW']],

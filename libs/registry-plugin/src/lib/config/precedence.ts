@@ -27,7 +27,19 @@ export function resolveSetting<T>(levels: Levels<T>): T {
   return levels.environment ?? levels.option ?? levels.plugin ?? levels.fallback;
 }
 
-/** The AUREN_* variables that stand in for an option (the credentials and tool paths are read where they are used). */
+/**
+ * The AUREN_* variables that are settings: each is read through `environmentValue`, and the ones
+ * that stand in for an option follow the rule above. Read where they are used instead, and on
+ * purpose:
+ * - credentials: AUREN_REGISTRY_USERNAME / AUREN_REGISTRY_PASSWORD (lib/registry/auth,
+ *   lib/providers, lib/connect), and the registry they belong to: AUREN_REGISTRY's host, which
+ *   lib/registry/auth/credentials.ts reads itself (the registry layer imports no config) and
+ *   promote's `sourceEnv` sets so that they stay with our registry;
+ * - tool paths: AUREN_BUILDAH_ROOT (lib/builders/buildah.ts);
+ * - diagnostics: AUREN_TRACE (lib/exec/exec.ts);
+ * - what the plugin hands to its own child processes: AUREN_WORKSPACE_ROOT and
+ *   AUREN_REGISTRY_READONLY for the embedded registry's script (lib/retention/gc.ts).
+ */
 export type OverrideVariable =
   | 'AUREN_REGISTRY'
   | 'AUREN_SCANNER'
@@ -39,7 +51,10 @@ export type OverrideVariable =
   | 'AUREN_SIGNING_IDENTITY'
   | 'AUREN_SIGNING_ISSUER'
   | 'AUREN_LOCAL_REGISTRY_ADDR'
-  | 'AUREN_LOCAL_REGISTRY_DIR';
+  | 'AUREN_LOCAL_REGISTRY_DIR'
+  | 'AUREN_BRANCH'
+  | 'AUREN_LAYER_CACHE'
+  | 'AUREN_PROVENANCE_BUILDER_ID';
 
 /** A variable's value, trimmed; set but empty counts as unset, since CI systems expand a missing variable to "". */
 export function environmentValue(env: NodeJS.ProcessEnv, variable: OverrideVariable): string | undefined {

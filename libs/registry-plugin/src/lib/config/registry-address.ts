@@ -1,5 +1,6 @@
 import { addressHasCredentials, redactAddress } from '../errors/redact';
 import { configError, credentialsInAddressError } from '../errors/errors';
+import { environmentValue } from './precedence';
 
 /**
  * Registry addresses as the configuration writes them (`host[:port]`, `AUREN_REGISTRY` =
@@ -62,6 +63,16 @@ export function parseRegistryOverride(value: string): { registry: string; namesp
   validateRegistryHost(host, 'AUREN_REGISTRY');
   if (namespace !== undefined) validateNamespace(namespace, 'AUREN_REGISTRY');
   return { registry: host, namespace };
+}
+
+/**
+ * AUREN_REGISTRY (`host[:port][/namespace]`) parsed and checked; undefined when unset or empty.
+ * Here rather than in options.ts so that a light reader (the scan fingerprint) gets the same
+ * parse without loading the schema validator.
+ */
+export function registryOverride(env: NodeJS.ProcessEnv): { registry: string; namespace: string | undefined } | undefined {
+  const value = environmentValue(env, 'AUREN_REGISTRY');
+  return value ? parseRegistryOverride(value) : undefined;
 }
 
 /**

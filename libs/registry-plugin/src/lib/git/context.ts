@@ -1,3 +1,4 @@
+import { environmentValue } from '../config/precedence';
 import { AurenError } from '../errors/errors';
 import { assertRepository, git, resolveCommit } from './git';
 
@@ -29,7 +30,7 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * workflow runs for a tag push (GITHUB_REF_TYPE=tag), where it names the tag, not a branch.
  */
 export function branchFromEnv(env: NodeJS.ProcessEnv): string | undefined {
-  const explicit = envValue(env, 'AUREN_BRANCH');
+  const explicit = environmentValue(env, 'AUREN_BRANCH')?.replace(/^refs\/heads\//, '');
   if (explicit) return explicit;
   if (PULL_REQUEST_EVENTS.has(env.GITHUB_EVENT_NAME ?? '')) {
     const head = envValue(env, 'GITHUB_HEAD_REF');

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
+import { environmentValue } from '../config/precedence';
 import { parseDigest } from '../registry/digest';
 import { layoutBlobPath } from '../registry/layout';
 
@@ -105,6 +106,7 @@ export function noLayerCache(): LayerCache {
 
 /** The workspace's layer cache; off when AUREN_LAYER_CACHE=false. */
 export function openLayerCache(workspaceRoot: string, env: NodeJS.ProcessEnv = process.env): LayerCache {
-  if (env.AUREN_LAYER_CACHE === 'false' || env.AUREN_LAYER_CACHE === '0') return noLayerCache();
+  const setting = environmentValue(env, 'AUREN_LAYER_CACHE');
+  if (setting === 'false' || setting === '0') return noLayerCache();
   return createLayerCache(layerCacheDir(workspaceRoot, env));
 }

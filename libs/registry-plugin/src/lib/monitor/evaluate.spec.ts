@@ -1,5 +1,5 @@
 import { evaluate, levelAbove, levelBelow, type Measurements } from './evaluate';
-import { DEFAULT_THRESHOLDS, normalizeMonitorOptions } from './options';
+import { DEFAULT_THRESHOLDS, monitorOptionsFromNxJson, normalizeMonitorOptions } from './options';
 import { renderPrometheus } from './render-prometheus';
 import type { ImageReport, MonitorReport } from './report';
 
@@ -112,6 +112,24 @@ describe('normalizeMonitorOptions', () => {
   it('finds the embedded registry data folder for the default local registry', () => {
     expect(normalizeMonitorOptions({}, { workspaceRoot: '/ws', registry: '127.0.0.1:5000', env: {} }).dataDir).toBe('/ws/.auren/registry/data');
     expect(normalizeMonitorOptions({ dataDir: 'reg/data' }, context).dataDir).toBe('/ws/reg/data');
+  });
+
+  // The serve script's variables, read as lib/config/embedded-registry.ts reads them for gc and cleanup.
+  it.each([
+    ['moved address and folder', '127.0.0.1:5123', { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5123', AUREN_LOCAL_REGISTRY_DIR: 'tmp/reg' }, '/ws/tmp/reg/data'],
+    ['an absolute folder', '127.0.0.1:5000', { AUREN_LOCAL_REGISTRY_DIR: '/srv/reg' }, '/srv/reg/data'],
+    ['empty variables are unset', '127.0.0.1:5000', { AUREN_LOCAL_REGISTRY_ADDR: '', AUREN_LOCAL_REGISTRY_DIR: '' }, '/ws/.auren/registry/data'],
+    ['another registry on loopback', '127.0.0.1:5000', { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5123' }, undefined],
+  ])('the embedded registry by its variables: %s', (_, registry, env, dataDir) => {
+    expect(normalizeMonitorOptions({}, { workspaceRoot: '/ws', registry, env }).dataDir).toBe(dataDir);
+  });
+
+  it('reads its section from the plugin entry of nx.json', () => {
+    const plugins = ['@nx/js/typescript', { plugin: '@auren/registry-plugin', options: { registry: 'ghcr.io', monitor: { window: '3d' } } }];
+    expect(monitorOptionsFromNxJson({ plugins })).toEqual({ window: '3d' });
+    expect(monitorOptionsFromNxJson({ plugins: ['@auren/registry-plugin'] })).toBeUndefined();
+    expect(monitorOptionsFromNxJson({ plugins: [{ plugin: '@auren/registry-plugin' }] })).toBeUndefined();
+    expect(monitorOptionsFromNxJson(undefined)).toBeUndefined();
   });
 
   it.each([

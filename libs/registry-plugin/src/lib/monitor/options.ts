@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { configError } from '../errors/errors';
-import { isLoopbackRegistry, DEFAULT_REGISTRY, PLUGIN_NAME } from '../config/options';
+import { embeddedRegistry, isEmbeddedRegistry } from '../config/embedded-registry';
+import { isLoopbackRegistry, pluginOptions, type NxJsonPlugins } from '../config/options';
 import { DEFAULT_SUPPLY_CHAIN_THRESHOLDS } from './supply-chain';
 
 /**
@@ -148,9 +149,8 @@ export function normalizeMonitorOptions(
   };
   let dataDir = options.dataDir ? join(context.workspaceRoot, options.dataDir) : undefined;
   if (options.dataDir && options.dataDir.startsWith('/')) dataDir = options.dataDir;
-  if (!dataDir && context.registry === (env.AUREN_LOCAL_REGISTRY_ADDR ?? DEFAULT_REGISTRY) && isLoopbackRegistry(context.registry)) {
-    // The embedded registry keeps its data here (the plugin's scripts/local-registry.sh).
-    dataDir = join(env.AUREN_LOCAL_REGISTRY_DIR ?? join(context.workspaceRoot, '.auren/registry'), 'data');
+  if (!dataDir && isEmbeddedRegistry(context.registry, context.workspaceRoot, env) && isLoopbackRegistry(context.registry)) {
+    dataDir = embeddedRegistry(context.workspaceRoot, env).dataDir;
   }
   const concurrency = num(options.concurrency, 16, 'concurrency', 256);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw configError('monitor.concurrency must be a whole number from 1 to 256');
@@ -169,8 +169,6 @@ export function normalizeMonitorOptions(
 }
 
 /** The `monitor` section as written in nx.json's plugin entry (not part of AurenConfig yet). */
-export function monitorOptionsFromNxJson(nxJson: { plugins?: Array<string | { plugin: string; options?: unknown }> } | undefined): MonitorOptions | undefined {
-  const entry = (nxJson?.plugins ?? []).find((p) => (typeof p === 'string' ? p : p.plugin) === PLUGIN_NAME);
-  if (!entry || typeof entry === 'string') return undefined;
-  return (entry.options as { monitor?: MonitorOptions } | undefined)?.monitor;
+export function monitorOptionsFromNxJson(nxJson: NxJsonPlugins | undefined): MonitorOptions | undefined {
+  return pluginOptions(nxJson).monitor as MonitorOptions | undefined;
 }

@@ -1,4 +1,5 @@
 import { fetch as undiciFetch } from 'undici';
+import { registryOverride } from '../config/registry-address';
 import { isDockerHub, registryHost } from '../registry/auth/docker-config';
 import { createDigitalOceanProvider } from './digitalocean';
 import { createDockerHubProvider } from './dockerhub';
@@ -42,7 +43,8 @@ export function providerKindFor(registry: string): ProviderKind {
  * AUREN_REGISTRY names another registry (same rule as the registry credentials).
  */
 function aurenCredentials(registry: string, env: NodeJS.ProcessEnv): { username?: string; password?: string } {
-  const target = env.AUREN_REGISTRY ? registryHost(env.AUREN_REGISTRY.split('/')[0]) : undefined;
+  const override = registryOverride(env);
+  const target = override ? registryHost(override.registry) : undefined;
   const host = registryHost(registry);
   if (target && target !== host && !(isDockerHub(target) && isDockerHub(host))) return {};
   return { username: env.AUREN_REGISTRY_USERNAME || undefined, password: env.AUREN_REGISTRY_PASSWORD || undefined };

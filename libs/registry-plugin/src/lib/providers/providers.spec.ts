@@ -294,6 +294,24 @@ describe('GitHub Packages (ghcr.io)', () => {
     expectBearer(GH_TOKEN);
   });
 
+  // AUREN_REGISTRY_USERNAME/PASSWORD belong to the registry AUREN_REGISTRY names (host[:port][/namespace]).
+  it.each([
+    ['names ghcr.io with a namespace', 'ghcr.io/auren-org', true],
+    ['is unset', undefined, true],
+    ['names another registry', '127.0.0.1:5000/auren', false],
+  ])('when AUREN_REGISTRY %s (%s), the registry password reaches the API: %s', async (_, registryVariable, reaches) => {
+    const env = { ...(registryVariable ? { AUREN_REGISTRY: registryVariable } : {}), AUREN_REGISTRY_USERNAME: 'ci', AUREN_REGISTRY_PASSWORD: GH_TOKEN };
+    const p = await provider('ghcr.io', ['github-versions'], { env });
+    if (!canListTags(p)) throw new Error('capability missing');
+    if (reaches) {
+      expect(await p.tagList('auren-org/auren/auren-api', { pageSize: 2 })).toHaveLength(5);
+      expectBearer(GH_TOKEN);
+    } else {
+      expect((await failure(p.tagList('auren-org/auren/auren-api', { pageSize: 2 }))).kind).toBe('auth');
+      expect(sent()).toEqual([]);
+    }
+  });
+
   it('uses /user/packages for a user-owned package', async () => {
     const p = await provider('ghcr.io', ['github-user-owned']);
     if (!canListTags(p)) throw new Error('capability missing');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
+import { environmentValue } from '../config/precedence';
 import { git } from '../git/git';
 import { stripDigest } from '../registry/digest';
 import type { OciLayout } from '../registry/layout';
@@ -48,7 +49,7 @@ export function pluginIdentity(): { name: string; version: string } {
  * provenance uses) and the run; else AUREN_PROVENANCE_BUILDER_ID; else a workstation.
  */
 export function runnerIdentity(env: NodeJS.ProcessEnv): BuildProvenance['runner'] {
-  const explicit = env.AUREN_PROVENANCE_BUILDER_ID?.trim();
+  const explicit = environmentValue(env, 'AUREN_PROVENANCE_BUILDER_ID');
   if (explicit) return { id: explicit };
   if (env.GITHUB_ACTIONS === 'true' && env.GITHUB_SERVER_URL && env.GITHUB_WORKFLOW_REF) {
     const run = env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
