@@ -1,12 +1,10 @@
 import { isDryRun } from '../../lib/config/precedence';
-import { connectRegistry } from '../../lib/connect/connect';
 import { collectGarbage } from '../../lib/retention/run';
 import type { GcExecutorSchema } from '../../executors/gc/schema';
 import schema from '../../executors/gc/schema.json';
-import type { Command } from '../command';
-import { loadWorkspaceConfig, upkeepIo } from '../workspace';
+import { upkeepCommand } from '../upkeep';
 
-export const command: Command = {
+export const command = upkeepCommand<GcExecutorSchema>({
   summary: 'Garbage-collect registry storage (local registry: read-only restart, collect, verify).',
   spec: {
     schema,
@@ -20,11 +18,8 @@ export const command: Command = {
     ],
     examples: ['auren-registry gc --dry-run', 'auren-registry cleanup --apply && auren-registry gc'],
   },
-  async run({ options }, io) {
-    const { dryRun, json } = options as GcExecutorSchema;
-    const config = loadWorkspaceConfig(io.cwd, io.env);
-    const client = await connectRegistry(config, io.env);
-    await collectGarbage(client, { dryRun: isDryRun({ dryRun }, io.env), json: json === true }, upkeepIo(io));
+  async run({ dryRun, json }, { client, io }) {
+    await collectGarbage(client, { dryRun: isDryRun({ dryRun }, io.env), json: json === true }, io);
     return 0;
   },
-};
+});

@@ -1,11 +1,9 @@
-import { connectRegistry } from '../../lib/connect/connect';
 import { restoreRegistry } from '../../lib/retention/run';
 import type { RestoreExecutorSchema } from '../../executors/restore/schema';
 import schema from '../../executors/restore/schema.json';
-import type { Command } from '../command';
-import { loadWorkspaceConfig, upkeepIo } from '../workspace';
+import { upkeepCommand } from '../upkeep';
 
-export const command: Command = {
+export const command = upkeepCommand<RestoreExecutorSchema>({
   summary: 'Put back what a cleanup deleted, from its undo journal (before garbage collection).',
   spec: {
     schema,
@@ -18,10 +16,8 @@ export const command: Command = {
     ],
     examples: ['auren-registry restore', 'auren-registry restore --journal .auren/journal/2025-06-30T02-00-00-000Z.json'],
   },
-  async run({ options }, io) {
-    const config = loadWorkspaceConfig(io.cwd, io.env);
-    const client = await connectRegistry(config, io.env);
-    const result = await restoreRegistry(client, options as RestoreExecutorSchema, upkeepIo(io));
+  async run(options, { client, io }) {
+    const result = await restoreRegistry(client, options, io);
     return result.items.some((i) => i.outcome === 'blobs-gone') ? 1 : 0;
   },
-};
+});
