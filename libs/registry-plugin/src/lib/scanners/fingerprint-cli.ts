@@ -13,7 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_NAMESPACE, DEFAULT_REGISTRY } from '../config/defaults';
 import type { RegistryPluginOptions, ScannerName } from '../config/options';
-import { parseRegistryOverride } from '../config/registry-address';
+// precedence.ts and registry-address.ts, not options.ts: the same reading of the environment
+// without loading the schema validator.
+import { environmentValue, resolveSetting } from '../config/precedence';
+import { registryOverride } from '../config/registry-address';
 import { formatError } from '../errors/errors';
 import { resolveScanDatabase } from './database';
 import { expiredAcceptances, scannerFingerprint } from './fingerprint';
@@ -40,9 +43,14 @@ async function main(argv: string[]): Promise<void> {
   const root = process.cwd();
   const options = pluginOptions(root) ?? {};
   const env = process.env;
-  // The same precedence as normalizeOptions: --scanner, AUREN_SCANNER (empty is unset), nx.json, trivy.
-  const scanner = ((flag !== -1 && argv[flag + 1]) || env.AUREN_SCANNER || options.scan?.scanner || 'trivy') as ScannerName;
-  const override = env.AUREN_REGISTRY ? parseRegistryOverride(env.AUREN_REGISTRY) : undefined;
+  // The one precedence rule, as the scan applies it: AUREN_SCANNER, --scanner, nx.json, trivy.
+  const scanner = resolveSetting<ScannerName>({
+    environment: environmentValue(env, 'AUREN_SCANNER') as ScannerName | undefined,
+    option: (flag !== -1 && (argv[flag + 1] as ScannerName)) || undefined,
+    plugin: options.scan?.scanner,
+    fallback: 'trivy',
+  });
+  const override = registryOverride(env);
   const registry = {
     registry: override?.registry ?? options.registry ?? DEFAULT_REGISTRY,
     namespace: override?.namespace ?? options.namespace ?? DEFAULT_NAMESPACE,

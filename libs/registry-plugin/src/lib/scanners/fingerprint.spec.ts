@@ -70,10 +70,13 @@ describe('scannerFingerprint', () => {
   it('prints from the CLI entry the lead wires as an Nx runtime input', async () => {
     const cli = join(__dirname, 'fingerprint-cli.ts');
     const env = { ...(await withStandins()), AUREN_SCANNER: '' };
-    const run = (args: string[]) => exec(process.execPath, ['-r', '@swc-node/register', cli, ...args], { cwd: WORKSPACE, env });
+    const run = (args: string[], vars: NodeJS.ProcessEnv = {}) => exec(process.execPath, ['-r', '@swc-node/register', cli, ...args], { cwd: WORKSPACE, env: { ...env, ...vars } });
     expect((await run(['--scanner', 'grype'])).stdout).toBe('scanner=grype version=0.86.1 db=v6.0.2@2024-11-27T01:31:35Z\n');
     // Without --scanner the policy comes from nx.json (trivy there and by default).
     expect((await run([])).stdout).toMatch(/^scanner=(trivy|grype) version=\S+ db=\S+\n$/);
+    // The one precedence rule, as the scan applies it: the variable over the flag; blank variables are unset.
+    expect((await run(['--scanner', 'trivy'], { AUREN_SCANNER: 'grype' })).stdout).toMatch(/^scanner=grype /);
+    expect((await run(['--scanner', 'grype'], { AUREN_SCANNER: ' ', AUREN_REGISTRY: ' ' })).stdout).toMatch(/^scanner=grype /);
   });
 });
 
