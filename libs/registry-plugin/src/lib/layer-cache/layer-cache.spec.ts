@@ -7,7 +7,7 @@ import type { ImageRecord } from '../reports/records';
 import { layerFactsVersion, LAYER_FACTS_KIND, type LayerFacts, type LayerFactsStats } from '../scanners/checks/layer-facts';
 import { checkSecrets } from '../scanners/checks/secrets';
 import { readLayoutImages } from '../registry/layout';
-import { scanImage } from '../scanners/scan-image';
+import { runScanner } from '../scanners/scan-image';
 import { gzipSync } from 'node:zlib';
 import { FAKE_PEM, tarOf, writeOciLayout, type Fixture, type FixtureEntry } from '../scanners/oci-fixture.testing';
 import { createLayerCache, layerCacheDir, noLayerCache, openLayerCache, type LayerCache } from './layer-cache';
@@ -78,7 +78,7 @@ describe('per-layer results, cached by layer digest', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${STANDINS}${delimiter}${dirname(process.execPath)}` };
     delete env.AUREN_STANDIN_FINDINGS;
     delete env.AUREN_STANDIN_FAIL;
-    await scanImage({
+    await runScanner({
       layoutDir: fx.layoutDir, imageRecord, imageName: '127.0.0.1:5000/auren/auren-api', policy: config.scan, budgets: config.budgets,
       registry: '127.0.0.1:5000', reportDir, now: NOW, env, layerCache: cache,
     });
@@ -110,7 +110,7 @@ describe('per-layer results, cached by layer digest', () => {
       ['app/deploy.pem', changed.layerDigests[0][2], undefined],
     ]);
 
-    // The same through scanImage: report.json's gate and checks are identical.
+    // The same through runScanner: report.json's gate and checks are identical.
     const withCache = await scanReport(changed, cache, join(work, 'report-cached'));
     const withoutCache = await scanReport(changed, noLayerCache(), join(work, 'report-full'));
     expect(withCache.gate).toEqual(withoutCache.gate);

@@ -9,7 +9,7 @@ import { promoteImage } from '../promote/run';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
-import { pushImage, type PushOutcome } from './push';
+import { pushToRegistry, type PushOutcome } from './push';
 import { deferred } from '../../testing/deferred.testing';
 
 /**
@@ -103,7 +103,7 @@ describe('an immutable tag under a race', () => {
   }
 
   const push = (client: RegistryClient, repository: string, project: { dir: string }, name: string): Promise<PushOutcome> =>
-    pushImage({
+    pushToRegistry({
       workspaceRoot: work,
       project: { name, artifactDir: project.dir },
       config,

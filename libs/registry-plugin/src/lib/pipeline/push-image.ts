@@ -12,7 +12,7 @@ import { formatBytes } from '../reports/format';
 import { readBuildProvenance, writePushRecord, type PushRecord } from '../reports/records';
 import { preflightSigning, publishSupplyChain, SBOM_FILE, supplyChainRecord, type PublishOutcome } from '../supply-chain';
 // The registry step of the use case below: plan the tags, check the scan, send the image.
-import { pushImage as pushToRegistry, type PushOutcome } from './push';
+import { pushToRegistry, type PushOutcome } from './push';
 import { resolveVersion, type ResolvedVersion } from './version';
 
 /** docker-push's options as its schema declares them; the executor's schema.d.ts satisfies this. */

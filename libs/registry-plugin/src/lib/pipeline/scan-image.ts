@@ -4,9 +4,9 @@ import { scanSettings, type ScanTargetOptions } from '../config/precedence';
 import { imageName } from '../config/repository';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { readImageRecord } from '../reports/records';
-// The scanners' own scanImage runs the scanner and the gate over a layout; this use case adds
+// The scanners' runScanner runs the scanner and the gate over a layout; this use case adds
 // what a project's scan target needs around it (its record, database, VEX documents, SBOM).
-import { loadVexDocuments, resolveScanDatabase, scanImage as runScanner, type ScanOutcome } from '../scanners';
+import { loadVexDocuments, resolveScanDatabase, runScanner, type ScanOutcome } from '../scanners';
 import { generateSbom, SBOM_FILE, type SbomOutcome } from '../supply-chain/sbom';
 
 /** The scan target's options as the executor receives them. */

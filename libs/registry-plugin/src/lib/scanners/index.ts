@@ -8,7 +8,7 @@ export type { CheckResult, CheckId, CheckStatus, SecretFinding, SecretRuleId } f
 export { checkSecrets, findSecretsInText, globToRegExp } from './checks/secrets';
 export { checkSizeBudget, formatBytes } from './checks/size-budget';
 export { checkRootUser, runsAsRoot } from './checks/root-user';
-export { scanImage, SCANNER_INSTALL_HINT, type ScanImageInput, type ScanOutcome } from './scan-image';
+export { runScanner, SCANNER_INSTALL_HINT, type RunScannerInput, type ScanOutcome } from './scan-image';
 export { scannerFingerprint } from './fingerprint';
 export { resolveScanDatabase } from './database';
 export {

@@ -5,7 +5,7 @@ import { normalizeOptions, type AurenConfig, type IgnoreRule } from '../config/o
 import { AurenError } from '../errors/errors';
 import { exec } from '../exec/exec';
 import type { ImageRecord } from '../reports/records';
-import { scanImage, type ScanImageInput } from './scan-image';
+import { runScanner, type RunScannerInput } from './scan-image';
 import { FAKE_PEM, writeOciLayout, type Fixture, type FixtureImage } from './oci-fixture.testing';
 
 const STANDINS = resolve(__dirname, '../../../../../tools/scanner-standins');
@@ -30,7 +30,7 @@ async function setup(options: {
   registry?: string;
   withScanners?: boolean;
   env?: Record<string, string>;
-}): Promise<ScanImageInput & { fixture: Fixture }> {
+}): Promise<RunScannerInput & { fixture: Fixture }> {
   const fixture = await writeOciLayout([options.image ?? CLEAN_IMAGE]);
   fixtures.push(fixture);
   const config = normalizeOptions(
@@ -75,8 +75,8 @@ async function setup(options: {
   };
 }
 
-async function scanError(input: ScanImageInput): Promise<AurenError> {
-  const error = await scanImage(input).then(
+async function scanError(input: RunScannerInput): Promise<AurenError> {
+  const error = await runScanner(input).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -84,10 +84,10 @@ async function scanError(input: ScanImageInput): Promise<AurenError> {
   return error as AurenError;
 }
 
-describe.each(['trivy', 'grype'] as const)('scanImage with the %s stand-in', (scanner) => {
+describe.each(['trivy', 'grype'] as const)('runScanner with the %s stand-in', (scanner) => {
   it('passes a clean image and writes every report', async () => {
     const input = await setup({ scanner });
-    const outcome = await scanImage(input);
+    const outcome = await runScanner(input);
     expect(outcome.verdict).toBe('pass');
     expect(outcome.scanner).toEqual({
       name: scanner,
@@ -112,7 +112,7 @@ describe.each(['trivy', 'grype'] as const)('scanImage with the %s stand-in', (sc
 
   it('blocks on a CRITICAL finding and says which', async () => {
     const input = await setup({ scanner, findings: [CRITICAL, LOW] });
-    const outcome = await scanImage(input);
+    const outcome = await runScanner(input);
     expect(outcome.verdict).toBe('blocked');
     expect(outcome.findings.map((f) => f.id)).toEqual([CRITICAL.id, LOW.id]);
     expect(outcome.gate.blocking.map((f) => f.id)).toEqual([CRITICAL.id]);
@@ -140,16 +140,16 @@ describe.each(['trivy', 'grype'] as const)('scanImage with the %s stand-in', (sc
   });
 });
 
-describe('scanImage', () => {
+describe('runScanner', () => {
   it('never mistakes a report left by an earlier run for this run', async () => {
     const input = await setup({ env: { AUREN_STANDIN_FAIL: 'crash' } });
     await mkdir(input.reportDir, { recursive: true });
     await writeFile(join(input.reportDir, 'trivy.json'), JSON.stringify({ SchemaVersion: 2, ArtifactName: 'old' }));
-    await expect(scanImage(input)).rejects.toMatchObject({ kind: 'scan' });
+    await expect(runScanner(input)).rejects.toMatchObject({ kind: 'scan' });
   });
 
   it('applies an ignore rule until it expires', async () => {
-    const active = await scanImage(await setup({ findings: [CRITICAL], ignore: [{ id: CRITICAL.id, expires: '2025-06-15', reason: 'not reachable' }] }));
+    const active = await runScanner(await setup({ findings: [CRITICAL], ignore: [{ id: CRITICAL.id, expires: '2025-06-15', reason: 'not reachable' }] }));
     expect(active.verdict).toBe('pass');
     expect(active.gate.ignored.map((i) => [i.finding.id, i.reason])).toEqual([[CRITICAL.id, 'ignore-rule']]);
     const sarif = JSON.parse(await readFile(active.reportFiles.sarif, 'utf8'));
@@ -157,7 +157,7 @@ describe('scanImage', () => {
   });
 
   it('blocks again once the ignore rule has expired, and the reports say it expired', async () => {
-    const outcome = await scanImage(await setup({ findings: [CRITICAL], ignore: [{ id: CRITICAL.id, expires: '2025-06-14' }] }));
+    const outcome = await runScanner(await setup({ findings: [CRITICAL], ignore: [{ id: CRITICAL.id, expires: '2025-06-14' }] }));
     expect(outcome.verdict).toBe('blocked');
     expect(outcome.gate.expiredRules).toEqual([{ id: CRITICAL.id, expires: '2025-06-14', matched: 1 }]);
     expect(outcome.summaryLines.join('\n')).toContain(`ignore rule ${CRITICAL.id} expired on 2025-06-14; it no longer applies`);
@@ -165,7 +165,7 @@ describe('scanImage', () => {
   });
 
   it('writes SARIF 2.1.0 that GitHub code scanning accepts', async () => {
-    const outcome = await scanImage(await setup({ findings: [CRITICAL, LOW], image: { ...CLEAN_IMAGE, user: 'root' } }));
+    const outcome = await runScanner(await setup({ findings: [CRITICAL, LOW], image: { ...CLEAN_IMAGE, user: 'root' } }));
     const sarif = JSON.parse(await readFile(outcome.reportFiles.sarif, 'utf8'));
     expect(sarif.version).toBe('2.1.0');
     expect(sarif.$schema).toMatch(/sarif-2\.1\.0/);
@@ -187,7 +187,7 @@ describe('scanImage', () => {
   });
 
   it('blocks an image with a secret even when the vulnerability scan is clean', async () => {
-    const outcome = await scanImage(
+    const outcome = await runScanner(
       await setup({
         image: {
           user: '10001',
@@ -205,7 +205,7 @@ describe('scanImage', () => {
 
   it('skips the vulnerability scan for a loopback registry when no scanner is installed, and still runs the checks', async () => {
     const input = await setup({ withScanners: false });
-    const outcome = await scanImage(input);
+    const outcome = await runScanner(input);
     expect(outcome.verdict).toBe('not-scanned');
     expect(outcome.scanner).toBeUndefined();
     expect(outcome.checks).toHaveLength(3);
@@ -221,7 +221,7 @@ describe('scanImage', () => {
   });
 
   it('still blocks an unscanned image on the built-in checks', async () => {
-    const outcome = await scanImage(await setup({ withScanners: false, image: { ...CLEAN_IMAGE, user: '' } }));
+    const outcome = await runScanner(await setup({ withScanners: false, image: { ...CLEAN_IMAGE, user: '' } }));
     expect(outcome.verdict).toBe('blocked');
     expect(outcome.checks.find((c) => c.id === 'root-user')?.hint).toContain('USER 10001');
   });
@@ -243,14 +243,14 @@ describe('scanImage', () => {
     ['always', 'ghcr.io', true],
   ] as const)('allowUnscanned=%s with registry %s → allowed: %p', async (allowUnscanned, registry, allowed) => {
     const input = await setup({ withScanners: false, allowUnscanned, registry });
-    if (allowed) expect((await scanImage(input)).verdict).toBe('not-scanned');
-    else await expect(scanImage(input)).rejects.toMatchObject({ kind: 'scan' });
+    if (allowed) expect((await runScanner(input)).verdict).toBe('not-scanned');
+    else await expect(runScanner(input)).rejects.toMatchObject({ kind: 'scan' });
   });
 
   it('refuses a layout whose index.json does not hold the digest image.json names', async () => {
     const input = await setup({});
     input.imageRecord = { ...input.imageRecord, digest: `sha256:${'0'.repeat(64)}` };
-    await expect(scanImage(input)).rejects.toMatchObject({ kind: 'input', message: expect.stringContaining('not in') });
+    await expect(runScanner(input)).rejects.toMatchObject({ kind: 'input', message: expect.stringContaining('not in') });
   });
 });
 

@@ -18,10 +18,10 @@ import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport, typ
 import { SEVERITY_ORDER } from './severity';
 import { TRIVY_DB_UPSTREAM } from './trivy-db';
 import type { Finding, ScanDatabase, ScannerIdentity } from './types';
-import { DatabaseUnavailable, runScanner, type VulnerabilityRun } from './vulnerability-run';
+import { DatabaseUnavailable, runVulnerabilityScan, type VulnerabilityRun } from './vulnerability-run';
 import { describeStatement, selectInForce, VEX_DIR, writeVexForScan, type VexDocument } from './vex';
 
-export interface ScanImageInput {
+export interface RunScannerInput {
   /** The OCI image layout written by docker-build (`dist/images/<project>/oci`). */
   layoutDir: string;
   imageRecord: ImageRecord;
@@ -150,7 +150,7 @@ function summarize(report: CombinedReport, files: ScanOutcome['reportFiles']): s
  * once, the policy gate over its report, and the built-in checks. "Blocked" is a value in the
  * outcome; only failures to scan at all are thrown.
  */
-export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
+export async function runScanner(input: RunScannerInput): Promise<ScanOutcome> {
   const env = input.env ?? process.env;
   const now = input.now ?? new Date();
   const layout = await readLayoutImages(input.layoutDir);
@@ -189,7 +189,7 @@ export async function scanImage(input: ScanImageInput): Promise<ScanOutcome> {
   const compressedBytes = input.imageRecord.size > 0 ? input.imageRecord.size : layout.reachableBytes;
   const scan = async (path: string): Promise<VulnerabilityRun | undefined> => {
     try {
-      return await runScanner(adapter, path, input, layout, env, vexFiles);
+      return await runVulnerabilityScan(adapter, path, input, layout, env, vexFiles);
     } catch (error) {
       if (!(error instanceof DatabaseUnavailable)) throw error;
       if (!unscannedAllowed(input.policy, input.registry)) throw new AurenError('scan', `cannot scan ${input.imageName}: ${error.message}`, DATABASE_HINT);

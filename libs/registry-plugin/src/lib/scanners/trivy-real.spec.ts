@@ -15,7 +15,7 @@ import type { ImageRecord } from '../reports/records';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { resolveScanDatabase } from './database';
 import { scannerFingerprint } from './fingerprint';
-import { scanImage } from './scan-image';
+import { runScanner } from './scan-image';
 import { writeOciLayout, type Fixture, type FixtureImage } from './oci-fixture.testing';
 import { buildFixtureDb, publishTrivyDb } from './trivy-db';
 import { parseVexDocument, type VexDocument } from './vex';
@@ -98,7 +98,7 @@ async function scan(images: FixtureImage[], config: AurenConfig, extra: { vex?: 
   } as ImageRecord;
   const runEnv = extra.env ?? env;
   const database = await resolveScanDatabase(config, 'trivy', runEnv);
-  const outcome = await scanImage({
+  const outcome = await runScanner({
     ...(extra.vex ? { vex: extra.vex } : {}),
     layoutDir: fixture.layoutDir,
     imageRecord: record,

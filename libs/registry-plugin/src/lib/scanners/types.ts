@@ -60,7 +60,7 @@ export interface ScanArgsInput {
 
 /**
  * A vulnerability scanner. Adapters only build argv arrays and parse documents; running them is
- * `scanImage`'s job, so every adapter is table-testable without the tool installed.
+ * `runScanner`'s job, so every adapter is table-testable without the tool installed.
  */
 export interface ScannerAdapter {
   readonly name: ScannerName;
