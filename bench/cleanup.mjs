@@ -22,7 +22,7 @@ const { mapLimit } = require(`${src}/lib/registry/concurrency.ts`);
 const { runCleanup } = require(`${src}/lib/retention/cleanup.ts`);
 const { registryStorage } = require(`${src}/lib/retention/storage.ts`);
 const { restoreJournal } = require(`${src}/lib/retention/restore.ts`);
-const { pushImage, recordPushed } = require(`${src}/lib/retention/images.testing.ts`);
+const { pushTestImage, recordPushed } = require(`${src}/lib/retention/images.testing.ts`);
 const { OCI_MANIFEST } = require(`${src}/lib/registry/media-types.ts`);
 
 const arg = (name, fallback) => {
@@ -48,8 +48,8 @@ try {
   const client = createRegistryClient({ registry: registry.host });
   // Two images share all blobs; every tag gets its own manifest (an annotation makes it unique), so
   // each tag is one manifest PUT and each deletion one digest. Half the images are a year old.
-  const old = await pushImage(client, REPO, { created: new Date(Date.now() - 365 * 86400_000).toISOString() });
-  const fresh = await pushImage(client, REPO, { created: new Date().toISOString() });
+  const old = await pushTestImage(client, REPO, { created: new Date(Date.now() - 365 * 86400_000).toISOString() });
+  const fresh = await pushTestImage(client, REPO, { created: new Date().toISOString() });
   const tags = [];
   for (let i = 0; i < TAGS; i++) {
     const release = i % 25 === 0;

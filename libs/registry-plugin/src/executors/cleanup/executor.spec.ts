@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { createRegistryClient } from '../../lib/registry/client';
-import { pushImage, recordPushed, tagManifest } from '../../lib/retention/images.testing';
+import { pushTestImage, recordPushed, tagManifest } from '../../lib/retention/images.testing';
 import cleanupExecutor from './executor';
 import restoreExecutor from '../restore/executor';
 
@@ -51,9 +51,9 @@ describe('cleanup, restore and gc executors', () => {
 
     it('is a dry run by default and with NX_DRY_RUN; --apply deletes and journals; restore brings it back', async () => {
       const client = createRegistryClient({ registry: registry.host });
-      const keep = await pushImage(client, 'auren/exec', { created: OLD });
+      const keep = await pushTestImage(client, 'auren/exec', { created: OLD });
       await tagManifest(client, 'auren/exec', 'v1.0.0', keep);
-      const drop = await pushImage(client, 'auren/exec', { created: OLD });
+      const drop = await pushTestImage(client, 'auren/exec', { created: OLD });
       await tagManifest(client, 'auren/exec', 'dev-old', drop);
       await recordPushed(client, 'auren/exec', drop.digest, OLD);
       const out: string[] = [];
@@ -84,7 +84,7 @@ describe('cleanup, restore and gc executors', () => {
     it('plans each app by its own retention override, and deletes in the storage folder when told where it is', async () => {
       const client = createRegistryClient({ registry: registry.host });
       for (const repo of ['auren/svc-a', 'auren/svc-b']) {
-        for (const tag of ['v1.0.0', 'v1.1.0', 'v1.2.0']) await tagManifest(client, repo, tag, await pushImage(client, repo, { created: OLD }));
+        for (const tag of ['v1.0.0', 'v1.1.0', 'v1.2.0']) await tagManifest(client, repo, tag, await pushTestImage(client, repo, { created: OLD }));
       }
       const options = { retention: { keepReleases: 1, overrides: { 'svc-b': { keepReleases: 3 } } } };
       const out: string[] = [];

@@ -2,7 +2,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pushImage } from '../../lib/monitor/fixtures.testing';
+import { pushTestImage } from '../../lib/monitor/fixtures.testing';
 import type { MonitorReport } from '../../lib/monitor';
 import { createRegistryClient } from '../../lib/registry/client';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
@@ -16,7 +16,7 @@ describe('monitor executor', () => {
   beforeAll(async () => {
     registry = await startTestRegistry();
     root = await mkdtemp(join(tmpdir(), 'auren-monitor-exec-'));
-    await pushImage(createRegistryClient({ registry: registry.host }), 'auren/auren-api', ['1.0.0'], [4096], '2025-01-01T00:00:00Z');
+    await pushTestImage(createRegistryClient({ registry: registry.host }), 'auren/auren-api', ['1.0.0'], [4096], '2025-01-01T00:00:00Z');
   });
   afterAll(async () => {
     await registry?.stop();

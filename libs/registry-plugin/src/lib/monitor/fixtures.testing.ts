@@ -41,7 +41,7 @@ async function putManifest(client: RegistryClient, repo: string, platform: Platf
 }
 
 /** A single-platform image (linux/amd64) with random layers of the given sizes. */
-export async function pushImage(client: RegistryClient, repo: string, tags: string[], layerSizes: number[], created: string): Promise<PushedImage> {
+export async function pushTestImage(client: RegistryClient, repo: string, tags: string[], layerSizes: number[], created: string): Promise<PushedImage> {
   const m = await putManifest(client, repo, { os: 'linux', architecture: 'amd64' }, layerSizes, created);
   for (const tag of tags) await client.manifestPut(repo, tag, m.body, OCI_MANIFEST);
   return { repo, digest: m.digest, tags, created, platforms: [{ digest: m.digest, platform: 'linux/amd64', configBytes: m.configBytes, layerBytes: m.layerBytes, sizeBytes: m.sizeBytes }] };

@@ -8,7 +8,7 @@ import { monitorCommand } from '../../cli/commands/monitor';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { historyRepository, recordPushEvent } from '../history';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
-import { pushImage, pushIndex, scanReportJson, type PushedImage } from './fixtures.testing';
+import { pushTestImage, pushIndex, scanReportJson, type PushedImage } from './fixtures.testing';
 import type { MonitorReport } from './report';
 
 type PrometheusFamily = { name: string; help: string; type: string; metrics: Array<{ value: string; labels?: Record<string, string> }> };
@@ -31,10 +31,10 @@ describe('monitor against a real registry', () => {
     client = createRegistryClient({ registry: registry.host });
     temp = await mkdtemp(join(tmpdir(), 'auren-monitor-'));
     const kb = (n: number) => n * 1024;
-    images.push(await pushImage(client, 'auren/auren-api', ['1.0.0'], [kb(3), kb(5)], day(0)));
-    images.push(await pushImage(client, 'auren/auren-api', ['1.1.0'], [kb(3), kb(9)], day(3)));
-    images.push(await pushImage(client, 'auren/auren-api', ['1.2.0', 'latest', 'main-abc1234'], [kb(4), kb(12), kb(1)], day(7)));
-    images.push(await pushImage(client, 'auren/biometric-bridge', ['1.0.0'], [kb(8)], day(1)));
+    images.push(await pushTestImage(client, 'auren/auren-api', ['1.0.0'], [kb(3), kb(5)], day(0)));
+    images.push(await pushTestImage(client, 'auren/auren-api', ['1.1.0'], [kb(3), kb(9)], day(3)));
+    images.push(await pushTestImage(client, 'auren/auren-api', ['1.2.0', 'latest', 'main-abc1234'], [kb(4), kb(12), kb(1)], day(7)));
+    images.push(await pushTestImage(client, 'auren/biometric-bridge', ['1.0.0'], [kb(8)], day(1)));
     images.push(
       await pushIndex(
         client,
@@ -47,8 +47,8 @@ describe('monitor against a real registry', () => {
         day(6),
       ),
     );
-    images.push(await pushImage(client, 'auren/auren-nginx', ['0.1.0'], [kb(2)], day(2)));
-    images.push(await pushImage(client, 'auren/auren-nginx', ['0.2.0', 'latest'], [kb(2), kb(3)], day(5)));
+    images.push(await pushTestImage(client, 'auren/auren-nginx', ['0.1.0'], [kb(2)], day(2)));
+    images.push(await pushTestImage(client, 'auren/auren-nginx', ['0.2.0', 'latest'], [kb(2), kb(3)], day(5)));
     // A healthy push history with scan counts (the vulnerability source when no report is on disk).
     for (const image of images) {
       await recordPushEvent(client, historyRepository('auren'), {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { useTestRegistry } from '../../testing/registry-server.testing';
 import { normalizeOptions } from '../config/options';
 import { cleanRegistry, normalizeCleanupOptions } from './run';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
 
 /**
  * Reproducible builds write 1970-01-01 into the image config's `created` (lib/pipeline/build.ts,
@@ -34,7 +34,7 @@ describe('retention ages images by their push, never by the config created time'
 
   it('keeps a dev image whose config says 1970, pushed a minute ago, through plan and --apply', async () => {
     const repo = 'auren/repro';
-    const dev = await pushImage(client, repo, { created: EPOCH });
+    const dev = await pushTestImage(client, repo, { created: EPOCH });
     for (const tag of ['dev', 'develop-abc1234']) await tagManifest(client, repo, tag, dev);
     await recordPushed(client, repo, dev.digest, new Date(Date.now() - 60_000), ['dev', 'develop-abc1234']);
     const branch = await pushMultiArch(client, repo, EPOCH, 'dev-feature-x');
@@ -58,7 +58,7 @@ describe('retention ages images by their push, never by the config created time'
   it('keeps an image the push history does not know, whatever its config says, and says why', async () => {
     const repo = 'auren/unknown-age';
     for (const [tag, created] of [['dev', EPOCH], ['dev-garbage', 'not a date'], ['dev-future', '2999-01-01T00:00:00Z'], ['main-0000001', '2001-01-01T00:00:00Z']]) {
-      await tagManifest(client, repo, tag, await pushImage(client, repo, { created }));
+      await tagManifest(client, repo, tag, await pushTestImage(client, repo, { created }));
     }
     const plan = await clean(repo, false);
     for (const t of plan.plans[0].tags) {
@@ -70,10 +70,10 @@ describe('retention ages images by their push, never by the config created time'
 
   it('still deletes an image whose last recorded push is older than devMaxAgeDays', async () => {
     const repo = 'auren/expired';
-    const old = await pushImage(client, repo, { created: EPOCH });
+    const old = await pushTestImage(client, repo, { created: EPOCH });
     await tagManifest(client, repo, 'dev-old', old);
     await recordPushed(client, repo, old.digest, new Date(Date.now() - 60 * DAY), ['dev-old']);
-    const again = await pushImage(client, repo, { created: EPOCH });
+    const again = await pushTestImage(client, repo, { created: EPOCH });
     await tagManifest(client, repo, 'dev', again);
     // Pushed long ago, and again (same digest, tag moved back to it) yesterday: the newest push counts.
     await recordPushed(client, repo, again.digest, new Date(Date.now() - 90 * DAY), ['dev']);

@@ -12,7 +12,7 @@ import { restoreJournal } from './restore';
 import { readRepository } from './snapshot';
 import { registryStorage } from './storage';
 import { pushHistoryReader } from '../history/push-times';
-import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
 const NOW = new Date();
@@ -43,13 +43,13 @@ interface Fixture {
  */
 async function buildFixture(repo: string): Promise<Fixture> {
   const tag = (t: string, m: PushedManifest) => tagManifest(client, repo, t, m);
-  const v090 = await pushImage(client, repo, { created: OLD });
+  const v090 = await pushTestImage(client, repo, { created: OLD });
   await tag('v0.9.0', v090);
-  const a = await pushImage(client, repo, { created: OLD });
+  const a = await pushTestImage(client, repo, { created: OLD });
   for (const t of ['v1.0.0', 'main-aaaaaaa', '20240101-0000']) await tag(t, a);
-  const b = await pushImage(client, repo, { created: OLD });
+  const b = await pushTestImage(client, repo, { created: OLD });
   for (const t of ['v1.1.0', '20240201-0000']) await tag(t, b);
-  const c = await pushImage(client, repo, { created: OLD });
+  const c = await pushTestImage(client, repo, { created: OLD });
   for (const t of ['v1.2.0', 'main-ccccccc', '20240301-0000']) await tag(t, c);
   const release = await pushMultiArch(client, repo, OLD);
   for (const t of ['v1.3.0', 'latest']) await tag(t, release.index);
@@ -57,13 +57,13 @@ async function buildFixture(repo: string): Promise<Fixture> {
   await recordPushed(client, repo, release.children[0].digest, OLD);
   const devIndex = await pushMultiArch(client, repo, OLD);
   for (const t of ['dev', '20240105-1200']) await tag(t, devIndex.index);
-  const fresh = await pushImage(client, repo, { created: new Date().toISOString() });
+  const fresh = await pushTestImage(client, repo, { created: new Date().toISOString() });
   await tag('feature-x-ddddddd', fresh);
   await recordPushed(client, repo, fresh.digest, new Date());
-  const stale = await pushImage(client, repo, { created: OLD });
+  const stale = await pushTestImage(client, repo, { created: OLD });
   await tag('dev-feature-y', stale);
   await recordPushed(client, repo, stale.digest, OLD);
-  const orphan = await pushImage(client, repo, { created: OLD });
+  const orphan = await pushTestImage(client, repo, { created: OLD });
   return {
     repo,
     digests: { v090: v090.digest, a: a.digest, b: b.digest, c: c.digest, release: release.index.digest, devIndex: devIndex.index.digest, fresh: fresh.digest, stale: stale.digest, orphan: orphan.digest },
@@ -157,7 +157,7 @@ describe.each<Via>(['api', 'storage'])('cleanup against a real registry, deletin
 
   it('skips an image whose tag moved after the plan, and keeps the children a new index reuses', async () => {
     const repo = `auren/${via}-moved`;
-    const oldImg = await pushImage(client, repo, { created: OLD });
+    const oldImg = await pushTestImage(client, repo, { created: OLD });
     await tagManifest(client, repo, 'dev-feature-z', oldImg);
     const devIndex = await pushMultiArch(client, repo, OLD, 'dev');
     for (const m of [oldImg, devIndex.index]) await recordPushed(client, repo, m.digest, OLD);
@@ -165,7 +165,7 @@ describe.each<Via>(['api', 'storage'])('cleanup against a real registry, deletin
     const plan = planRepository(live.snapshot, POLICY, NOW);
     expect(plan.deletions.map((d) => d.digest).sort()).toEqual([oldImg.digest, devIndex.index.digest, ...devIndex.index.children].sort());
     // Meanwhile a push moves dev-feature-z and tags a new index over the same platform manifests.
-    const newer = await pushImage(client, repo, { created: new Date().toISOString() });
+    const newer = await pushTestImage(client, repo, { created: new Date().toISOString() });
     await tagManifest(client, repo, 'dev-feature-z', newer);
     const reuse = Buffer.from(JSON.stringify({ ...JSON.parse(devIndex.index.body.toString()), annotations: { rebuilt: 'yes' } }));
     await client.manifestPut(repo, 'dev-2', reuse, devIndex.index.mediaType);
@@ -180,7 +180,7 @@ describe.each<Via>(['api', 'storage'])('cleanup against a real registry, deletin
   });
 
   it('property: on real registries, no kept tag ever disappears or moves', async () => {
-    const images = await Promise.all(Array.from({ length: 4 }, (_, i) => pushImage(client, `auren/${via}-prop-src`, { created: i % 2 ? OLD : new Date().toISOString() })));
+    const images = await Promise.all(Array.from({ length: 4 }, (_, i) => pushTestImage(client, `auren/${via}-prop-src`, { created: i % 2 ? OLD : new Date().toISOString() })));
     let run = 0;
     await fc.assert(
       fc.asyncProperty(

@@ -6,7 +6,7 @@ import { useTestRegistry } from '../../testing/registry-server.testing';
 import { runCleanup } from './cleanup';
 import { readJournal } from './journal';
 import { registryStorage } from './storage';
-import { pushImage, recordPushed, tagManifest } from './images.testing';
+import { pushTestImage, recordPushed, tagManifest } from './images.testing';
 
 /**
  * Two cleanups at once once shared one undo journal: the second resumed into the first's
@@ -39,7 +39,7 @@ describe.each<'api' | 'storage'>(['api', 'storage'])('two cleanups at once, dele
     const repo = `auren/concurrent-${via}`;
     const expired: string[] = [];
     for (let i = 0; i < 4; i++) {
-      const image = await pushImage(client, repo, { created: OLD });
+      const image = await pushTestImage(client, repo, { created: OLD });
       await tagManifest(client, repo, `dev-branch-${i}`, image);
       await recordPushed(client, repo, image.digest, OLD);
       expired.push(image.digest);

@@ -7,7 +7,7 @@ import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { collectLocalRegistry, gcAdvice, registryKind } from './gc';
 import { registryStorage } from './storage';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
 import { testRegistryControl, type TestRegistryControl } from './local-control.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
@@ -31,7 +31,7 @@ describe('garbage collection of the local registry', () => {
     const repo = 'auren/gc';
     const kept = await pushMultiArch(client, repo, OLD, 'v1.0.0');
     await tagManifest(client, repo, 'latest', kept.index);
-    const dropped = await pushImage(client, repo, { created: OLD, layerBytes: 512 * 1024 });
+    const dropped = await pushTestImage(client, repo, { created: OLD, layerBytes: 512 * 1024 });
     await tagManifest(client, repo, 'dev-old', dropped);
     const droppedIndex = await pushMultiArch(client, repo, OLD, 'dev');
     for (const m of [dropped, droppedIndex.index]) await recordPushed(client, repo, m.digest, OLD);
@@ -77,11 +77,11 @@ describe('garbage collection of the local registry', () => {
     const client = createRegistryClient({ registry: registry.host, retry: { attempts: 1 } });
     await control.startReadOnly();
     try {
-      await expect(pushImage(client, 'auren/ro')).rejects.toThrow();
+      await expect(pushTestImage(client, 'auren/ro')).rejects.toThrow();
     } finally {
       await control.startNormal();
     }
-    await expect(pushImage(client, 'auren/ro')).resolves.toBeDefined();
+    await expect(pushTestImage(client, 'auren/ro')).resolves.toBeDefined();
   });
 
   it.each([

@@ -33,7 +33,7 @@ async function tarOf(name: string, content: Buffer): Promise<Buffer> {
 
 const blob = (bytes: Buffer) => ({ digest: sha256Digest(bytes), size: bytes.length, open: () => Readable.from([bytes]) });
 
-export async function pushImage(
+export async function pushTestImage(
   client: RegistryClient,
   repo: string,
   options: { created?: string; platform?: Platform; layerBytes?: number; tag?: string; annotations?: Record<string, string> } = {},
@@ -83,7 +83,7 @@ export async function pushMultiArch(client: RegistryClient, repo: string, create
     { os: 'linux', architecture: 'amd64' },
     { os: 'linux', architecture: 'arm64' },
   ];
-  const children = await Promise.all(platforms.map(async (platform) => ({ ...(await pushImage(client, repo, { created, platform })), platform })));
+  const children = await Promise.all(platforms.map(async (platform) => ({ ...(await pushTestImage(client, repo, { created, platform })), platform })));
   return { index: await pushIndex(client, repo, children, tag), children };
 }
 

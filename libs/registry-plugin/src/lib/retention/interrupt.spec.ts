@@ -10,7 +10,7 @@ import { OCI_MANIFEST } from '../registry/media-types';
 import type { CleanupResult } from './cleanup';
 import { readJournal } from './journal';
 import { tagsResolve } from './snapshot';
-import { pushImage, recordPushed } from './images.testing';
+import { pushTestImage, recordPushed } from './images.testing';
 
 /**
  * Acceptance: a cleanup killed mid-apply (SIGKILL of the shipped CLI, no chance to clean up),
@@ -65,8 +65,8 @@ describe.each([
   it('run again finishes the job and deletes nothing extra; the journal restores it all', async () => {
     const repo = `auren/kill-${via}`;
     // Expired branch images (one manifest each, sharing blobs), releases and fresh ones to keep.
-    const base = JSON.parse((await pushImage(client, repo, { created: OLD })).body.toString()) as object;
-    const fresh = await pushImage(client, repo, { created: new Date().toISOString() });
+    const base = JSON.parse((await pushTestImage(client, repo, { created: OLD })).body.toString()) as object;
+    const fresh = await pushTestImage(client, repo, { created: new Date().toISOString() });
     const manifests = [
       ...Array.from({ length: expired }, (_, i) => ({ tag: `feature-${i}-${(0x1000000 + i).toString(16).slice(-7)}`, doc: { ...base, annotations: { n: `e${i}` } } })),
       ...['v1.0.0', 'v1.1.0', 'v1.2.0'].map((tag) => ({ tag, doc: { ...base, annotations: { n: tag } } })),

@@ -7,7 +7,7 @@ import { AurenError } from '../errors/errors';
 import { createRegistryClient } from '../registry/client';
 import { checkJournal } from './journal-check';
 import { restoreJournal } from './restore';
-import { pushImage, pushMultiArch, type PushedManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, type PushedManifest } from './images.testing';
 
 /**
  * An undo journal is a file anyone with access to the workspace can edit, damage or truncate.
@@ -23,7 +23,7 @@ let images: PushedManifest[] = [];
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'auren-journal-'));
   const multi = await pushMultiArch(client, REPO);
-  images = [await pushImage(client, REPO), await pushImage(client, REPO), ...multi.children, multi.index];
+  images = [await pushTestImage(client, REPO), await pushTestImage(client, REPO), ...multi.children, multi.index];
   // Deleted, as a cleanup would: restore has something to put back.
   for (const m of [...images].reverse()) await client.manifestDelete(REPO, m.digest);
 });

@@ -8,7 +8,7 @@ import { createRegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import { tagsResolve } from './snapshot';
 import { registryStorage, type RegistryStorage } from './storage';
-import { pushImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, recordPushed, tagManifest, type PushedManifest } from './images.testing';
 import { testRegistryControl } from './local-control.testing';
 
 const { registry, client } = useTestRegistry();
@@ -39,10 +39,10 @@ function manifestTree(repo: string): string[] {
 
 /** The same images and tags in a repository: tags sharing a digest, a multi-arch index. */
 async function sameContent(repo: string): Promise<{ shared: PushedManifest; index: PushedManifest; other: PushedManifest }> {
-  const shared = await pushImage(client, repo, { annotations: { n: 'shared' } });
+  const shared = await pushTestImage(client, repo, { annotations: { n: 'shared' } });
   for (const t of ['v1.0.0', 'main-aaaaaaa', '20240101-0000']) await tagManifest(client, repo, t, shared);
   const multi = await pushMultiArch(client, repo, '2024-01-01T00:00:00Z', 'dev');
-  const other = await pushImage(client, repo, { annotations: { n: 'other' } });
+  const other = await pushTestImage(client, repo, { annotations: { n: 'other' } });
   await tagManifest(client, repo, 'latest', other);
   return { shared, index: multi.index, other };
 }
@@ -105,8 +105,8 @@ describe('registryStorage against a real registry', () => {
 
   it('puts every tag back and removes nothing when one of them names another image now', async () => {
     const repo = 'auren/st-moved';
-    const a = await pushImage(client, repo);
-    const b = await pushImage(client, repo);
+    const a = await pushTestImage(client, repo);
+    const b = await pushTestImage(client, repo);
     await tagManifest(client, repo, 'main-1111111', a);
     await tagManifest(client, repo, 'dev-x', b); // the plan thought dev-x named a
     await storage.open();
@@ -119,9 +119,9 @@ describe('registryStorage against a real registry', () => {
 
   it('recovers what a run killed mid-image left: tags put back, or dropped with their deleted manifest', async () => {
     const repo = 'auren/st-recover';
-    const kept = await pushImage(client, repo);
+    const kept = await pushTestImage(client, repo);
     await tagManifest(client, repo, 'dev-kept', kept);
-    const gone = await pushImage(client, repo);
+    const gone = await pushTestImage(client, repo);
     await tagManifest(client, repo, 'dev-gone', gone);
     // The two states a kill can leave (storage.ts): tag set aside before, or after, the manifest's link went.
     mkdirSync(join(registry.dataDir, 'auren-trash', 'tags', encodeURIComponent(repo)), { recursive: true });
@@ -163,7 +163,7 @@ describe('registryStorage against a real registry', () => {
     const control = testRegistryControl(own);
     try {
       const ownClient = createRegistryClient({ registry: own.host });
-      const img = await pushImage(ownClient, 'auren/st-ro', { created: '2024-01-01T00:00:00Z' });
+      const img = await pushTestImage(ownClient, 'auren/st-ro', { created: '2024-01-01T00:00:00Z' });
       await tagManifest(ownClient, 'auren/st-ro', 'dev-old', img);
       await recordPushed(ownClient, 'auren/st-ro', img.digest, '2024-01-01T00:00:00Z');
       await control.startReadOnly();
@@ -191,7 +191,7 @@ describe('registryStorage against a real registry', () => {
     try {
       expect(readFileSync(cached.configPath, 'utf8')).toMatch(/^storage:\n(?:  .*\n)*  cache:\n    blobdescriptor: inmemory$/m);
       const cachedClient = createRegistryClient({ registry: cached.host });
-      const img = await pushImage(cachedClient, 'auren/st-cache', { created: '2024-01-01T00:00:00Z' });
+      const img = await pushTestImage(cachedClient, 'auren/st-cache', { created: '2024-01-01T00:00:00Z' });
       await tagManifest(cachedClient, 'auren/st-cache', 'dev-old', img);
       await recordPushed(cachedClient, 'auren/st-cache', img.digest, '2024-01-01T00:00:00Z');
       expect(await cachedClient.manifestHead('auren/st-cache', img.digest)).not.toBe('not-found'); // now in the cache

@@ -11,7 +11,7 @@ import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { runCleanup } from './cleanup';
 import type { RetentionPolicy } from './policy';
 import { restoreJournal } from './restore';
-import { pushImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
+import { pushTestImage, pushMultiArch, recordPushed, tagManifest } from './images.testing';
 
 const OLD = '2024-01-15T00:00:00Z';
 const POLICY: RetentionPolicy = { keepReleases: 1, keepPatterns: ['latest'], devMaxAgeDays: 30, deleteUntagged: true };
@@ -41,14 +41,14 @@ describe.each<RegistryFlavor>(['distribution3', 'distribution2'])('cleanup via t
 
   it('deletes exactly the planned tags, keeps every other tag where it was, and restores', async () => {
     const repo = 'auren/api';
-    const old1 = await pushImage(client, repo, { created: OLD });
+    const old1 = await pushTestImage(client, repo, { created: OLD });
     for (const t of ['v1.0.0', 'main-aaaaaaa']) await tagManifest(client, repo, t, old1);
-    const old2 = await pushImage(client, repo, { created: OLD });
+    const old2 = await pushTestImage(client, repo, { created: OLD });
     await tagManifest(client, repo, 'dev-feature-y', old2);
     const devIndex = await pushMultiArch(client, repo, OLD);
     await tagManifest(client, repo, 'dev', devIndex.index);
     for (const m of [old1, old2, devIndex.index]) await recordPushed(client, repo, m.digest, OLD);
-    const release = await pushImage(client, repo, { created: OLD });
+    const release = await pushTestImage(client, repo, { created: OLD });
     for (const t of ['v1.1.0', 'latest']) await tagManifest(client, repo, t, release);
     const before = await tags(repo);
 
