@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { serveImage, startHostileRegistry, tinyImage, type HostileRegistry } from '../../testing/hostile-registry.testing';
 import { AurenError } from '../errors/errors';
 import { createRegistryClient } from '../registry/client';
+import { readLayoutImages } from '../registry/layout';
 import { fetchRelease, VERSION_LABEL } from './fetch';
 
 /** A released image is outside input: its digests name files only once they are checked. */
@@ -28,7 +29,11 @@ it('writes a released image as a layout (control)', async () => {
   serveImage(registry, 'auren/api', 'v1.0.0', tinyImage({ labels }));
   const outputDir = join(scratch, 'out', 'layout');
   const outcome = await fetchRelease({ client: client(), repository: 'auren/api', version: '1.0.0', outputDir });
-  expect(outcome.status).toBe('fetched');
+  if (outcome.status !== 'fetched') throw new Error(`expected a fetched image, got ${outcome.status}`);
+  // Laid out as a build exports it (`oci:<dir>:latest`), so scan and push read it as they read a build.
+  expect(outcome.layout.annotations['org.opencontainers.image.ref.name']).toBe('latest');
+  expect(JSON.parse(await readFile(join(outputDir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
+  expect((await readLayoutImages(outputDir)).images.map((image) => image.manifestDigest)).toEqual([outcome.layout.digest]);
 });
 
 it('a path-like layer digest creates or truncates no file outside the layout', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AurenError } from '../errors/errors';
@@ -9,7 +9,7 @@ import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
 import { parseDigest } from '../registry/digest';
-import { layoutBlobPath, readOciLayout, type OciLayout } from '../registry/layout';
+import { layoutBlobPath, layoutIndexWrite, readOciLayout, type OciLayout } from '../registry/layout';
 
 /**
  * A released image is fetched, never rebuilt: when an app's version has no
@@ -98,13 +98,9 @@ export async function fetchRelease(input: FetchReleaseInput): Promise<FetchOutco
       }
       bytes += blob.size;
     }
-    await writeFile(join(staging, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     const top = { mediaType: source.mediaType, digest: source.digest, size: source.manifests.find((m) => m.digest === source.digest)?.size ?? 0 };
     // The same single entry and ref name a build's `oci:<dir>:latest` export has.
-    await writeFile(join(staging, 'index.json'), JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }],
-    }));
+    await layoutIndexWrite(staging, [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }]);
     await readOciLayout(staging, { verifyLayers: false });
     await rm(input.outputDir, { recursive: true, force: true });
     await rename(staging, input.outputDir);

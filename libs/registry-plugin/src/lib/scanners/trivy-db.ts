@@ -10,6 +10,7 @@ import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
 import { sha256Digest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
+import { OCI_MANIFEST } from '../registry/media-types';
 import { parseImageReference } from '../registry/reference';
 import { DatabaseUnavailable, type ScanDatabase } from './types';
 
@@ -31,7 +32,6 @@ const SOURCE_PROBE_MS = 5_000;
 const DOWNLOAD_TIMEOUT = '10m';
 /** Where `nx run registry:trivy-db` publishes, under the namespace. */
 export const TRIVY_DB_REPOSITORY = 'trivy-db';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const TITLE = 'org.opencontainers.image.title';
 const CREATED = 'org.opencontainers.image.created';
 
