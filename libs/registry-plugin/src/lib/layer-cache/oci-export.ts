@@ -243,6 +243,7 @@ async function finishLayout(args: {
         // Several platforms: each image in the inner index, then the index itself.
         const inner = parseIndex(await readFile(layoutBlobPath(layoutDir, entry.digest))).document as unknown as ImageIndex;
         for (const child of inner.manifests) if (child.mediaType === OCI_MANIFEST) await rewriteManifest(child);
+        inner.manifests = byPlatform(inner.manifests);
         Object.assign(entry, await layoutBlobWrite(layoutDir, goJson(inner)));
       }
     }
@@ -254,6 +255,17 @@ async function finishLayout(args: {
   }
   await writeFile(indexFile, goJson(index));
   await removeUnreferenced(layoutDir, index);
+}
+
+/**
+ * The platforms of an index in one order, whatever order the builder listed them in: buildah adds
+ * each platform to its manifest list as its build finishes, so two builds of the same inputs
+ * listed arm64 and amd64 either way round, and the index digest differed while every image in it
+ * was the same. Sorted by os/architecture/variant (a stable sort keeps any other entry's place).
+ */
+export function byPlatform(manifests: Descriptor[]): Descriptor[] {
+  const key = (d: Descriptor) => (d.platform ? `${d.platform.os}/${d.platform.architecture}/${d.platform.variant ?? ''}` : '');
+  return [...manifests].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
 /** Blobs the builder wrote that no manifest names any more (the layers as built, old configs). */
