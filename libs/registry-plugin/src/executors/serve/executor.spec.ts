@@ -64,9 +64,10 @@ describe('the local registry script ships with the plugin', () => {
     expect(await control.isRunning()).toBe(false);
   });
 
-  it('explicit options win over the environment; a relative data folder is in the workspace', () => {
+  it('the environment wins over the options (the one precedence rule); a relative data folder is in the workspace', () => {
     const env = serveEnv({ address: '127.0.0.1:5999', dataDir: 'tmp/reg' }, '/ws', { AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5000', AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' });
-    expect(env).toMatchObject({ AUREN_WORKSPACE_ROOT: '/ws', AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5999', AUREN_LOCAL_REGISTRY_DIR: '/ws/tmp/reg' });
+    expect(env).toMatchObject({ AUREN_WORKSPACE_ROOT: '/ws', AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5000', AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' });
+    expect(serveEnv({ address: '127.0.0.1:5999', dataDir: 'tmp/reg' }, '/ws', {})).toMatchObject({ AUREN_LOCAL_REGISTRY_ADDR: '127.0.0.1:5999', AUREN_LOCAL_REGISTRY_DIR: '/ws/tmp/reg' });
     expect(serveEnv({}, '/ws', { AUREN_LOCAL_REGISTRY_DIR: '/elsewhere' }).AUREN_LOCAL_REGISTRY_DIR).toBe('/elsewhere');
   });
 });
