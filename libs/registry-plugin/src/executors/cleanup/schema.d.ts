@@ -1,10 +1,2 @@
-export interface CleanupExecutorSchema {
-  apply?: boolean;
-  repositories?: string[] | string;
-  json?: boolean;
-  journalDir?: string;
-  concurrency?: number;
-  composeFile?: string;
-  deleteVia?: 'auto' | 'api' | 'storage';
-  storageDir?: string;
-}
+// The cleanup use case owns its options; this is their name as the executor's schema.
+export type { CleanupOptions as CleanupExecutorSchema } from '../../lib/retention/run';

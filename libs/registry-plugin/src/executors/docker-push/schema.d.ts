@@ -1,8 +1,2 @@
-export interface DockerPushExecutorSchema {
-  repository?: string;
-  extraTags?: string[];
-  tags?: string[] | string;
-  versioned?: boolean;
-  requireScan?: boolean;
-  dryRun?: boolean;
-}
+// The push use case owns its options; this is their name as the executor's schema.
+export type { PushImageOptions as DockerPushExecutorSchema } from '../../lib/pipeline/push-image';

@@ -1,30 +1,15 @@
+import type { BuildImageTargetOptions } from '../../lib/pipeline/build-image';
+import type { ScanImageTargetOptions } from '../../lib/pipeline/scan-image';
+
 /** The step a target of the image executor runs: `docker-build` and `scan` are its two targets. */
 export type ImageStep = 'build' | 'scan';
 
-export interface BuildOptions {
-  dockerfile?: string;
-  context?: string;
-  builder?: 'auto' | 'buildah' | 'docker' | 'podman';
-  platforms?: string[] | string;
-  buildArgs?: Record<string, string>;
-  labels?: Record<string, string>;
-  target?: string;
-  cacheFrom?: string[];
-  cacheTo?: string[];
-  verbose?: boolean;
-  registryCache?: boolean;
-  prebuild?: string[];
-  rebuild?: boolean;
-}
-
-export interface ScanOptions {
-  scanner?: 'trivy' | 'grype';
-  severity?: Array<'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL'>;
-  ignoreUnfixed?: boolean;
-  allowRootUser?: boolean;
-}
+// Each step's use case owns its options; the executor takes either step's, and says which.
+export type BuildOptions = BuildImageTargetOptions;
+export type ScanOptions = ScanImageTargetOptions;
 
 export interface StepOption {
+  /** What this target does: build (the docker-build target) or scan (the scan target). */
   step: ImageStep;
 }
 

@@ -1,3 +1,4 @@
 export interface VersionExecutorSchema {
+  /** Print the decision as JSON instead of text. */
   json?: boolean;
 }

@@ -73,9 +73,13 @@ export function isDryRun(options: { dryRun?: boolean }, env: NodeJS.ProcessEnv =
 /** Repositories below the namespace that hold registry build caches, one per project. */
 export const BUILD_CACHE_PREFIX = 'buildcache';
 
+/** The build options `buildSettings` decides by the one rule (part of the docker-build target's options). */
 export interface BuildTargetOptions {
+  /** Builder engine, over nx.json's; AUREN_BUILDER wins over it. auto: the first one available. */
   builder?: BuilderName;
+  /** Target platforms (a list, or names separated by commas); AUREN_PLATFORMS wins over it. Default: the host's. */
   platforms?: readonly string[] | string;
+  /** Read and write the registry layer cache in <namespace>/buildcache/<project>; AUREN_CACHE_REPO turns it on too. */
   registryCache?: boolean;
 }
 
@@ -111,9 +115,13 @@ export function buildSettings(
   };
 }
 
+/** The scan options `scanSettings` decides by the one rule (part of the scan target's options). */
 export interface ScanTargetOptions {
+  /** Vulnerability scanner, over nx.json's scan.scanner; AUREN_SCANNER wins over it. */
   scanner?: ScannerName;
+  /** Severities that block, over nx.json's scan.severity. */
   severity?: Severity[];
+  /** Ignore findings that have no fixed version, over nx.json's scan.ignoreUnfixed. */
   ignoreUnfixed?: boolean;
 }
 

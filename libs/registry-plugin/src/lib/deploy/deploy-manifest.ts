@@ -8,15 +8,26 @@ import { verificationKey } from '../supply-chain/verify';
 import { describeSkip, planDeployManifest, readPushRecord, writeOverride, type DeployPlan } from './manifest';
 import { checkDeployGate, type GateRefusal, type GateResult } from './signature-gate';
 
-/** deploy-manifest's options as its schema declares them; the executor's schema.d.ts satisfies this. */
+/**
+ * deploy-manifest's options, declared here once: the executor's schema.d.ts re-exports this type,
+ * and a workspace test checks that it names exactly the properties of the executor's schema.json.
+ */
 export interface DeployManifestOptions {
+  /** Production compose file whose services are pinned, relative to the workspace root. */
   composeFile?: string;
+  /** Override file to write, relative to the workspace root. */
   output?: string;
+  /** Only pin these services (a list, or names separated by commas); default: every app service. */
   services?: string[] | string;
+  /** Fail when an app service has no usable push record, instead of leaving it out. */
   failOnMissing?: boolean;
+  /** Refuse unless every pinned digest's signature verifies with signing.publicKey (or the local key pair's) and its scan did not block it. */
   requireSignature?: boolean;
+  /** Refuse unless every pinned digest has SLSA v1 provenance that verifies with the same key. */
   requireProvenance?: boolean;
+  /** With requireProvenance: the git repository the provenance must name as its source. */
   sourceRepository?: string;
+  /** With requireProvenance: the exact builder id the provenance must name. */
   builderId?: string;
 }
 

@@ -6,12 +6,17 @@ import { inputError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import { buildPullSecret, renderPullSecret, type ManifestFormat } from './kubernetes-secret';
 
-/** kubernetes-manifest's options as its schema declares them; the executor's schema.d.ts satisfies this. */
+/** kubernetes-manifest's options, declared here once: the executor's schema.d.ts re-exports this type. */
 export interface KubernetesManifestOptions {
+  /** Kubernetes namespace of the Secret. */
   namespace?: string;
+  /** Name of the Secret (what pods list under imagePullSecrets). */
   name?: string;
+  /** Manifest format: yaml (as doctl prints it) or json. */
   format?: ManifestFormat;
+  /** File to write the manifest to (mode 0600). Default: dist/k8s/<namespace>-<name>.secret.yaml. */
   output?: string;
+  /** Print the manifest to stdout instead of writing a file (Nx stores task output in its cache). */
   stdout?: boolean;
 }
 

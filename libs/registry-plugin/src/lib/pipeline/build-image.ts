@@ -12,17 +12,30 @@ import { checkDockerfile, resolveBuildArgs, runBuilder, writeImageRecord } from 
 import { fetchRelease, type FetchOutcome } from './fetch';
 import { resolveVersion, type ResolvedVersion } from './version';
 
-/** The docker-build target's options as the executor receives them. */
+/**
+ * The docker-build target's options, declared here once: the image executor's schema.d.ts
+ * composes its options from this type and the scan's.
+ */
 export interface BuildImageTargetOptions extends BuildTargetOptions {
+  /** Dockerfile path relative to the workspace root; default: <projectRoot>/Dockerfile. */
   dockerfile?: string;
+  /** Build context relative to the workspace root; default: the project root. */
   context?: string;
+  /** Extra --build-arg values; they win over the base-image mapping. */
   buildArgs?: Record<string, string>;
+  /** Extra image labels, added to the org.opencontainers.image.* ones. */
   labels?: Record<string, string>;
+  /** Multi-stage target to build. */
   target?: string;
+  /** Registry build cache to read: a repository for buildah, a ref for docker buildx. */
   cacheFrom?: string[];
+  /** Registry build cache to write: a repository for buildah, a ref for docker buildx. */
   cacheTo?: string[];
+  /** Stream the builder's output; default: true. */
   verbose?: boolean;
+  /** A command (argv array, run in the workspace root) that prepares the context, run only when the image is really built. */
   prebuild?: string[];
+  /** Build even when the version is already released, instead of fetching it from the registry. */
   rebuild?: boolean;
 }
 

@@ -15,13 +15,22 @@ import { preflightSigning, publishSupplyChain, SBOM_FILE, supplyChainRecord, typ
 import { pushToRegistry, type PushOutcome } from './push';
 import { resolveVersion, type ResolvedVersion } from './version';
 
-/** docker-push's options as its schema declares them; the executor's schema.d.ts satisfies this. */
+/**
+ * docker-push's options, declared here once: the executor's schema.d.ts re-exports this type, and
+ * a workspace test checks that it names exactly the properties of the executor's schema.json.
+ */
 export interface PushImageOptions {
+  /** Repository below the configured namespace; default: the project name. */
   repository?: string;
+  /** Tags pushed in addition to the strategy's (they may move). */
   extraTags?: string[];
+  /** Push exactly these tags instead of the tag strategy's (a list, or tags separated by commas). */
   tags?: string[] | string;
+  /** Derive the version and tags from git (conventional commits); false: tag <branch>-<sha7> only. */
   versioned?: boolean;
+  /** Refuse to push an image without a passing scan report for the same digest. */
   requireScan?: boolean;
+  /** Print the version, tags and what would be uploaded, and change nothing (NX_DRY_RUN does the same). */
   dryRun?: boolean;
 }
 

@@ -9,8 +9,12 @@ import { readImageRecord } from '../reports/records';
 import { loadVexDocuments, resolveScanDatabase, runScanner, type ScanOutcome } from '../scanners';
 import { generateSbom, SBOM_FILE, type SbomOutcome } from '../supply-chain/sbom';
 
-/** The scan target's options as the executor receives them. */
+/**
+ * The scan target's options, declared here once: the image executor's schema.d.ts composes its
+ * options from this type and the build's.
+ */
 export interface ScanImageTargetOptions extends ScanTargetOptions {
+  /** Do not block an image whose runtime user is root (base images only); default: false. */
   allowRootUser?: boolean;
 }
 

@@ -167,12 +167,20 @@ export async function readSecret(stream: Readable & { isTTY?: boolean }): Promis
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-/** The login options as the executor's schema declares them; its schema.d.ts satisfies this. */
+/**
+ * The login options (the login executor's and `auren-registry login`'s), declared here once: the
+ * executor's schema.d.ts re-exports this type.
+ */
 export interface LoginOptions {
+  /** Registry host[:port]; default: the configured registry. */
   registry?: string;
+  /** User name; default from the environment (DigitalOcean: the token, ghcr.io: GITHUB_ACTOR). */
   username?: string;
+  /** Read the password or token from standard input. */
   passwordStdin?: boolean;
+  /** Store through docker-credential-<helper>. */
   helper?: string;
+  /** Folder holding docker's config.json. */
   dockerConfig?: string;
 }
 

@@ -23,25 +23,38 @@ import type { ApplyHooks } from './apply';
  */
 
 /**
- * The options as the cleanup executor's schema.json declares them, shared by nx.json,
- * `nx run registry:cleanup` and `auren-registry cleanup`; the executor's schema.d.ts satisfies this.
+ * The cleanup options, shared by nx.json, `nx run registry:cleanup` and `auren-registry cleanup`.
+ * Declared here, once: the cleanup executor's schema.d.ts re-exports this type, and a workspace
+ * test checks that it names exactly the properties of that executor's schema.json.
  */
 export interface CleanupOptions {
+  /** Delete what the plan says, after saving an undo journal; NX_DRY_RUN still wins. */
   apply?: boolean;
+  /** Repositories to clean (a list, or names separated by commas); default: every one under the namespace. */
   repositories?: string[] | string;
+  /** Print the plan and outcomes as JSON on stdout (progress goes to stderr). */
   json?: boolean;
+  /** Folder of undo journals, relative to the workspace root. */
   journalDir?: string;
+  /** Registry requests (reads and deletions) in flight at once, 1 to 64. */
   concurrency?: number;
+  /** Production compose file; every image it refers to is kept. */
   composeFile?: string;
+  /** How deletions reach a distribution registry: its storage folder, DELETE requests, or the storage when known. */
   deleteVia?: 'auto' | 'api' | 'storage';
+  /** Storage root of a self-hosted distribution registry on this machine. */
   storageDir?: string;
 }
 
-/** The restore executor's options (and `auren-registry restore`'s); its schema.d.ts satisfies this. */
+/** The restore options (the restore executor's and `auren-registry restore`'s); its schema.d.ts re-exports this type. */
 export interface RestoreOptions {
+  /** Journal file to restore from; default: the newest in journalDir. */
   journal?: string;
+  /** Folder searched for the newest journal when none is given. */
   journalDir?: string;
+  /** Registry requests in flight at once. */
   concurrency?: number;
+  /** Print the outcome of every manifest and tag as JSON. */
   json?: boolean;
 }
 
