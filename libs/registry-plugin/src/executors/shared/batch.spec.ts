@@ -4,56 +4,33 @@
  * promise. These run the batch in a process of its own, as Nx does: Jest keeps such errors from
  * the process.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { exec } from '../../lib/exec/exec';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { outcome, runBatchProcess, useBatchFolder } from '../../lib/exec/batch-process.testing';
 import { tarBlock, writeHostileImage } from '../../lib/scanners/hostile-tar.testing';
 import { writeOciLayout } from '../../lib/scanners/oci-fixture.testing';
 
-const PLUGIN = resolve(__dirname, '../../..');
+const batchFolder = useBatchFolder();
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'auren-batch-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-interface Result {
-  task: string;
-  result: { success: boolean; status?: string; terminalOutput: string };
-}
-
-/** Runs `body` (JavaScript, with batchImageExecutor and helpers in scope) in a node process of its own; its results. */
-async function batchProcess(body: string, env: NodeJS.ProcessEnv = process.env): Promise<{ results: Result[]; exitCode: number; stderr: string }> {
-  const out = join(work, `results-${Date.now()}.json`);
-  const script = `
-    require(${JSON.stringify(join(PLUGIN, 'bin/register.js'))});
-    const { batchImageExecutor } = require(${JSON.stringify(join(PLUGIN, 'src/executors/image/executor.ts'))});
+/** Runs `body` (JavaScript, with batchImageExecutor and helpers in scope) as one batch; its results. */
+function batchProcess(body: string, env: NodeJS.ProcessEnv = process.env) {
+  return runBatchProcess(
+    batchFolder(),
+    `const { batchImageExecutor } = plugin('executors/image/executor.ts');
     const graph = (ids) => ({
       roots: ids,
       tasks: Object.fromEntries(ids.map((id) => [id, { id, target: { project: id.split(':')[0], target: id.split(':')[1] }, overrides: {}, outputs: [] }])),
       dependencies: Object.fromEntries(ids.map((id) => [id, []])),
       continuousDependencies: {},
-    });
-    (async () => {
-      const results = [];
-      for await (const r of (${body})()) results.push(r);
-      require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(results));
-    })();
-  `;
-  const { exitCode, stderr } = await exec(process.execPath, ['-e', script], { cwd: work, env, okExitCodes: [0, 1, 2, 7, 134] });
-  const results = JSON.parse(await readFile(out, 'utf8').catch(() => '[]')) as Result[];
-  return { results, exitCode, stderr };
+    });`,
+    `(${body})()`,
+    env,
+  );
 }
-
-const outcome = (results: Result[]) => results.map((r) => [r.task, r.result.status ?? (r.result.success ? 'success' : 'failure')]);
 
 describe('a batch of scans', () => {
   it('fails the scan of an image with a crafted layer, and scans the next image', async () => {
-    const root = join(work, 'workspace');
+    const root = join(batchFolder(), 'workspace');
     const bad = join(root, 'dist/images/bad');
     const good = join(root, 'dist/images/good');
     await mkdir(bad, { recursive: true });

@@ -4,47 +4,21 @@
  * with no listener) would end a Node process, and with it every task of the batch. The batch
  * runs in a process of its own, as under Nx: Jest keeps such errors from the process.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { exec } from './exec';
+import { outcome, runBatchProcess, useBatchFolder } from './batch-process.testing';
 
-const PLUGIN = resolve(__dirname, '../../..');
+const work = useBatchFolder();
 
-let work: string;
-beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), 'auren-batch-'));
-});
-afterAll(async () => {
-  await rm(work, { recursive: true, force: true });
-});
-
-interface Result {
-  task: string;
-  result: { success: boolean; status?: string; terminalOutput: string };
-}
-
-/** Runs the tasks of `tasks` (JavaScript: an object of id → function returning a promise) as one batch in a node process of its own. */
-async function batchProcess(tasks: string, dependencies: Record<string, string[]> = {}): Promise<{ results: Result[]; exitCode: number; stderr: string }> {
-  const out = join(work, `results-${Date.now()}.json`);
-  const script = `
-    require(${JSON.stringify(join(PLUGIN, 'bin/register.js'))});
-    const { runTaskBatch } = require(${JSON.stringify(join(PLUGIN, 'src/lib/exec/batch.ts'))});
+/** Runs the tasks of `tasks` (JavaScript: an object of id → function returning a promise) as one batch. */
+function batchProcess(tasks: string, dependencies: Record<string, string[]> = {}) {
+  return runBatchProcess(
+    work(),
+    `const { runTaskBatch } = plugin('lib/exec/batch.ts');
     const { PassThrough } = require('node:stream');
     const work = ${tasks};
-    const batch = { tasks: Object.fromEntries(Object.keys(work).map((id) => [id, { id }])), dependencies: ${JSON.stringify(dependencies)} };
-    (async () => {
-      const results = [];
-      for await (const r of runTaskBatch(batch, (task) => work[task.id](), { error: (message) => console.error(message) })) results.push(r);
-      require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(results));
-    })();
-  `;
-  const { exitCode, stderr } = await exec(process.execPath, ['-e', script], { cwd: work, okExitCodes: [0, 1, 2, 7, 134] });
-  const results = JSON.parse(await readFile(out, 'utf8').catch(() => '[]')) as Result[];
-  return { results, exitCode, stderr };
+    const batch = { tasks: Object.fromEntries(Object.keys(work).map((id) => [id, { id }])), dependencies: ${JSON.stringify(dependencies)} };`,
+    "runTaskBatch(batch, (task) => work[task.id](), { error: (message) => console.error(message) })",
+  );
 }
-
-const outcome = (results: Result[]) => results.map((r) => [r.task, r.result.status ?? (r.result.success ? 'success' : 'failure')]);
 
 describe('a batch whose task fails outside its promise', () => {
   it('fails that task and runs the next: an exception in a callback, a rejection nobody awaits, a stream error', async () => {
