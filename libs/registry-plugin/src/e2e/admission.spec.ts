@@ -31,7 +31,7 @@ import { normalizeOptions, type SigningConfig } from '../lib/config/options';
 import { exec, which } from '../lib/exec/exec';
 import { executePush, planPush } from '../lib/registry/push';
 import { writeTestLayout } from '../lib/registry/layout.testing';
-import { cosignRegistryAccess } from '../lib/supply-chain/cosign';
+import { cosignRegistryAccess } from '../lib/connect/child-tools';
 import { resolveSigningIdentity } from '../lib/supply-chain/identity';
 import { signArgs, signImage } from '../lib/supply-chain/sign';
 import { verifyImage } from '../lib/supply-chain/verify';

@@ -3,7 +3,7 @@ import { insecureRegistriesFor } from '../pipeline/build';
 import { connectRegistry } from '../connect/connect';
 import { parseRegistryTarget } from '../promote/promote';
 import { parseImageReference } from '../registry/reference';
-import { registryFlags } from '../supply-chain/cosign';
+import { registryFlags } from '../connect/child-tools';
 import { AurenError, formatError } from '../errors/errors';
 import { normalizeOptions, parseRegistryOverride, validateRegistryHost } from './options';
 import { isInsecureRegistry, redactAddress } from './registry-address';

@@ -69,9 +69,6 @@ export async function readScanSummary(artifactDir: string, project?: string): Pr
   };
 }
 
-// Decided with the repository of a project; re-exported for the push modules.
-export { repositoryPath };
-
 export async function pushToRegistry(input: PushInput): Promise<PushOutcome> {
   const { project, config, git, log } = input;
   // Tags the user typed are checked before anything else is read or sent.

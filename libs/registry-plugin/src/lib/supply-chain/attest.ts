@@ -5,9 +5,10 @@ import type { SigningConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
-import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
+import { cosignRegistryAccess, withCosignAccess } from '../connect/child-tools';
+import { findCosign, resolveKey, type CosignInput } from './cosign';
 import { checkProvenanceStatement, SLSA_PROVENANCE_V1, type InTotoStatement, type ProvenanceExpectations, type SlsaProvenancePredicate } from './provenance';
-import { secretsOf, withCosignRegistryAuth } from './sign';
+import { secretsOf } from './sign';
 import { verificationKey } from './verify';
 
 /**
@@ -75,7 +76,7 @@ export async function attestProvenance(input: AttestInput): Promise<void> {
     const file = join(dir, 'predicate.json');
     await writeFile(file, JSON.stringify(input.predicate), { mode: 0o600 });
     const run = input.exec ?? defaultExec;
-    await withCosignRegistryAuth(input.registry, input.credentials, access.env, (cosignEnv) =>
+    await withCosignAccess(input.registry, input.credentials, access.env, (cosignEnv) =>
       run(cosign, attestArgs(signing, key, input.reference, file, access.flags), { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
         throw new AurenError(
           'exec',
@@ -106,7 +107,7 @@ export async function verifyProvenance(input: CosignInput & { expect?: Provenanc
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
   const run = input.exec ?? defaultExec;
   const digest = input.reference.slice(input.reference.lastIndexOf('@') + 1);
-  return withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
+  return withCosignAccess(input.registry, input.credentials, access.env, async (cosignEnv) => {
     const result = await run(cosign, verifyAttestationArgs(input.signing, publicKey, input.reference, access.flags), {
       env: cosignEnv,
       okExitCodes: VERIFY_FAILURE_CODES,

@@ -13,7 +13,7 @@ import { createRegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout } from '../registry/layout.testing';
 import { createDispatcher } from '../registry/tls';
-import { cosignRegistryAccess } from './cosign';
+import { cosignRegistryAccess } from '../connect/child-tools';
 import { signImage } from './sign';
 import { verifyImage } from './verify';
 

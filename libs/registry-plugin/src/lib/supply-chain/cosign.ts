@@ -7,11 +7,10 @@ import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { ExecFn } from './sbom';
 
 /**
- * What signing and verifying share: finding the real cosign, resolving the key, and the
- * registry flags (decided with the other child tools' in lib/connect). We never read or write
- * cosign's formats ourselves; cosign signs and verifies.
+ * What signing and verifying share: finding the real cosign and resolving the key (its registry
+ * access comes from lib/connect/child-tools.ts, as every child tool's does). We never read or
+ * write cosign's formats ourselves; cosign signs and verifies.
  */
-export { cosignRegistryAccess, registryFlags, type CosignRegistryAccess } from '../connect/child-tools';
 
 export const COSIGN_INSTALL_HINT =
   'Install cosign v3 (`bash tools/scripts/setup.sh --test-tools` builds the pinned one into tools/.bin; or https://docs.sigstore.dev/cosign/system_config/installation/) and put it on PATH.';

@@ -1,10 +1,10 @@
 import type { SigningConfig } from '../config/options';
-import { credentialSecrets, withCosignAccess } from '../connect/child-tools';
+import { cosignRegistryAccess, credentialSecrets, withCosignAccess } from '../connect/child-tools';
 import { AurenError, configError } from '../errors/errors';
 import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
-import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
+import { findCosign, resolveKey, type CosignInput } from './cosign';
 
 /**
  * Signs a pushed digest with the real cosign, in cosign's own format: cosign v3 writes a
@@ -83,9 +83,6 @@ export async function preflightSigning(signing: SigningConfig, workspaceRoot: st
     }
   }
 }
-
-/** cosign gets its registry credentials the way every child tool does. */
-export { withCosignAccess as withCosignRegistryAuth } from '../connect/child-tools';
 
 export function secretsOf(env: NodeJS.ProcessEnv, credentials: ResolvedCredentials | undefined): string[] {
   return [env.COSIGN_PASSWORD, ...credentialSecrets(credentials)].filter((s): s is string => !!s);

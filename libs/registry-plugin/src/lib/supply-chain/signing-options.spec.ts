@@ -1,7 +1,7 @@
 import { normalizeOptions, type SigningOptions } from '../config/options';
 import { legacySignArgs, signArgs } from './sign';
 import { verifyArgs } from './verify';
-import { registryFlags } from './cosign';
+import { registryFlags } from '../connect/child-tools';
 
 describe('signing options', () => {
   it.each([

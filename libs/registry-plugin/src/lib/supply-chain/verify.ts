@@ -1,9 +1,10 @@
 import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
-import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
+import { cosignRegistryAccess, withCosignAccess } from '../connect/child-tools';
+import { findCosign, resolveKey, type CosignInput } from './cosign';
 import { LOCAL_SIGNING_DIR, readLocalKeyPair } from './local-key';
-import { secretsOf, withCosignRegistryAuth } from './sign';
+import { secretsOf } from './sign';
 
 /**
  * Verifies a digest's signature with the real `cosign verify`: with the configured public key
@@ -68,7 +69,7 @@ export async function verifyImage(input: VerifyInput): Promise<VerifyOutcome> {
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
   const args = verifyArgs(input.signing, publicKey, input.reference, access.flags);
   const run = input.exec ?? defaultExec;
-  return withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
+  return withCosignAccess(input.registry, input.credentials, access.env, async (cosignEnv) => {
     const result = await run(cosign, args, { env: cosignEnv, okExitCodes: VERIFY_FAILURE_CODES, redact: secretsOf(env, input.credentials) });
     if (result.exitCode === 0) return { status: 'verified', reference: input.reference };
     const reason = lastError(result.stderr || result.stdout);

@@ -4,8 +4,9 @@ import { AurenError } from '../errors/errors';
 import { isPinnedReference } from '../registry/digest';
 import { exec as defaultExec } from '../exec/exec';
 import { attestArgs, verifyAttestationArgs } from './attest';
-import { cosignRegistryAccess, findCosign, resolveKey, type CosignInput } from './cosign';
-import { secretsOf, withCosignRegistryAuth } from './sign';
+import { cosignRegistryAccess, withCosignAccess } from '../connect/child-tools';
+import { findCosign, resolveKey, type CosignInput } from './cosign';
+import { secretsOf } from './sign';
 import { verificationKey } from './verify';
 
 /**
@@ -45,7 +46,7 @@ export async function attestedVex(input: CosignInput): Promise<Set<string>> {
   const access = await cosignRegistryAccess(input.registry, input.insecureRegistries, { caFile: input.caFile, env });
   const publicKey = verificationKey(input.signing, input.workspaceRoot);
   const run = input.exec ?? defaultExec;
-  return withCosignRegistryAuth(input.registry, input.credentials, access.env, async (cosignEnv) => {
+  return withCosignAccess(input.registry, input.credentials, access.env, async (cosignEnv) => {
     const result = await run(cosign, verifyAttestationArgs(input.signing, publicKey, input.reference, access.flags, VEX_ATTESTATION_TYPE), {
       env: cosignEnv,
       okExitCodes: VERIFY_FAILURE_CODES,
@@ -93,7 +94,7 @@ export async function attestVex(input: CosignInput & { files: readonly string[];
       outcome.already.push(file);
       continue;
     }
-    await withCosignRegistryAuth(input.registry, input.credentials, access.env, (cosignEnv) =>
+    await withCosignAccess(input.registry, input.credentials, access.env, (cosignEnv) =>
       run(cosign, attestArgs(signing, key, input.reference, file, access.flags, VEX_ATTESTATION_TYPE), { env: cosignEnv, redact: secretsOf(env, input.credentials) }).catch((error: unknown) => {
         throw new AurenError(
           'exec',
