@@ -9,6 +9,7 @@ import { exec, which } from '../../lib/exec/exec';
 import { createRegistryClient } from '../../lib/registry/client';
 import { writeDebianLayout, type DebianLayout } from '../../lib/supply-chain/debian-layout.testing';
 import { generateSbom, SBOM_FILE } from '../../lib/supply-chain/sbom';
+import { noLayerCache } from '../../lib/layer-cache/layer-cache';
 import { packageLocks } from '../../lib/supply-chain/provenance';
 import { readPushRecord, writeBuildProvenance } from '../../lib/reports/records';
 import deployManifestExecutor from '../deploy-manifest/executor';
@@ -59,7 +60,7 @@ describe('docker-push attaches the SBOM and signs the pushed digest', () => {
       schemaVersion: 1, project, digest: image.digest,
       externalParameters: { dockerfile: `apps/${project}/Dockerfile`, context: `apps/${project}`, platforms: ['linux/amd64'], buildArgs: {} },
       source: { uri: `git+file://${root}`, commit: (await exec('git', ['rev-parse', 'HEAD'], { cwd: root })).stdout.trim(), ref: 'refs/heads/main', dirty: false },
-      packageLocks: await packageLocks(image.layout),
+      packageLocks: await packageLocks(image.layout, noLayerCache()),
       builder: { name: 'buildah', version: '1.28.2' }, runner: { id: 'https://auren.dev/registry-plugin/builder/local' },
       startedOn: '2026-01-02T03:04:05.000Z', finishedOn: '2026-01-02T03:05:06.000Z',
     });

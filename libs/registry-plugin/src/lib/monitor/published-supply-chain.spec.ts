@@ -10,6 +10,7 @@ import { executePush, planPush } from '../registry/push';
 import { runMonitor } from './collect';
 import { normalizeMonitorOptions } from './options';
 import { writeDebianLayout, type DebianLayout } from '../supply-chain/debian-layout.testing';
+import { noLayerCache } from '../layer-cache/layer-cache';
 import type { BuildProvenance } from '../reports/records';
 import { verifyProvenance } from '../supply-chain/attest';
 import { packageLocks, SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
@@ -37,7 +38,7 @@ const provenanceOf = async (app: string, layout: DebianLayout): Promise<BuildPro
   digest: layout.digest,
   externalParameters: { dockerfile: `apps/${app}/Dockerfile`, context: `apps/${app}`, platforms: ['linux/amd64'], buildArgs: { BASE_IMAGE: 'base' } },
   source: { uri: 'git+https://github.com/auren/platform.git', commit: COMMIT, ref: 'refs/heads/main', dirty: false },
-  packageLocks: await packageLocks(layout.layout),
+  packageLocks: await packageLocks(layout.layout, noLayerCache()),
   builder: { name: 'buildah', version: '1.28.2' },
   runner: { id: 'https://auren.dev/registry-plugin/builder/local' },
   startedOn: '2026-01-02T03:04:05.000Z',

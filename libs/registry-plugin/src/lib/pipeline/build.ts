@@ -9,6 +9,7 @@ import { withBuilderAccess } from '../connect/child-tools';
 import { credentialsFor } from '../connect/connect';
 import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
+import { openLayerCache } from '../layer-cache/layer-cache';
 import { parseConfig } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
@@ -247,7 +248,7 @@ async function buildProvenance(
     },
     ...(source ? { source: { ...source, ...(input.source ? { projectCommit: input.source.sha } : {}) } } : {}),
     ...(base ? { baseImage: { reference: base, ...(base.includes('@') ? { digest: base.slice(base.indexOf('@') + 1) } : {}) } } : {}),
-    packageLocks: await packageLocks(built.layout),
+    packageLocks: await packageLocks(built.layout, openLayerCache(input.workspaceRoot, input.env)),
     builder: built.record.builder,
     runner: runnerIdentity(input.env),
     startedOn: built.startedOn.toISOString(),

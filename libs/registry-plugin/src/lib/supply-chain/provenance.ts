@@ -1,13 +1,13 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { environmentValue } from '../config/precedence';
 import { git } from '../git/git';
 import { stripDigest } from '../registry/digest';
+import type { LayerCache } from '../layer-cache/layer-cache';
 import type { OciLayout } from '../registry/layout';
 import { environmentSecrets, redactText, redactUserinfo } from '../errors/redact';
 import type { BuildProvenance } from '../reports/records';
-import { readImageFile } from './image-file';
+import { imageFileDigest } from './image-file';
 
 /**
  * SLSA v1 build provenance (https://slsa.dev/spec/v1.0/provenance) for an image this plugin
@@ -124,12 +124,12 @@ export async function readSourceState(workspaceRoot: string, paths: string[], br
 }
 
 /** The package lock each platform of the image carries (the base image's), digested. */
-export async function packageLocks(layout: OciLayout): Promise<BuildProvenance['packageLocks']> {
+export async function packageLocks(layout: OciLayout, cache: LayerCache): Promise<BuildProvenance['packageLocks']> {
   const locks: BuildProvenance['packageLocks'] = [];
   for (const manifest of layout.manifests) {
     if (manifest.children.length || !manifest.platform || manifest.platform === 'unknown/unknown') continue;
-    const data = await readImageFile(layout, manifest, PACKAGE_LOCK_PATH);
-    if (data) locks.push({ platform: manifest.platform, path: PACKAGE_LOCK_PATH, sha256: createHash('sha256').update(data).digest('hex') });
+    const sha256 = await imageFileDigest(layout, manifest, PACKAGE_LOCK_PATH, cache);
+    if (sha256) locks.push({ platform: manifest.platform, path: PACKAGE_LOCK_PATH, sha256 });
   }
   return locks.sort((a, b) => a.platform.localeCompare(b.platform));
 }
