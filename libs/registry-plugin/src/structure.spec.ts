@@ -4,7 +4,7 @@
  * the ideas that once had several homes (the OCI descriptor, the digest grammar, comma lists)
  * have one. The checks read the source as text; each failure names the file and the line.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
 const SRC = __dirname;
@@ -119,5 +119,19 @@ describe('the plugin keeps its shape', () => {
   it('no comment points outside the repository (a design file, a decision or an issue number)', () => {
     // This file names the patterns it looks for, so it is the one file not read.
     expect(matching(/DESIGN(\.md)?\b|\bdecision \d+|\b[Ii]ssue \d+/, files.filter((f) => f !== __filename))).toEqual([]);
+  });
+
+  it('Nx loads the plugin and every executor through the transpile cache (bin/register.js), not its own TypeScript loader', () => {
+    // Nx resolves `./executor` to executor.js before executor.ts, and the package's "main".
+    const shim = (entry: string) => `require('${entry}/bin/register');\n`;
+    const executors = readdirSync(join(SRC, 'executors')).filter((name) => existsSync(join(SRC, 'executors', name, 'executor.ts')));
+    const slow = executors.filter((name) => {
+      const js = join(SRC, 'executors', name, 'executor.js');
+      return !existsSync(js) || !readFileSync(js, 'utf8').includes(`${shim('../../..')}module.exports = require('./executor.ts');`);
+    });
+    expect(slow).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as { main: string };
+    expect(pkg.main).toBe('src/index.js');
+    expect(readFileSync(join(SRC, 'index.js'), 'utf8')).toContain(`${shim('..')}module.exports = require('./index.ts');`);
   });
 });
