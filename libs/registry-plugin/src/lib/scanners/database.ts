@@ -1,7 +1,7 @@
 import type { AurenConfig } from '../config/options';
 import { trivyRegistryAccess } from '../connect/child-tools';
 import { credentialsFor, connectRegistry } from '../connect/connect';
-import { findTrivyDb, trivyDbRepositories } from './trivy-db';
+import { findTrivyDb, trivyDbRepositories } from './trivy-db-artifact';
 import type { ScanDatabase } from './types';
 
 const QUICK_PROBE = { retry: { attempts: 1, deadlineMs: 5_000 }, requestTimeoutMs: 3_000, tokenTimeoutMs: 3_000 };

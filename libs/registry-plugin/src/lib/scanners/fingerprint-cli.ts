@@ -7,7 +7,7 @@
  * It runs once per scan task of every Nx command, so it is kept cheap: it reads only the options
  * it needs from nx.json (createNodes has already checked them against the schema, and the scan
  * checks them again), asks the scanner for its version once per machine (tool-identity.ts), and
- * probes the registry for a served database once, briefly (resolveScanDatabase `quick`).
+ * probes the registry for a served database once, briefly (database-probe.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import type { RegistryPluginOptions, ScannerName } from '../config/options';
 import { environmentValue, resolveSetting } from '../config/precedence';
 import { registryOverride } from '../config/registry-address';
 import { formatError } from '../errors/errors';
-import { resolveScanDatabase } from './database';
+import { probeScanDatabase } from './database-probe';
 import { expiredAcceptances, scannerFingerprint } from './fingerprint';
 import { loadVexDocuments } from './vex';
 
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
   };
   const now = new Date();
   const [database, vex] = await Promise.all([
-    resolveScanDatabase(registry, scanner, env, { quick: true }),
+    probeScanDatabase(registry, scanner, env),
     loadVexDocuments(options.scan?.vex ?? [], root, now),
   ]);
   const line = await scannerFingerprint({ scanner }, env, database);

@@ -1,8 +1,13 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { exec } from '../exec/exec';
+import { createRegistryClient } from '../registry/client';
+import { tarOf } from '../registry/layout.testing';
+import { freePort, startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import { expiredAcceptances, scannerFingerprint } from './fingerprint';
+import { publishTrivyDb } from './trivy-db';
 import { parseVexDocument } from './vex';
 
 const WORKSPACE = resolve(__dirname, '../../../../..');
@@ -78,6 +83,46 @@ describe('scannerFingerprint', () => {
     expect((await run(['--scanner', 'trivy'], { AUREN_SCANNER: 'grype' })).stdout).toMatch(/^scanner=grype /);
     expect((await run(['--scanner', 'grype'], { AUREN_SCANNER: ' ', AUREN_REGISTRY: ' ' })).stdout).toMatch(/^scanner=grype /);
   });
+});
+
+describe('the fingerprint entry Nx runs, in a workspace whose registry serves a database', () => {
+  let registry: TestRegistry;
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  /** `node libs/registry-plugin/bin/scanner-fingerprint.js`, as the scan target's runtime input runs it, in `root`. */
+  const fingerprint = async (root: string, env: NodeJS.ProcessEnv) => {
+    const result = await exec(process.execPath, [join(WORKSPACE, 'libs/registry-plugin/bin/scanner-fingerprint.js')], { cwd: root, env });
+    return `${result.stdout}${result.stderr}`;
+  };
+  const publish = async (updatedAt: string) => {
+    const layer = gzipSync(await tarOf({ 'metadata.json': JSON.stringify({ Version: 2, UpdatedAt: updatedAt }), 'trivy.db': '' }));
+    return (await publishTrivyDb(createRegistryClient({ registry: registry.host }), 'auren/trivy-db', { layer, updatedAt, advisories: 0 })).digest;
+  };
+  const workspace = async (host: string) => {
+    const root = await tempDir();
+    await writeFile(join(root, 'nx.json'), JSON.stringify({ plugins: [{ plugin: '@auren/registry-plugin', options: { registry: host, namespace: 'auren', scan: { scanner: 'trivy' } } }] }));
+    return root;
+  };
+
+  it('names the served database by digest, a newly published one by its own, and trivy\'s own when the registry is down', async () => {
+    registry = await startTestRegistry();
+    const env = { ...(await withStandins()), AUREN_SCANNER: '', AUREN_REGISTRY: '', AUREN_TRACE: '1' };
+    const root = await workspace(registry.host);
+    const first = await publish('2026-12-04T00:00:00Z');
+    const served = await fingerprint(root, env);
+    // Nx hashes stdout and stderr: nothing but the line, AUREN_TRACE or not.
+    expect(served).toBe(`scanner=trivy version=0.56.2 db=${registry.host}/auren/trivy-db@${first}(2026-12-04T00:00:00Z)\n`);
+    expect(await fingerprint(root, env)).toBe(served);
+
+    const second = await publish('2026-12-05T00:00:00Z');
+    expect(second).not.toBe(first);
+    expect(await fingerprint(root, env)).toBe(`scanner=trivy version=0.56.2 db=${registry.host}/auren/trivy-db@${second}(2026-12-05T00:00:00Z)\n`);
+
+    // Down: the database trivy has itself, which the scan then uses.
+    expect(await fingerprint(await workspace(`127.0.0.1:${await freePort()}`), env)).toBe('scanner=trivy version=0.56.2 db=2@2024-11-27T06:11:44.446960377Z\n');
+  }, 60_000);
 });
 
 describe('expiredAcceptances', () => {

@@ -1,9 +1,9 @@
 import type { AurenConfig, IgnoreRule } from '../config/options';
-import { exec, which } from '../exec/exec';
+import { which } from '../exec/exec';
 import { createScanner } from './adapters';
 import { cachedIdentity } from './tool-identity';
-import { trivyCacheDir } from './trivy-db';
-import type { ScanDatabase, ScannerIdentity } from './types';
+import { trivyCacheDir } from './trivy';
+import type { ScannerIdentity, ServedDatabase } from './types';
 import { selectInForce, type VexDocument } from './vex';
 
 /**
@@ -17,14 +17,15 @@ import { selectInForce, type VexDocument } from './vex';
 export async function scannerFingerprint(
   policy: Pick<AurenConfig['scan'], 'scanner'>,
   env: NodeJS.ProcessEnv = process.env,
-  database: ScanDatabase = { kind: 'local' },
+  database: ServedDatabase = { kind: 'local' },
 ): Promise<string> {
   const adapter = createScanner(policy.scanner);
   const binaryPath = await which(adapter.binary, env);
   if (!binaryPath) return `scanner=${adapter.name} version=none db=none`;
   try {
     const cacheDir = adapter.name === 'trivy' ? trivyCacheDir(env) : undefined;
-    const ask = () => adapter.identify(exec, binaryPath, env, cacheDir);
+    // The process wrapper is loaded only when the tool must be asked: once per machine.
+    const ask = async () => adapter.identify((await import('../exec/exec')).exec, binaryPath, env, cacheDir);
     const id: ScannerIdentity = adapter.databaseFiles
       ? await cachedIdentity({ binaryPath, databaseFiles: adapter.databaseFiles(env, cacheDir), env }, ask)
       : await ask();

@@ -16,7 +16,7 @@ import { evaluateGate, type GateResult } from './gate';
 import { readLayoutImages } from '../registry/layout';
 import { buildSarif, buildTable, REPORT_SCHEMA_VERSION, type CombinedReport, type NotScannedCause } from './report';
 import { SEVERITY_ORDER } from './severity';
-import { TRIVY_DB_UPSTREAM } from './trivy-db';
+import { TRIVY_DB_UPSTREAM } from './trivy-db-artifact';
 import type { Finding, ScanDatabase, ScannerIdentity } from './types';
 import { DatabaseUnavailable, runVulnerabilityScan, type VulnerabilityRun } from './vulnerability-run';
 import { describeStatement, selectInForce, VEX_DIR, writeVexForScan, type VexDocument } from './vex';

@@ -1,7 +1,7 @@
 import { sha256Digest } from '../registry/digest';
 import { mergePlatformFindings } from './vulnerability-run';
-import { trivyAdapter } from './trivy';
-import { TRIVY_DB_CONFIG_MEDIA_TYPE, TRIVY_DB_LAYER_MEDIA_TYPE, trivyCacheDir, trivyDbManifest, trivyDbRepositories } from './trivy-db';
+import { trivyAdapter, trivyCacheDir } from './trivy';
+import { TRIVY_DB_CONFIG_MEDIA_TYPE, TRIVY_DB_LAYER_MEDIA_TYPE, trivyDbManifest, trivyDbRepositories } from './trivy-db-artifact';
 import type { Finding } from './types';
 
 describe('the Trivy DB artifact', () => {

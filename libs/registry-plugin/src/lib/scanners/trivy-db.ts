@@ -1,5 +1,5 @@
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { credentialSecrets, goTrustEnv, withTrivyAccess } from '../connect/child-tools';
@@ -9,72 +9,22 @@ import { exec, which } from '../exec/exec';
 import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
 import { sha256Digest } from '../registry/digest';
-import { tryParseManifest } from '../registry/image-graph';
 import { OCI_MANIFEST } from '../registry/media-types';
 import { parseImageReference } from '../registry/reference';
+import { TRIVY_DB_SCHEMA_TAG, TRIVY_DB_UPSTREAM, trivyDbManifest } from './trivy-db-artifact';
 import { DatabaseUnavailable, type ScanDatabase } from './types';
 
 /**
- * Trivy's vulnerability database as an OCI artifact, the way Trivy downloads it with
- * `--db-repository` (https://trivy.dev/latest/docs/advanced/air-gap/): one layer, a gzip'd tar
- * of `trivy.db` (bbolt) and `metadata.json`, named by the `org.opencontainers.image.title`
- * annotation; the tag is the DB schema version.
+ * Publishing the database a registry serves (what it is: trivy-db-artifact.ts), and getting it
+ * into Trivy's cache before a scan.
  */
-export const TRIVY_DB_LAYER_MEDIA_TYPE = 'application/vnd.aquasec.trivy.db.layer.v1.tar+gzip';
-export const TRIVY_DB_CONFIG_MEDIA_TYPE = 'application/vnd.aquasec.trivy.config.v1+json';
-export const TRIVY_DB_SCHEMA_TAG = '2';
-export const TRIVY_DB_UPSTREAM = 'ghcr.io/aquasecurity/trivy-db:2';
+
 /** Where Trivy (v0.74) downloads its database when told nothing else (`trivy image --help`, --db-repository). */
 export const TRIVY_DB_DEFAULT_SOURCES = ['mirror.gcr.io/aquasec/trivy-db:2', TRIVY_DB_UPSTREAM];
 /** How long a database source may take to answer at all before it counts as unreachable. */
 const SOURCE_PROBE_MS = 5_000;
 /** A download that has begun may take long on a slow link; Trivy's own --timeout bounds it. */
 const DOWNLOAD_TIMEOUT = '10m';
-/** Where `nx run registry:trivy-db` publishes, under the namespace. */
-export const TRIVY_DB_REPOSITORY = 'trivy-db';
-const TITLE = 'org.opencontainers.image.title';
-const CREATED = 'org.opencontainers.image.created';
-
-/**
- * Repositories `scan` looks in, first match wins: the one `registry:trivy-db` publishes, then
- * where `registry:mirror --images=ghcr.io/aquasecurity/trivy-db:2` puts its copy.
- */
-export function trivyDbRepositories(namespace: string): string[] {
-  const prefix = namespace ? `${namespace}/` : '';
-  return [`${prefix}${TRIVY_DB_REPOSITORY}`, `${prefix}mirror/aquasecurity/trivy-db`];
-}
-
-/** The database a registry serves: its manifest digest changes whenever its content (and UpdatedAt) does. */
-export interface TrivyDbArtifact {
-  registry: string;
-  repository: string;
-  digest: string;
-  /** From the manifest's `org.opencontainers.image.created`, when the publisher set it. */
-  updatedAt?: string;
-}
-
-/**
- * The first Trivy DB among `repositories` on the registry, or `undefined` when there is none.
- * A registry that cannot be asked counts as having none: scanning then falls back to Trivy's own
- * cache, which is the right answer offline, and the scan says which database it used.
- */
-export async function findTrivyDb(client: RegistryClient, repositories: readonly string[]): Promise<TrivyDbArtifact | undefined> {
-  for (const repository of repositories) {
-    let manifest;
-    try {
-      manifest = await client.manifestGet(repository, TRIVY_DB_SCHEMA_TAG);
-    } catch {
-      return undefined;
-    }
-    if (manifest === 'not-found') continue;
-    let updatedAt: string | undefined;
-    const parsed = tryParseManifest(manifest.body, manifest.mediaType);
-    if (!parsed || !parsed.layers.some((l) => l.mediaType === TRIVY_DB_LAYER_MEDIA_TYPE)) continue;
-    updatedAt = parsed.annotations[CREATED];
-    return { registry: client.registry, repository, digest: manifest.digest, ...(updatedAt ? { updatedAt } : {}) };
-  }
-  return undefined;
-}
 
 export interface FixtureDb {
   /** The layer: db.tar.gz bytes. */
@@ -115,19 +65,6 @@ function bufferSource(data: Buffer) {
   return { digest: sha256Digest(data), size: data.length, open: () => Readable.from([data]) };
 }
 
-/** The manifest Trivy expects; `created` carries UpdatedAt so a HEAD tells which database is served. */
-export function trivyDbManifest(layer: Buffer, config: Buffer, updatedAt: string): Buffer {
-  return Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: TRIVY_DB_CONFIG_MEDIA_TYPE, digest: sha256Digest(config), size: config.length },
-      layers: [{ mediaType: TRIVY_DB_LAYER_MEDIA_TYPE, digest: sha256Digest(layer), size: layer.length, annotations: { [TITLE]: 'db.tar.gz' } }],
-      annotations: { [CREATED]: updatedAt },
-    }),
-  );
-}
-
 export interface PublishResult {
   repository: string;
   tag: string;
@@ -166,13 +103,6 @@ export async function mirrorTrivyDb(
   const digest = result.digest;
   const changed = result.uploaded > 0 || result.tags.some((t) => t.status !== 'unchanged');
   return { repository, tag: TRIVY_DB_SCHEMA_TAG, digest, status: options.dryRun ? 'planned' : changed ? 'published' : 'unchanged' };
-}
-
-/** Trivy's cache folder, as Trivy itself picks it (TRIVY_CACHE_DIR, else the user cache folder). */
-export function trivyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TRIVY_CACHE_DIR) return env.TRIVY_CACHE_DIR;
-  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(base, 'trivy');
 }
 
 /** Written beside trivy.db after a download from a registry: which artifact the cached DB is. */

@@ -1,3 +1,4 @@
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecFn, Finding, ScanArgsInput, ScannerAdapter, ScannerIdentity } from './types';
 import { InvalidReportError } from './types';
@@ -38,6 +39,13 @@ export const trivyAdapter: ScannerAdapter = {
   // `trivy version` reports the database from db/metadata.json in its cache folder.
   databaseFiles: (_env: NodeJS.ProcessEnv, cacheDir?: string) => (cacheDir ? [join(cacheDir, 'db', 'metadata.json'), join(cacheDir, 'db', 'trivy.db')] : []),
 };
+
+/** Trivy's cache folder, as Trivy itself picks it (TRIVY_CACHE_DIR, else the user cache folder). */
+export function trivyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TRIVY_CACHE_DIR) return env.TRIVY_CACHE_DIR;
+  const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+  return join(base, 'trivy');
+}
 
 interface TrivyVulnerability {
   PkgIdentifier?: unknown;

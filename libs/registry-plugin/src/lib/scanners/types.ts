@@ -42,6 +42,9 @@ export type ScanDatabase =
   | { kind: 'registry'; reference: string; digest: string; updatedAt?: string; insecure: boolean; certDir?: string; credentials?: { username: string; password: string; identityToken?: string } }
   | { kind: 'local' };
 
+/** What names a database in the scan's cache key: a `ScanDatabase` without what a download needs. */
+export type ServedDatabase = { kind: 'registry'; reference: string; digest: string; updatedAt?: string } | { kind: 'local' };
+
 /** `exec` from lib/exec, injectable so adapters stay pure argv builders. */
 export type ExecFn = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
