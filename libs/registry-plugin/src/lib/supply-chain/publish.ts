@@ -143,7 +143,11 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   // can only sign again (harmless), never leave a digest unsigned.
   const attachedTypes = await bundlePredicateTypes(client, repository, digest);
   const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
-  const verified = canVerify && signedBefore ? await verifyImage(common) : undefined;
+  // The two verifications read and write nothing the other needs: at the same time.
+  const [verified, attested] = await Promise.all([
+    canVerify && signedBefore ? verifyImage(common) : undefined,
+    canVerify && attachedTypes.includes(SLSA_PROVENANCE_V1) ? verifyProvenance(common) : undefined,
+  ]);
   if (verified?.status === 'verified') {
     signature = { status: 'already-signed', by: identity.describe };
     input.log(`signature: ${reference} already verifies with ${identity.describe}; not signed again`);
@@ -161,7 +165,6 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   }
 
   let provenance: PublishOutcome['provenance'];
-  const attested = canVerify && attachedTypes.includes(SLSA_PROVENANCE_V1) ? await verifyProvenance(common) : undefined;
   if (attested?.status === 'verified') {
     provenance = { status: 'already-attested' };
     input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
