@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../lib/exec/exec';
@@ -11,6 +11,8 @@ export interface HtpasswdFixture {
   path: string;
   /** Top-level registry YAML (`extraConfig` for startTestRegistry). */
   yaml: string;
+  /** Removes the file, and the folder made for it when the caller gave none. */
+  remove(): Promise<void>;
 }
 
 export async function htpasswdLine(username: string, password: string): Promise<string> {
@@ -25,9 +27,13 @@ export async function writeHtpasswd(
 ): Promise<HtpasswdFixture> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'auren-htpasswd-')));
   const path = join(dir, 'htpasswd');
-  const lines = await Promise.all(Object.entries(users).map(([u, p]) => htpasswdLine(u, p)));
+  const remove = () => rm(options.dir ? path : dir, { recursive: true, force: true });
+  const lines = await Promise.all(Object.entries(users).map(([u, p]) => htpasswdLine(u, p))).catch(async (error: unknown) => {
+    await remove();
+    throw error;
+  });
   await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
-  return { path, yaml: htpasswdYaml(path, options.realm) };
+  return { path, yaml: htpasswdYaml(path, options.realm), remove };
 }
 
 export function htpasswdYaml(path: string, realm = 'auren-test-registry'): string {

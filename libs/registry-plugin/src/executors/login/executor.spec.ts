@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import type { ExecutorContext } from '@nx/devkit';
 import { logger } from '../shared/logger';
 import { loginCredentials } from '../../lib/providers/login';
-import { writeHtpasswd } from '../../testing/htpasswd.testing';
+import { writeHtpasswd, type HtpasswdFixture } from '../../testing/htpasswd.testing';
 import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
 import loginExecutor from './executor';
 import schema from './schema.json';
@@ -19,12 +19,15 @@ let work: string;
 const output: string[] = [];
 const spies: jest.SpyInstance[] = [];
 
+let htpasswd: HtpasswdFixture | undefined;
+
 beforeAll(async () => {
-  const htpasswd = await writeHtpasswd({ [USER]: PASSWORD });
+  htpasswd = await writeHtpasswd({ [USER]: PASSWORD });
   registry = await startTestRegistry({ extraConfig: htpasswd.yaml });
 });
 afterAll(async () => {
   await registry?.stop();
+  await htpasswd?.remove();
 });
 beforeEach(async () => {
   work = await mkdtemp(join(tmpdir(), 'auren-login-'));

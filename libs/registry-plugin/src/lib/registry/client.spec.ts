@@ -160,7 +160,10 @@ describe.each(REGISTRY_FLAVORS)('registry client against a real registry (%s)', 
 
   it('authenticates through the Authenticator contract and says what to do on 401', async () => {
     const htpasswd = await writeHtpasswd({ ci: 's3cret-pass' });
-    const secured = await startTestRegistry({ flavor, extraConfig: htpasswd.yaml });
+    const secured = await startTestRegistry({ flavor, extraConfig: htpasswd.yaml }).catch(async (error: unknown) => {
+      await htpasswd.remove();
+      throw error;
+    });
     try {
       const calls: string[][] = [];
       const authenticator: Authenticator = {
@@ -189,6 +192,7 @@ describe.each(REGISTRY_FLAVORS)('registry client against a real registry (%s)', 
       await expect(wrong.ping()).rejects.toMatchObject({ kind: 'auth', message: expect.stringMatching(/credentials rejected/) });
     } finally {
       await secured.stop();
+      await htpasswd.remove();
     }
   });
 });

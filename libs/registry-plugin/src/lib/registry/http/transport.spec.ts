@@ -1,7 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { writeHtpasswd } from '../../../testing/htpasswd.testing';
+import { writeHtpasswd, type HtpasswdFixture } from '../../../testing/htpasswd.testing';
 import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server.testing';
 import { createTestPki, type TestPki } from '../../../testing/tls-certs.testing';
 import type { AurenConfig } from '../../config/options';
@@ -95,15 +95,17 @@ describe('a TLS registry on a loopback address', () => {
   let tls: TestRegistry;
   let plain: TestRegistry;
   let image: TestLayout;
+  let htpasswd: HtpasswdFixture | undefined;
 
   beforeAll(async () => {
     pki = await createTestPki();
-    const htpasswd = await writeHtpasswd({ ci: password });
+    htpasswd = await writeHtpasswd({ ci: password });
     [tls, plain] = await Promise.all([startTestRegistry({ httpExtra: pki.tlsYaml, extraConfig: htpasswd.yaml }), startTestRegistry()]);
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
   });
   afterAll(async () => {
     await Promise.all([tls?.stop(), plain?.stop()]);
+    await htpasswd?.remove();
     if (image) await rm(image.dir, { recursive: true, force: true });
     if (pki) await rm(pki.dir, { recursive: true, force: true });
   });
