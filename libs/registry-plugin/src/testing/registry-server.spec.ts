@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { useTestRegistry } from './registry-server.testing';
+import { readdirSync, readFileSync } from 'node:fs';
+import { startTestRegistries, useTestRegistry } from './registry-server.testing';
 
 describe('useTestRegistry', () => {
   let calledAt: 'describe' | 'hook' = 'describe';
@@ -33,5 +33,42 @@ describe('useTestRegistry', () => {
   it('gives one client of that registry, which really talks to it', async () => {
     expect(client.manifestHead).toBe(client.manifestHead);
     expect(await client.manifestHead('auren/none', 'latest')).toBe('not-found');
+  });
+});
+
+/** Registry processes this test process started and that still run. */
+function ourRegistries(): string[] {
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid))
+    .flatMap((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        return ppid === process.pid && cmdline.includes('serve') && !stat.includes(') Z ') ? [cmdline.join(' ')] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+describe('startTestRegistries', () => {
+  it('starts them all', async () => {
+    const [a, b] = await startTestRegistries({}, { flavor: 'distribution2' });
+    try {
+      expect(a.port).not.toBe(b.port);
+      expect((await fetch(`${a.url}/v2/`)).status).toBe(200);
+      expect((await fetch(`${b.url}/v2/`)).status).toBe(200);
+      expect(ourRegistries()).toHaveLength(2);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  it('when one cannot start, stops the ones that did and throws: none is left running', async () => {
+    const before = ourRegistries();
+    // distribution refuses this configuration and exits; the first two start.
+    await expect(startTestRegistries({}, {}, { extraConfig: 'storage: [not, a, map]' })).rejects.toThrow(/registry exited|did not listen/);
+    expect(ourRegistries()).toEqual(before);
   });
 });

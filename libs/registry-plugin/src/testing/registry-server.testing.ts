@@ -138,7 +138,12 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
     });
   };
 
-  await launch(options);
+  // A registry that does not come up leaves neither a process nor its folder behind.
+  await launch(options).catch(async (error: unknown) => {
+    await kill();
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  });
   const scheme = options.httpExtra?.includes('tls:') ? 'https' : 'http';
   return {
     flavor,
@@ -156,6 +161,22 @@ export async function startTestRegistry(options: TestRegistryOptions = {}): Prom
       await launch(extraConfig === undefined ? options : { ...options, extraConfig });
     },
   };
+}
+
+/**
+ * Several registries at once. If one fails to start, the ones that did are stopped before the
+ * error is thrown: a spec's afterAll never sees them, and a registry left running keeps jest
+ * from exiting.
+ */
+export async function startTestRegistries(...all: TestRegistryOptions[]): Promise<TestRegistry[]> {
+  const started = await Promise.allSettled(all.map((options) => startTestRegistry(options)));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const running = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (failed) {
+    await Promise.all(running.map((registry) => registry.stop()));
+    throw failed.reason;
+  }
+  return running;
 }
 
 export interface UsedTestRegistry {

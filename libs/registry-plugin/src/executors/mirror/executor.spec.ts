@@ -5,7 +5,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { createRegistryClient } from '../../lib/registry/client';
 import { executePush, planPush } from '../../lib/registry/push';
 import { writeTestLayout, type TestLayout } from '../../lib/registry/layout.testing';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import executor, { normalizeOptions } from './executor';
 
 const COMPOSE = `
@@ -41,7 +41,7 @@ describe('mirror executor', () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'mirror-executor-'));
     writeFileSync(join(root, 'docker-compose.yml'), COMPOSE);
-    [upstream, ours] = await Promise.all([startTestRegistry(), startTestRegistry()]);
+    [upstream, ours] = await startTestRegistries({}, {});
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64', 'linux/arm/v7'] });
     const client = createRegistryClient({ registry: upstream.host });
     await executePush(client, await planPush(client, image.layout, { repository: 'library/redis', tags: ['7-alpine'] }));

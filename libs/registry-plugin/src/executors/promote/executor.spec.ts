@@ -5,7 +5,7 @@ import type { ExecutorContext } from '@nx/devkit';
 import { createRegistryClient } from '../../lib/registry/client';
 import { executePush, planPush } from '../../lib/registry/push';
 import { writeTestLayout, type TestLayout } from '../../lib/registry/layout.testing';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import executor, { normalizeOptions } from './executor';
 
 describe('promote executor', () => {
@@ -26,7 +26,7 @@ describe('promote executor', () => {
     }) as unknown as ExecutorContext;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startTestRegistry(), startTestRegistry()]);
+    [a, b] = await startTestRegistries({}, {});
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
     const client = createRegistryClient({ registry: a.host });
     await executePush(client, await planPush(client, image.layout, { repository: 'auren/auren-api', tags: ['v1.0.0', 'main-abc1234'] }));

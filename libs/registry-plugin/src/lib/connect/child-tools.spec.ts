@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { writeHtpasswd } from '../../testing/htpasswd.testing';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { startTokenIssuer, type TokenIssuer } from '../../testing/token-issuer.testing';
 import { normalizeOptions } from '../config/options';
 import { exec, which, type ExecOptions, type ExecResult } from '../exec/exec';
@@ -164,7 +164,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'auren-child-tools-'));
   const htpasswd = await writeHtpasswd({ [USER]: PASSWORD }, { dir: work });
   issuer = await startTokenIssuer({ users: { [USER]: { password: PASSWORD, grants: [{ name: 'auren/*', actions: ['pull', 'push'] }] } } });
-  [basic, token] = await Promise.all([startTestRegistry({ extraConfig: htpasswd.yaml }), startTestRegistry({ extraConfig: issuer.yaml.replace('realm: http://127.0.0.1:', 'realm: http://localhost:') })]);
+  [basic, token] = await startTestRegistries({ extraConfig: htpasswd.yaml }, { extraConfig: issuer.yaml.replace('realm: http://127.0.0.1:', 'realm: http://localhost:') });
   for (const registry of [basic, token]) {
     const client = authedClient(registry);
     await pushApp(registry, client);

@@ -2,7 +2,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { normalizeOptions, type AurenConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
 import { createRegistryClient } from '../registry/client';
@@ -55,7 +55,7 @@ beforeAll(async () => {
   for (const tool of ['cosign', 'oras']) {
     if (!(await which(tool))) throw new Error(`${tool} is not on PATH (tools/.bin): this test needs the real one`);
   }
-  [a, b] = await Promise.all([startTestRegistry(), startTestRegistry({ flavor: 'distribution3' })]);
+  [a, b] = await startTestRegistries({}, { flavor: 'distribution3' });
   work = await mkdtemp(join(tmpdir(), 'auren-promote-cosign-'));
   env = { ...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'config'), COSIGN_PASSWORD: PASSWORD };
   await exec('cosign', ['generate-key-pair'], { cwd: work, env });

@@ -1,7 +1,7 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { normalizeOptions } from '../config/options';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { fallbackTag, sha256Digest } from '../registry/digest';
@@ -69,7 +69,7 @@ const descriptorOf = async (c: RegistryClient, repository: string, digest: strin
 };
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startTestRegistry(), startTestRegistry({ flavor: 'distribution3' })]);
+  [a, b] = await startTestRegistries({}, { flavor: 'distribution3' });
   image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
   const src = client(a.host);
   await executePush(src, await planPush(src, image.layout, { repository: 'auren/api', tags: ['main-abc1234'] }));

@@ -1,6 +1,6 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { rm } from 'node:fs/promises';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { createRegistryClient, type RegistryClient } from '../registry/client';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
@@ -61,7 +61,7 @@ async function publish(registry: TestRegistry, repository: string, tags: string[
 }
 
 beforeAll(async () => {
-  [upstreamA, upstreamB, ours] = await Promise.all([startTestRegistry(), startTestRegistry(), startTestRegistry({ flavor: 'distribution3' })]);
+  [upstreamA, upstreamB, ours] = await startTestRegistries({}, {}, { flavor: 'distribution3' });
   digests.a = await publish(upstreamA, 'org/tool', [TAG]);
   digests.b = await publish(upstreamB, 'org/tool', [TAG]);
 }, 60_000);

@@ -1,7 +1,7 @@
 // @auren-test-tools registry (tools/.bin: tools/scripts/test-all.sh runs this file once the test tools are built)
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { REGISTRY_FLAVORS, startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { REGISTRY_FLAVORS, type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { exec } from '../exec/exec';
 import { createRegistryClient, type RegistryClient } from './client';
 import { copyImage } from './copy';
@@ -27,7 +27,7 @@ describe.each(REGISTRY_FLAVORS)('copyImage (%s)', (flavor) => {
   let image: TestLayout;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startTestRegistry({ flavor }), startTestRegistry({ flavor })]);
+    [a, b] = await startTestRegistries({ flavor }, { flavor });
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
     const source = client(a);
     await executePush(source, await planPush(source, image.layout, { repository: 'auren/api', tags: ['1.0.0'] }));

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeHtpasswd } from '../../testing/htpasswd.testing';
-import { startTestRegistry, type TestRegistry } from '../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../testing/registry-server.testing';
 import { createTestPki, type TestPki } from '../../testing/tls-certs.testing';
 import { normalizeOptions, type SigningConfig } from '../config/options';
 import { exec, which } from '../exec/exec';
@@ -41,7 +41,7 @@ beforeAll(async () => {
   pki = await createTestPki();
   work = await mkdtemp(join(tmpdir(), 'auren-cosign-registry-'));
   const htpasswd = await writeHtpasswd({ [USER]: PASSWORD }, { dir: work });
-  [tls, plain] = await Promise.all([startTestRegistry({ httpExtra: pki.tlsYaml, extraConfig: htpasswd.yaml }), startTestRegistry()]);
+  [tls, plain] = await startTestRegistries({ httpExtra: pki.tlsYaml, extraConfig: htpasswd.yaml }, {});
   baseEnv = { ...process.env, HOME: work, XDG_CONFIG_HOME: join(work, 'config'), NODE_EXTRA_CA_CERTS: undefined, COSIGN_PASSWORD: 'spec' };
   await exec('cosign', ['generate-key-pair'], { cwd: work, env: baseEnv });
   signing = normalizeOptions({ signing: { key: join(work, 'cosign.key'), publicKey: join(work, 'cosign.pub') } }, {}).signing;

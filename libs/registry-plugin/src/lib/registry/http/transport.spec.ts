@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { writeHtpasswd, type HtpasswdFixture } from '../../../testing/htpasswd.testing';
-import { startTestRegistry, type TestRegistry } from '../../../testing/registry-server.testing';
+import { type TestRegistry, startTestRegistries } from '../../../testing/registry-server.testing';
 import { createTestPki, type TestPki } from '../../../testing/tls-certs.testing';
 import type { AurenConfig } from '../../config/options';
 import { insecureRegistriesFor } from '../../pipeline/build';
@@ -100,7 +100,7 @@ describe('a TLS registry on a loopback address', () => {
   beforeAll(async () => {
     pki = await createTestPki();
     htpasswd = await writeHtpasswd({ ci: password });
-    [tls, plain] = await Promise.all([startTestRegistry({ httpExtra: pki.tlsYaml, extraConfig: htpasswd.yaml }), startTestRegistry()]);
+    [tls, plain] = await startTestRegistries({ httpExtra: pki.tlsYaml, extraConfig: htpasswd.yaml }, {});
     image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'] });
   });
   afterAll(async () => {
