@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AurenConfig } from '../config/options';
 import { scanSettings, type ScanTargetOptions } from '../config/precedence';
@@ -7,7 +8,7 @@ import { readImageRecord } from '../reports/records';
 // The scanners' runScanner runs the scanner and the gate over a layout; this use case adds
 // what a project's scan target needs around it (its record, database, VEX documents, SBOM).
 import { loadVexDocuments, resolveScanDatabase, runScanner, type ScanOutcome } from '../scanners';
-import { generateSbom, SBOM_FILE, type SbomOutcome } from '../supply-chain/sbom';
+import { generateSbom, SBOM_FILE, sbomFromTrivyReport, type SbomOutcome } from '../supply-chain/sbom';
 
 /**
  * The scan target's options, declared here once: the image executor's schema.d.ts composes its
@@ -61,11 +62,16 @@ export async function scanImage(options: ScanImageOptions, io: ScanImageIo): Pro
   const image = await readImageRecord(project.artifactDir, project.name);
   // Resolved here, not by the scanner: it needs the registry, as the scan's cache key does.
   const database = await resolveScanDatabase(config, policy.scanner, io.env);
-  // The SBOM (an inventory, no vulnerability DB; docker-push attaches it to the digest) is made
-  // while the scan runs: it reads the same layout and writes a file of its own.
-  const sbomMade = generateSbom({ layoutDir, digest: image.digest, outputFile: join(project.artifactDir, 'scan', SBOM_FILE) }).catch(
-    (error: unknown): SbomOutcome => ({ status: 'failed', reason: error instanceof Error ? error.message : String(error) }),
-  );
+  // The SBOM (an inventory, no vulnerability DB; docker-push attaches it to the digest). A Trivy
+  // scan of a one-platform image reads the image once, and the SBOM is converted from its report
+  // afterwards; otherwise (Grype, a multi-platform index) Trivy reads the layout for it while the
+  // scan runs, as it does when the scan finds no database.
+  const sbomFile = join(project.artifactDir, 'scan', SBOM_FILE);
+  const failed = (error: unknown): SbomOutcome => ({ status: 'failed', reason: error instanceof Error ? error.message : String(error) });
+  const fromLayout = () => generateSbom({ layoutDir, digest: image.digest, outputFile: sbomFile, env: io.env }).catch(failed);
+  // An SBOM of an earlier build must not outlive a scan that fails before making this one.
+  await rm(sbomFile, { force: true });
+  const sbomBeside = policy.scanner === 'trivy' && image.platforms.length === 1 ? undefined : fromLayout();
   // Outside input, read and checked before anything runs: a bad document fails the scan naming it.
   const vex = await loadVexDocuments(config.scan.vex, workspaceRoot, io.now);
   const outcome = await runScanner({
@@ -83,10 +89,15 @@ export async function scanImage(options: ScanImageOptions, io: ScanImageIo): Pro
     layerCache: openLayerCache(workspaceRoot, io.env),
     env: io.env,
   }).catch(async (error: unknown) => {
-    await sbomMade;
+    await sbomBeside;
     throw error;
   });
-  return { outcome, sbom: await sbomMade };
+  const sbom = sbomBeside
+    ? await sbomBeside
+    : outcome.packageReport
+      ? await sbomFromTrivyReport({ reportFile: outcome.packageReport, outputFile: sbomFile, env: io.env }).catch(failed)
+      : await fromLayout();
+  return { outcome, sbom };
 }
 
 /** The lines the scan ends with: the summary, the verdict, and the SBOM or why there is none. */

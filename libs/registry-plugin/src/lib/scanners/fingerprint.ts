@@ -1,9 +1,9 @@
 import type { AurenConfig, IgnoreRule } from '../config/options';
 import { which } from '../exec/exec';
 import { createScanner } from './adapters';
-import { cachedIdentity } from './tool-identity';
+import { scannerIdentity } from './tool-identity';
 import { trivyCacheDir } from './trivy';
-import type { ScannerIdentity, ServedDatabase } from './types';
+import type { ServedDatabase } from './types';
 import { selectInForce, type VexDocument } from './vex';
 
 /**
@@ -24,11 +24,7 @@ export async function scannerFingerprint(
   if (!binaryPath) return `scanner=${adapter.name} version=none db=none`;
   try {
     const cacheDir = adapter.name === 'trivy' ? trivyCacheDir(env) : undefined;
-    // The process wrapper is loaded only when the tool must be asked: once per machine.
-    const ask = async () => adapter.identify((await import('../exec/exec')).exec, binaryPath, env, cacheDir);
-    const id: ScannerIdentity = adapter.databaseFiles
-      ? await cachedIdentity({ binaryPath, databaseFiles: adapter.databaseFiles(env, cacheDir), env }, ask)
-      : await ask();
+    const id = await scannerIdentity(adapter, binaryPath, env, cacheDir);
     // A registry-served database is named by its manifest digest, which changes with every
     // published database (its UpdatedAt is inside), before any scan has downloaded it.
     const db = database.kind === 'registry' ? `${database.reference}@${database.digest}${database.updatedAt ? `(${database.updatedAt})` : ''}` : id.db;

@@ -120,7 +120,7 @@ const GRYPE_REPORT = {
 describe('trivy adapter', () => {
   it('scans the OCI layout once, pinned to the digest, JSON to a file, vulnerabilities only', () => {
     expect(trivyAdapter.scanArgs({ layoutDir: '/w/oci', digest: 'sha256:abc', outputFile: '/w/scan/trivy.json' })).toEqual([
-      'image', '--input', '/w/oci@sha256:abc', '--scanners', 'vuln', '--format', 'json', '--output', '/w/scan/trivy.json', '--quiet', '--skip-version-check', '--disable-telemetry',
+      'image', '--input', '/w/oci@sha256:abc', '--scanners', 'vuln', '--format', 'json', '--list-all-pkgs=true', '--output', '/w/scan/trivy.json', '--quiet', '--skip-version-check', '--disable-telemetry',
     ]);
     expect(trivyAdapter.scanArgs({ layoutDir: '/w/oci', outputFile: '/o.json' })[2]).toBe('/w/oci');
   });

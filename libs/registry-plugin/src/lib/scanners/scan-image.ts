@@ -55,6 +55,11 @@ export interface ScanOutcome {
   gate: GateResult;
   checks: CheckResult[];
   reportFiles: { json: string; sarif: string; table: string; raw?: string };
+  /**
+   * The scanner's report when it lists every package of the one image scanned (Trivy, one
+   * platform, `--list-all-pkgs`): the image's SBOM is converted from it (supply-chain/sbom.ts).
+   */
+  packageReport?: string;
   summaryLines: string[];
 }
 
@@ -255,6 +260,7 @@ export async function runScanner(input: RunScannerInput): Promise<ScanOutcome> {
     gate,
     checks,
     reportFiles,
+    ...(run && adapter.name === 'trivy' && run.rawFiles.length === 1 ? { packageReport: join(input.reportDir, run.rawFiles[0]) } : {}),
     summaryLines: summarize(report, reportFiles),
   };
 }

@@ -1,7 +1,7 @@
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { ScannerIdentity } from './types';
+import type { ScannerAdapter, ScannerIdentity } from './types';
 
 /**
  * The scanner's identity (version, database) read once per machine, not on every scan task: the
@@ -66,4 +66,16 @@ export async function cachedIdentity(
     // A read-only cache folder: the next run asks again.
   }
   return identity;
+}
+
+/**
+ * The scanner's identity, asked once per machine where the adapter names the files its answer
+ * depends on (Trivy), else every time. The fingerprint and the scan ask the same way, so a scan
+ * that follows a fingerprint on the same machine does not ask at all.
+ */
+export async function scannerIdentity(adapter: ScannerAdapter, binaryPath: string, env: NodeJS.ProcessEnv, cacheDir?: string): Promise<ScannerIdentity> {
+  // The process wrapper is loaded only when the tool must be asked: the fingerprint starts
+  // faster without it.
+  const ask = async () => adapter.identify((await import('../exec/exec')).exec, binaryPath, env, cacheDir);
+  return adapter.databaseFiles ? cachedIdentity({ binaryPath, databaseFiles: adapter.databaseFiles(env, cacheDir), env }, ask) : ask();
 }

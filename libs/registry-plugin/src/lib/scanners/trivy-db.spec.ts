@@ -40,7 +40,7 @@ describe('trivy argv', () => {
     [{ cacheDir: '/c', skipDbUpdate: true }, ['--cache-dir', '/c', '--skip-db-update']],
   ])('with %j ends with %j', (extra, tail) => {
     const args = trivyAdapter.scanArgs({ layoutDir: '/l', digest: 'sha256:ab', outputFile: '/o.json', ...extra });
-    expect(args).toEqual(['image', '--input', '/l@sha256:ab', '--scanners', 'vuln', '--format', 'json', '--output', '/o.json', '--quiet', '--skip-version-check', '--disable-telemetry', ...tail]);
+    expect(args).toEqual(['image', '--input', '/l@sha256:ab', '--scanners', 'vuln', '--format', 'json', '--list-all-pkgs=true', '--output', '/o.json', '--quiet', '--skip-version-check', '--disable-telemetry', ...tail]);
   });
 });
 

@@ -13,6 +13,9 @@ import { normalizeSeverity } from './severity';
  * `--scanners vuln`: secrets are our own built-in check, and Trivy's would double the run time.
  * No `--severity`/`--ignore-unfixed`/`--exit-code`: the gate is decided in TypeScript from the
  * full report, so one run serves every policy.
+ * `--list-all-pkgs`: the report lists every package, vulnerable or not, so the image's SBOM is
+ * converted from it (`trivy convert`, supply-chain/sbom.ts) instead of a second read of the image.
+ * Trivy 0.74 does so by default; older releases did not.
  */
 export const trivyAdapter: ScannerAdapter = {
   name: 'trivy',
@@ -20,7 +23,7 @@ export const trivyAdapter: ScannerAdapter = {
   scanArgs({ layoutDir, digest, outputFile, cacheDir, skipDbUpdate, vexFiles = [] }: ScanArgsInput): string[] {
     const input = digest ? `${layoutDir}@${digest}` : layoutDir;
     return [
-      'image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--output', outputFile, '--quiet',
+      'image', '--input', input, '--scanners', 'vuln', '--format', 'json', '--list-all-pkgs=true', '--output', outputFile, '--quiet',
       // No calls home: the scan must behave the same with and without internet.
       '--skip-version-check', '--disable-telemetry',
       ...(cacheDir ? ['--cache-dir', cacheDir] : []),

@@ -1,10 +1,14 @@
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { exec as defaultExec, which, type ExecOptions, type ExecResult } from '../exec/exec';
 
 /**
- * The image's software bill of materials, in CycloneDX JSON, made by the real Trivy from the
- * OCI layout (`trivy image --input <layout>@<digest> --format cyclonedx`).
+ * The image's software bill of materials, in CycloneDX JSON, made by the real Trivy, one of two
+ * ways that give the same document:
+ * - from the scan's own Trivy report (`sbomFromTrivyReport`: `trivy convert --format cyclonedx`),
+ *   when the scan ran Trivy over a one-platform image: the image is read once, by the scan;
+ * - from the OCI layout (`generateSbom`: `trivy image --input <layout>@<digest> --format
+ *   cyclonedx`) otherwise: Grype scanned, the scan had no database, or a multi-platform index.
  *
  * Making an SBOM is an inventory: with `--format cyclonedx` Trivy turns vulnerability scanning
  * off unless `--scanners vuln` is given (https://trivy.dev/latest/docs/supply-chain/sbom/), so it
@@ -96,19 +100,81 @@ export function summarizeSbom(text: string): SbomSummary {
  * Never throws for an expected outcome: Trivy missing is `skipped`, Trivy failing or writing
  * something that is not CycloneDX is `failed` (and no file is left behind to be attached).
  */
-export async function generateSbom(input: SbomInput): Promise<SbomOutcome> {
-  const env = input.env ?? process.env;
-  const run = input.exec ?? defaultExec;
+async function writeSbom(
+  outputFile: string,
+  options: { env?: NodeJS.ProcessEnv; exec?: ExecFn },
+  make: (trivy: string, run: ExecFn, env: NodeJS.ProcessEnv) => Promise<unknown>,
+): Promise<SbomOutcome> {
+  const env = options.env ?? process.env;
+  const run = options.exec ?? defaultExec;
   const trivy = await which('trivy', env);
   if (!trivy) return { status: 'skipped', reason: '`trivy` is not installed (not on PATH); no SBOM made' };
-  await mkdir(dirname(input.outputFile), { recursive: true });
-  await rm(input.outputFile, { force: true });
+  await mkdir(dirname(outputFile), { recursive: true });
+  await rm(outputFile, { force: true });
   try {
-    await run(trivy, sbomArgs(input.layoutDir, input.digest, input.outputFile), { env });
-    const summary = summarizeSbom(await readFile(input.outputFile, 'utf8'));
-    return { status: 'generated', file: input.outputFile, summary };
+    await make(trivy, run, env);
+    const summary = summarizeSbom(await readFile(outputFile, 'utf8'));
+    return { status: 'generated', file: outputFile, summary };
   } catch (error) {
-    await rm(input.outputFile, { force: true });
+    await rm(outputFile, { force: true });
     return { status: 'failed', reason: `trivy could not make a CycloneDX SBOM: ${(error as Error).message}` };
   }
+}
+
+/** The SBOM read from the OCI layout by a Trivy run of its own. */
+export async function generateSbom(input: SbomInput): Promise<SbomOutcome> {
+  return writeSbom(input.outputFile, input, (trivy, run, env) => run(trivy, sbomArgs(input.layoutDir, input.digest, input.outputFile), { env }));
+}
+
+export function convertArgs(reportFile: string, outputFile: string): string[] {
+  return ['convert', '--format', 'cyclonedx', '--output', outputFile, '--quiet', reportFile];
+}
+
+/**
+ * A Trivy JSON report (schema 2) reduced to the inventory: every result's packages, without the
+ * vulnerabilities the scan found (and those a VEX statement suppressed). `trivy convert` would
+ * copy them into the SBOM's `vulnerabilities`; the SBOM made from the layout has none, since it
+ * is an inventory and the scan's verdict is attested apart from it.
+ */
+export function trivyReportInventory(reportText: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(reportText);
+  } catch (error) {
+    throw new Error(`the scan's report is not JSON (${(error as Error).message})`);
+  }
+  const report = doc as { SchemaVersion?: unknown; Results?: unknown };
+  if (!report || typeof report !== 'object' || report.SchemaVersion !== 2) throw new Error("the scan's report is not a Trivy JSON report (SchemaVersion 2)");
+  const results = Array.isArray(report.Results) ? report.Results : [];
+  const inventory = results.map((result: unknown) => {
+    if (!result || typeof result !== 'object') return result;
+    const { Vulnerabilities: _found, ExperimentalModifiedFindings: _suppressed, ...rest } = result as Record<string, unknown>;
+    return rest;
+  });
+  return JSON.stringify({ ...report, ...(report.Results === undefined ? {} : { Results: inventory }) });
+}
+
+export interface SbomFromReportInput {
+  /** The scan's Trivy JSON report of a one-platform image, made with `--list-all-pkgs`. */
+  reportFile: string;
+  outputFile: string;
+  env?: NodeJS.ProcessEnv;
+  exec?: ExecFn;
+}
+
+/**
+ * The SBOM converted from the scan's own Trivy report: the components, dependencies and metadata
+ * (`metadata.component` names the scanned `<layout>@<digest>`) that `generateSbom` gives, without
+ * reading the image again. The reduced report is written beside the SBOM and removed afterwards.
+ */
+export async function sbomFromTrivyReport(input: SbomFromReportInput): Promise<SbomOutcome> {
+  const inventoryFile = `${input.outputFile}.inventory.json`;
+  return writeSbom(input.outputFile, input, async (trivy, run, env) => {
+    try {
+      await writeFile(inventoryFile, trivyReportInventory(await readFile(input.reportFile, 'utf8')));
+      await run(trivy, convertArgs(inventoryFile, input.outputFile), { env });
+    } finally {
+      await rm(inventoryFile, { force: true });
+    }
+  });
 }
