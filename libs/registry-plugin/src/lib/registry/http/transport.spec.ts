@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as connectNet, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { writeHtpasswd, type HtpasswdFixture } from '../../../testing/htpasswd.testing';
 import { type TestRegistry, startTestRegistries } from '../../../testing/registry-server.testing';
@@ -160,6 +160,37 @@ describe('a TLS registry on a loopback address', () => {
     await expect(untrusting.ping()).rejects.toMatchObject({ kind: 'registry', message: expect.stringMatching(/TLS with registry .* failed/) });
     expect(untrusting.baseUrl).toBe(`https://${tls.host}`);
     expect(urls.some((u) => u.includes('http://'))).toBe(false);
+  });
+
+  it('finds out once how a loopback registry speaks, however many requests start together', async () => {
+    // A TCP relay in front of each registry counts the connections that open with a TLS hello.
+    for (const registry of [plain, tls]) {
+      let hellos = 0;
+      const relay = createNetServer((inbound) => {
+        const outbound = connectNet(registry.port, '127.0.0.1');
+        inbound.once('data', (first: Buffer) => {
+          if (first[0] === 0x16) hellos++;
+          outbound.write(first);
+          inbound.pipe(outbound).pipe(inbound);
+        });
+        inbound.on('error', () => outbound.destroy());
+        outbound.on('error', () => inbound.destroy());
+      });
+      const port = await listen(relay as unknown as Server);
+      try {
+        const host = `127.0.0.1:${port}`;
+        const client = createRegistryClient({ registry: host, dispatcher: createDispatcher({ registry: host, caFile: pki.caCert, env: {} }), authenticator: createAuthenticator({ credentials: { username: 'ci', password }, env: {} }) });
+        const answers = await Promise.all(Array.from({ length: 5 }, () => client.manifestHead('auren/none', 'latest')));
+        expect(answers).toEqual(Array(5).fill('not-found'));
+        expect(client.baseUrl).toBe(`${registry === plain ? 'http' : 'https'}://${host}`);
+        // Plain HTTP: one request tried TLS, the others waited for its answer. TLS: every
+        // connection is TLS, and the five requests needed at least one.
+        if (registry === plain) expect(hellos).toBe(1);
+        else expect(hellos).toBeGreaterThanOrEqual(1);
+      } finally {
+        await close(relay as unknown as Server);
+      }
+    }
   });
 
   it('tells the builder which loopback registries speak plain HTTP', async () => {

@@ -77,6 +77,7 @@ export function createTransport(options: TransportOptions): Transport {
   const loopback = isLoopbackRegistry(registry);
   // Docker and containers/image: HTTPS first, plain HTTP only when the server does not speak
   // TLS, and only for loopback or configured-insecure hosts. Decided on first contact, per client.
+  let probeInFlight: Promise<void> | undefined;
   let scheme: 'http' | 'https' | undefined = options.insecure === undefined ? (loopback ? undefined : 'https') : options.insecure ? 'http' : 'https';
   const baseUrl = () => `${scheme ?? 'http'}://${apiHost}`;
   const redact = (text: string) => redactText(text, authenticator?.secrets() ?? []);
@@ -217,11 +218,16 @@ export function createTransport(options: TransportOptions): Transport {
 
   async function exchange(spec: RequestSpec, authorization: string | undefined): Promise<{ res: Response; url: string; home: string }> {
     const absolute = /^https?:\/\//.test(spec.url);
+    // One request finds out how the registry speaks; requests sent meanwhile wait for its answer
+    // instead of each trying TLS on a connection of its own.
+    if (!absolute && scheme === undefined && probeInFlight) await probeInFlight;
     const trying = scheme ?? 'https';
     const target = absolute ? spec.url : `${trying}://${apiHost}${spec.url}`;
     // An absolute URL (upload Location, Link page) came from an answer, so the scheme is known.
     const home = new URL(`${trying}://${apiHost}`).origin;
     const probing = !absolute && scheme === undefined;
+    let probed: (() => void) | undefined;
+    if (probing && !probeInFlight) probeInFlight = new Promise<void>((resolve) => (probed = resolve));
     try {
       const { res, url } = await exchangeAt(spec, target, home, authorization);
       if (probing) scheme = 'https';
@@ -237,6 +243,13 @@ export function createTransport(options: TransportOptions): Transport {
       if (probing && TLS_CODES.test(networkFailure(error)?.code ?? '')) scheme = 'https';
       options.onRequest?.(spec.method, target, 0);
       throw error;
+    } finally {
+      // Settled with or without an answer: a waiting request that still finds no scheme probes
+      // on its own evidence.
+      if (probed) {
+        probeInFlight = undefined;
+        probed();
+      }
     }
   }
 
