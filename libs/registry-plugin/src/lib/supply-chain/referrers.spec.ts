@@ -103,6 +103,21 @@ describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback ta
     expect(viaOras).toHaveLength(8);
   });
 
+  it('the default pause (paced by the registry\'s own round trips) also keeps every concurrent writer\'s entry', async () => {
+    const subject = await pushImage('auren/race-paced');
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        attachArtifact(
+          client,
+          { repository: 'auren/race-paced', subject, artifactType: `application/vnd.auren.test.${i}+json`, files: [{ mediaType: 'application/json', data: Buffer.from(`{"p":${i}}`) }] },
+          { attempts: 20 },
+        ),
+      ),
+    );
+    const listed = (await listReferrers(client, 'auren/race-paced', subject.digest)).map((d) => d.digest).sort();
+    expect(listed).toEqual(results.map((r) => r.digest).sort());
+  });
+
   it('removes entries by digest and keeps the others', async () => {
     const subject = await pushImage('auren/remove');
     const a = await attachArtifact(client, { repository: 'auren/remove', subject, artifactType: 'application/vnd.a', files: [{ mediaType: 'application/json', data: Buffer.from('{"a":1}') }] });

@@ -56,7 +56,10 @@ export interface AttachResult {
 export interface FallbackGuardOptions {
   /** Read-merge-write rounds before giving up. Default 6. */
   attempts?: number;
-  /** Pause before the re-read that checks no concurrent writer dropped our entries. Default 150 ms. */
+  /**
+   * Pause before the re-read that checks no concurrent writer dropped our entries. Default: three
+   * times the round trip our own write and read-back just took, at least 50 ms and at most 2 s.
+   */
   settleMs?: number;
 }
 
@@ -154,7 +157,11 @@ export async function updateFallbackIndex(
   guard: FallbackGuardOptions = {},
 ): Promise<IndexUpdate> {
   const attempts = guard.attempts ?? 6;
-  const settleMs = guard.settleMs ?? 150;
+  // Another writer's window (its read, then its write) lasts about one round trip to the same
+  // registry, as ours does: the pause follows the registry's pace, so a loopback registry is not
+  // waited on as long as a distant one needs.
+  let wrote = 0;
+  const settle = () => guard.settleMs ?? Math.min(2_000, Math.max(50, 3 * (Date.now() - wrote)));
   const add = change.add ?? [];
   const remove = new Set(change.remove ?? []);
   const tag = fallbackTag(subjectDigest);
@@ -170,7 +177,7 @@ export async function updateFallbackIndex(
       if (attempt === 1) return 'unchanged';
       // Our write survived the first re-read; check once more after a pause for a writer that
       // read before our PUT and writes after it.
-      await sleep(settleMs);
+      await sleep(settle());
       const later = await readFallbackIndex(client, repository, subjectDigest);
       if (settled(later?.index)) return result;
       continue;
@@ -181,6 +188,7 @@ export async function updateFallbackIndex(
     const manifests = [...kept, ...add.filter((d) => !known.has(d.digest))];
     const index: ImageIndex = { schemaVersion: 2, mediaType: OCI_INDEX, manifests, ...(current?.index.annotations ? { annotations: current.index.annotations } : {}) };
     const body = Buffer.from(JSON.stringify(index));
+    wrote = Date.now();
     await client.manifestPut(repository, tag, body, OCI_INDEX);
     result = current ? 'updated' : 'created';
   }
