@@ -94,8 +94,12 @@ export async function entryPut(store, scope, hash, body, { maxBytes, idleMs }) {
   // The client may have gone while the caller was still deciding: its 'close' has passed already.
   if (body.destroyed) stop('incomplete');
   else body.pipe(meter);
+  const file = createWriteStream(partial, { flags: 'wx', mode: 0o644 });
+  // Closed (its descriptor released) before the partial file is removed: a stream destroyed
+  // while still opening creates the file after the removal otherwise, and it stays behind.
+  const fileClosed = new Promise((resolve) => file.once('close', resolve));
   try {
-    await pipeline(meter, createWriteStream(partial, { flags: 'wx', mode: 0o644 }));
+    await pipeline(meter, file);
     const handle = await open(partial, 'r');
     await handle.sync().finally(() => handle.close());
     try {
@@ -112,6 +116,8 @@ export async function entryPut(store, scope, hash, body, { maxBytes, idleMs }) {
     clearTimeout(idle);
     body.off('close', onClose);
     body.off('error', onError);
+    file.destroy();
+    await fileClosed;
     await rm(partial, { force: true });
   }
 }
