@@ -5,7 +5,8 @@
 // file made it into the package (tsc follows imports past its `exclude` list).
 //
 // Inside this repository nothing reads dist/: Nx loads the plugin from its TypeScript sources
-// (tsconfig paths), so the developer loop needs no build.
+// (src/index.js and each executor.js load them through bin/register.js's transpile cache), so
+// the developer loop needs no build.
 import { chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
