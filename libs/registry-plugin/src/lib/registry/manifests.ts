@@ -1,17 +1,15 @@
 import { AurenError } from '../errors/errors';
 import { checkDigestArg, checkReferenceArg, deleteScope, pullScope, pushScope, repoPath } from './arguments';
-import { digestOf, isDigest, parseDigest, sha256Digest } from './digest';
+import { isDigest, sha256Digest } from './digest';
 import { discard } from './http/answers';
 import type { Transport } from './http/transport';
-import { ManifestSyntaxError, parseManifest } from './image-graph';
-import { ACCEPT_MANIFESTS, isManifestMediaType } from './media-types';
+import { checkManifestAnswer, ManifestAnswerError, MAX_MANIFEST_BYTES } from './manifest-answer';
+import { ACCEPT_MANIFESTS } from './media-types';
 import type { ManifestGetResult, ManifestHeadResult, RegistryClient, TagDeleter } from './types';
 
 /** Manifests (distribution spec "Pulling manifests", "Pushing manifests", "Deleting manifests"). */
 export type Manifests = Pick<RegistryClient, 'manifestGet' | 'manifestHead' | 'manifestPut' | 'manifestDelete'> & TagDeleter;
 
-/** OCI distribution spec: registries SHOULD accept manifests up to 4 MiB; we refuse more. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export function createManifests(t: Transport): Manifests {
   const manifestUrl = (repo: string, ref: string) => `${repoPath(repo)}/manifests/${ref}`;
@@ -25,25 +23,12 @@ export function createManifests(t: Transport): Manifests {
     }
     await t.checkStatus(res, what, [200]);
     const body = await t.readLimited(res, MAX_MANIFEST_BYTES, what);
-    let bodyType: string | undefined;
     try {
-      bodyType = parseManifest(body).mediaType;
+      return checkManifestAnswer(ref, body, { contentType: res.headers.get('content-type') ?? undefined, digest: res.headers.get('docker-content-digest') ?? undefined });
     } catch (error) {
-      if (error instanceof ManifestSyntaxError) throw t.garbage(what, error.message);
+      if (error instanceof ManifestAnswerError) throw t.garbage(what, error.message);
       throw error;
     }
-    // By digest, the bytes are hashed with the digest's own algorithm (a sha512 reference is
-    // checked too, never trusted); by tag, sha256 names them.
-    const digest = isDigest(ref) ? digestOf(parseDigest(ref).algorithm, body) : sha256Digest(body);
-    if (isDigest(ref) && ref !== digest) throw t.garbage(what, `the manifest hashes to ${digest}`);
-    const answered = t.digestHeader(res, what);
-    if (answered && answered !== digestOf(parseDigest(answered).algorithm, body)) {
-      throw t.garbage(what, `Docker-Content-Digest ${answered} does not match the bytes (${digest})`);
-    }
-    const contentType = (res.headers.get('content-type') ?? '').split(';')[0].trim();
-    const mediaType = isManifestMediaType(contentType) ? contentType : bodyType ?? contentType;
-    if (!mediaType) throw t.garbage(what, 'no media type in Content-Type or body');
-    return { mediaType, digest, body };
   }
 
   async function manifestHead(repo: string, ref: string): Promise<ManifestHeadResult | 'not-found'> {

@@ -1,9 +1,8 @@
 import { request } from 'node:http';
 import type { AurenConfig } from '../config/options';
 import { isInsecureRegistry, validateRegistryHost } from '../config/registry-address';
-import { digestOf, isDigest, parseDigest, sha256Digest } from '../registry/digest';
-import { parseManifest } from '../registry/image-graph';
-import { ACCEPT_MANIFESTS, isManifestMediaType } from '../registry/media-types';
+import { checkManifestAnswer, MAX_MANIFEST_BYTES } from '../registry/manifest-answer';
+import { ACCEPT_MANIFESTS } from '../registry/media-types';
 import { isLoopbackRegistry } from '../registry/reference';
 import type { ManifestGetResult } from '../registry/types';
 import { searchTrivyDb, trivyDbRepositories, type ManifestReader } from './trivy-db-artifact';
@@ -25,8 +24,6 @@ import type { ScanDatabase, ServedDatabase } from './types';
 
 /** As resolveScanDatabase's `quick`: one attempt, a short wait. */
 const PROBE_TIMEOUT_MS = 3_000;
-/** OCI distribution spec: registries SHOULD accept manifests up to 4 MiB; more is not read. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** An answer the plain GET cannot decide on; the full client asks again. */
 class Undecided extends Error {}
@@ -79,17 +76,10 @@ function plainHttpManifests(registry: string): ManifestReader {
       }
       if (answer.status === 404) return 'not-found';
       if (answer.status !== 200) throw new Undecided(`status ${answer.status}`);
-      const { body } = answer;
       // As the client's manifestGet: bytes that are no manifest, or that hash to another digest
       // than the registry names, are an answer not to be trusted (thrown: "not served").
-      const bodyType = parseManifest(body).mediaType;
-      const named = answer.headers['docker-content-digest'];
-      if (named !== undefined && (typeof named !== 'string' || !isDigest(named) || named !== digestOf(parseDigest(named).algorithm, body))) {
-        throw new Error(`Docker-Content-Digest ${String(named)} does not match the manifest`);
-      }
-      const contentType = String(answer.headers['content-type'] ?? '').split(';')[0].trim();
-      const mediaType = isManifestMediaType(contentType) ? contentType : bodyType ?? contentType;
-      return { mediaType, digest: sha256Digest(body), body };
+      const header = (name: string) => (typeof answer.headers[name] === 'string' ? (answer.headers[name] as string) : undefined);
+      return checkManifestAnswer(ref, answer.body, { contentType: header('content-type'), digest: header('docker-content-digest') });
     },
   };
 }
