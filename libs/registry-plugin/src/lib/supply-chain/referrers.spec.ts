@@ -6,7 +6,7 @@ import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
 import { fallbackTag, subjectOfFallbackTag } from '../registry/digest';
-import { attachArtifact, listReferrers, updateFallbackIndex } from './referrers';
+import { attachArtifact, listReferrers, settlePause, updateFallbackIndex } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE } from './sbom';
 
 /** oras v1.3 `discover --format json`: `{ referrers: [{ digest, artifactType, ... }] }` (older: `manifests`). */
@@ -116,6 +116,11 @@ describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback ta
     );
     const listed = (await listReferrers(client, 'auren/race-paced', subject.digest)).map((d) => d.digest).sort();
     expect(listed).toEqual(results.map((r) => r.digest).sort());
+  });
+
+  it('the pause follows the registry\'s pace, never below 150 ms for a registry writers may reach from afar', () => {
+    expect([settlePause('127.0.0.1:5000', 4), settlePause('localhost:5000', 40), settlePause('127.0.0.1:5000', 5_000)]).toEqual([50, 120, 2_000]);
+    expect([settlePause('registry.digitalocean.com', 4), settlePause('ghcr.io', 100), settlePause('ghcr.io', 5_000)]).toEqual([150, 300, 2_000]);
   });
 
   it('removes entries by digest and keeps the others', async () => {

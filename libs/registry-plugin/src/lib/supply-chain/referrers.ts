@@ -4,6 +4,7 @@ import type { RegistryClient } from '../registry/client';
 import { fallbackTag, sha256Digest } from '../registry/digest';
 import { tryParseManifest } from '../registry/image-graph';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
+import { isLoopbackRegistry } from '../registry/reference';
 
 /**
  * Artifacts attached to an image by digest (OCI image spec 1.1 "Guidelines for Artifact Usage",
@@ -58,7 +59,8 @@ export interface FallbackGuardOptions {
   attempts?: number;
   /**
    * Pause before the re-read that checks no concurrent writer dropped our entries. Default: three
-   * times the round trip our own write and read-back just took, at least 50 ms and at most 2 s.
+   * times the round trip our own write and read-back just took, at most 2 s and at least 150 ms
+   * (50 ms for a loopback registry).
    */
   settleMs?: number;
 }
@@ -142,6 +144,17 @@ async function readFallbackIndex(client: RegistryClient, repository: string, sub
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The pause before the last re-read, after our own write and read-back took `roundTripMs`.
+ * Another writer's window (its read, then its write) lasts about one of its round trips to the
+ * registry, so the pause follows the registry's pace, up to 2 s. Another writer of a shared
+ * registry may sit farther from it than we do: never less than 150 ms there. Every writer of a
+ * loopback registry runs on this machine, as close as we are: 50 ms.
+ */
+export function settlePause(registry: string, roundTripMs: number): number {
+  return Math.min(2_000, Math.max(isLoopbackRegistry(registry) ? 50 : 150, 3 * roundTripMs));
+}
+
+/**
  * Read, merge, write, then read again — twice, the second time after a pause — and start over
  * if an entry we added is missing or one we removed is back. Distribution has no conditional
  * PUT (it ignores `If-Match`), so this re-read guard is what keeps two writers (say, our SBOM
@@ -157,11 +170,8 @@ export async function updateFallbackIndex(
   guard: FallbackGuardOptions = {},
 ): Promise<IndexUpdate> {
   const attempts = guard.attempts ?? 6;
-  // Another writer's window (its read, then its write) lasts about one round trip to the same
-  // registry, as ours does: the pause follows the registry's pace, so a loopback registry is not
-  // waited on as long as a distant one needs.
   let wrote = 0;
-  const settle = () => guard.settleMs ?? Math.min(2_000, Math.max(50, 3 * (Date.now() - wrote)));
+  const settle = () => guard.settleMs ?? settlePause(client.registry, Date.now() - wrote);
   const add = change.add ?? [];
   const remove = new Set(change.remove ?? []);
   const tag = fallbackTag(subjectDigest);
