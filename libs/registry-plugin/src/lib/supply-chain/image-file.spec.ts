@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLayerCache, noLayerCache } from '../layer-cache/layer-cache';
@@ -71,6 +71,24 @@ describe('imageFileDigest', () => {
     await expect(imageFileDigest(layout, manifest, '/etc/os-release', cache)).rejects.toThrow();
     // Without the cache the same layout cannot be read either: the answer above was the cache's.
     await expect(imageFileDigest(layout, manifest, PACKAGE_LOCK_PATH, noLayerCache())).rejects.toThrow();
+  });
+
+  it('a layer blob whose bytes do not match its digest is refused, and no answer is kept for that digest', async () => {
+    const { fixture, layout, manifest } = await layoutOf({ layers: [[{ name: lockPath, content: LOCK }]] });
+    made.push(fixture.root);
+    const cache = createLayerCache(await folder());
+    const blob = layout.blobs.find((b) => b.digest === manifest.blobs[1]);
+    if (!blob) throw new Error('fixture has no layer');
+    const original = await readFile(blob.path);
+    // Another layer's bytes (a valid tar with another lock) under this layer's digest.
+    const other = await layoutOf({ layers: [[{ name: lockPath, content: OTHER }]] });
+    made.push(other.fixture.root);
+    const otherBlob = other.layout.blobs.find((b) => b.digest === other.manifest.blobs[1]);
+    if (!otherBlob) throw new Error('fixture has no layer');
+    await writeFile(blob.path, await readFile(otherBlob.path));
+    await expect(imageFileDigest(layout, manifest, PACKAGE_LOCK_PATH, cache)).rejects.toThrow(/the layout is damaged/);
+    await writeFile(blob.path, original);
+    expect(await imageFileDigest(layout, manifest, PACKAGE_LOCK_PATH, cache)).toBe(sha(LOCK));
   });
 
   it('caches "absent" and "deleted" too, per layer', async () => {

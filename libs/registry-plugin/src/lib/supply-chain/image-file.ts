@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { posix } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { dirname, posix } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { AurenError } from '../errors/errors';
 import type { LayerCache } from '../layer-cache/layer-cache';
 import { blobCompression, type LayoutManifest, type OciLayout } from '../registry/layout';
-import { readAll } from '../scanners/checks/layer-facts';
+import { hashing, readAll } from '../scanners/checks/layer-facts';
 import { tarBounds } from '../scanners/checks/tar-bounds';
 
 /**
@@ -41,7 +42,7 @@ export async function imageFileDigest(layout: OciLayout, manifest: LayoutManifes
     if (!blob) return undefined;
     let answer = await cache.recordGet<LayerAnswer>('image-file', version, digest);
     if (!answer) {
-      const found = await findInLayer(blob.path, wanted);
+      const found = await findInLayer(blob.path, digest, wanted);
       answer = found.status === 'file' ? { status: 'file', sha256: createHash('sha256').update(found.data).digest('hex') } : found;
       await cache.recordPut('image-file', version, digest, answer);
     }
@@ -55,10 +56,9 @@ function normalize(path: string): string {
   return posix.normalize(path.replace(/^(\.\/|\/)+/, ''));
 }
 
-async function findInLayer(file: string, wanted: string): Promise<Found> {
+async function findInLayer(file: string, digest: string, wanted: string): Promise<Found> {
   const compression = await blobCompression(file);
-  // Node 20 has no zstd decoder; such a layer is taken as not holding the file.
-  if (compression === 'zstd') return { status: 'absent' };
+  const stored = hashing(digest.split(':')[0]);
   const dir = posix.dirname(wanted);
   const whiteout = `${dir === '.' ? '' : `${dir}/`}.wh.${posix.basename(wanted)}`;
   let found: Found = { status: 'absent' };
@@ -76,6 +76,17 @@ async function findInLayer(file: string, wanted: string): Promise<Found> {
     stream.on('end', () => next());
     stream.resume();
   });
-  await pipeline(createReadStream(file), compression === 'gzip' ? createGunzip() : new PassThrough(), tarBounds(), extract);
+  if (compression === 'zstd') {
+    // Node 20 has no zstd decoder: such a layer is taken as not holding the file (its bytes are
+    // still hashed, below).
+    await pipeline(createReadStream(file), stored, new Writable({ write: (_chunk, _encoding, done) => done() }));
+  } else {
+    await pipeline(createReadStream(file), stored, compression === 'gzip' ? createGunzip() : new PassThrough(), tarBounds(), extract);
+  }
+  // The answer is kept under this digest: a blob that does not match it must not become a record.
+  const actual = stored.result().digest;
+  if (actual !== digest) {
+    throw new AurenError('input', `layer blob ${digest} in ${dirname(file)} has digest ${actual}: the layout is damaged`, 'Rebuild the image with the docker-build target.');
+  }
   return found;
 }

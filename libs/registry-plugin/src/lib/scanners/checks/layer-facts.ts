@@ -78,7 +78,7 @@ export function layerFactsVersion(): string {
 }
 
 /** Passes bytes through, hashing and counting them. */
-function hashing(algorithm: string): Transform & { result(): { digest: string; size: number } } {
+export function hashing(algorithm: string): Transform & { result(): { digest: string; size: number } } {
   const hash = createHash(algorithm);
   let size = 0;
   const t = new Transform({
