@@ -134,4 +134,14 @@ describe('the plugin keeps its shape', () => {
     expect(pkg.main).toBe('src/index.js');
     expect(readFileSync(join(SRC, 'index.js'), 'utf8')).toContain(`${shim('..')}module.exports = require('./index.ts');`);
   });
+
+  it('the workspace keeps its shared TypeScript settings out of tsconfig.base.json and tsconfig.json', () => {
+    // Nx resolves the executors of a plugin that is a project of the workspace from its sources,
+    // and for that loads the TypeScript compiler (about 0.15 s) in every Nx command that runs a
+    // task and in every task process, only to read `customConditions` from the root's
+    // tsconfig.base.json or tsconfig.json. Under any other name nothing loads it.
+    const root = join(SRC, '..', '..', '..');
+    expect(['tsconfig.base.json', 'tsconfig.json'].filter((name) => existsSync(join(root, name)))).toEqual([]);
+    expect(existsSync(join(root, 'tsconfig.workspace.json'))).toBe(true);
+  });
 });
