@@ -15,10 +15,10 @@ import type { BuildProvenance } from '../reports/records';
 import { verifyProvenance } from '../supply-chain/attest';
 import { packageLocks, SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
 import { publishSupplyChain } from '../supply-chain/publish';
-import { listReferrers } from '../supply-chain/referrers';
+import { attachArtifact, attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers, updateFallbackIndex } from '../supply-chain/referrers';
 import { CYCLONEDX_MEDIA_TYPE, generateSbom, SBOM_FILE } from '../supply-chain/sbom';
 import { signImage } from '../supply-chain/sign';
-import { verifyImage } from '../supply-chain/verify';
+import { publicKeyHint, verifyImage } from '../supply-chain/verify';
 
 /**
  * With the real tools: trivy makes the SBOM,
@@ -69,6 +69,18 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
   const cosignVerify = (ref: string, key = join(work, 'cosign.pub')) =>
     cosign(['verify', '--key', key, '--insecure-ignore-tlog=true', '--allow-http-registry', '--allow-insecure-registry', ref]);
   const ref = (app: string, digest: string) => `${registry.host}/auren/${app}@${digest}`;
+
+  /** The real cosign behind a wrapper that writes down each subcommand it is asked to run. */
+  async function cosignWatch(): Promise<{ env: NodeJS.ProcessEnv; read: () => Promise<string[]> }> {
+    const dir = await mkdtemp(join(work, 'cosign-watch-'));
+    const real = await which('cosign');
+    const log = join(dir, 'calls.log');
+    await writeFile(join(dir, 'cosign'), `#!/bin/sh\necho "$1" >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    return {
+      env: { ...env, PATH: `${dir}:${process.env.PATH}` },
+      read: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean),
+    };
+  }
 
   async function push(app: string, layout: DebianLayout): Promise<void> {
     await executePush(client, await planPush(client, layout.layout, { repository: `auren/${app}`, tags: ['1.0.0'] }));
@@ -324,14 +336,67 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     const app = 'auren-nginx';
     const before = await listReferrers(client, `auren/${app}`, pushed[app].digest);
     const warnings: string[] = [];
+    const calls = await cosignWatch();
     const outcome = await publishSupplyChain({
       client, config: second, workspaceRoot: work, repository: `auren/${app}`, digest: pushed[app].digest, sbomFile: join(other, 'none.json'),
-      credentials: undefined, env, log: () => undefined, warn: (line) => void warnings.push(line),
+      credentials: undefined, env: calls.env, log: () => undefined, warn: (line) => void warnings.push(line),
     });
     expect(outcome.provenance).toEqual({ status: 'attested-elsewhere' });
     expect(outcome.signature).toEqual({ status: 'already-signed', by: 'another identity (this machine did not build it)' });
     expect(warnings).toEqual([]);
+    // The bundles name the first key (their key hint), so cosign was not asked to verify them with the second.
+    expect(await calls.read()).toEqual([]);
     // Nothing was added: every machine converges on the same registry.
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
+  });
+
+  it('each bundle names the key that signed it (its key hint): the hint cosign wrote, the same for every bundle one key signed', async () => {
+    const ours = publicKeyHint(config.signing, work);
+    expect(ours).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const bundles = await attachedBundles(client, 'auren/auren-api', pushed['auren-api'].digest);
+    expect(bundles.map((b) => b.predicateType)).toEqual(expect.arrayContaining([COSIGN_SIGN_PREDICATE, SLSA_PROVENANCE_V1]));
+    expect(bundles.every((b) => b.keyHint === ours)).toBe(true);
+  });
+
+  it('a registry that forges a bundle\'s key hint to name our key gains nothing: cosign is asked, refuses the other key\'s signature, and the digest we built is signed with ours', async () => {
+    const other = await mkdtemp(join(work, 'forger-'));
+    await exec('cosign', ['generate-key-pair'], { cwd: other, env });
+    const forger = normalizeOptions({ registry: registry.host, signing: { key: join(other, 'cosign.key'), publicKey: join(other, 'cosign.pub') } }, {}).signing;
+    const layout = await writeDebianLayout(['base-files'], { 'app/forged.txt': 'forged\n' });
+    layouts.push(layout);
+    await push('forged', layout);
+    const repository = 'auren/forged';
+    const reference = ref('forged', layout.digest);
+    await signImage({ reference, registry: registry.host, insecureRegistries: [], signing: forger, workspaceRoot: other, credentials: undefined, env });
+    // Rewrite the forger's bundle with our key's hint, in place of the original.
+    const [original] = (await listReferrers(client, repository, layout.digest)).filter((d) => d.artifactType === SIGSTORE_BUNDLE);
+    const manifest = await client.manifestGet(repository, original.digest);
+    if (manifest === 'not-found') throw new Error('the forger\'s bundle is gone');
+    const layer = (JSON.parse(manifest.body.toString('utf8')) as { layers: Array<{ digest: string }> }).layers[0];
+    const chunks: Buffer[] = [];
+    for await (const chunk of await client.blobGet(repository, layer.digest)) chunks.push(chunk as Buffer);
+    const bundle = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    bundle.verificationMaterial = { publicKey: { hint: publicKeyHint(config.signing, work) } };
+    const head = await client.manifestHead(repository, layout.digest);
+    if (head === 'not-found') throw new Error('the forged image is gone');
+    await attachArtifact(client, {
+      repository,
+      subject: { mediaType: head.mediaType, digest: head.digest, size: head.size },
+      artifactType: SIGSTORE_BUNDLE,
+      files: [{ mediaType: SIGSTORE_BUNDLE, data: Buffer.from(JSON.stringify(bundle)) }],
+      annotations: { 'dev.sigstore.bundle.content': 'message-signature', 'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE },
+    });
+    await updateFallbackIndex(client, repository, layout.digest, { remove: [original.digest] });
+    expect((await attachedBundles(client, repository, layout.digest)).map((b) => b.keyHint)).toEqual([publicKeyHint(config.signing, work)]);
+    expect((await cosignVerify(reference)).exitCode).not.toBe(0);
+
+    const calls = await cosignWatch();
+    const outcome = await publishSupplyChain({
+      client, config, workspaceRoot: work, repository, digest: layout.digest, sbomFile: join(other, 'none.json'),
+      provenance: await provenanceOf('forged', layout), credentials: undefined, env: calls.env, log: () => undefined, warn: () => undefined,
+    });
+    expect(await calls.read()).toEqual(expect.arrayContaining(['verify', 'sign']));
+    expect(outcome.signature).toMatchObject({ status: 'signed' });
+    expect((await cosignVerify(reference)).exitCode).toBe(0);
   });
 });

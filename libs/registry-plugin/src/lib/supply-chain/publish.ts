@@ -6,7 +6,7 @@ import type { AurenConfig } from '../config/options';
 import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
-import { attachArtifact, bundlePredicateTypes, COSIGN_SIGN_PREDICATE, listReferrers, type IndexUpdate } from './referrers';
+import { attachArtifact, attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers, type IndexUpdate } from './referrers';
 import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
 import type { BuildProvenance, SupplyChainRecord } from '../reports/records';
 import { attestProvenance, verifyProvenance } from './attest';
@@ -14,7 +14,7 @@ import { resolveSigningIdentity } from './identity';
 import { LOCAL_SIGNING_DIR } from './local-key';
 import { provenancePredicate, SLSA_PROVENANCE_V1 } from './provenance';
 import { signImage } from './sign';
-import { verifyImage } from './verify';
+import { publicKeyHint, verifyImage } from './verify';
 import { attestVex, scanVexFiles } from './vex-attestation';
 
 /**
@@ -141,12 +141,19 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   // registry round-trips each) run only where a bundle of their kind is there to verify: a digest
   // pushed for the first time has none, and is signed and attested straight away. Skipping them
   // can only sign again (harmless), never leave a digest unsigned.
-  const attachedTypes = await bundlePredicateTypes(client, repository, digest);
+  const bundles = await attachedBundles(client, repository, digest);
+  const attachedTypes = bundles.map((b) => b.predicateType);
   const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
+  // A bundle whose key hint names another key (a release signed on the machine that built it)
+  // cannot verify with ours: cosign is not asked. The hint only ever skips a check whose answer
+  // would be "does not verify", which leads to signing again or to "another identity"; a bundle
+  // without a hint, or with ours, is verified by cosign as before.
+  const ourHint = publicKeyHint(identity.signing, input.workspaceRoot);
+  const mayVerify = (type: string) => canVerify && bundles.some((b) => b.predicateType === type && (!ourHint || !b.keyHint || b.keyHint === ourHint));
   // The two verifications read and write nothing the other needs: at the same time.
   const [verified, attested] = await Promise.all([
-    canVerify && signedBefore ? verifyImage(common) : undefined,
-    canVerify && attachedTypes.includes(SLSA_PROVENANCE_V1) ? verifyProvenance(common) : undefined,
+    mayVerify(COSIGN_SIGN_PREDICATE) ? verifyImage(common) : undefined,
+    mayVerify(SLSA_PROVENANCE_V1) ? verifyProvenance(common) : undefined,
   ]);
   if (verified?.status === 'verified') {
     signature = { status: 'already-signed', by: identity.describe };

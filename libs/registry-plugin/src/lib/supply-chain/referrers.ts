@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { fallbackTag, sha256Digest } from '../registry/digest';
-import { tryParseManifest } from '../registry/image-graph';
+import { readConfig, tryParseManifest } from '../registry/image-graph';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
 import { isLoopbackRegistry } from '../registry/reference';
 
@@ -111,22 +111,50 @@ export const SIGSTORE_BUNDLE = /^application\/vnd\.dev\.sigstore\.bundle(\.v[\d.
 /** The predicate type cosign v3 gives the bundle of a plain signature (`cosign sign`). */
 export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
 
+/** A cosign bundle attached to a digest, as far as deciding whether to verify it goes. */
+export interface AttachedBundle {
+  /** `dev.sigstore.bundle.predicateType` of the bundle's manifest. */
+  predicateType: string;
+  /**
+   * `verificationMaterial.publicKey.hint` of a bundle signed with a key: cosign writes the
+   * base64 SHA-256 of the public key (DER). Absent for keyless bundles, or when the bundle could
+   * not be read; advisory either way (cosign verify checks the signature, not the hint).
+   */
+  keyHint?: string;
+}
+
+/** A sigstore bundle is a few kilobytes; more is not one, and is not held. */
+const MAX_BUNDLE_BYTES = 256 * 1024;
+/** Key hints are read for this many bundles at most; past it, every bundle counts as unhinted. */
+const MAX_HINTED_BUNDLES = 16;
+
 /**
- * The predicate types of the cosign bundles attached to `subjectDigest`, read from each bundle's
- * manifest: cosign's fallback index entries carry the artifact type but not the annotations.
- * Presence only; `cosign verify-attestation` says whether one verifies.
+ * The cosign bundles attached to `subjectDigest`: the predicate type from each bundle's manifest
+ * (cosign's fallback index entries carry the artifact type but not the annotations) and, for the
+ * first bundles, the key hint from the bundle itself. Presence only; `cosign verify` and
+ * `verify-attestation` say whether one verifies.
  */
-export async function bundlePredicateTypes(client: RegistryClient, repository: string, subjectDigest: string): Promise<string[]> {
-  const bundles = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
-  const types: string[] = [];
-  for (const bundle of bundles) {
+export async function attachedBundles(client: RegistryClient, repository: string, subjectDigest: string): Promise<AttachedBundle[]> {
+  const listed = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
+  const bundles: AttachedBundle[] = [];
+  for (const [i, bundle] of listed.entries()) {
     const got = await client.manifestGet(repository, bundle.digest);
     if (got === 'not-found') continue;
     const parsed = tryParseManifest(got.body, got.mediaType);
     const type = (parsed?.document as { annotations?: Record<string, unknown> } | undefined)?.annotations?.['dev.sigstore.bundle.predicateType'];
-    if (typeof type === 'string') types.push(type);
+    if (typeof type !== 'string') continue;
+    const layer = parsed?.layers.find((d) => SIGSTORE_BUNDLE.test(d.mediaType));
+    const keyHint = layer && i < MAX_HINTED_BUNDLES ? await bundleKeyHint(client, repository, layer) : undefined;
+    bundles.push({ predicateType: type, ...(keyHint ? { keyHint } : {}) });
   }
-  return types;
+  return bundles;
+}
+
+async function bundleKeyHint(client: RegistryClient, repository: string, layer: Descriptor): Promise<string | undefined> {
+  // A bundle that cannot be read leaves its hint unknown, so it is verified as before.
+  const bundle = await readConfig(client, repository, layer.digest, { size: layer.size, maxBytes: MAX_BUNDLE_BYTES }).catch(() => undefined);
+  const hint = (bundle?.verificationMaterial as { publicKey?: { hint?: unknown } } | undefined)?.publicKey?.hint;
+  return typeof hint === 'string' && hint.length > 0 && hint.length <= 128 ? hint : undefined;
 }
 
 async function readFallbackIndex(client: RegistryClient, repository: string, subjectDigest: string): Promise<{ index: ImageIndex; digest: string } | undefined> {

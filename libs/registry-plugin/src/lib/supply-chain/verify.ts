@@ -1,8 +1,10 @@
+import { createHash, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { SigningConfig } from '../config/options';
 import { AurenError, configError } from '../errors/errors';
 import { exec as defaultExec } from '../exec/exec';
 import { cosignRegistryAccess, withCosignAccess } from '../connect/child-tools';
-import { findCosign, resolveKey, type CosignInput } from './cosign';
+import { findCosign, isKeyReference, resolveKey, type CosignInput } from './cosign';
 import { LOCAL_SIGNING_DIR, readLocalKeyPair } from './local-key';
 import { secretsOf } from './sign';
 
@@ -60,6 +62,24 @@ export function verificationKey(signing: SigningConfig, workspaceRoot: string): 
     );
   }
   return resolveKey(signing.publicKey, workspaceRoot, 'signing.publicKey');
+}
+
+/**
+ * The hint cosign writes into a bundle it signs with this key (base64 SHA-256 of the public key,
+ * DER): a bundle with another hint was signed with another key, and cosign verify with this key
+ * could only refuse it. `undefined` when there is no key file to read (keyless, KMS, or a file
+ * that is not a public key): then every bundle is verified.
+ */
+export function publicKeyHint(signing: SigningConfig, workspaceRoot: string): string | undefined {
+  if (signing.mode !== 'key' && signing.mode !== 'local') return undefined;
+  try {
+    const file = verificationKey(signing, workspaceRoot);
+    if (!file || isKeyReference(file)) return undefined;
+    const der = createPublicKey(readFileSync(file)).export({ type: 'spki', format: 'der' });
+    return createHash('sha256').update(der).digest('base64');
+  } catch {
+    return undefined;
+  }
 }
 
 export async function verifyImage(input: VerifyInput): Promise<VerifyOutcome> {
