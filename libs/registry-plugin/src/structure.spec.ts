@@ -121,13 +121,20 @@ describe('the plugin keeps its shape', () => {
     expect(matching(/DESIGN(\.md)?\b|\bdecision \d+|\b[Ii]ssue \d+/, files.filter((f) => f !== __filename))).toEqual([]);
   });
 
-  it('Nx loads the plugin and every executor through the transpile cache (bin/register.js), not its own TypeScript loader', () => {
-    // Nx resolves `./executor` to executor.js before executor.ts, and the package's "main".
+  it('Nx loads the plugin, every executor and every generator through the transpile cache (bin/register.js), not its own TypeScript loader', () => {
+    // Nx resolves `./executor` to executor.js before executor.ts (and `./generator` alike), and
+    // the package's "main". Without a root tsconfig.base.json (below) Nx's own loader cannot
+    // load a .ts entry at all: `nx g` would fail.
     const shim = (entry: string) => `require('${entry}/bin/register');\n`;
-    const executors = readdirSync(join(SRC, 'executors')).filter((name) => existsSync(join(SRC, 'executors', name, 'executor.ts')));
-    const slow = executors.filter((name) => {
-      const js = join(SRC, 'executors', name, 'executor.js');
-      return !existsSync(js) || !readFileSync(js, 'utf8').includes(`${shim('../../..')}module.exports = require('./executor.ts');`);
+    const entries = ['executors/executor', 'generators/generator'].flatMap((kind) => {
+      const [folder, file] = kind.split('/');
+      return readdirSync(join(SRC, folder)).filter((name) => existsSync(join(SRC, folder, name, `${file}.ts`))).map((name) => join(folder, name, file));
+    });
+    expect(entries.filter((entry) => entry.startsWith('generators/')).length).toBeGreaterThanOrEqual(4);
+    const slow = entries.filter((entry) => {
+      const js = join(SRC, `${entry}.js`);
+      const name = entry.split('/').pop() as string;
+      return !existsSync(js) || !readFileSync(js, 'utf8').includes(`${shim('../../..')}module.exports = require('./${name}.ts');`);
     });
     expect(slow).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(SRC, '..', 'package.json'), 'utf8')) as { main: string };
