@@ -11,9 +11,10 @@ import type { ImageExecutorSchema, ImageStep } from './schema';
  * One executor for building and scanning a project's image: its two inferred targets
  * (plugin/create-nodes.ts) are its two steps. Being one executor is what lets Nx run the builds and
  * scans of an `nx` command in one process (batch mode, shared/batch.ts). docker-push is an executor
- * of its own: a push is never cached, and Nx only looks up in its cache a task whose dependencies
- * in the same batch were cached, so a build after its base image's push in one batch would never
- * come from the cache.
+ * of its own: a push is never cached, and Nx looks up in its cache a task that reads its
+ * dependencies' outputs (docker-build reads the base image's image.json) only when those
+ * dependencies in the same batch came from the cache, so a build after its base image's push in
+ * one batch would never come from the cache.
  */
 const STEPS: Record<ImageStep, (options: ImageExecutorSchema, context: ExecutorContext) => Promise<boolean>> = { build, scan };
 
