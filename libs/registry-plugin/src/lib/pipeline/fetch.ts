@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
-import { parseDigest } from '../registry/digest';
+import { hashingStream, parseDigest } from '../registry/digest';
 import { layoutBlobPath, layoutIndexWrite, readOciLayout, type OciLayout } from '../registry/layout';
 
 /**
@@ -50,19 +48,6 @@ async function releasedLabels(client: RegistryClient, repository: string, manife
   return {};
 }
 
-/** Pass bytes through while hashing them, so a blob is checked as it lands on disk. */
-function hashing(algorithm: string): Transform & { digest(): string } {
-  const hash = createHash(algorithm);
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  }) as Transform & { digest(): string };
-  stream.digest = () => `${algorithm}:${hash.digest('hex')}`;
-  return stream;
-}
-
 export async function fetchRelease(input: FetchReleaseInput): Promise<FetchOutcome> {
   const { client, repository, version } = input;
   const tag = `v${version}`;
@@ -89,12 +74,14 @@ export async function fetchRelease(input: FetchReleaseInput): Promise<FetchOutco
     for (const blob of source.blobs) {
       const file = blobFile(blob.digest);
       await mkdir(dirname(file), { recursive: true });
-      const hash = hashing(parseDigest(blob.digest).algorithm);
+      // Hashed as it lands on disk, so a blob is checked before the image is used.
+      const hash = hashingStream(parseDigest(blob.digest).algorithm);
       // `open` reads at most the descriptor's size (the client stops a longer body), so what
       // lands on disk is bounded; on any failure the staging folder goes, file included.
       await pipeline(blob.open(), hash, createWriteStream(file));
-      if (hash.digest() !== blob.digest) {
-        throw new AurenError('registry', `${reference}: blob ${blob.digest} arrived as ${hash.digest()}`, 'The registry served damaged content; run the build again, or check the registry storage.');
+      const arrived = hash.result().digest;
+      if (arrived !== blob.digest) {
+        throw new AurenError('registry', `${reference}: blob ${blob.digest} arrived as ${arrived}`, 'The registry served damaged content; run the build again, or check the registry storage.');
       }
       bytes += blob.size;
     }

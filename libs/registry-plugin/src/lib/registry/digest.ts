@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { AurenError } from '../errors/errors';
 
 /**
@@ -53,6 +54,21 @@ export function sha256Digest(data: Buffer | string): Digest {
 /** The digest of `data` with `algorithm`, in the same `alg:hex` form. */
 export function digestOf(algorithm: DigestAlgorithm, data: Buffer | string): Digest {
   return `${algorithm}:${createHash(algorithm).update(data).digest('hex')}` as Digest;
+}
+
+/** Passes bytes through, hashing and counting them: `result()` once they have all passed. */
+export function hashingStream(algorithm: DigestAlgorithm): Transform & { result(): { digest: Digest; size: number } } {
+  const hash = createHash(algorithm);
+  let size = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  }) as Transform & { result(): { digest: Digest; size: number } };
+  stream.result = () => ({ digest: `${algorithm}:${hash.digest('hex')}` as Digest, size });
+  return stream;
 }
 
 /** The digest an image reference is pinned to (`name@sha256:…`, `name:tag@sha256:…`), else undefined. */

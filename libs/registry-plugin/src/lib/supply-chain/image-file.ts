@@ -7,8 +7,9 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { AurenError } from '../errors/errors';
 import type { LayerCache } from '../layer-cache/layer-cache';
+import { hashingStream, parseDigest } from '../registry/digest';
 import { blobCompression, type LayoutManifest, type OciLayout } from '../registry/layout';
-import { hashing, readAll } from '../scanners/checks/layer-facts';
+import { readAll } from '../scanners/checks/layer-facts';
 import { tarBounds } from '../scanners/checks/tar-bounds';
 
 /**
@@ -58,7 +59,7 @@ function normalize(path: string): string {
 
 async function findInLayer(file: string, digest: string, wanted: string): Promise<Found> {
   const compression = await blobCompression(file);
-  const stored = hashing(digest.split(':')[0]);
+  const stored = hashingStream(parseDigest(digest).algorithm);
   const dir = posix.dirname(wanted);
   const whiteout = `${dir === '.' ? '' : `${dir}/`}.wh.${posix.basename(wanted)}`;
   let found: Found = { status: 'absent' };

@@ -141,14 +141,14 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   // registry round-trips each) run only where a bundle of their kind is there to verify: a digest
   // pushed for the first time has none, and is signed and attested straight away. Skipping them
   // can only sign again (harmless), never leave a digest unsigned.
-  const bundles = await attachedBundles(client, repository, digest);
-  const attachedTypes = bundles.map((b) => b.predicateType);
-  const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
   // A bundle whose key hint names another key (a release signed on the machine that built it)
   // cannot verify with ours: cosign is not asked. The hint only ever skips a check whose answer
   // would be "does not verify", which leads to signing again or to "another identity"; a bundle
   // without a hint, or with ours, is verified by cosign as before.
   const ourHint = publicKeyHint(identity.signing, input.workspaceRoot);
+  const bundles = await attachedBundles(client, repository, digest, { keyHints: ourHint !== undefined });
+  const attachedTypes = bundles.map((b) => b.predicateType);
+  const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
   const mayVerify = (type: string) => canVerify && bundles.some((b) => b.predicateType === type && (!ourHint || !b.keyHint || b.keyHint === ourHint));
   // The two verifications read and write nothing the other needs: at the same time.
   const [verified, attested] = await Promise.all([

@@ -131,10 +131,11 @@ const MAX_HINTED_BUNDLES = 16;
 /**
  * The cosign bundles attached to `subjectDigest`: the predicate type from each bundle's manifest
  * (cosign's fallback index entries carry the artifact type but not the annotations) and, for the
- * first bundles, the key hint from the bundle itself. Presence only; `cosign verify` and
- * `verify-attestation` say whether one verifies.
+ * first bundles, the key hint from the bundle itself (with `keyHints`: a caller with no key to
+ * compare it to spares the reads). Presence only; `cosign verify` and `verify-attestation` say
+ * whether one verifies.
  */
-export async function attachedBundles(client: RegistryClient, repository: string, subjectDigest: string): Promise<AttachedBundle[]> {
+export async function attachedBundles(client: RegistryClient, repository: string, subjectDigest: string, options: { keyHints?: boolean } = {}): Promise<AttachedBundle[]> {
   const listed = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
   const bundles: AttachedBundle[] = [];
   for (const [i, bundle] of listed.entries()) {
@@ -144,7 +145,7 @@ export async function attachedBundles(client: RegistryClient, repository: string
     const type = (parsed?.document as { annotations?: Record<string, unknown> } | undefined)?.annotations?.['dev.sigstore.bundle.predicateType'];
     if (typeof type !== 'string') continue;
     const layer = parsed?.layers.find((d) => SIGSTORE_BUNDLE.test(d.mediaType));
-    const keyHint = layer && i < MAX_HINTED_BUNDLES ? await bundleKeyHint(client, repository, layer) : undefined;
+    const keyHint = options.keyHints && layer && i < MAX_HINTED_BUNDLES ? await bundleKeyHint(client, repository, layer) : undefined;
     bundles.push({ predicateType: type, ...(keyHint ? { keyHint } : {}) });
   }
   return bundles;

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { AurenError } from '../../errors/errors';
 import type { LayerCache } from '../../layer-cache/layer-cache';
+import { hashingStream, parseDigest } from '../../registry/digest';
 import { blobCompression, layoutBlobPath, type BlobCompression } from '../../registry/layout';
 import type { Descriptor } from '../../registry/media-types';
 import { findSecretsInText, normalizeEntryPath, TEXT_RULES } from './secrets';
@@ -77,21 +78,6 @@ export function layerFactsVersion(): string {
   return version;
 }
 
-/** Passes bytes through, hashing and counting them. */
-export function hashing(algorithm: string): Transform & { result(): { digest: string; size: number } } {
-  const hash = createHash(algorithm);
-  let size = 0;
-  const t = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  }) as Transform & { result(): { digest: string; size: number } };
-  t.result = () => ({ digest: `${algorithm}:${hash.digest('hex')}`, size });
-  return t;
-}
-
 function drain(stream: Readable, next: (error?: unknown) => void): void {
   stream.on('end', () => next());
   stream.on('error', (error) => next(error));
@@ -129,7 +115,7 @@ export async function readLayerFacts(layoutDir: string, layer: Descriptor): Prom
   const compression = await blobCompression(file).catch(() => {
     throw new AurenError('input', `layer ${layer.digest} is missing from ${layoutDir}`, 'Rebuild the image with the docker-build target.');
   });
-  const algorithm = layer.digest.split(':')[0];
+  const { algorithm } = parseDigest(layer.digest);
   const facts: LayerFacts = {
     digest: layer.digest, diffId: '', compression, compressedSize: 0, uncompressedSize: 0,
     files: { count: 0, bytes: 0 }, textFiles: 0, secrets: [], changes: [],
@@ -138,8 +124,8 @@ export async function readLayerFacts(layoutDir: string, layer: Descriptor): Prom
     // Node 20 has no zstd decoder: the check reports the layer as skipped.
     return { ...facts, compressedSize: layer.size };
   }
-  const compressed = hashing(algorithm);
-  const uncompressed = hashing('sha256');
+  const compressed = hashingStream(algorithm);
+  const uncompressed = hashingStream('sha256');
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     // A throw in this listener would escape the pipeline (it runs inside tar-stream's write) and
