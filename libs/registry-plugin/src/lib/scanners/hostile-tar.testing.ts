@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
+import { hashingStream } from '../registry/digest';
 import type { Descriptor } from '../registry/media-types';
 
 /**
@@ -86,22 +87,14 @@ export async function writeLayerBlob(parts: LayerPart[], options: { gzip?: boole
   const layoutDir = await mkdtemp(join(options.root ?? tmpdir(), 'auren-hostile-layer-'));
   await mkdir(join(layoutDir, 'blobs', 'sha256'), { recursive: true });
   const tmp = join(layoutDir, 'blob.tmp');
-  const hash = createHash('sha256');
-  let size = 0;
-  const counted = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const counted = hashingStream('sha256');
   const source = Readable.from(partsOf(parts));
   if (options.gzip === false) await pipeline(source, counted, createWriteStream(tmp));
   else await pipeline(source, createGzip({ level: 1 }), counted, createWriteStream(tmp));
-  const hex = hash.digest('hex');
-  await rename(tmp, join(layoutDir, 'blobs', 'sha256', hex));
+  const { digest, size } = counted.result();
+  await rename(tmp, join(layoutDir, 'blobs', 'sha256', digest.slice('sha256:'.length)));
   await writeFile(join(layoutDir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  return { layoutDir, layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${hex}`, size } };
+  return { layoutDir, layer: { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size } };
 }
 
 /**
