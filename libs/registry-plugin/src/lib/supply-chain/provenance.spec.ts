@@ -92,8 +92,11 @@ describe('source repository', () => {
 
   it('property: a recorded remote never keeps a password, and keeps its identity', () => {
     const segment = fc.stringMatching(/^[a-z][a-z0-9-]{0,11}$/);
+    // The secret starts with a capital, which no segment holds: a lowercase secret
+    // could be part of the organisation's name and be found where it belongs.
+    const password = fc.stringMatching(/^[A-Z][A-Za-z0-9_]{5,29}$/);
     fc.assert(
-      fc.property(segment, segment, segment, fc.stringMatching(/^[A-Za-z0-9_]{6,30}$/), (host, org, repo, secret) => {
+      fc.property(segment, segment, segment, password, (host, org, repo, secret) => {
         const remote = `https://user:${secret}@${host}.example/${org}/${repo}.git`;
         const uri = sourceUri(remote);
         expect(uri).not.toContain(secret);
