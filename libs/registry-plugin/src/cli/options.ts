@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { splitList } from '../lib/config/lists';
+import { compiledValidators } from '../lib/config/validator-cache';
 import { inputError } from '../lib/errors/errors';
 
 /**
@@ -138,8 +139,7 @@ export function renderHelp(command: string, spec: CommandSpec): string {
   return out.join('\n');
 }
 
-const ajv = new Ajv({ strict: false, allErrors: false });
-const validators = new WeakMap<CommandSpec, ReturnType<Ajv['compile']>>();
+const validators = new WeakMap<CommandSpec, ValidateFunction>();
 
 function describeAjvError(error: ErrorObject, flagOf: (property: string) => string): string {
   const property = error.instancePath.split('/')[1] ?? '';
@@ -203,7 +203,9 @@ export function parseCommandLine(command: string, spec: CommandSpec, args: reado
   }
   let validate = validators.get(spec);
   if (!validate) {
-    validate = ajv.compile({ type: 'object', properties: props, additionalProperties: false });
+    const $id = `auren-registry-${command}-command-line`;
+    const schema = { $id, type: 'object', properties: props, additionalProperties: false };
+    validate = compiledValidators({ schema, formats: {}, keywords: [], entryPoints: { options: $id }, ajvOptions: { strict: false, allErrors: false } }).options;
     validators.set(spec, validate);
   }
   if (!validate(options)) throw inputError(describeAjvError((validate.errors ?? [])[0], flagOf), help);

@@ -1,9 +1,10 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { valid as validSemver } from 'semver';
 import { configError, credentialsInAddressError, type AurenError } from '../errors/errors';
 import { redactReference, redactUserinfo, referenceHasCredentials } from '../errors/redact';
 import schema from './plugin-options.schema.json';
 import { isRegistryHost, validateNamespace, validateRegistryHost } from './registry-address';
+import { compiledValidators } from './validator-cache';
 
 /**
  * The plugin options' schema (plugin-options.schema.json) is the one definition of their
@@ -33,19 +34,30 @@ const NAMESPACE_OK = (value: string) => {
   }
 };
 
-let compiled: { ajv: Ajv; options: ValidateFunction } | undefined;
+const FORMATS: Record<string, (value: string) => boolean> = {
+  date: isCalendarDate,
+  semver: (value) => validSemver(value) === value,
+  'registry-address': isRegistryHost,
+  namespace: NAMESPACE_OK,
+  'reference-template': (value) => !referenceHasCredentials(value),
+};
 
-function validators(): { ajv: Ajv; options: ValidateFunction } {
-  if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: false, strict: true, verbose: true });
-  ajv.addVocabulary(['x-expected', 'x-environment']);
-  ajv.addFormat('date', isCalendarDate);
-  ajv.addFormat('semver', (value: string) => validSemver(value) === value);
-  ajv.addFormat('registry-address', isRegistryHost);
-  ajv.addFormat('namespace', NAMESPACE_OK);
-  ajv.addFormat('reference-template', (value: string) => !referenceHasCredentials(value));
-  ajv.addSchema(schema);
-  compiled = { ajv, options: ajv.getSchema(SCHEMA_ID) as ValidateFunction };
+/** The whole options object under `options`; each AUREN_* override under its variable's name. */
+const ENTRY_POINTS: Record<string, string> = {
+  options: SCHEMA_ID,
+  ...Object.fromEntries(Object.entries(schema['x-environment']).map(([variable, pointer]) => [variable, `${SCHEMA_ID}${pointer}`])),
+};
+
+let compiled: Record<string, ValidateFunction> | undefined;
+
+function validators(): Record<string, ValidateFunction> {
+  compiled ??= compiledValidators({
+    schema,
+    formats: FORMATS,
+    keywords: ['x-expected', 'x-environment'],
+    entryPoints: ENTRY_POINTS,
+    ajvOptions: { allErrors: false, strict: true, verbose: true },
+  });
   return compiled;
 }
 
@@ -145,7 +157,7 @@ export function checkPluginOptions(options: unknown): void {
 
 /** Environment overrides, held to the definition of the option they replace (`x-environment` in the schema). */
 export function checkEnvironmentOverride(variable: keyof typeof schema['x-environment'], value: string): string {
-  const validate = validators().ajv.getSchema(`${SCHEMA_ID}${schema['x-environment'][variable]}`) as ValidateFunction;
+  const validate = validators()[variable];
   if (!validate(value)) throw explain((validate.errors ?? [])[0], `environment variable ${variable}`, '');
   return value;
 }
