@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -192,7 +193,8 @@ export async function prepareTrivyDatabase(options: {
   if (marker.digest === database.digest && (await options.cachedDb()) !== 'none') {
     return { skipDbUpdate: true, env, source, fromDefaultSource: false };
   }
-  await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
+  // A new cache (a new machine, a fresh CI runner) has no database to replace: no trivy process.
+  if (existsSync(join(cacheDir, 'db'))) await exec(binaryPath, ['clean', '--vuln-db', '--cache-dir', cacheDir], { env, okExitCodes: [1] });
   const args = ['image', '--download-db-only', '--db-repository', database.reference, '--cache-dir', cacheDir, '--quiet', '--skip-version-check', '--disable-telemetry', ...(database.insecure ? ['--insecure'] : [])];
   try {
     await withTrivyAccess(database.reference.split('/')[0], database.credentials, env, (trivyEnv) =>
