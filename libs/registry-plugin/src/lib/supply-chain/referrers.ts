@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { AurenError } from '../errors/errors';
 import type { RegistryClient } from '../registry/client';
+import { mapLimit } from '../registry/concurrency';
 import { fallbackTag, sha256Digest } from '../registry/digest';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
 import { OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, type Descriptor, type ImageIndex, type ImageManifest } from '../registry/media-types';
@@ -127,6 +128,7 @@ export interface AttachedBundle {
 const MAX_BUNDLE_BYTES = 256 * 1024;
 /** Key hints are read for this many bundles at most; past it, every bundle counts as unhinted. */
 const MAX_HINTED_BUNDLES = 16;
+const BUNDLE_READS_IN_FLIGHT = 4;
 
 /**
  * The cosign bundles attached to `subjectDigest`: the predicate type from each bundle's manifest
@@ -137,18 +139,19 @@ const MAX_HINTED_BUNDLES = 16;
  */
 export async function attachedBundles(client: RegistryClient, repository: string, subjectDigest: string, options: { keyHints?: boolean } = {}): Promise<AttachedBundle[]> {
   const listed = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
-  const bundles: AttachedBundle[] = [];
-  for (const [i, bundle] of listed.entries()) {
+  // Each bundle is a manifest and, for its hint, a blob: read side by side, not one round trip
+  // after another (a remote registry answers in tens of milliseconds).
+  const bundles = await mapLimit(listed, BUNDLE_READS_IN_FLIGHT, async (bundle, i): Promise<AttachedBundle | undefined> => {
     const got = await client.manifestGet(repository, bundle.digest);
-    if (got === 'not-found') continue;
+    if (got === 'not-found') return undefined;
     const parsed = tryParseManifest(got.body, got.mediaType);
     const type = (parsed?.document as { annotations?: Record<string, unknown> } | undefined)?.annotations?.['dev.sigstore.bundle.predicateType'];
-    if (typeof type !== 'string') continue;
+    if (typeof type !== 'string') return undefined;
     const layer = parsed?.layers.find((d) => SIGSTORE_BUNDLE.test(d.mediaType));
     const keyHint = options.keyHints && layer && i < MAX_HINTED_BUNDLES ? await bundleKeyHint(client, repository, layer) : undefined;
-    bundles.push({ predicateType: type, ...(keyHint ? { keyHint } : {}) });
-  }
-  return bundles;
+    return { predicateType: type, ...(keyHint ? { keyHint } : {}) };
+  });
+  return bundles.filter((b): b is AttachedBundle => b !== undefined);
 }
 
 async function bundleKeyHint(client: RegistryClient, repository: string, layer: Descriptor): Promise<string | undefined> {
