@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import execa from 'execa';
 import fc from 'fast-check';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,25 @@ describe('compiled option validators', () => {
     const validators = compiledValidators(spec(join(blocked, 'cache')));
     expect(validators.options({ registry: '127.0.0.1:5000' })).toBe(true);
     expect(kept()).toEqual([blocked]);
+  });
+
+  it('processes that start together on an empty cache each get working validators, and leave one whole file', async () => {
+    // Each process compiles and writes through a file of its own, renamed into place: whichever
+    // rename lands last, no process reads half a file.
+    const register = join(__dirname, '..', '..', '..', 'bin', 'register.js');
+    const script = `
+      const { compiledValidators } = require(${JSON.stringify(join(__dirname, 'validator-cache.ts'))});
+      const schema = require(${JSON.stringify(join(__dirname, 'plugin-options.schema.json'))});
+      const formats = Object.fromEntries(['date', 'semver', 'registry-address', 'namespace', 'reference-template'].map((f) => [f, () => true]));
+      const v = compiledValidators({ schema, formats, keywords: ['x-expected', 'x-environment'], entryPoints: { options: schema.$id }, ajvOptions: { allErrors: false, strict: true, verbose: true }, cacheDir: process.argv[1] });
+      process.stdout.write(String(v.options({ registry: '127.0.0.1:5000' }) && !v.options({ registry: 5 })));
+    `;
+    const runs = await Promise.all(Array.from({ length: 6 }, () => execa(process.execPath, ['-r', register, '-e', script, dir])));
+    expect(runs.map((r) => r.stdout)).toEqual(Array(6).fill('true'));
+    expect(readdirSync(dir)).toHaveLength(1);
+    const validators = compiledValidators({ ...spec(dir), entryPoints: { options: schema.$id } });
+    expect(validators.options({ registry: 5 })).toBe(false);
+    expect(readdirSync(dir)).toHaveLength(1);
   });
 
   it('another schema gets code of its own', () => {
