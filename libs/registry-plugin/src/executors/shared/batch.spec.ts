@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { outcome, runBatchProcess, useBatchFolder } from '../../lib/exec/batch-process.testing';
+import { batchConcurrency } from './batch';
 import { tarBlock, writeHostileImage } from '../../lib/scanners/hostile-tar.testing';
 import { writeOciLayout } from '../../lib/scanners/oci-fixture.testing';
 
@@ -59,4 +60,24 @@ describe('a batch of scans', () => {
     expect(results[0].result.terminalOutput).toMatch(/PAX header of 1073741824 bytes at offset 0: more than the 1 MiB/);
     expect(results[1].result.terminalOutput).toMatch(/good: scan not-scanned/);
   }, 120_000);
+});
+
+describe('how many tasks of a batch run at once', () => {
+  it("is nx.json's parallel, else Nx's default of 3, never more than the cores", () => {
+    expect(batchConcurrency({}, undefined, 8)).toBe(3);
+    expect(batchConcurrency({}, undefined, 2)).toBe(2);
+    expect(batchConcurrency({}, 5, 8)).toBe(5);
+    expect(batchConcurrency({}, 1, 8)).toBe(1);
+    expect(batchConcurrency({}, 0, 8)).toBe(3);
+  });
+
+  it('AUREN_BATCH_CONCURRENCY decides when set (trimmed, blank is unset); anything but a whole number from 1 is refused', () => {
+    expect(batchConcurrency({ AUREN_BATCH_CONCURRENCY: '1' }, 4, 8)).toBe(1);
+    expect(batchConcurrency({ AUREN_BATCH_CONCURRENCY: '6' }, 2, 2)).toBe(6);
+    expect(batchConcurrency({ AUREN_BATCH_CONCURRENCY: ' 2 ' }, undefined, 8)).toBe(2);
+    expect(batchConcurrency({ AUREN_BATCH_CONCURRENCY: ' ' }, undefined, 2)).toBe(2);
+    for (const bad of ['0', '-1', '1.5', 'two', '1000']) {
+      expect(() => batchConcurrency({ AUREN_BATCH_CONCURRENCY: bad }, undefined, 2)).toThrow(/AUREN_BATCH_CONCURRENCY=.* is not a whole number from 1 to 999/);
+    }
+  });
 });

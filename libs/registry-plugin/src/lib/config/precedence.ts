@@ -37,6 +37,8 @@ export function resolveSetting<T>(levels: Levels<T>): T {
  *   promote's `sourceEnv` sets so that they stay with our registry;
  * - tool paths: AUREN_BUILDAH_ROOT (lib/builders/buildah.ts);
  * - diagnostics: AUREN_TRACE (lib/exec/exec.ts);
+ * - where the compiled option validators are kept: AUREN_VALIDATOR_CACHE_DIR
+ *   (lib/config/validator-cache.ts, which loads before any setting is read);
  * - what the plugin hands to its own child processes: AUREN_WORKSPACE_ROOT and
  *   AUREN_REGISTRY_READONLY for the embedded registry's script (lib/retention/gc.ts).
  */
@@ -54,7 +56,8 @@ export type OverrideVariable =
   | 'AUREN_LOCAL_REGISTRY_DIR'
   | 'AUREN_BRANCH'
   | 'AUREN_LAYER_CACHE'
-  | 'AUREN_PROVENANCE_BUILDER_ID';
+  | 'AUREN_PROVENANCE_BUILDER_ID'
+  | 'AUREN_BATCH_CONCURRENCY';
 
 /** A variable's value, trimmed; set but empty counts as unset, since CI systems expand a missing variable to "". */
 export function environmentValue(env: NodeJS.ProcessEnv, variable: OverrideVariable): string | undefined {

@@ -2,10 +2,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { AurenError, formatError } from '../errors/errors';
 
 /**
- * Several tasks in one process, one at a time in dependency order, each isolated from the others:
- * a task whose dependency failed is skipped, what escapes a task's promise fails that task only,
- * and each task's output streams as it is written and is also returned with its result. The
- * executors' Nx batch mode runs on this; nothing here depends on Nx.
+ * Several tasks in one process, in dependency order, each isolated from the others: a task whose
+ * dependency failed is skipped, what escapes a task's promise fails that task only, and each
+ * task's output streams as it is written and is also returned with its result. Up to
+ * `concurrency` tasks run at once (one unless asked): a fetch or a build of one project overlaps
+ * the scan of another. The executors' Nx batch mode runs on this; nothing here depends on Nx.
  */
 
 /** The tasks and what each depends on, by id (Nx's TaskGraph fits). */
@@ -25,31 +26,69 @@ export interface BatchIo {
   error: (message: string) => void;
 }
 
+export interface BatchOptions {
+  /** How many tasks may run at once (default 1). */
+  concurrency?: number;
+}
+
+/**
+ * Results are yielded as tasks end, which with `concurrency` above 1 need not be the dependency
+ * order; a task starts only once every task of the batch it depends on has succeeded.
+ */
 export async function* runTaskBatch<T extends { id: string }>(
   batch: TaskBatch<T>,
   run: (task: T) => Promise<{ success: boolean }>,
   io: BatchIo,
+  options: BatchOptions = {},
 ): AsyncGenerator<BatchTaskResult> {
+  const limit = Math.max(1, Math.floor(options.concurrency ?? 1));
+  const pending = dependencyOrder(batch);
   const succeeded = new Map<string, boolean>();
-  const escapes = new EscapeGuard(io);
+  const inFlight = new Map<string, Promise<BatchTaskResult>>();
+  const origin = new AsyncLocalStorage<string>();
+  const output = new OutputCapture(origin);
+  const escapes = new EscapeGuard(io, origin);
+  const exitCode = process.exitCode;
+  const inBatch = (id: string) => (batch.dependencies[id] ?? []).filter((dep) => batch.tasks[dep]);
   try {
-    for (const task of dependencyOrder(batch)) {
-      const blocked = batch.dependencies[task.id]?.find((dep) => succeeded.get(dep) === false);
-      if (blocked) {
-        succeeded.set(task.id, false);
-        yield { task: task.id, result: { success: false, status: 'skipped', terminalOutput: `${task.id}: skipped, ${blocked} failed\n` } };
+    while (pending.length || inFlight.size) {
+      const ready: BatchTaskResult[] = [];
+      for (let i = 0; i < pending.length; ) {
+        const task = pending[i];
+        const blocked = inBatch(task.id).find((dep) => succeeded.get(dep) === false);
+        if (blocked) {
+          pending.splice(i, 1);
+          succeeded.set(task.id, false);
+          ready.push({ task: task.id, result: { success: false, status: 'skipped', terminalOutput: `${task.id}: skipped, ${blocked} failed\n` } });
+        } else if (inFlight.size < limit && inBatch(task.id).every((dep) => succeeded.get(dep) === true)) {
+          pending.splice(i, 1);
+          inFlight.set(task.id, origin.run(task.id, () => runOne(task)));
+        } else {
+          i++;
+        }
+      }
+      if (ready.length) {
+        yield* ready;
         continue;
       }
-      const startTime = Date.now();
-      const exitCode = process.exitCode;
-      const [{ success }, terminalOutput] = await capturingOutput(() => escapes.run(task.id, () => run(task)));
-      // A failed task sets the exit code for a process of its own; the batch goes on with the others.
-      process.exitCode = exitCode;
-      succeeded.set(task.id, success);
-      yield { task: task.id, result: { success, terminalOutput, startTime, endTime: Date.now() } };
+      if (!inFlight.size) break;
+      const done = await Promise.race(inFlight.values());
+      inFlight.delete(done.task);
+      succeeded.set(done.task, done.result.success);
+      yield done;
     }
   } finally {
     escapes.close();
+    output.close();
+  }
+
+  async function runOne(task: T): Promise<BatchTaskResult> {
+    const startTime = Date.now();
+    output.open(task.id);
+    const { success } = await escapes.run(task.id, () => run(task));
+    // A failed task sets the exit code for a process of its own; the batch goes on with the others.
+    process.exitCode = exitCode;
+    return { task: task.id, result: { success, terminalOutput: output.take(task.id), startTime, endTime: Date.now() } };
   }
 }
 
@@ -61,11 +100,10 @@ export async function* runTaskBatch<T extends { id: string }>(
  * listeners. The task stops waiting for work that can no longer finish; the batch goes on.
  */
 class EscapeGuard {
-  private readonly origin = new AsyncLocalStorage<string>();
-  private running: { id: string; fail: (error: unknown) => void } | undefined;
+  private readonly running = new Map<string, (error: unknown) => void>();
   private readonly listener = (error: unknown) => this.escaped(error);
 
-  constructor(private readonly io: BatchIo) {
+  constructor(private readonly io: BatchIo, private readonly origin: AsyncLocalStorage<string>) {
     process.on('uncaughtException', this.listener);
     process.on('unhandledRejection', this.listener);
   }
@@ -75,16 +113,17 @@ class EscapeGuard {
     process.off('unhandledRejection', this.listener);
   }
 
+  /** Runs in the task's async context (runTaskBatch starts it there), so its report is its own output. */
   async run(id: string, body: () => Promise<{ success: boolean }>): Promise<{ success: boolean }> {
     let escape: { error: unknown } | undefined;
     let onEscape: () => void = () => undefined;
     const escaped = new Promise<{ success: boolean }>((resolve) => (onEscape = () => resolve({ success: false })));
-    this.running = { id, fail: (error) => {
+    this.running.set(id, (error) => {
       escape ??= { error };
       onEscape();
-    } };
+    });
     try {
-      const work = this.origin.run(id, body).catch((error: unknown) => {
+      const work = body().catch((error: unknown) => {
         escape ??= { error };
         return { success: false };
       });
@@ -96,15 +135,60 @@ class EscapeGuard {
       this.io.error(`${id} failed: ${formatError(escape.error)}`);
       return { success: false };
     } finally {
-      this.running = undefined;
+      this.running.delete(id);
     }
   }
 
   private escaped(error: unknown): void {
     const origin = this.origin.getStore();
-    if (this.running && (origin === undefined || origin === this.running.id)) return this.running.fail(error);
+    const fail = origin === undefined ? undefined : this.running.get(origin);
+    if (fail) return fail(error);
+    // From no task's context: one running task is the only one it can be from; with several, any
+    // of them could be, and each is failed rather than one passing on a fault of its own.
+    if (origin === undefined && this.running.size) return this.running.forEach((failTask) => failTask(error));
     // From a task that has already reported its result: it can only be told.
     this.io.error(`${origin ?? 'the batch'} failed after it ended: ${formatError(error)}`);
+  }
+}
+
+/**
+ * Everything written to stdout and stderr while tasks run still reaches the terminal, and is
+ * also kept for the task whose async context wrote it. A write from no task's context (a
+ * library's own timer, say) is kept for the one running task, or for none when several run.
+ */
+class OutputCapture {
+  private readonly chunks = new Map<string, string[]>();
+  private readonly streams = [process.stdout, process.stderr];
+  private readonly originals = this.streams.map((stream) => stream.write);
+
+  constructor(private readonly origin: AsyncLocalStorage<string>) {
+    const keep = (chunk: unknown) => {
+      const id = this.origin.getStore();
+      const target = id !== undefined ? this.chunks.get(id) : this.chunks.size === 1 ? [...this.chunks.values()][0] : undefined;
+      target?.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+    };
+    const originals = this.originals;
+    this.streams.forEach((stream, i) => {
+      stream.write = function tee(this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+        keep(chunk);
+        return (originals[i] as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as typeof stream.write;
+    });
+  }
+
+  open(id: string): void {
+    this.chunks.set(id, []);
+  }
+
+  /** The task's output so far; it is no longer kept. */
+  take(id: string): string {
+    const text = (this.chunks.get(id) ?? []).join('');
+    this.chunks.delete(id);
+    return text;
+  }
+
+  close(): void {
+    this.streams.forEach((stream, i) => (stream.write = this.originals[i]));
   }
 }
 
@@ -121,22 +205,4 @@ export function dependencyOrder<T extends { id: string }>(batch: TaskBatch<T>): 
     ordered.push(batch.tasks[id]);
   }
   return ordered;
-}
-
-/** Runs body while everything written to stdout and stderr is also collected. */
-async function capturingOutput<T>(body: () => Promise<T>): Promise<[T, string]> {
-  const chunks: string[] = [];
-  const streams = [process.stdout, process.stderr];
-  const originals = streams.map((stream) => stream.write);
-  streams.forEach((stream, i) => {
-    stream.write = function tee(this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
-      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
-      return (originals[i] as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof stream.write;
-  });
-  try {
-    return [await body(), chunks.join('')];
-  } finally {
-    streams.forEach((stream, i) => (stream.write = originals[i]));
-  }
 }

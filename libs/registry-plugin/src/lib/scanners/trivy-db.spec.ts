@@ -1,6 +1,11 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sha256Digest } from '../registry/digest';
 import { mergePlatformFindings } from './vulnerability-run';
 import { trivyAdapter, trivyCacheDir } from './trivy';
+import { withTrivyCacheLock } from './trivy-db';
 import { TRIVY_DB_CONFIG_MEDIA_TYPE, TRIVY_DB_LAYER_MEDIA_TYPE, trivyDbManifest, trivyDbRepositories } from './trivy-db-artifact';
 import type { Finding } from './types';
 
@@ -56,5 +61,32 @@ describe('mergePlatformFindings', () => {
       'CVE-2 b 1 linux/amd64',
       'CVE-2 b 2 linux/arm64',
     ]);
+  });
+});
+
+describe('one trivy at a time per cache folder (withTrivyCacheLock)', () => {
+  it('tasks of one process take the lock in the order they asked, never two at once, and a failing one lets the next go', async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'auren-trivy-lock-'));
+    try {
+      const events: string[] = [];
+      let inside = 0;
+      // The same folder however it is spelled.
+      const task = (id: string, fail = false, folder = cache) =>
+        withTrivyCacheLock(folder, async () => {
+          inside++;
+          events.push(`${id} in ${inside}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          inside--;
+          events.push(`${id} out`);
+          if (fail) throw new Error(`${id} failed`);
+          return id;
+        });
+      const results = await Promise.allSettled([task('a'), task('b', true), task('c'), task('d', false, `${cache}/./`)]);
+      expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual(['a', 'b failed', 'c', 'd']);
+      expect(events).toEqual(['a in 1', 'a out', 'b in 1', 'b out', 'c in 1', 'c out', 'd in 1', 'd out']);
+      expect(existsSync(join(cache, 'auren-scan.lock'))).toBe(false);
+    } finally {
+      await rm(cache, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { credentialSecrets, goTrustEnv, withTrivyAccess } from '../connect/child-tools';
 import { splitList } from '../config/lists';
@@ -109,13 +109,33 @@ export async function mirrorTrivyDb(
 /** Written beside trivy.db after a download from a registry: which artifact the cached DB is. */
 const SOURCE_MARKER = 'auren-db-source.json';
 
+/** Per cache folder, the promise the next task of this process waits for. It never rejects. */
+const queued = new Map<string, Promise<void>>();
+
 /**
  * One trivy at a time per cache folder. Trivy opens trivy.db and its layer cache (fanal.db)
  * with bolt's exclusive lock and gives up after 5 s, so scans that Nx runs side by side would
  * fail each other; and a download must not replace trivy.db under a running scan. A lock left
- * by a killed process (its pid gone) is taken over.
+ * by a killed process (its pid gone) is taken over. Tasks of one process (a batch) queue in the
+ * process first, so each takes the file lock as the previous one lets it go, not at its next poll.
  */
 export async function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
+  const key = resolve(cacheDir);
+  const previous = queued.get(key) ?? Promise.resolve();
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((done) => (release = done));
+  const mine = previous.then(() => gate);
+  queued.set(key, mine);
+  await previous;
+  try {
+    return await withFileLock(cacheDir, body);
+  } finally {
+    release();
+    if (queued.get(key) === mine) queued.delete(key);
+  }
+}
+
+async function withFileLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
   const lockFile = join(cacheDir, 'auren-scan.lock');
   await mkdir(dirname(lockFile), { recursive: true });
   for (let attempt = 0; ; attempt++) {
