@@ -6,9 +6,11 @@
 #
 # On a machine that has never built them, the real test tools (tools/test-tools.txt) take longer
 # than any suite: they build from the Go module proxy in the background while the suites that do
-# not run them go first. Plugin specs that run a tool say so with an `@auren-test-tools` line and
-# run after the build. The first suites never see tools/.bin on PATH, on any machine, so a spec
-# that needs a tool but lacks the line fails everywhere, not only on a fresh machine.
+# not run them go first. Plugin specs that run a tool say so with an `@auren-test-tools <tools>`
+# line and run once the tools they name are built: the quick builds come first in the list, so
+# most of those specs run while Trivy, the longest build, is still compiling. The first suites
+# never see tools/.bin on PATH, on any machine, so a spec that needs a tool but lacks the line
+# fails everywhere, not only on a fresh machine.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -18,8 +20,12 @@ status=0
 started=$SECONDS
 stage() { echo "test-all: $1 ($((SECONDS - started)) s)"; }
 
-# The tools need only Go: their build starts before the Debian packages and npm install.
-bash tools/scripts/setup.sh --test-tools-only >"$results/test-tools.log" 2>&1 &
+# The tools need only Go: their build starts before the Debian packages and npm install. A tool
+# is linked into tools/.bin only once it is built at its pinned version, so this run starts from
+# an empty folder: every link in it is a tool ready for the specs that name it.
+rm -rf tools/.bin
+tools_done="$results/test-tools.exit"
+{ bash tools/scripts/setup.sh --test-tools-only >"$results/test-tools.log" 2>&1; echo $? >"$tools_done"; } &
 tools_pid=$!
 bash tools/scripts/setup.sh || exit 1
 
@@ -54,18 +60,39 @@ for app in $(npx nx show projects --withTarget test --json | node -e 'JSON.parse
   echo "::endgroup::"
 done
 
-stage "waiting for the test tools"
-if wait "$tools_pid"; then
-  cat "$results/test-tools.log"
-  # The real scanner, registry and clients (trivy, crane, oras, distribution 3, cosign), at
-  # their pinned versions, ahead of anything else on PATH.
-  export PATH="$PWD/tools/.bin:$PATH"
-  stage "suites with the test tools"
-  # shellcheck disable=SC2086
-  run_jest registry-plugin-tools "$plugin/jest.config.js" --runTestsByPath $tool_specs
-else
-  cat "$results/test-tools.log" >&2
-  echo "test-all: the test tools did not build (above), so the $(wc -w <<<"$tool_specs") specs that run them did not run" >&2
+# The tools a spec names on its `@auren-test-tools` line (up to a comma or a parenthesis: what
+# follows is optional or explanation).
+spec_tools() { sed -n 's#^// @auren-test-tools \([^(,]*\).*#\1#p' "$1" | head -n 1; }
+tools_built() { local tool; for tool in $1; do [ -x "tools/.bin/$tool" ] || return 1; done; }
+
+# The real scanner, registry and clients (trivy, crane, oras, distribution 3, cosign), at their
+# pinned versions, ahead of anything else on PATH.
+export PATH="$PWD/tools/.bin:$PATH"
+pending=($tool_specs)
+round=0
+stage "suites with the test tools, each once the tools it names are built"
+while ((${#pending[@]})); do
+  # Read before the links: a build that has ended has made every link it will make.
+  ended=false; [ -f "$tools_done" ] && ended=true
+  ready=(); waiting=()
+  for spec in "${pending[@]}"; do
+    if tools_built "$(spec_tools "$spec")"; then ready+=("$spec"); else waiting+=("$spec"); fi
+  done
+  if ((${#ready[@]})); then
+    round=$((round + 1))
+    stage "${#ready[@]} specs whose tools are built ($(ls tools/.bin | tr '\n' ' '))"
+    run_jest "registry-plugin-tools-$round" "$plugin/jest.config.js" --runTestsByPath "${ready[@]}"
+    pending=("${waiting[@]}")
+  elif $ended; then
+    break
+  else
+    sleep 5
+  fi
+done
+wait "$tools_pid"
+cat "$results/test-tools.log"
+if ((${#pending[@]})) || [ "$(cat "$tools_done")" != 0 ]; then
+  echo "test-all: the test tools did not all build (above), so ${#pending[@]} specs that run them did not run: ${pending[*]}" >&2
   echo failed > "$results/target-test-tools.failed"; status=1
 fi
 stage "all suites ran"
