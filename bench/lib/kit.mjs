@@ -66,10 +66,15 @@ export function benchFolder(name) {
       clones.push(ws);
       return ws;
     },
-    /** A machine of its own: empty Nx cache, builder storage, temp folder and Trivy cache. */
+    /**
+     * A machine of its own: empty Nx cache, builder storage, temp folder and Trivy cache, and
+     * empty caches of what a new machine's `npm ci` would leave empty in node_modules/.cache
+     * (the plugin's compiled sources and option validators), since the clones share one
+     * node_modules.
+     */
     machine(label) {
       const home = join(dir, label);
-      for (const sub of ['nx-cache', 'buildah', 'tmp', 'trivy-cache']) mkdirSync(join(home, sub), { recursive: true });
+      for (const sub of ['nx-cache', 'buildah', 'tmp', 'trivy-cache', 'ts-cache', 'validators']) mkdirSync(join(home, sub), { recursive: true });
       const buildahRoot = join(home, 'buildah', 'root');
       storages.push(buildahRoot);
       return {
@@ -78,6 +83,8 @@ export function benchFolder(name) {
         AUREN_BUILDAH_ROOT: buildahRoot,
         TMPDIR: join(home, 'tmp'),
         TRIVY_CACHE_DIR: join(home, 'trivy-cache'),
+        AUREN_TS_CACHE_DIR: join(home, 'ts-cache'),
+        AUREN_VALIDATOR_CACHE_DIR: join(home, 'validators'),
       };
     },
     async remove() {

@@ -101,6 +101,19 @@ describe('compiled option validators', () => {
     expect(readdirSync(dir)).toHaveLength(1);
   });
 
+  it('AUREN_VALIDATOR_CACHE_DIR names the folder when the caller names none', () => {
+    const before = process.env.AUREN_VALIDATOR_CACHE_DIR;
+    process.env.AUREN_VALIDATOR_CACHE_DIR = dir;
+    try {
+      const validators = compiledValidators({ ...spec(dir), cacheDir: undefined });
+      expect(validators.options({ registry: '127.0.0.1:5000' })).toBe(true);
+      expect(readdirSync(dir).filter((name) => name.endsWith('.js'))).toHaveLength(1);
+    } finally {
+      if (before === undefined) delete process.env.AUREN_VALIDATOR_CACHE_DIR;
+      else process.env.AUREN_VALIDATOR_CACHE_DIR = before;
+    }
+  });
+
   it('another schema gets code of its own', () => {
     compiledValidators(spec(dir));
     const other = { ...schema, description: 'changed' };

@@ -28,7 +28,10 @@ export interface ValidatorSpec {
   entryPoints: Record<string, string>;
   /** ajv's settings that shape the code. */
   ajvOptions: { allErrors?: boolean; strict?: boolean; verbose?: boolean };
-  /** Where the code is kept; node_modules/.cache/auren-validators beside ajv unless given. */
+  /**
+   * Where the code is kept: this, else AUREN_VALIDATOR_CACHE_DIR, else
+   * node_modules/.cache/auren-validators beside ajv.
+   */
   cacheDir?: string;
 }
 
@@ -39,7 +42,7 @@ function cacheFile(spec: ValidatorSpec): string | undefined {
     const key = createHash('sha256')
       .update(JSON.stringify([SCHEME, version, spec.ajvOptions, spec.schema, Object.keys(spec.formats).sort(), spec.keywords, spec.entryPoints]))
       .digest('hex');
-    return join(spec.cacheDir ?? join(dirname(dirname(ajvPackage)), '.cache', 'auren-validators'), `${key}.js`);
+    return join(spec.cacheDir ?? (process.env.AUREN_VALIDATOR_CACHE_DIR || join(dirname(dirname(ajvPackage)), '.cache', 'auren-validators')), `${key}.js`);
   } catch {
     return undefined;
   }
