@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { faults, startFaultProxy, type FaultProxy } from '../../testing/fault-proxy.testing';
 import { writeHtpasswd } from '../../testing/htpasswd.testing';
@@ -321,19 +322,23 @@ describe('registry client with faults', () => {
 
   it('pushes a whole image through 503s, 429s and a dropped upload and ends with an intact image', async () => {
     const image = await writeTestLayout({ platforms: ['linux/amd64', 'linux/arm64'], layerBytes: 150_000 });
-    const { client, proxy } = await through([
-      faults.status(503, { method: 'HEAD', skip: 1, times: 2 }),
-      faults.status(429, { method: 'POST', skip: 1, times: 1 }, 1),
-      faults.drop(60_000, { method: 'PUT', path: '/blobs/uploads/', skip: 1, times: 1 }),
-      faults.status(503, { method: 'PUT', path: '/manifests/', times: 1 }),
-    ]);
-    const plan = await planPush(client, image.layout, { repository: 'f/image', tags: ['1.0.0', 'latest'] });
-    const result = await executePush(client, plan);
-    expect(result.tags.map((t) => t.status)).toEqual(['created', 'created']);
-    expect(proxy.log.filter((r) => r.fault).map((r) => r.fault)).toEqual(['respond 503', 'respond 503', 'respond 429', 'drop@60000', 'respond 503']);
-    const raw = await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/f/image:latest`]);
-    expect(sha256Digest(raw.stdout)).toBe(image.digest);
-    await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/f/image:1.0.0`, `docker://${registry.host}/f/verified:1`]);
+    try {
+      const { client, proxy } = await through([
+        faults.status(503, { method: 'HEAD', skip: 1, times: 2 }),
+        faults.status(429, { method: 'POST', skip: 1, times: 1 }, 1),
+        faults.drop(60_000, { method: 'PUT', path: '/blobs/uploads/', skip: 1, times: 1 }),
+        faults.status(503, { method: 'PUT', path: '/manifests/', times: 1 }),
+      ]);
+      const plan = await planPush(client, image.layout, { repository: 'f/image', tags: ['1.0.0', 'latest'] });
+      const result = await executePush(client, plan);
+      expect(result.tags.map((t) => t.status)).toEqual(['created', 'created']);
+      expect(proxy.log.filter((r) => r.fault).map((r) => r.fault)).toEqual(['respond 503', 'respond 503', 'respond 429', 'drop@60000', 'respond 503']);
+      const raw = await exec('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${registry.host}/f/image:latest`]);
+      expect(sha256Digest(raw.stdout)).toBe(image.digest);
+      await exec('skopeo', ['copy', '--all', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${registry.host}/f/image:1.0.0`, `docker://${registry.host}/f/verified:1`]);
+    } finally {
+      await rm(image.dir, { recursive: true, force: true });
+    }
   });
 
   it('reports garbage answers clearly', async () => {
