@@ -37,6 +37,16 @@ describe('a batch whose task fails outside its promise', () => {
     expect(results[3].result.terminalOutput).not.toMatch(/a:scan|b:scan|c:scan/);
   }, 60_000);
 
+  it('fails a task that throws before it returns a promise, and runs the next', async () => {
+    const { results, exitCode } = await batchProcess(`{
+      'a:scan': () => { throw new Error('thrown at once by a:scan'); },
+      'b:scan': async () => ({ success: true }),
+    }`);
+    expect(exitCode).toBe(0);
+    expect(outcome(results)).toEqual([['a:scan', 'failure'], ['b:scan', 'success']]);
+    expect(results[0].result.terminalOutput).toContain('thrown at once by a:scan');
+  }, 60_000);
+
   it('skips a task whose dependency failed, and runs the tasks that do not depend on it', async () => {
     const { results } = await batchProcess(`{
       'b:scan': async () => ({ success: true }),

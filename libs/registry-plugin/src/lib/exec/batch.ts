@@ -123,7 +123,8 @@ class EscapeGuard {
       onEscape();
     });
     try {
-      const work = body().catch((error: unknown) => {
+      // A task that throws before its first await fails like one that rejects.
+      const work = Promise.resolve().then(body).catch((error: unknown) => {
         escape ??= { error };
         return { success: false };
       });
