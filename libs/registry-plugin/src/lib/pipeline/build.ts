@@ -10,6 +10,7 @@ import { credentialsFor } from '../connect/connect';
 import { inputError } from '../errors/errors';
 import type { SourceCommit } from '../git';
 import { openLayerCache } from '../layer-cache/layer-cache';
+import { inTurn } from '../registry/concurrency';
 import { parseConfig } from '../registry/image-graph';
 import { readOciLayout, type OciLayout } from '../registry/layout';
 import { probeRegistryScheme } from '../registry/client';
@@ -174,6 +175,15 @@ function checkPaths(input: BuildInput): void {
   }
 }
 
+/**
+ * One build at a time in this process, though a batch runs its other tasks side by side: two
+ * builds sharing the builder's storage at once were not reproducible. Built side by side,
+ * buildah 1.28 recorded the arm64 image's FROM in the history as `FROM 127.0.0.1` instead of the
+ * base image's whole reference, so the same commit got another digest than when built alone.
+ * A release fetched from the registry is not a build and does not wait.
+ */
+const builderTurn = inTurn();
+
 /** Run the builder into the project's OCI layout, then write image.json and provenance.json. */
 export async function runBuilder(input: BuildInput): Promise<ImageRecord> {
   checkPaths(input);
@@ -193,7 +203,7 @@ export async function runBuilder(input: BuildInput): Promise<ImageRecord> {
   // nothing; a build goes on without credentials it cannot resolve, as a public base image needs none.
   const credentials = input.env.REGISTRY_AUTH_FILE ? undefined : await credentialsFor(input.config.registry, input.config, input.env).catch(() => undefined);
   const startedOn = new Date();
-  await withBuilderAccess(input.config.registry, credentials, input.env, (env) => builder.build({
+  await builderTurn('builder', () => withBuilderAccess(input.config.registry, credentials, input.env, (env) => builder.build({
     context: contextPath,
     dockerfile: dockerfilePath,
     buildArgs,
@@ -209,7 +219,7 @@ export async function runBuilder(input: BuildInput): Promise<ImageRecord> {
     localName: `localhost/auren-build/${input.project.name}:${randomBytes(6).toString('hex')}`,
     env,
     verbose: input.verbose,
-  }));
+  })));
   const layout = await readOciLayout(outputDir);
   const missing = input.platforms.filter((p) => !layout.platforms.includes(p));
   if (input.platforms.length > 1 && missing.length) {

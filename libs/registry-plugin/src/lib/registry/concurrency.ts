@@ -19,3 +19,26 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   await Promise.all(workers);
   return results;
 }
+
+/**
+ * Per key, one `body` at a time in this process, in the order they were asked for; a body that
+ * fails lets the next one go. For work that must not overlap within a process (a batch runs its
+ * tasks side by side): the Trivy cache, the builder.
+ */
+export function inTurn(): <T>(key: string, body: () => Promise<T>) => Promise<T> {
+  const queued = new Map<string, Promise<void>>();
+  return async (key, body) => {
+    const previous = queued.get(key) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((done) => (release = done));
+    const mine = previous.then(() => gate);
+    queued.set(key, mine);
+    await previous;
+    try {
+      return await body();
+    } finally {
+      release();
+      if (queued.get(key) === mine) queued.delete(key);
+    }
+  };
+}

@@ -9,6 +9,7 @@ import { AurenError } from '../errors/errors';
 import { exec, which } from '../exec/exec';
 import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
+import { inTurn } from '../registry/concurrency';
 import { sha256Digest } from '../registry/digest';
 import { OCI_MANIFEST } from '../registry/media-types';
 import { parseImageReference } from '../registry/reference';
@@ -109,8 +110,8 @@ export async function mirrorTrivyDb(
 /** Written beside trivy.db after a download from a registry: which artifact the cached DB is. */
 const SOURCE_MARKER = 'auren-db-source.json';
 
-/** Per cache folder, the promise the next task of this process waits for. It never rejects. */
-const queued = new Map<string, Promise<void>>();
+/** Scans of this process, one at a time per cache folder. */
+const cacheTurn = inTurn();
 
 /**
  * One trivy at a time per cache folder. Trivy opens trivy.db and its layer cache (fanal.db)
@@ -119,20 +120,8 @@ const queued = new Map<string, Promise<void>>();
  * by a killed process (its pid gone) is taken over. Tasks of one process (a batch) queue in the
  * process first, so each takes the file lock as the previous one lets it go, not at its next poll.
  */
-export async function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
-  const key = resolve(cacheDir);
-  const previous = queued.get(key) ?? Promise.resolve();
-  let release: () => void = () => undefined;
-  const gate = new Promise<void>((done) => (release = done));
-  const mine = previous.then(() => gate);
-  queued.set(key, mine);
-  await previous;
-  try {
-    return await withFileLock(cacheDir, body);
-  } finally {
-    release();
-    if (queued.get(key) === mine) queued.delete(key);
-  }
+export function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
+  return cacheTurn(resolve(cacheDir), () => withFileLock(cacheDir, body));
 }
 
 async function withFileLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
