@@ -27,8 +27,9 @@ export function runBatch<T>(
 /**
  * How many tasks of a batch run at once: AUREN_BATCH_CONCURRENCY, else nx.json's `parallel`,
  * else Nx's default of 3, and never more than the machine's cores: one project's fetch or build
- * then overlaps another's scan (Trivy itself runs one at a time per cache, scanners/trivy-db.ts).
- * 1 runs them one after another.
+ * then overlaps another's scan. Trivy still runs one scan at a time per cache
+ * (scanners/trivy-db.ts) and the builder one build at a time (pipeline/build.ts). 1 runs them
+ * one after another.
  */
 export function batchConcurrency(env: NodeJS.ProcessEnv, nxParallel: number | undefined, cores = availableParallelism()): number {
   const set = environmentValue(env, 'AUREN_BATCH_CONCURRENCY');
