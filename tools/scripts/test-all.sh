@@ -69,6 +69,8 @@ tools_built() { local tool; for tool in $1; do [ -x "tools/.bin/$tool" ] || retu
 # pinned versions, ahead of anything else on PATH.
 export PATH="$PWD/tools/.bin:$PATH"
 pending=($tool_specs)
+declare -A needs
+for spec in "${pending[@]}"; do needs[$spec]="$(spec_tools "$spec")"; done
 round=0
 stage "suites with the test tools, each once the tools it names are built"
 while ((${#pending[@]})); do
@@ -76,7 +78,7 @@ while ((${#pending[@]})); do
   ended=false; [ -f "$tools_done" ] && ended=true
   ready=(); waiting=()
   for spec in "${pending[@]}"; do
-    if tools_built "$(spec_tools "$spec")"; then ready+=("$spec"); else waiting+=("$spec"); fi
+    if tools_built "${needs[$spec]}"; then ready+=("$spec"); else waiting+=("$spec"); fi
   done
   if ((${#ready[@]})); then
     round=$((round + 1))

@@ -49,18 +49,19 @@ export async function* runTaskBatch<T extends { id: string }>(
   const output = new OutputCapture(origin);
   const escapes = new EscapeGuard(io, origin);
   const exitCode = process.exitCode;
-  const inBatch = (id: string) => (batch.dependencies[id] ?? []).filter((dep) => batch.tasks[dep]);
+  const inBatch = new Map(pending.map((task) => [task.id, (batch.dependencies[task.id] ?? []).filter((dep) => batch.tasks[dep])]));
   try {
     while (pending.length || inFlight.size) {
       const ready: BatchTaskResult[] = [];
       for (let i = 0; i < pending.length; ) {
         const task = pending[i];
-        const blocked = inBatch(task.id).find((dep) => succeeded.get(dep) === false);
+        const deps = inBatch.get(task.id) ?? [];
+        const blocked = deps.find((dep) => succeeded.get(dep) === false);
         if (blocked) {
           pending.splice(i, 1);
           succeeded.set(task.id, false);
           ready.push({ task: task.id, result: { success: false, status: 'skipped', terminalOutput: `${task.id}: skipped, ${blocked} failed\n` } });
-        } else if (inFlight.size < limit && inBatch(task.id).every((dep) => succeeded.get(dep) === true)) {
+        } else if (inFlight.size < limit && deps.every((dep) => succeeded.get(dep) === true)) {
           pending.splice(i, 1);
           inFlight.set(task.id, origin.run(task.id, () => runOne(task)));
         } else {
@@ -165,7 +166,7 @@ class OutputCapture {
   constructor(private readonly origin: AsyncLocalStorage<string>) {
     const keep = (chunk: unknown) => {
       const id = this.origin.getStore();
-      const target = id !== undefined ? this.chunks.get(id) : this.chunks.size === 1 ? [...this.chunks.values()][0] : undefined;
+      const target = id !== undefined ? this.chunks.get(id) : this.chunks.size === 1 ? this.chunks.values().next().value : undefined;
       target?.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
     };
     const originals = this.originals;
