@@ -350,6 +350,44 @@ describe('supply chain: SBOM attached and signature verified on every pushed dig
     expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
   });
 
+  it('a machine with no key pair yet (nothing configured, the embedded registry) converging on a release signed elsewhere makes no key pair and runs no cosign; an unsigned one it signs', async () => {
+    const fresh = await mkdtemp(join(work, 'fresh-machine-'));
+    const local = normalizeOptions({ registry: registry.host }, {});
+    expect(local.signing.mode).toBe('local');
+    const app = 'auren-api';
+    const vexDir = join(fresh, 'scan', 'vex');
+    await mkdir(vexDir, { recursive: true });
+    await writeFile(join(vexDir, 'accepted.openvex.json'), '{}');
+    const before = await listReferrers(client, `auren/${app}`, pushed[app].digest);
+    const calls = await cosignWatch();
+    const logs: string[] = [];
+    const warnings: string[] = [];
+    const publish = (digest: string, repository: string) => publishSupplyChain({
+      client, config: local, workspaceRoot: fresh, repository, digest, sbomFile: join(fresh, 'scan', SBOM_FILE),
+      credentials: undefined, env: calls.env, log: (line) => void logs.push(line), warn: (line) => void warnings.push(line),
+    });
+    const outcome = await publish(pushed[app].digest, `auren/${app}`);
+    expect(outcome).toMatchObject({ signature: { status: 'already-signed', by: 'another identity (this machine did not build it)' }, provenance: { status: 'attested-elsewhere' } });
+    expect(warnings).toEqual([]);
+    expect(logs.join('\n')).toContain('OpenVEX: ');
+    expect(await calls.read()).toEqual([]);
+    await expect(readdir(join(fresh, '.auren'))).rejects.toThrow(/ENOENT/);
+    expect(await listReferrers(client, `auren/${app}`, pushed[app].digest)).toEqual(before);
+
+    // An image nobody signed: this machine signs it, so the pair is made for that.
+    await rm(vexDir, { recursive: true });
+    const unsigned = await writeDebianLayout(['base-files']);
+    layouts.push(unsigned);
+    await push('unsigned-fresh', unsigned);
+    const signed = await publish(unsigned.digest, 'auren/unsigned-fresh');
+    expect(signed.signature).toEqual({ status: 'signed', by: 'the local key pair (.auren/signing/cosign.pub)' });
+    // The bundle and the legacy `.sig` signature: one `cosign sign` each.
+    expect(await calls.read()).toEqual(['generate-key-pair', 'sign', 'sign']);
+    const made = normalizeOptions({ registry: registry.host, signing: { publicKey: join(fresh, '.auren/signing/cosign.pub') } }, {}).signing;
+    const verified = await verifyImage({ reference: ref('unsigned-fresh', unsigned.digest), registry: registry.host, insecureRegistries: [], signing: made, workspaceRoot: fresh, credentials: undefined, env });
+    expect(verified.status).toBe('verified');
+  });
+
   it('each bundle names the key that signed it (its key hint): the hint cosign wrote, the same for every bundle one key signed', async () => {
     const ours = publicKeyHint(config.signing, work);
     expect(ours).toMatch(/^[A-Za-z0-9+/]{43}=$/);

@@ -1,7 +1,7 @@
 import { isLoopbackRegistry, type SigningConfig } from '../config/options';
 import { which } from '../exec/exec';
 import { describeSigning } from './cosign';
-import { ensureLocalKeyPair, LOCAL_SIGNING_DIR, readLocalKeyPassword } from './local-key';
+import { ensureLocalKeyPair, LOCAL_SIGNING_DIR, readLocalKeyPair, readLocalKeyPassword } from './local-key';
 import type { ExecFn } from './sbom';
 
 /**
@@ -18,16 +18,23 @@ import type { ExecFn } from './sbom';
 
 export type ActiveSigning = Extract<SigningConfig, { mode: 'key' } | { mode: 'keyless' }>;
 
+export interface ActiveIdentity {
+  status: 'active';
+  signing: ActiveSigning;
+  /** cosign's environment: COSIGN_PASSWORD set for the local key pair. */
+  env: NodeJS.ProcessEnv;
+  origin: 'configured' | 'local';
+  /** The local key pair was made by this push. */
+  created: boolean;
+  describe: string;
+}
+
 export type SigningIdentity =
+  | ActiveIdentity
   | {
-      status: 'active';
-      signing: ActiveSigning;
-      /** cosign's environment: COSIGN_PASSWORD set for the local key pair. */
-      env: NodeJS.ProcessEnv;
-      origin: 'configured' | 'local';
-      /** The local key pair was made by this push. */
-      created: boolean;
-      describe: string;
+      /** The local key pair is not there yet and was not made (`deferLocalKey`): `make()` makes it. */
+      status: 'unmade';
+      make: () => Promise<ActiveIdentity>;
     }
   | {
       status: 'inactive';
@@ -42,6 +49,12 @@ export interface ResolveIdentityInput {
   workspaceRoot: string;
   env: NodeJS.ProcessEnv;
   exec?: ExecFn;
+  /**
+   * The local key pair only: when it is not there yet, leave it unmade (`unmade`), for a push
+   * that may sign nothing (a release another machine built and signed), so such a machine holds
+   * no private key it never used.
+   */
+  deferLocalKey?: boolean;
 }
 
 export async function resolveSigningIdentity(input: ResolveIdentityInput): Promise<SigningIdentity> {
@@ -69,20 +82,28 @@ export async function resolveSigningIdentity(input: ResolveIdentityInput): Promi
           warn: true,
         };
       }
-      const { pair, created } = await ensureLocalKeyPair({ workspaceRoot: input.workspaceRoot, env, exec: input.exec });
-      const password = await readLocalKeyPassword(pair);
-      return {
-        status: 'active',
-        signing: { mode: 'key', key: pair.key, publicKey: pair.publicKey, tlog: false },
-        env: { ...env, COSIGN_PASSWORD: password },
-        origin: 'local',
-        created,
-        describe: `the local key pair (${LOCAL_SIGNING_DIR}/cosign.pub)`,
-      };
+      const make = () => localIdentity(input);
+      // A damaged pair is reported here, as before, whether or not it is made now.
+      if (input.deferLocalKey && !readLocalKeyPair(input.workspaceRoot)) return { status: 'unmade', make };
+      return make();
     }
     default: {
       const unhandled: never = signing;
       throw new Error(`unhandled signing mode ${JSON.stringify(unhandled)}`);
     }
   }
+}
+
+/** The local key pair's identity, the pair made first if it is not there. */
+async function localIdentity(input: ResolveIdentityInput): Promise<ActiveIdentity> {
+  const { pair, created } = await ensureLocalKeyPair({ workspaceRoot: input.workspaceRoot, env: input.env, exec: input.exec });
+  const password = await readLocalKeyPassword(pair);
+  return {
+    status: 'active',
+    signing: { mode: 'key', key: pair.key, publicKey: pair.publicKey, tlog: false },
+    env: { ...input.env, COSIGN_PASSWORD: password },
+    origin: 'local',
+    created,
+    describe: `the local key pair (${LOCAL_SIGNING_DIR}/cosign.pub)`,
+  };
 }

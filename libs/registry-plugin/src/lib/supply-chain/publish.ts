@@ -113,7 +113,20 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     input.warn(`no SBOM attached: the scan made none (${input.sbomFile}); install trivy and run the scan again`);
   }
 
-  const identity = await resolveSigningIdentity({ signing: config.signing, registry: config.registry, workspaceRoot: input.workspaceRoot, env: input.env });
+  const built = input.provenance?.digest === digest ? input.provenance : undefined;
+  const resolved = await resolveSigningIdentity({ signing: config.signing, registry: config.registry, workspaceRoot: input.workspaceRoot, env: input.env, deferLocalKey: !built });
+  if (resolved.status === 'unmade') {
+    // No local key pair yet, and an image this machine did not build: a key made now cannot
+    // have signed anything attached, so if the image is signed there is nothing to verify and
+    // nothing to sign, and no key is made (a machine that only converges on releases holds none).
+    const types = (await attachedBundles(client, repository, digest)).map((b) => b.predicateType);
+    if (types.includes(COSIGN_SIGN_PREDICATE)) {
+      const outcome = { sbom, signature: signedElsewhere(reference, input), provenance: elsewhereProvenance(reference, types, input) };
+      await vexNotAttested(reference, input);
+      return outcome;
+    }
+  }
+  const identity = resolved.status === 'unmade' ? await resolved.make() : resolved;
   if (identity.status === 'inactive') {
     (identity.warn ? input.warn : input.log)(`not signed, no provenance: ${identity.reason}`);
     // signing: false is a choice (off); anything else is a gap the table shows as such.
@@ -135,7 +148,6 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   };
 
   let signature: PublishOutcome['signature'];
-  const built = input.provenance?.digest === digest ? input.provenance : undefined;
   const canVerify = identity.signing.mode === 'keyless' || identity.signing.publicKey !== undefined;
   // What is attached, listed once in-process. cosign verify and verify-attestation (a process and
   // registry round-trips each) run only where a bundle of their kind is there to verify: a digest
@@ -159,12 +171,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     signature = { status: 'already-signed', by: identity.describe };
     input.log(`signature: ${reference} already verifies with ${identity.describe}; not signed again`);
   } else if (!built && signedBefore) {
-    // A released image fetched on another machine carries the signature of the machine that
-    // built it. Signing it again with this machine's identity would upload new blobs for an
-    // unchanged release, so any machine converges on the same registry; whether that signature
-    // is trusted is the deploy gate's question, answered with the public key it is given.
-    signature = { status: 'already-signed', by: 'another identity (this machine did not build it)' };
-    input.log(`signature: ${reference} is already signed by another identity (this machine did not build it, so it signs nothing)`);
+    signature = signedElsewhere(reference, input);
   } else {
     await signImage(common);
     signature = { status: 'signed', by: identity.describe };
@@ -176,18 +183,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     provenance = { status: 'already-attested' };
     input.log(`provenance: ${reference} already has SLSA v1 provenance signed by ${identity.describe}; not attested again`);
   } else if (!built) {
-    if (attachedTypes.includes(SLSA_PROVENANCE_V1)) {
-      // A released image fetched on another machine: its provenance is there, signed by the
-      // identity of the machine that built it, which this one does not hold.
-      provenance = { status: 'attested-elsewhere' };
-      input.log(`provenance: ${reference} has SLSA v1 provenance from another signing identity (this machine did not build it, so it attests nothing)`);
-    } else {
-      const reason = input.provenance
-        ? `the build's provenance record is for ${input.provenance.digest}, not ${digest}`
-        : 'this image was not built here (fetched from the registry, or built before provenance was recorded), so there are no build inputs to attest';
-      provenance = { status: 'missing', reason };
-      input.warn(`no provenance attached: ${reason}. \`nx run <app>:docker-build --rebuild\` and docker-push attest it`);
-    }
+    provenance = elsewhereProvenance(reference, attachedTypes, input);
   } else {
     await attestProvenance({ ...common, predicate: provenancePredicate(built) });
     provenance = { status: 'attested' };
@@ -196,14 +192,44 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
 
   // Accepted findings travel with the digest they were accepted for: the OpenVEX documents the
   // scan applied (scan/vex/), signed by the same identity, so a consumer sees why.
-  const vexFiles = await scanVexFiles(join(dirname(input.sbomFile), VEX_DIR));
-  if (vexFiles.length === 0) return { sbom, signature, provenance };
-  if (input.provenance?.digest !== digest && signature.status === 'already-signed' && signature.by !== identity.describe) {
-    // A release fetched from the machine that built it: it carries that machine's attestations.
-    input.log(`OpenVEX: ${reference} was signed by another identity (this machine did not build it), so it attests nothing`);
+  if (!built && signature.status === 'already-signed' && signature.by !== identity.describe) {
+    await vexNotAttested(reference, input);
     return { sbom, signature, provenance };
   }
+  const vexFiles = await scanVexFiles(join(dirname(input.sbomFile), VEX_DIR));
+  if (vexFiles.length === 0) return { sbom, signature, provenance };
   const vex = await attestVex({ ...common, files: vexFiles, attachedTypes });
   input.log(`OpenVEX: ${vex.attested.length} document(s) attested to ${reference} (cosign attest --type openvex, ${identity.describe})${vex.already.length ? `, ${vex.already.length} already attested` : ''}`);
   return { sbom, signature, provenance, vex: { attested: vex.attested.length, already: vex.already.length } };
+}
+
+/**
+ * A released image fetched on another machine carries the signature of the machine that built
+ * it. Signing it again with this machine's identity would upload new blobs for an unchanged
+ * release, so any machine converges on the same registry; whether that signature is trusted is
+ * the deploy gate's question, answered with the public key it is given.
+ */
+function signedElsewhere(reference: string, input: PublishInput): PublishOutcome['signature'] {
+  input.log(`signature: ${reference} is already signed by another identity (this machine did not build it, so it signs nothing)`);
+  return { status: 'already-signed', by: 'another identity (this machine did not build it)' };
+}
+
+/** The provenance of an image this machine did not build: the builder's, if attached; it has no build inputs to attest. */
+function elsewhereProvenance(reference: string, attachedTypes: string[], input: PublishInput): PublishOutcome['provenance'] {
+  if (attachedTypes.includes(SLSA_PROVENANCE_V1)) {
+    // Signed by the identity of the machine that built it, which this one does not hold.
+    input.log(`provenance: ${reference} has SLSA v1 provenance from another signing identity (this machine did not build it, so it attests nothing)`);
+    return { status: 'attested-elsewhere' };
+  }
+  const reason = input.provenance
+    ? `the build's provenance record is for ${input.provenance.digest}, not ${input.digest}`
+    : 'this image was not built here (fetched from the registry, or built before provenance was recorded), so there are no build inputs to attest';
+  input.warn(`no provenance attached: ${reason}. \`nx run <app>:docker-build --rebuild\` and docker-push attest it`);
+  return { status: 'missing', reason };
+}
+
+/** A release fetched from the machine that built it carries that machine's attestations: its OpenVEX documents are not attested again. */
+async function vexNotAttested(reference: string, input: PublishInput): Promise<void> {
+  if ((await scanVexFiles(join(dirname(input.sbomFile), VEX_DIR))).length === 0) return;
+  input.log(`OpenVEX: ${reference} was signed by another identity (this machine did not build it), so it attests nothing`);
 }
