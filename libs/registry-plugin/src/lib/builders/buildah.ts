@@ -3,6 +3,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withBuilderAuthFile } from '../connect/child-tools';
 import { exec, trace, which } from '../exec/exec';
+import { withFileLock } from '../exec/file-lock';
 import { readOciLayout } from '../registry/layout';
 import { openLayerCache } from '../layer-cache/layer-cache';
 import { exportCacheVersion, prepareIncrementalExport, rememberLayout, workspaceRootOf } from '../layer-cache/oci-export';
@@ -32,6 +33,19 @@ const OVERLAY_ROOT = 'auren-overlay-v2';
 export function overlayRoot(env: NodeJS.ProcessEnv): string {
   if (process.getuid?.() === 0) return `/var/lib/containers/${OVERLAY_ROOT}`;
   return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', OVERLAY_ROOT);
+}
+
+/**
+ * The storage a build uses: AUREN_BUILDAH_ROOT, else buildah's default for this user. Builds in
+ * one storage take turns, across processes too (`--batch=false`, two nx commands at once): two
+ * buildah builds side by side in one storage were not reproducible (buildah 1.28 recorded an
+ * arm64 image's FROM in its history as `FROM 127.0.0.1` instead of the base image's whole
+ * reference, another digest than built alone).
+ */
+export function storageRoot(env: NodeJS.ProcessEnv): string {
+  if (env.AUREN_BUILDAH_ROOT) return env.AUREN_BUILDAH_ROOT;
+  if (process.getuid?.() === 0) return '/var/lib/containers/storage';
+  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', 'storage');
 }
 
 /** The environment a build runs with: overlay when a scratch container mounts with it, else vfs. */
@@ -96,7 +110,10 @@ export function buildahBuilder(): Builder {
     },
     build(original) {
       // The storage probe (`buildah from`) and the export check the auth file too.
-      return withBuilderAuthFile(original.env, async (env) => buildWith(this, { ...original, env: await storageEnv(env) }));
+      return withBuilderAuthFile(original.env, async (env) => {
+        const storage = await storageEnv(env);
+        return withFileLock(`${storageRoot(storage)}.auren-build.lock`, { holder: 'a buildah build' }, () => buildWith(this, { ...original, env: storage }));
+      });
     },
   };
 }

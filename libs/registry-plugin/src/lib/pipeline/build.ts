@@ -177,10 +177,10 @@ function checkPaths(input: BuildInput): void {
 
 /**
  * One build at a time in this process, though a batch runs its other tasks side by side: two
- * builds sharing the builder's storage at once were not reproducible. Built side by side,
- * buildah 1.28 recorded the arm64 image's FROM in the history as `FROM 127.0.0.1` instead of the
- * base image's whole reference, so the same commit got another digest than when built alone.
- * A release fetched from the registry is not a build and does not wait.
+ * builds sharing the builder's storage at once were not reproducible (lib/builders/buildah.ts
+ * says how, and also makes builds in one storage take turns across processes). Queued here
+ * first, each build takes that storage's lock as the previous one lets it go. A release
+ * fetched from the registry is not a build and does not wait.
  */
 const builderTurn = inTurn();
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +7,7 @@ import { credentialSecrets, goTrustEnv, withTrivyAccess } from '../connect/child
 import { splitList } from '../config/lists';
 import { AurenError } from '../errors/errors';
 import { exec, which } from '../exec/exec';
+import { withFileLock } from '../exec/file-lock';
 import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
 import { inTurn } from '../registry/concurrency';
@@ -121,44 +122,7 @@ const cacheTurn = inTurn();
  * process first, so each takes the file lock as the previous one lets it go, not at its next poll.
  */
 export function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
-  return cacheTurn(resolve(cacheDir), () => withFileLock(cacheDir, body));
-}
-
-async function withFileLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
-  const lockFile = join(cacheDir, 'auren-scan.lock');
-  await mkdir(dirname(lockFile), { recursive: true });
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
-      let alive = true;
-      if (holder > 0) {
-        try {
-          process.kill(holder, 0);
-        } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-        }
-      } else {
-        // Created but its pid not written yet, unless it has stayed empty for long (a crash in between).
-        const age = Date.now() - ((await stat(lockFile).catch(() => undefined))?.mtimeMs ?? Date.now());
-        alive = age < 30_000;
-      }
-      if (!alive) {
-        await rm(lockFile, { force: true });
-        continue;
-      }
-      if (attempt > 9000) throw new AurenError('scan', `${lockFile} has been held by process ${holder} for over 30 minutes`, 'Remove the file if that process is not a trivy scan.');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    await rm(lockFile, { force: true });
-  }
+  return cacheTurn(resolve(cacheDir), () => withFileLock(join(cacheDir, 'auren-scan.lock'), { holder: 'a trivy scan' }, body));
 }
 
 export interface PreparedDatabase {

@@ -1,0 +1,64 @@
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AurenError } from '../errors/errors';
+
+export interface FileLockOptions {
+  /** What holds the lock, for the error after `maxWaitMs` (e.g. "a trivy scan"). */
+  holder: string;
+  /** How long to wait for a live holder before giving up; default 30 minutes. */
+  maxWaitMs?: number;
+  /** How often a held lock is looked at again; default 200 ms. */
+  pollMs?: number;
+}
+
+const MINUTE = 60_000;
+
+/**
+ * One holder at a time across processes: `lockFile` is created exclusively (`wx`) with the
+ * holder's pid in it, and removed when `body` settles. A lock whose pid is gone (a killed
+ * process) is taken over, and so is one left empty for 30 s (a crash between create and write).
+ * Tasks of one process should queue in the process first (`inTurn`), so each takes the file as
+ * the previous one lets it go, not at its next look.
+ */
+export async function withFileLock<T>(lockFile: string, options: FileLockOptions, body: () => Promise<T>): Promise<T> {
+  const maxWaitMs = options.maxWaitMs ?? 30 * MINUTE;
+  const pollMs = options.pollMs ?? 200;
+  await mkdir(dirname(lockFile), { recursive: true });
+  const started = Date.now();
+  for (;;) {
+    try {
+      await writeFile(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(lockFile, 'utf8').catch(() => '')).trim());
+      if (!(await holderAlive(lockFile, holder))) {
+        await rm(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() - started > maxWaitMs) {
+        throw new AurenError('exec', `${lockFile} has been held by process ${holder} for over ${Math.round(maxWaitMs / MINUTE)} minutes`, `Remove the file if that process is not ${options.holder}.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    await rm(lockFile, { force: true });
+  }
+}
+
+async function holderAlive(lockFile: string, holder: number): Promise<boolean> {
+  if (holder > 0) {
+    try {
+      process.kill(holder, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  // Created but its pid not written yet, unless it has stayed empty for long.
+  const age = Date.now() - ((await stat(lockFile).catch(() => undefined))?.mtimeMs ?? Date.now());
+  return age < 30_000;
+}
