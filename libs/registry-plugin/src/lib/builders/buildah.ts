@@ -112,7 +112,9 @@ export function buildahBuilder(): Builder {
       // The storage probe (`buildah from`) and the export check the auth file too.
       return withBuilderAuthFile(original.env, async (env) => {
         const storage = await storageEnv(env);
-        return withFileLock(`${storageRoot(storage)}.auren-build.lock`, { holder: 'a buildah build' }, () => buildWith(this, { ...original, env: storage }));
+        const lock = `${storageRoot(storage)}.auren-build.lock`;
+        const onWait = (holder: number) => process.stderr.write(`build: waiting for the build of process ${holder} in the same storage (${lock})\n`);
+        return withFileLock(lock, { holder: 'a buildah build', onWait }, () => buildWith(this, { ...original, env: storage }));
       });
     },
   };

@@ -34,12 +34,13 @@ describe('withFileLock: one holder at a time across processes', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
-  it('waits while another live process holds it, and goes in once that process is gone', async () => {
+  it('waits while another live process holds it, says so once, and goes in once that process is gone', async () => {
     const holder = otherProcess();
     await mkdir(join(dir, 'nested'));
     await writeFile(lock, String(holder.pid));
     let entered = false;
-    const waiting = withFileLock(lock, { holder: 'a test', pollMs: 20 }, async () => {
+    const told: number[] = [];
+    const waiting = withFileLock(lock, { holder: 'a test', pollMs: 20, onWait: (pid) => void told.push(pid) }, async () => {
       entered = true;
       return readFile(lock, 'utf8');
     });
@@ -50,6 +51,8 @@ describe('withFileLock: one holder at a time across processes', () => {
     await exited(holder);
     expect(await waiting).toBe(String(process.pid));
     expect(existsSync(lock)).toBe(false);
+    // Told once whom it waited for, not at every look.
+    expect(told).toEqual([holder.pid]);
   });
 
   it('takes over at once a lock whose process is gone (a killed holder)', async () => {

@@ -9,6 +9,8 @@ export interface FileLockOptions {
   maxWaitMs?: number;
   /** How often a held lock is looked at again; default 200 ms. */
   pollMs?: number;
+  /** Told once, when the lock is found held by another live process, before waiting for it. */
+  onWait?: (holder: number) => void;
 }
 
 const MINUTE = 60_000;
@@ -25,6 +27,7 @@ export async function withFileLock<T>(lockFile: string, options: FileLockOptions
   const pollMs = options.pollMs ?? 200;
   await mkdir(dirname(lockFile), { recursive: true });
   const started = Date.now();
+  let waited = false;
   for (;;) {
     try {
       await writeFile(lockFile, String(process.pid), { flag: 'wx' });
@@ -36,6 +39,8 @@ export async function withFileLock<T>(lockFile: string, options: FileLockOptions
         await rm(lockFile, { force: true });
         continue;
       }
+      if (!waited) options.onWait?.(holder);
+      waited = true;
       if (Date.now() - started > maxWaitMs) {
         throw new AurenError('exec', `${lockFile} has been held by process ${holder} for over ${Math.round(maxWaitMs / MINUTE)} minutes`, `Remove the file if that process is not ${options.holder}.`);
       }

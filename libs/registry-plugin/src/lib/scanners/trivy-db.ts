@@ -122,7 +122,9 @@ const cacheTurn = inTurn();
  * process first, so each takes the file lock as the previous one lets it go, not at its next poll.
  */
 export function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
-  return cacheTurn(resolve(cacheDir), () => withFileLock(join(cacheDir, 'auren-scan.lock'), { holder: 'a trivy scan' }, body));
+  const lock = join(cacheDir, 'auren-scan.lock');
+  const onWait = (holder: number) => process.stderr.write(`scan: waiting for the trivy scan of process ${holder} on the same cache (${lock})\n`);
+  return cacheTurn(resolve(cacheDir), () => withFileLock(lock, { holder: 'a trivy scan', onWait }, body));
 }
 
 export interface PreparedDatabase {
