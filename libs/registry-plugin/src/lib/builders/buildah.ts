@@ -30,9 +30,14 @@ export function globalArgs(env: NodeJS.ProcessEnv): string[] {
  */
 const OVERLAY_ROOT = 'auren-overlay-v2';
 
+/** Where containers/storage keeps its storages for this user: the system's as root. */
+function containersDir(env: NodeJS.ProcessEnv): string {
+  if (process.getuid?.() === 0) return '/var/lib/containers';
+  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers');
+}
+
 export function overlayRoot(env: NodeJS.ProcessEnv): string {
-  if (process.getuid?.() === 0) return `/var/lib/containers/${OVERLAY_ROOT}`;
-  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', OVERLAY_ROOT);
+  return join(containersDir(env), OVERLAY_ROOT);
 }
 
 /**
@@ -43,9 +48,7 @@ export function overlayRoot(env: NodeJS.ProcessEnv): string {
  * reference, another digest than built alone).
  */
 export function storageRoot(env: NodeJS.ProcessEnv): string {
-  if (env.AUREN_BUILDAH_ROOT) return env.AUREN_BUILDAH_ROOT;
-  if (process.getuid?.() === 0) return '/var/lib/containers/storage';
-  return join(env.XDG_DATA_HOME || join(env.HOME || tmpdir(), '.local', 'share'), 'containers', 'storage');
+  return env.AUREN_BUILDAH_ROOT || join(containersDir(env), 'storage');
 }
 
 /** The environment a build runs with: overlay when a scratch container mounts with it, else vfs. */

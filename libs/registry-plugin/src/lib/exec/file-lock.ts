@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { AurenError } from '../errors/errors';
+import { inTurn } from '../registry/concurrency';
 
 export interface FileLockOptions {
   /** What holds the lock, for the error after `maxWaitMs` (e.g. "a trivy scan"). */
@@ -15,14 +16,21 @@ export interface FileLockOptions {
 
 const MINUTE = 60_000;
 
+/** Holders in this process, by the lock file's absolute path. */
+const processTurn = inTurn();
+
 /**
  * One holder at a time across processes: `lockFile` is created exclusively (`wx`) with the
  * holder's pid in it, and removed when `body` settles. A lock whose pid is gone (a killed
  * process) is taken over, and so is one left empty for 30 s (a crash between create and write).
- * Tasks of one process should queue in the process first (`inTurn`), so each takes the file as
- * the previous one lets it go, not at its next look.
+ * Holders in one process (a batch's tasks) queue in the process first, in the order they asked,
+ * so each takes the file as the previous one lets it go, not at its next look.
  */
-export async function withFileLock<T>(lockFile: string, options: FileLockOptions, body: () => Promise<T>): Promise<T> {
+export function withFileLock<T>(lockFile: string, options: FileLockOptions, body: () => Promise<T>): Promise<T> {
+  return processTurn(resolve(lockFile), () => holdFile(lockFile, options, body));
+}
+
+async function holdFile<T>(lockFile: string, options: FileLockOptions, body: () => Promise<T>): Promise<T> {
   const maxWaitMs = options.maxWaitMs ?? 30 * MINUTE;
   const pollMs = options.pollMs ?? 200;
   await mkdir(dirname(lockFile), { recursive: true });

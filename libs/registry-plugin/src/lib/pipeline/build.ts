@@ -176,11 +176,10 @@ function checkPaths(input: BuildInput): void {
 }
 
 /**
- * One build at a time in this process, though a batch runs its other tasks side by side: two
- * builds sharing the builder's storage at once were not reproducible (lib/builders/buildah.ts
- * says how, and also makes builds in one storage take turns across processes). Queued here
- * first, each build takes that storage's lock as the previous one lets it go. A release
- * fetched from the registry is not a build and does not wait.
+ * One build at a time in this process, whatever the builder, though a batch runs its other
+ * tasks side by side: two builds sharing the builder's storage at once were not reproducible
+ * (lib/builders/buildah.ts says how, and also makes buildah builds in one storage take turns
+ * across processes). A release fetched from the registry is not a build and does not wait.
  */
 const builderTurn = inTurn();
 

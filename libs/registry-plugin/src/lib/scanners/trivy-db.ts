@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { credentialSecrets, goTrustEnv, withTrivyAccess } from '../connect/child-tools';
 import { splitList } from '../config/lists';
@@ -10,7 +10,6 @@ import { exec, which } from '../exec/exec';
 import { withFileLock } from '../exec/file-lock';
 import type { RegistryClient } from '../registry/client';
 import { copyImage } from '../registry/copy';
-import { inTurn } from '../registry/concurrency';
 import { sha256Digest } from '../registry/digest';
 import { OCI_MANIFEST } from '../registry/media-types';
 import { parseImageReference } from '../registry/reference';
@@ -111,20 +110,17 @@ export async function mirrorTrivyDb(
 /** Written beside trivy.db after a download from a registry: which artifact the cached DB is. */
 const SOURCE_MARKER = 'auren-db-source.json';
 
-/** Scans of this process, one at a time per cache folder. */
-const cacheTurn = inTurn();
-
 /**
  * One trivy at a time per cache folder. Trivy opens trivy.db and its layer cache (fanal.db)
  * with bolt's exclusive lock and gives up after 5 s, so scans that Nx runs side by side would
  * fail each other; and a download must not replace trivy.db under a running scan. A lock left
- * by a killed process (its pid gone) is taken over. Tasks of one process (a batch) queue in the
- * process first, so each takes the file lock as the previous one lets it go, not at its next poll.
+ * by a killed process (its pid gone) is taken over; tasks of one process (a batch) queue in
+ * the process first (lib/exec/file-lock.ts).
  */
 export function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
   const lock = join(cacheDir, 'auren-scan.lock');
   const onWait = (holder: number) => process.stderr.write(`scan: waiting for the trivy scan of process ${holder} on the same cache (${lock})\n`);
-  return cacheTurn(resolve(cacheDir), () => withFileLock(lock, { holder: 'a trivy scan', onWait }, body));
+  return withFileLock(lock, { holder: 'a trivy scan', onWait }, body);
 }
 
 export interface PreparedDatabase {
