@@ -2,6 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { useTestRegistry } from '../../testing/registry-server.testing';
 import { exec, which } from '../exec/exec';
+import type { RegistryClient } from '../registry/client';
 import { OCI_MANIFEST, type Descriptor } from '../registry/media-types';
 import { executePush, planPush } from '../registry/push';
 import { writeTestLayout, type TestLayout } from '../registry/layout.testing';
@@ -15,6 +16,43 @@ async function orasDiscover(ref: string): Promise<Array<{ digest: string; artifa
   const doc = JSON.parse(result.stdout) as { referrers?: Array<{ digest: string; artifactType: string }>; manifests?: Array<{ digest: string; artifactType: string }> };
   return doc.referrers ?? doc.manifests ?? [];
 }
+
+/** The real client; its reads and writes of `tag` wait for the script (the n-th read is `n`). */
+function scripted(
+  client: RegistryClient,
+  tag: string,
+  hooks: { afterGet?: (n: number) => Promise<void>; beforePut?: () => Promise<void>; afterPut?: () => void },
+): RegistryClient {
+  let gets = 0;
+  return new Proxy(client, {
+    get(target, prop) {
+      if (prop === 'manifestGet') {
+        return async (repo: string, ref: string) => {
+          const result = await target.manifestGet(repo, ref);
+          if (ref === tag) await hooks.afterGet?.(++gets);
+          return result;
+        };
+      }
+      if (prop === 'manifestPut') {
+        return async (repo: string, ref: string, body: Buffer, mediaType: string) => {
+          if (ref !== tag) return target.manifestPut(repo, ref, body, mediaType);
+          await hooks.beforePut?.();
+          const result = await target.manifestPut(repo, ref, body, mediaType);
+          hooks.afterPut?.();
+          return result;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+const gate = () => {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+};
 
 describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback tag', () => {
   const { registry, client } = useTestRegistry();
@@ -101,6 +139,51 @@ describe('referrers: artifacts attached by subject, with the OCI 1.1 fallback ta
     expect(listed).toEqual(results.map((r) => r.digest).sort());
     const viaOras = await orasDiscover(`${registry.host}/auren/race@${subject.digest}`);
     expect(viaOras).toHaveLength(8);
+  });
+
+  it('a writer that read before ours and writes after our index looked settled once, while a third writer was still at work, does not drop our entry', async () => {
+    const subject = await pushImage('auren/stale');
+    const tag = fallbackTag(subject.digest);
+    const file = (n: string) => [{ mediaType: 'application/json', data: Buffer.from(`{"w":"${n}"}`) }];
+    const attach = (c: RegistryClient, n: string) => attachArtifact(c, { repository: 'auren/stale', subject, artifactType: `application/vnd.auren.${n}+json`, files: file(n) }, { settleMs: 20 });
+
+    // The stale writer reads the empty index, then holds its write until released.
+    const staleRead = gate();
+    const staleWrite = gate();
+    const staleLanded = gate();
+    const stale = attach(
+      scripted(client, tag, {
+        afterGet: async (n) => void (n === 1 && staleRead.open()),
+        beforePut: async () => staleWrite.opened,
+        afterPut: () => staleLanded.open(),
+      }),
+      'stale',
+    );
+    await staleRead.opened;
+
+    // Ours writes; right after its read-back a third writer adds its entry (the index changes
+    // during our pause), and right after the read that sees that change the stale write lands.
+    let third: string | undefined;
+    const ours = await attach(
+      scripted(client, tag, {
+        afterGet: async (n) => {
+          if (n === 2) third = (await attach(client, 'third')).digest;
+          if (n === 3) {
+            staleWrite.open();
+            await staleLanded.opened;
+          }
+        },
+      }),
+      'ours',
+    );
+    const staleResult = await stale;
+    const listed = (await listReferrers(client, 'auren/stale', subject.digest)).map((d) => d.digest);
+    expect(third).toBeDefined();
+    // Ours saw the index change during its pause, so it paused again and found its entry gone.
+    // The third writer had finished before the stale write landed: no re-read can see that one
+    // (SECURITY.md, "What is not promised").
+    expect(listed).toEqual(expect.arrayContaining([ours.digest, staleResult.digest]));
+    expect(ours.index).toBe('updated');
   });
 
   it('the default pause (paced by the registry\'s own round trips) also keeps every concurrent writer\'s entry', async () => {

@@ -59,7 +59,7 @@ export interface FallbackGuardOptions {
   /** Read-merge-write rounds before giving up. Default 6. */
   attempts?: number;
   /**
-   * Pause before the re-read that checks no concurrent writer dropped our entries. Default: three
+   * Pause before each re-read that checks no concurrent writer dropped our entries. Default: three
    * times the round trip our own write and read-back just took, at most 2 s and at least 150 ms
    * (50 ms for a loopback registry).
    */
@@ -187,12 +187,18 @@ export function settlePause(registry: string, roundTripMs: number): number {
 }
 
 /**
- * Read, merge, write, then read again — twice, the second time after a pause — and start over
- * if an entry we added is missing or one we removed is back. Distribution has no conditional
- * PUT (it ignores `If-Match`), so this re-read guard is what keeps two writers (say, our SBOM
- * attach and cosign, or two CI jobs pushing the same digest) from dropping each other's entries:
- * whoever loses the race sees it on the re-read and merges again. Entries are never removed
- * except the ones named in `remove`, so a merge can only grow the union of what writers added.
+ * Read, merge, write, then read again, and start over if an entry we added is missing or one we
+ * removed is back. Distribution has no conditional PUT (it ignores `If-Match`), so this re-read
+ * guard is what keeps two writers (say, our SBOM attach and cosign, or two CI jobs pushing the
+ * same digest) from dropping each other's entries: whoever loses the race sees it on a re-read
+ * and merges again. Entries are never removed except the ones named in `remove`, so a merge can
+ * only grow the union of what writers added.
+ *
+ * A writer that read before our PUT may write after it. So once our entries are there, we keep
+ * reading after a pause until one pause passes with the index unchanged: while other writers are
+ * still at work, a slow one among them may yet write what it read before ours (eight writers at
+ * once on a loaded machine did drop an entry when one quiet-looking read was trusted). Alone, that
+ * is one pause and one read, as before.
  */
 export async function updateFallbackIndex(
   client: RegistryClient,
@@ -217,11 +223,7 @@ export async function updateFallbackIndex(
     const current = await readFallbackIndex(client, repository, subjectDigest);
     if (settled(current?.index) && (current || add.length === 0)) {
       if (attempt === 1) return 'unchanged';
-      // Our write survived the first re-read; check once more after a pause for a writer that
-      // read before our PUT and writes after it.
-      await sleep(settle());
-      const later = await readFallbackIndex(client, repository, subjectDigest);
-      if (settled(later?.index)) return result;
+      if (await staysSettled(current?.digest)) return result;
       continue;
     }
     if (attempt > attempts) break;
@@ -239,4 +241,22 @@ export async function updateFallbackIndex(
     `${repository}:${tag} kept changing under us; gave up after ${attempts} attempts to record ${add.map((d) => d.digest).join(', ') || 'the removal'}`,
     'Another writer is updating the same referrers index; run the push again when it is done.',
   );
+
+  /** True once a pause passes with the index unchanged and ours; false when an entry is lost. */
+  async function staysSettled(seen: string | undefined): Promise<boolean> {
+    // Paced once, by our write and read-back, so a busy index does not stretch each pause.
+    // Bounded: past this many pauses of other writers' activity, the last read (ours there) stands.
+    const pause = settle();
+    for (let round = 0; round < QUIET_PAUSES; round++) {
+      await sleep(pause);
+      const later = await readFallbackIndex(client, repository, subjectDigest);
+      if (!settled(later?.index)) return false;
+      if (later?.digest === seen) return true;
+      seen = later?.digest;
+    }
+    return true;
+  }
 }
+
+/** Pauses an update waits at most for the other writers of one index to go quiet. */
+const QUIET_PAUSES = 8;
