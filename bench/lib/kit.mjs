@@ -4,7 +4,7 @@
 // its findings accepted so the gate passes; SBOM, signature and provenance are on by default
 // against a loopback registry), the seed's build-all loop as the reference, and the arithmetic.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 const require = createRequire(import.meta.url);
 require('@swc-node/register');
 const { startTestRegistry } = require('../../libs/registry-plugin/src/testing/registry-server.testing.ts');
-const { cloneWorkspace, stripAnsi } = require('../../libs/registry-plugin/src/e2e/workspace.testing.ts');
+const workspaceTesting = require('../../libs/registry-plugin/src/e2e/workspace.testing.ts');
+const { cloneWorkspace, stripAnsi } = workspaceTesting;
 const { createRegistryClient } = require('../../libs/registry-plugin/src/lib/registry/client.ts');
 
 export { startTestRegistry, cloneWorkspace, stripAnsi };
@@ -127,27 +128,8 @@ export async function nxOk(ws, args, extraEnv = {}) {
   return result.all;
 }
 
-/**
- * The whole default mission on a clone: the fixture vulnerability database (tools/trivy-db)
- * published into the registry, where every scan reads it, and its blocking findings accepted in
- * nx.json's scan.ignore so the gate passes (committed: a second machine cloning this one has the
- * same policy). Signing, SBOM and provenance need nothing: they are on by default for a loopback
- * registry, with the key pair the plugin makes in .auren/signing/.
- */
-export async function enableMission(ws) {
-  await nxOk(ws, ['run', 'registry:trivy-db']);
-  const nxJsonPath = join(ws.dir, 'nx.json');
-  const nxJson = JSON.parse(readFileSync(nxJsonPath, 'utf8'));
-  const plugin = nxJson.plugins.find((p) => (typeof p === 'string' ? p : p.plugin) === '@auren/registry-plugin');
-  const scan = plugin.options.scan;
-  const advisories = JSON.parse(readFileSync(join(ws.dir, 'tools/trivy-db/advisories.json'), 'utf8')).advisories;
-  const accepted = advisories.filter((a) => scan.severity.includes(a.severity)).map((a) => ({ id: a.id, reason: 'bench: a fixture finding accepted so the gate passes' }));
-  scan.ignore = [...(scan.ignore ?? []), ...accepted];
-  writeFileSync(nxJsonPath, `${JSON.stringify(nxJson, null, 2)}\n`);
-  await ws.git('add', 'nx.json');
-  await ws.git('commit', '-q', '-m', 'chore: accept the fixture findings for the bench');
-  return accepted.map((a) => a.id);
-}
+/** The whole default mission on a clone (e2e/workspace.testing.ts says what it turns on). */
+export const enableMission = (ws) => workspaceTesting.enableMission(ws, 'bench: a fixture finding accepted so the gate passes');
 
 /**
  * Checks that a push of `project` ran the whole mission, from its push.json and scan report:

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import execa from 'execa';
@@ -96,4 +96,28 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * The whole default mission on a clone: the fixture vulnerability database (tools/trivy-db)
+ * published into the registry, where every scan reads it, and its blocking findings accepted in
+ * nx.json's scan.ignore so the gate passes (committed: a second machine cloning this one has the
+ * same policy). Signing, SBOM and provenance need nothing: they are on by default for a loopback
+ * registry, with the key pair the plugin makes in .auren/signing/. Returns the accepted ids.
+ */
+export async function enableMission(ws: WorkspaceClone, why = 'a fixture finding accepted so the gate passes'): Promise<string[]> {
+  const published = await ws.nx(['run', 'registry:trivy-db']);
+  if (published.exitCode !== 0) throw new Error(`nx run registry:trivy-db failed (${published.exitCode}):\n${published.all.slice(-6000)}`);
+  const nxJsonPath = join(ws.dir, 'nx.json');
+  const nxJson = JSON.parse(await readFile(nxJsonPath, 'utf8')) as { plugins: Array<string | { plugin: string; options: { scan: { severity: string[]; ignore?: unknown[] } } }> };
+  const plugin = nxJson.plugins.find((p) => typeof p !== 'string' && p.plugin === '@auren/registry-plugin');
+  if (!plugin || typeof plugin === 'string') throw new Error('nx.json has no @auren/registry-plugin entry with options');
+  const scan = plugin.options.scan;
+  const { advisories } = JSON.parse(await readFile(join(ws.dir, 'tools/trivy-db/advisories.json'), 'utf8')) as { advisories: Array<{ id: string; severity: string }> };
+  const accepted = advisories.filter((a) => scan.severity.includes(a.severity)).map((a) => ({ id: a.id, reason: why }));
+  scan.ignore = [...(scan.ignore ?? []), ...accepted];
+  await writeFile(nxJsonPath, `${JSON.stringify(nxJson, null, 2)}\n`);
+  await ws.git('add', 'nx.json');
+  await ws.git('commit', '-q', '-m', 'chore: accept the fixture findings');
+  return accepted.map((a) => a.id);
 }
