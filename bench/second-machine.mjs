@@ -8,7 +8,10 @@
 // full build, the base image's root filesystem included: minutes; untimed). Then, per round,
 // machine B is a new `git clone` of A (release tags included) with an empty Nx cache, builder
 // storage, temp folder and Trivy cache of its own; `npm start` there is timed, and so is
-// `skopeo copy --all` of the four released images into a new folder, the reference.
+// `skopeo copy --all` of the four released images into a new folder, the reference. B finds the
+// release complete in the registry (`auren-registry released`) and runs no pipeline; each round
+// says which way B went. `AUREN_FULL_RUN=1 node bench/second-machine.mjs` times B's whole
+// pipeline instead (each release fetched and scanned again).
 // One platform (linux/amd64) unless AUREN_PLATFORMS says otherwise.
 //
 // Usage: node bench/second-machine.mjs [--rounds 2] [--keep]
@@ -60,7 +63,8 @@ try {
       }
     });
     reference.push(copy.ms);
-    console.log(`round ${i + 1}: machine B npm start ${fmt(ours[i])}, skopeo copy --all of the ${REPOS.length} released images ${fmt(reference[i])}, ratio ${(ours[i] / reference[i]).toFixed(2)}×`);
+    const path = started.output.includes('start: this commit is released') ? 'release complete, nothing run' : 'the whole pipeline ran';
+    console.log(`round ${i + 1}: machine B npm start ${fmt(ours[i])} (${path}), skopeo copy --all of the ${REPOS.length} released images ${fmt(reference[i])}, ratio ${(ours[i] / reference[i]).toFixed(2)}×`);
   }
   const r = median(ours) / median(reference);
   console.log(`second-machine npm start (median ${fmt(median(ours))}) vs skopeo copy --all (median ${fmt(median(reference))}): ${r.toFixed(2)}× (target ≤ 3×)`);

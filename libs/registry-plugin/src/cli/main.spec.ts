@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeHtpasswd } from '../testing/htpasswd.testing';
@@ -45,6 +45,10 @@ describe('auren-registry <command> --help', () => {
 });
 
 describe('auren-registry flags', () => {
+  it('a name every object has is not a command', async () => {
+    expect(await run(['constructor'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "constructor"') });
+  });
+
   it.each(Object.keys(commands))('%s: an unknown flag is an input error naming the flag and --help, before anything runs', async (name) => {
     const { code, stderr, stdout } = await run([name, '--no-such-flag']);
     expect(code).toBe(2);
@@ -79,6 +83,24 @@ describe('auren-registry flags', () => {
   it('keeps older flag spellings that scripts use', () => {
     expect(parseCommandLine('mirror', commands.mirror.spec, ['redis:7', '--compose', 'c.yml', '--dry-run']).options).toEqual({ composeFile: 'c.yml', dryRun: true });
   });
+});
+
+describe('auren-registry released', () => {
+  it('in a repository with no release tag: nothing released (exit 1), said before Nx or the registry is asked', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'auren-released-'));
+    try {
+      const git = (...args: string[]) => new Promise<void>((resolve, reject) => spawn('git', args, { cwd: dir, stdio: 'ignore' }).on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`git ${args[0]}: ${c}`)))));
+      await git('init', '-q');
+      await writeFile(join(dir, 'nx.json'), JSON.stringify({ plugins: [{ plugin: '@auren/registry-plugin', options: { registry: '127.0.0.1:9' } }] }));
+      let stdout = '';
+      // 127.0.0.1:9 refuses connections: had anything been asked of it, the answer would not be "nothing released".
+      const code = await main(['released'], { cwd: dir, env: {}, stdout: (t) => (stdout += t), stderr: (t) => (stdout += t) });
+      expect({ code, stdout }).toEqual({ code: 1, stdout: 'nothing released yet: no <project>@<version> tag\n' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
 });
 
 /**

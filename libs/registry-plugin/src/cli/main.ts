@@ -1,33 +1,32 @@
 import { exitCodeFor, formatError } from '../lib/errors/errors';
 import type { Command, CommandIo } from './command';
 import { parseCommandLine, renderHelp } from './options';
-import { command as cleanupCommand } from './commands/cleanup';
-import { command as gcCommand } from './commands/gc';
-import { inspectCommand } from './commands/inspect';
-import { loginCommand } from './commands/login';
-import { lsCommand } from './commands/ls';
-import { mirrorCommand } from './commands/mirror';
-import { monitorCommand } from './commands/monitor';
-import { promoteCommand } from './commands/promote';
-import { pushedCommand } from './commands/pushed';
-import { command as restoreCommand } from './commands/restore';
 
 /**
  * `auren-registry`: thin commands over the plugin's library, for cron jobs and people outside
  * Nx. Every command's flags and --help come from its schema (options.ts).
+ *
+ * Each command's module is loaded when the command is first named: a run loads only its own
+ * (`released`, npm start's first step on a new machine, does not compile the upkeep commands).
  */
-export const commands: Record<string, Command> = {
-  ls: lsCommand,
-  inspect: inspectCommand,
-  login: loginCommand,
-  monitor: monitorCommand,
-  pushed: pushedCommand,
-  promote: promoteCommand,
-  mirror: mirrorCommand,
-  cleanup: cleanupCommand,
-  restore: restoreCommand,
-  gc: gcCommand,
+const loaders: Record<string, () => Command> = {
+  ls: () => (require('./commands/ls') as typeof import('./commands/ls')).lsCommand,
+  inspect: () => (require('./commands/inspect') as typeof import('./commands/inspect')).inspectCommand,
+  login: () => (require('./commands/login') as typeof import('./commands/login')).loginCommand,
+  monitor: () => (require('./commands/monitor') as typeof import('./commands/monitor')).monitorCommand,
+  pushed: () => (require('./commands/pushed') as typeof import('./commands/pushed')).pushedCommand,
+  released: () => (require('./commands/released') as typeof import('./commands/released')).releasedCommand,
+  promote: () => (require('./commands/promote') as typeof import('./commands/promote')).promoteCommand,
+  mirror: () => (require('./commands/mirror') as typeof import('./commands/mirror')).mirrorCommand,
+  cleanup: () => (require('./commands/cleanup') as typeof import('./commands/cleanup')).command,
+  restore: () => (require('./commands/restore') as typeof import('./commands/restore')).command,
+  gc: () => (require('./commands/gc') as typeof import('./commands/gc')).command,
 };
+
+export const commands: Record<string, Command> = Object.defineProperties(
+  {},
+  Object.fromEntries(Object.entries(loaders).map(([name, load]) => [name, { enumerable: true, get: load }])),
+);
 
 export function usage(): string {
   const width = Math.max(...Object.keys(commands).map((c) => c.length));
@@ -47,7 +46,8 @@ export async function main(argv: string[], io: CommandIo = defaultIo()): Promise
     io.stdout(usage() + '\n');
     return name ? 0 : 2;
   }
-  const command = commands[name];
+  // Own names only: `constructor` or `__proto__` is not a command.
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     io.stderr(`unknown command "${name}"\n\n${usage()}\n`);
     return 2;

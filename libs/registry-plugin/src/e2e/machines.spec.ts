@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import execa from 'execa';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
 import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
-import { cloneWorkspace, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
+import { cloneWorkspace, enableMission, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const REPOS = ['base-debian', ...APPS];
@@ -170,7 +170,8 @@ afterAll(async () => {
 });
 
 describe('any machine converges on the same release', () => {
-  it('machine A: npm start builds and releases the base image and every app', async () => {
+  it('machine A: npm start builds, scans (the served database), signs and releases the base image and every app', async () => {
+    await enableMission(a);
     expectOk(await npmStart(a), 'npm start on machine A');
     for (const repo of REPOS) {
       const head = await client.manifestHead(`auren/${repo}`, 'v0.1.0');
@@ -182,12 +183,29 @@ describe('any machine converges on the same release', () => {
     );
   }, STEP);
 
-  it('machine B (a clone with the tags, empty caches): npm start exits 0, uploads no blob, changes no tag', async () => {
+  it('machine B (a clone with the tags, empty caches): npm start finds the release complete, writes the push records from the registry, and builds, fetches, uploads and tags nothing', async () => {
     const tagsBefore = await registryTags();
     const blobsBefore = await registryBlobs();
     b = await cloneMachine(a, await machineEnv('b'));
     const result = await npmStart(b);
     expectOk(result, 'npm start on machine B');
+    expect(result.all).toContain('start: this commit is released, and every image is complete in the registry');
+    for (const project of ['base-image', ...APPS]) {
+      const repo = project === 'base-image' ? 'base-debian' : project;
+      expect(result.all).toContain(`${project}: 0.1.0 is complete in the registry (${registry.host}/auren/${repo}@${released[repo]})`);
+      const record = JSON.parse(await readFile(join(b.dir, 'dist', 'images', project, 'push.json'), 'utf8')) as { digest: string; scan: { verdict: string }; supplyChain: { signature: { status: string } } };
+      expect(record).toMatchObject({ digest: released[repo], scan: { verdict: expect.stringMatching(/^(pass|warn)$/) }, supplyChain: { signature: { status: 'signed' } } });
+    }
+    expect(result.all).not.toMatch(/: built sha256:|is released; fetched|nx run-many/);
+    expect(await registryBlobs()).toEqual(blobsBefore);
+    expect(await registryTags()).toEqual(tagsBefore);
+  }, STEP);
+
+  it('machine B with AUREN_FULL_RUN=1: the whole pipeline fetches each release instead of building it, exits 0, uploads no blob, changes no tag', async () => {
+    const tagsBefore = await registryTags();
+    const blobsBefore = await registryBlobs();
+    const result = await npmStart(b, { AUREN_FULL_RUN: '1' });
+    expectOk(result, 'AUREN_FULL_RUN=1 npm start on machine B');
     for (const project of ['base-image', ...APPS]) {
       expect(result.all).toMatch(new RegExp(`${project}: version 0\\.1\\.0 is released; fetched `));
     }

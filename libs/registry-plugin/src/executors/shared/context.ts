@@ -5,6 +5,7 @@ import { normalizeOptions, pluginOptions, type AurenConfig } from '../../lib/con
 import { exitCodeFor, formatError } from '../../lib/errors/errors';
 import { trace } from '../../lib/exec/exec';
 import { imageDir } from '../../lib/reports/records';
+import { inputRootsOf } from '../../lib/pipeline/project-roots';
 
 /** The plugin's options from nx.json, normalised, with environment overrides applied. */
 export function loadConfig(context: ExecutorContext, env: NodeJS.ProcessEnv = process.env): AurenConfig {
@@ -25,16 +26,7 @@ export function projectInfo(context: ExecutorContext): ProjectInfo {
   if (!name) throw new Error('this executor must run for a project');
   const root = context.projectsConfigurations.projects[name].root;
   const { nodes = {}, dependencies = {} } = context.projectGraph ?? {};
-  const roots = new Set<string>([root]);
-  const seen = new Set<string>([name]);
-  for (const current of seen) {
-    // npm packages are not in `nodes`; a Set iterates over what is added while it runs.
-    for (const dep of (dependencies[current] ?? []).filter((d) => nodes[d.target] && !seen.has(d.target))) {
-      seen.add(dep.target);
-      roots.add(nodes[dep.target].data.root);
-    }
-  }
-  return { name, root, artifactDir: join(context.root, imageDir(name)), inputRoots: [...roots].sort() };
+  return { name, root, artifactDir: join(context.root, imageDir(name)), inputRoots: inputRootsOf({ nodes, dependencies }, name, root) };
 }
 
 let startupTraced = false;

@@ -6,6 +6,8 @@ export {
   createTag,
   tagExists,
   versionTagName,
+  releaseTagMessage,
+  releasedDigest,
   type VersionTag,
   type CreateTagResult,
 } from './tags';

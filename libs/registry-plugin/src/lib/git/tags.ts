@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { AurenError } from '../errors/errors';
+import { pinnedDigest } from '../registry/digest';
 import { assertRepository, git, resolveCommit } from './git';
 
 export interface VersionTag {
@@ -86,4 +87,21 @@ export async function createTag(cwd: string, name: string, message: string): Pro
     throw error;
   }
   return 'created';
+}
+
+/** A release tag's message: the project, its version, and the image pushed (`<registry>/<repository>@<digest>`). */
+export function releaseTagMessage(project: string, version: string, image: string): string {
+  return `${project} ${version}\n\nimage ${image}`;
+}
+
+/**
+ * The digest a release tag's message records (`releaseTagMessage`), or undefined when the tag is
+ * missing, lightweight, or names no image.
+ */
+export async function releasedDigest(cwd: string, name: string): Promise<string | undefined> {
+  // A lightweight tag's contents are its commit's message: only an annotated tag counts.
+  const result = await git(cwd, ['for-each-ref', '--format=%(objecttype)%0a%(contents)', `refs/tags/${name}`]);
+  if (!result.stdout.startsWith('tag\n')) return undefined;
+  const image = /^image (\S+)$/m.exec(result.stdout)?.[1];
+  return image ? pinnedDigest(image) : undefined;
 }

@@ -162,6 +162,7 @@ export async function pushImage(input: PushImageInput, io: PushImageIo): Promise
         repository: r.repository,
         digest: r.digest,
         sbomFile: join(project.artifactDir, 'scan', SBOM_FILE),
+        scan: r.scan,
         provenance: readBuildProvenance(project.artifactDir, project.name),
         credentials: await credentialsFor(config.registry, config, env),
         env,

@@ -3,7 +3,7 @@ import { valid as validSemver } from 'semver';
 import type { AurenConfig } from '../config/options';
 import { repositoryPath } from '../config/repository';
 import { AurenError, inputError } from '../errors/errors';
-import { createTag, versionTagName, type GitContext } from '../git';
+import { createTag, releaseTagMessage, versionTagName, type GitContext } from '../git';
 import { readOciLayout } from '../registry/layout';
 import { executePush, planPush, type ExecutePushOptions, type PushPlan, type PushResult } from '../registry/push';
 import type { RegistryClient } from '../registry/client';
@@ -155,7 +155,7 @@ export async function pushToRegistry(input: PushInput): Promise<PushOutcome> {
   let gitTag: PushOutcome['gitTag'];
   if (version && !unchanged && kind === 'release') {
     const name = versionTagName(project.name, version.version);
-    gitTag = { name, result: await createTag(input.workspaceRoot, name, `${project.name} ${version.version}\n\nimage ${config.registry}/${repository}@${result.digest}`) };
+    gitTag = { name, result: await createTag(input.workspaceRoot, name, releaseTagMessage(project.name, version.version, `${config.registry}/${repository}@${result.digest}`)) };
   }
   return { status: 'pushed', reason: kind, record, plan, gitTag };
 }

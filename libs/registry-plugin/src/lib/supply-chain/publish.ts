@@ -7,8 +7,8 @@ import { AurenError } from '../errors/errors';
 import type { ResolvedCredentials } from '../registry/auth/credentials';
 import type { RegistryClient } from '../registry/client';
 import { attachArtifact, attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers, type IndexUpdate } from './referrers';
-import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, summarizeSbom } from './sbom';
-import type { BuildProvenance, SupplyChainRecord } from '../reports/records';
+import { CYCLONEDX_MEDIA_TYPE, SBOM_FILE, scanAnnotations, summarizeSbom } from './sbom';
+import type { BuildProvenance, PushRecord, SupplyChainRecord } from '../reports/records';
 import { attestProvenance, verifyProvenance } from './attest';
 import { resolveSigningIdentity } from './identity';
 import { LOCAL_SIGNING_DIR } from './local-key';
@@ -35,6 +35,8 @@ export interface PublishInput {
   digest: string;
   /** `scan/sbom.cdx.json` of this image, if the scan made one. */
   sbomFile: string;
+  /** The verdict of the scan that made the SBOM: attached with it, for machines that find the release complete. */
+  scan?: PushRecord['scan'];
   /** docker-build's provenance inputs (provenance.json), when the image was built here. */
   provenance?: BuildProvenance;
   credentials: ResolvedCredentials | undefined;
@@ -104,7 +106,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
       subject,
       artifactType: CYCLONEDX_MEDIA_TYPE,
       files: [{ mediaType: CYCLONEDX_MEDIA_TYPE, data, annotations: { 'org.opencontainers.image.title': SBOM_FILE } }],
-      annotations: { 'dev.auren.sbom.components': String(summary.components), 'dev.auren.sbom.tool': summary.tool },
+      annotations: { 'dev.auren.sbom.components': String(summary.components), 'dev.auren.sbom.tool': summary.tool, ...scanAnnotations(input.scan) },
     });
     sbom = { status: 'attached', digest: attached.digest, index: attached.index };
     input.log(`SBOM (CycloneDX ${summary.specVersion}, ${summary.components} components, ${summary.debianPackages} Debian packages) attached as ${attached.digest}`);

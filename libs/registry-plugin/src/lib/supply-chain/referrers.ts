@@ -137,8 +137,14 @@ const BUNDLE_READS_IN_FLIGHT = 4;
  * compare it to spares the reads). Presence only; `cosign verify` and `verify-attestation` say
  * whether one verifies.
  */
-export async function attachedBundles(client: RegistryClient, repository: string, subjectDigest: string, options: { keyHints?: boolean } = {}): Promise<AttachedBundle[]> {
-  const listed = (await listReferrers(client, repository, subjectDigest)).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
+export async function attachedBundles(
+  client: RegistryClient,
+  repository: string,
+  subjectDigest: string,
+  options: { keyHints?: boolean; referrers?: Descriptor[] } = {},
+): Promise<AttachedBundle[]> {
+  // `referrers`: the subject's listing, when the caller has just read it.
+  const listed = (options.referrers ?? (await listReferrers(client, repository, subjectDigest))).filter((d) => d.artifactType && SIGSTORE_BUNDLE.test(d.artifactType));
   // Each bundle is a manifest and, for its hint, a blob: read side by side, not one round trip
   // after another (a remote registry answers in tens of milliseconds).
   const bundles = await mapLimit(listed, BUNDLE_READS_IN_FLIGHT, async (bundle, i): Promise<AttachedBundle | undefined> => {

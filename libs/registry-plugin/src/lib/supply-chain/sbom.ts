@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { exec as defaultExec, which, type ExecOptions, type ExecResult } from '../exec/exec';
+import type { PushRecord } from '../reports/records';
 
 /**
  * The image's software bill of materials, in CycloneDX JSON, made by the real Trivy, one of two
@@ -22,6 +23,48 @@ import { exec as defaultExec, which, type ExecOptions, type ExecResult } from '.
 
 export const SBOM_FILE = 'sbom.cdx.json';
 export const CYCLONEDX_MEDIA_TYPE = 'application/vnd.cyclonedx+json';
+
+/**
+ * The verdict of the scan that made an SBOM, recorded as annotations of the SBOM's artifact (the
+ * referrers index lists them): a machine that finds the release complete in the registry reports
+ * the verdict it was released with instead of fetching and scanning the image again.
+ */
+const SCAN_VERDICT = 'dev.auren.scan.verdict';
+const SCAN_CRITICAL = 'dev.auren.scan.critical';
+const SCAN_HIGH = 'dev.auren.scan.high';
+const SCAN_SCANNER = 'dev.auren.scan.scanner';
+
+/** The annotations for a pushed image's scan; none for an image pushed without a passing scan. */
+export function scanAnnotations(scan: PushRecord['scan'] | undefined): Record<string, string> {
+  if (!scan || (scan.verdict !== 'pass' && scan.verdict !== 'warn')) return {};
+  return {
+    [SCAN_VERDICT]: scan.verdict,
+    ...(scan.critical !== undefined ? { [SCAN_CRITICAL]: String(scan.critical) } : {}),
+    ...(scan.high !== undefined ? { [SCAN_HIGH]: String(scan.high) } : {}),
+    ...(scan.scanner ? { [SCAN_SCANNER]: scan.scanner } : {}),
+  };
+}
+
+/**
+ * The released scan from an SBOM's annotations, or undefined unless they hold one: the registry
+ * wrote them, so only a pass or warn verdict, counts of at most six digits and a short printable
+ * scanner name are taken.
+ */
+export function scanFromAnnotations(annotations: Record<string, unknown> | undefined): PushRecord['scan'] | undefined {
+  const verdict = annotations?.[SCAN_VERDICT];
+  if (verdict !== 'pass' && verdict !== 'warn') return undefined;
+  const count = (key: string): number | undefined | false => {
+    const value = annotations?.[key];
+    if (value === undefined) return undefined;
+    return typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : false;
+  };
+  const critical = count(SCAN_CRITICAL);
+  const high = count(SCAN_HIGH);
+  const scanner = annotations?.[SCAN_SCANNER];
+  if (critical === false || high === false) return undefined;
+  if (scanner !== undefined && (typeof scanner !== 'string' || !/^[\x20-\x7e]{1,100}$/.test(scanner))) return undefined;
+  return { verdict, ...(scanner ? { scanner } : {}), ...(critical !== undefined ? { critical } : {}), ...(high !== undefined ? { high } : {}) };
+}
 
 export type ExecFn = (file: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
