@@ -73,7 +73,7 @@ export async function releaseState(input: ReleaseStateInput): Promise<ReleaseSta
   const sbom = referrers.find((d) => d.artifactType === CYCLONEDX_MEDIA_TYPE);
   if (!sbom) return pending(`${reference} has no SBOM attached`);
   const scan = scanFromAnnotations(sbom.annotations);
-  if (!scan) return pending(`the SBOM of ${reference} carries no scan verdict`);
+  if (!scan) return pending(`the SBOM of ${reference} carries no pass or warn scan verdict (pushed unscanned, or before verdicts were recorded): the pipeline scans it here`);
   const types = (await attachedBundles(client, repository, recorded, { referrers })).map((b) => b.predicateType);
   const off = config.signing.mode === 'off';
   if (!off && !types.includes(COSIGN_SIGN_PREDICATE)) return pending(`${reference} is not signed`);
