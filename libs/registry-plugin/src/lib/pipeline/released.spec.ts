@@ -83,7 +83,8 @@ describe('releaseState: is this commit\'s release complete in the registry?', ()
       scan: SCAN,
       blobs: { uploaded: 0, mounted: 0, bytesUploaded: 0 },
       platforms: ['linux/amd64'],
-      supplyChain: { sbom: { status: 'attached' }, signature: { status: 'signed' } },
+      // The workspace holds the key pair that signed it: the table says "signed (local key)".
+      supplyChain: { sbom: { status: 'attached' }, signature: { status: 'signed', detail: expect.stringMatching(/^the local key pair \(\.auren\/signing\/cosign\.pub\) \(by its key hint\)/) } },
     });
     expect(result.record.size).toBeGreaterThan(0);
   });

@@ -5,8 +5,10 @@ import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
 import type { PushRecord, SupplyChainRecord } from '../reports/records';
-import { attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers } from '../supply-chain/referrers';
+import { attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers, type AttachedBundle } from '../supply-chain/referrers';
+import { LOCAL_SIGNING_DIR } from '../supply-chain/local-key';
 import { SLSA_PROVENANCE_V1 } from '../supply-chain/provenance';
+import { publicKeyHint } from '../supply-chain/verify';
 import { CYCLONEDX_MEDIA_TYPE, scanFromAnnotations } from '../supply-chain/sbom';
 import { validateTag } from '../tags/grammar';
 import type { PushImageOptions } from './push-image';
@@ -74,9 +76,12 @@ export async function releaseState(input: ReleaseStateInput): Promise<ReleaseSta
   if (!sbom) return pending(`${reference} has no SBOM attached`);
   const scan = scanFromAnnotations(sbom.annotations);
   if (!scan) return pending(`the SBOM of ${reference} carries no pass or warn scan verdict (pushed unscanned, or before verdicts were recorded): the pipeline scans it here`);
-  const types = (await attachedBundles(client, repository, recorded, { referrers })).map((b) => b.predicateType);
+  const ourHint = publicKeyHint(config.signing, workspaceRoot);
+  const bundles = await attachedBundles(client, repository, recorded, { referrers, keyHints: ourHint !== undefined });
+  const types = bundles.map((b) => b.predicateType);
   const off = config.signing.mode === 'off';
   if (!off && !types.includes(COSIGN_SIGN_PREDICATE)) return pending(`${reference} is not signed`);
+  const signer = signerOf(bundles, ourHint, config.signing.mode);
 
   // The image's manifests (each checked against its digest): its size and platforms.
   const blobs = new Map(source.blobs.map((b) => [b.digest, b.size]));
@@ -84,7 +89,7 @@ export async function releaseState(input: ReleaseStateInput): Promise<ReleaseSta
   const platforms = source.platforms.length ? source.platforms : await configPlatform(client, repository, source.manifests[0]?.body);
   const supplyChain: SupplyChainRecord = {
     sbom: { status: 'attached', detail: sbom.digest },
-    signature: off ? { status: 'off', detail: 'signing: false' } : { status: 'signed', detail: 'at its release (not verified here: nothing was pushed)' },
+    signature: off ? { status: 'off', detail: 'signing: false' } : { status: 'signed', detail: signer },
     provenance: types.includes(SLSA_PROVENANCE_V1)
       ? { status: 'attested', detail: 'SLSA v1, at its release' }
       : { status: off ? 'off' : 'missing', detail: 'none attached at its release' },
@@ -109,6 +114,14 @@ export async function releaseState(input: ReleaseStateInput): Promise<ReleaseSta
       supplyChain,
     },
   };
+}
+
+/** Who signed, as far as a key hint tells; cosign, at the deploy gate, says whether it verifies. */
+function signerOf(bundles: AttachedBundle[], ourHint: string | undefined, mode: AurenConfig['signing']['mode']): string {
+  const unverified = 'at its release; not verified here, as nothing was pushed';
+  if (ourHint === undefined) return `an identity this machine holds no public key of, ${unverified}`;
+  if (!bundles.some((b) => b.predicateType === COSIGN_SIGN_PREDICATE && b.keyHint === ourHint)) return `another identity (by its key hint), ${unverified}`;
+  return `${mode === 'local' ? `the local key pair (${LOCAL_SIGNING_DIR}/cosign.pub)` : "this workspace's key"} (by its key hint), ${unverified}`;
 }
 
 /** A one-platform image (a manifest, not an index) names its platform in its config only. */
