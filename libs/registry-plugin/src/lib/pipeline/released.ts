@@ -4,6 +4,7 @@ import { releasedDigest, versionTagName, type GitContext } from '../git';
 import type { RegistryClient } from '../registry/client';
 import { registryImageSource } from '../registry/copy';
 import { readConfig, tryParseManifest } from '../registry/image-graph';
+import { formatPlatform } from '../registry/media-types';
 import type { PushRecord, SupplyChainRecord } from '../reports/records';
 import { attachedBundles, COSIGN_SIGN_PREDICATE, listReferrers, type AttachedBundle } from '../supply-chain/referrers';
 import { LOCAL_SIGNING_DIR } from '../supply-chain/local-key';
@@ -131,5 +132,5 @@ async function configPlatform(client: RegistryClient, repository: string, body: 
   const doc = await readConfig(client, repository, config.digest, { size: config.size });
   const { os, architecture, variant } = (doc ?? {}) as { os?: unknown; architecture?: unknown; variant?: unknown };
   if (typeof os !== 'string' || typeof architecture !== 'string') return [];
-  return [[os, architecture, ...(typeof variant === 'string' ? [variant] : [])].join('/')];
+  return [formatPlatform({ os, architecture, ...(typeof variant === 'string' ? { variant } : {}) })];
 }

@@ -94,7 +94,10 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   // Trivy stamps each SBOM with a fresh serial number and time, so a scan on another machine
   // (no shared Nx cache) makes different bytes for the same image: the first SBOM attached to a
   // digest stays its SBOM, instead of one more per push.
-  const existing = await listReferrers(client, repository, digest, CYCLONEDX_MEDIA_TYPE);
+  // The digest's referrers, read once: the SBOM and cosign's bundles are both found in it (our
+  // own SBOM attach below adds no bundle).
+  const referrers = await listReferrers(client, repository, digest);
+  const existing = referrers.filter((d) => d.artifactType === CYCLONEDX_MEDIA_TYPE);
   if (existing.length) {
     sbom = { status: 'already-attached', digest: existing[0].digest };
     input.log(`SBOM already attached as ${existing[0].digest}`);
@@ -121,7 +124,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
     // No local key pair yet, and an image this machine did not build: a key made now cannot
     // have signed anything attached, so if the image is signed there is nothing to verify and
     // nothing to sign, and no key is made (a machine that only converges on releases holds none).
-    const types = (await attachedBundles(client, repository, digest)).map((b) => b.predicateType);
+    const types = (await attachedBundles(client, repository, digest, { referrers })).map((b) => b.predicateType);
     if (types.includes(COSIGN_SIGN_PREDICATE)) {
       const outcome = { sbom, signature: signedElsewhere(reference, input), provenance: elsewhereProvenance(reference, types, input) };
       await vexNotAttested(reference, input);
@@ -160,7 +163,7 @@ export async function publishSupplyChain(input: PublishInput): Promise<PublishOu
   // would be "does not verify", which leads to signing again or to "another identity"; a bundle
   // without a hint, or with ours, is verified by cosign as before.
   const ourHint = publicKeyHint(identity.signing, input.workspaceRoot);
-  const bundles = await attachedBundles(client, repository, digest, { keyHints: ourHint !== undefined });
+  const bundles = await attachedBundles(client, repository, digest, { referrers, keyHints: ourHint !== undefined });
   const attachedTypes = bundles.map((b) => b.predicateType);
   const signedBefore = attachedTypes.includes(COSIGN_SIGN_PREDICATE);
   const mayVerify = (type: string) => canVerify && bundles.some((b) => b.predicateType === type && (!ourHint || !b.keyHint || b.keyHint === ourHint));
