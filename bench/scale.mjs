@@ -10,22 +10,24 @@
 //      docker-push` makes the base root filesystem and image again and rebuilds, scans, signs
 //      and pushes every app; the reference is the seed's loop over the same apps FROM the new
 //      base (pinned by digest, so its layer cache cannot answer), which has no base to make;
-//   3. "nothing affected" (`--base=HEAD --head=HEAD`) against `nx show projects`.
-// Each figure is the median of `--rounds` (the base-image change: `--base-rounds`), after one
-// untimed warm-up at each size. Prints the figures at both sizes and their growth.
+//   3. "nothing affected" (`--base=HEAD --head=HEAD`) against `nx show projects`, and the same two
+//      in a twin of the clone whose nx.json loads no plugin of ours (Nx alone, the control).
+// Each figure is the median of `--rounds` (the base-image change: `--base-rounds`; nothing
+// affected, whose differences are tens of milliseconds: `--nothing-rounds`), after one untimed
+// warm-up at each size. Prints the figures at both sizes and their growth.
 //
-// Usage: node bench/scale.mjs [--apps 20] [--rounds 3] [--base-rounds 1] [--quick] [--keep]
-//   --quick   a smoke run: --apps 2 --rounds 1 --base-rounds 1 unless given
+// Usage: node bench/scale.mjs [--apps 20] [--rounds 3] [--base-rounds 1] [--nothing-rounds 15] [--quick] [--keep]
+//   --quick   a smoke run: --apps 2 --rounds 1 --base-rounds 1 --nothing-rounds 1 unless given
 //   BENCH_VERBOSE=1  print each timed Nx run's output and where its time went (AUREN_TRACE=1)
 // A base-image change at 20 more apps rebuilds 23 images on each side (ours also the base): the
 // slow figure; --apps 5 gives a quicker growth curve.
 import {
-  SEED_APPS, affectedPush, benchFolder, checkMission, cloneOn, currentBase, enableMission, flags, fmt, median, nothingAffected,
-  nxOk, ratio, seedLoop, showVerbose, startTestRegistry, timed,
+  SEED_APPS, affectedPush, benchFolder, checkMission, cloneOn, currentBase, describeNothing, enableMission, flags, fmt, median,
+  nothingAffected, nxAloneTwin, nxOk, ratio, seedLoop, showVerbose, startTestRegistry, timed,
 } from './lib/kit.mjs';
 
 const quick = process.argv.includes('--quick');
-const opts = flags({ apps: quick ? 2 : 20, rounds: quick ? 1 : 3, 'base-rounds': 1, quick: false, keep: false });
+const opts = flags({ apps: quick ? 2 : 20, rounds: quick ? 1 : 3, 'base-rounds': 1, 'nothing-rounds': quick ? 1 : 15, quick: false, keep: false });
 
 const folder = benchFolder('scale');
 const registry = await startTestRegistry();
@@ -91,8 +93,8 @@ try {
       console.log(`${label}: base-image change, round ${i + 1}: nx affected ${fmt(ours.ms)}, seed loop over the same ${apps.length} apps FROM the new base ${fmt(ref.ms)}, ratio ${ratio(ours.ms, ref.ms)}`);
     }
 
-    const nothing = await nothingAffected(ws, opts.rounds);
-    console.log(`${label}: nothing affected ${fmt(nothing.ours)} vs nx show projects ${fmt(nothing.floor)}, ${ratio(nothing.ours, nothing.floor)}`);
+    const nothing = await nothingAffected(ws, await nxAloneTwin(folder, ws, `nx-alone-${apps.length}`), opts['nothing-rounds']);
+    for (const line of describeNothing(nothing)) console.log(`${label}: ${line}`);
     return {
       apps: apps.length,
       one: { ours: median(one.ours), seed: median(one.seed) },
@@ -129,6 +131,8 @@ try {
   console.log(`${row('nothing affected', fmt(small.nothing.ours), fmt(large.nothing.ours))}  ${growth(small.nothing.ours, large.nothing.ours)}`);
   console.log(`${row('  nx show projects', fmt(small.nothing.floor), fmt(large.nothing.floor))}  ${growth(small.nothing.floor, large.nothing.floor)}`);
   console.log(`${row('  ratio (target ≤ 1.1×)', ratio(small.nothing.ours, small.nothing.floor), ratio(large.nothing.ours, large.nothing.floor))}`);
+  console.log(`${row('  Nx alone: the same ratio without the plugin', ratio(small.nothing.alone.ours, small.nothing.alone.floor), ratio(large.nothing.alone.ours, large.nothing.alone.floor))}`);
+  console.log(`${row("  the plugin's share of affected − show", `${small.nothing.share.toFixed(0)} ms`, `${large.nothing.share.toFixed(0)} ms`)}`);
 } finally {
   await registry.stop();
   if (opts.keep) console.log(`kept ${folder.dir} and the clone (printed above); remove both when done`);

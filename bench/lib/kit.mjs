@@ -4,7 +4,7 @@
 // its findings accepted so the gate passes; SBOM, signature and provenance are on by default
 // against a loopback registry), the seed's build-all loop as the reference, and the arithmetic.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -262,24 +262,61 @@ export function showVerbose(label, output) {
 }
 
 /**
- * "Nothing affected" against Nx's own floor: `nx affected -t docker-push --base=HEAD --head=HEAD`
- * and `nx show projects` in the same clone, `rounds` times each, alternating which goes first,
- * after one untimed run of each (the project graph is then cached in both cases).
+ * The control of "nothing affected": a `git clone` of `ws` at its HEAD (the same projects and
+ * files) on a machine of its own, whose nx.json loads no plugin of ours. What Nx costs alone.
  */
-export async function nothingAffected(ws, rounds) {
-  const affected = async () => {
-    const out = await nxOk(ws, ['affected', '-t', 'docker-push', '--base=HEAD', '--head=HEAD']);
+export async function nxAloneTwin(folder, ws, label) {
+  const twin = folder.track(await workspaceTesting.cloneClone(ws, folder.machine(label)));
+  // Nx reads the remote for the workspace's identity; `ws` has none, and the twin must not differ.
+  await twin.git('remote', 'remove', 'origin');
+  const nxJsonPath = join(twin.dir, 'nx.json');
+  const nxJson = JSON.parse(readFileSync(nxJsonPath, 'utf8'));
+  nxJson.plugins = (nxJson.plugins ?? []).filter((p) => (typeof p === 'string' ? p : p.plugin) !== '@auren/registry-plugin');
+  writeFileSync(nxJsonPath, `${JSON.stringify(nxJson, null, 2)}\n`);
+  await twin.git('commit', '-q', '-am', 'bench: Nx alone, without the registry plugin');
+  return twin;
+}
+
+/**
+ * "Nothing affected" against Nx's own floor: `nx affected -t docker-push --base=HEAD --head=HEAD`
+ * and `nx show projects`, in `ws` and in its Nx-alone twin (nxAloneTwin), `rounds` times each
+ * after one untimed run of each (the project graph is then cached), the four commands of a round
+ * in an order that rotates. The twin tells which part of the difference is Nx's own: the
+ * plugin's share is what it adds to `nx affected` beyond what it adds to `nx show projects`.
+ */
+export async function nothingAffected(ws, twin, rounds) {
+  const affected = (clone) => async () => {
+    const out = await nxOk(clone, ['affected', '-t', 'docker-push', '--base=HEAD', '--head=HEAD']);
     if (/nx run \S+:/.test(out)) throw new Error(`"nothing affected" ran a task:\n${out.slice(-3000)}`);
     return out;
   };
-  const show = () => nxOk(ws, ['show', 'projects']);
-  await affected();
-  await show();
-  const ours = [];
-  const floor = [];
+  const show = (clone) => () => nxOk(clone, ['show', 'projects']);
+  const runs = [
+    { fn: affected(ws), ms: [] },
+    { fn: show(ws), ms: [] },
+    { fn: affected(twin), ms: [] },
+    { fn: show(twin), ms: [] },
+  ];
+  for (const r of runs) await r.fn();
   for (let i = 0; i < rounds; i++) {
-    const order = i % 2 === 0 ? [[affected, ours], [show, floor]] : [[show, floor], [affected, ours]];
-    for (const [fn, into] of order) into.push((await timed(fn)).ms);
+    for (let k = 0; k < runs.length; k++) {
+      const r = runs[(i + k) % runs.length];
+      r.ms.push((await timed(r.fn)).ms);
+    }
   }
-  return { ours: median(ours), floor: median(floor), all: { ours, floor } };
+  const [ours, floor, aloneOurs, aloneFloor] = runs.map((r) => median(r.ms));
+  // The plugin's share of what `nx affected` costs beyond `nx show projects`.
+  const share = ours - floor - (aloneOurs - aloneFloor);
+  return { ours, floor, alone: { ours: aloneOurs, floor: aloneFloor }, share, all: { ours: runs[0].ms, floor: runs[1].ms } };
+}
+
+/** The lines that say what a nothingAffected result means: both ratios, and the plugin's share. */
+export function describeNothing(r) {
+  const ms = (x) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(0)} ms`;
+  return [
+    `nothing affected ${fmt(r.ours)} vs nx show projects ${fmt(r.floor)}: ${ratio(r.ours, r.floor)} (target ≤ 1.1×)`,
+    `Nx alone (the same projects without the plugin): ${fmt(r.alone.ours)} vs ${fmt(r.alone.floor)}: ${ratio(r.alone.ours, r.alone.floor)}`,
+    `the plugin adds ${ms(r.ours - r.alone.ours)} to nothing affected and ${ms(r.floor - r.alone.floor)} to nx show projects; ` +
+      `nx affected's own cost (affected − show) is ${ms(r.ours - r.floor)} with it and ${ms(r.alone.ours - r.alone.floor)} without: the plugin's share ${ms(r.share)}`,
+  ];
 }

@@ -8,13 +8,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdtemp, readdir, readFile, rm, symlink, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import execa from 'execa';
 import { createRegistryClient, type RegistryClient } from '../lib/registry/client';
 import { freePort, startTestRegistry, type TestRegistry } from '../testing/registry-server.testing';
-import { cloneWorkspace, enableMission, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
+import { cloneClone, cloneWorkspace, enableMission, stripAnsi, WORKSPACE_ROOT, type WorkspaceClone } from './workspace.testing';
 
 const APPS = ['auren-api', 'biometric-bridge', 'auren-nginx'] as const;
 const REPOS = ['base-debian', ...APPS];
@@ -54,38 +54,15 @@ async function machineEnv(name: string): Promise<NodeJS.ProcessEnv> {
 
 /** `git clone` of another machine's workspace: its commits and its release tags, nothing else. */
 async function cloneMachine(from: WorkspaceClone, env: NodeJS.ProcessEnv): Promise<WorkspaceClone> {
-  const dir = await tempDir('auren-machine-');
-  await execa('git', ['clone', '-q', from.dir, dir]);
-  // The first machine's clone committed its node_modules symlink (`node_modules/` in .gitignore
-  // matches folders only); a clone of it has the link already.
-  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules')).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
-  });
-  // setup.sh runs `npm ci` when the lockfile is newer than node_modules; the shared node_modules
-  // is current, and npm ci through the symlink would empty it.
-  await utimes(join(dir, 'package-lock.json'), new Date(0), new Date(0));
   // A machine reads the remote cache only when a test gives it one (machine D): A's own setting
   // does not travel with the clone.
   const { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: _server, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: _token, ...inherited } = from.env;
-  const fullEnv = { ...inherited, ...env };
-  const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
-  return {
-    dir,
-    env: fullEnv,
-    git,
-    async nx(args, extraEnv = {}) {
-      const result = await execa('npx', ['nx', ...args, '--outputStyle=static'], { cwd: dir, env: { ...fullEnv, ...extraEnv }, reject: false, all: true });
-      return { ...result, all: stripAnsi(result.all ?? ''), stdout: stripAnsi(result.stdout) };
-    },
-    async commit(message, changes) {
-      const { appendFile } = await import('node:fs/promises');
-      for (const [file, content] of Object.entries(changes)) await appendFile(join(dir, file), content);
-      await git('add', '-A');
-      await git('commit', '-q', '-m', message);
-      return (await git('rev-parse', 'HEAD')).trim();
-    },
-    remove: () => rm(dir, { recursive: true, force: true }),
-  };
+  const ws = await cloneClone(from, env, inherited);
+  scratch.push(ws.dir);
+  // setup.sh runs `npm ci` when the lockfile is newer than node_modules; the shared node_modules
+  // is current, and npm ci through the symlink would empty it.
+  await utimes(join(ws.dir, 'package-lock.json'), new Date(0), new Date(0));
+  return ws;
 }
 
 async function npmStart(ws: WorkspaceClone, extraEnv: NodeJS.ProcessEnv = {}) {

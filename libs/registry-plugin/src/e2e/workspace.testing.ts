@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import execa from 'execa';
@@ -19,7 +19,7 @@ export interface WorkspaceClone {
   dir: string;
   env: NodeJS.ProcessEnv;
   git(...args: string[]): Promise<string>;
-  nx(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<execa.ExecaReturnValue<string>>;
+  nx(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<execa.ExecaReturnValue<string> & { all: string }>;
   commit(message: string, files: Record<string, string>): Promise<string>;
   remove(): Promise<void>;
 }
@@ -58,9 +58,9 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
   };
   // Variables of a surrounding CI run must not decide this clone's branch.
   for (const key of ['GITHUB_REF_NAME', 'GITHUB_HEAD_REF', 'GITHUB_EVENT_NAME', 'AUREN_BRANCH', 'NX_DRY_RUN']) delete fullEnv[key];
-  const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
+  const ws = openWorkspace(dir, fullEnv);
+  await ws.git('init', '-q', '-b', 'main');
+  await ws.git('add', '-A');
   // A fixed date makes the import commit the same in every clone of the same tree: images label
   // their project's last commit, so builds key on it, and clones then share the machine's Nx cache
   // (the base image's root filesystem is made once, not once per test file).
@@ -68,6 +68,26 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     cwd: dir,
     env: { ...fullEnv, GIT_AUTHOR_DATE: IMPORT_DATE, GIT_COMMITTER_DATE: IMPORT_DATE },
   });
+  return ws;
+}
+
+/**
+ * `git clone` of another clone (its commits and release tags, nothing else: a second machine) on
+ * `env` over what the first machine had. The first clone committed its node_modules symlink
+ * (`node_modules/` in .gitignore matches folders only), so the new one has the link too.
+ */
+export async function cloneClone(from: WorkspaceClone, env: NodeJS.ProcessEnv, inherited: NodeJS.ProcessEnv = from.env): Promise<WorkspaceClone> {
+  const dir = await mkdtemp(join(tmpdir(), 'auren-machine-'));
+  await execa('git', ['clone', '-q', from.dir, dir]);
+  await symlink(join(WORKSPACE_ROOT, 'node_modules'), join(dir, 'node_modules')).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  return openWorkspace(dir, { ...inherited, ...env });
+}
+
+/** Git, Nx and commits in the workspace at `dir`, every command with `fullEnv`. */
+function openWorkspace(dir: string, fullEnv: NodeJS.ProcessEnv): WorkspaceClone {
+  const git = async (...args: string[]) => (await execa('git', args, { cwd: dir, env: fullEnv })).stdout;
   return {
     dir,
     env: fullEnv,
@@ -86,8 +106,7 @@ export async function cloneWorkspace(env: NodeJS.ProcessEnv): Promise<WorkspaceC
     async commit(message, changes) {
       for (const [file, content] of Object.entries(changes)) {
         const path = join(dir, file);
-        await execa('mkdir', ['-p', dirname(path)]);
-        const { appendFile } = await import('node:fs/promises');
+        await mkdir(dirname(path), { recursive: true });
         await appendFile(path, content);
       }
       await git('add', '-A');
