@@ -50,7 +50,7 @@ describe('builds in one storage take turns across processes (real buildah)', () 
         .finally(() => (done = true));
       const stderr = jest.spyOn(process.stderr, 'write');
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      expect(stderr.mock.calls.map(([text]) => String(text))).toContain(`build: waiting for the build of process ${other.pid} in the same storage (${lock})\n`);
+      expect(stderr.mock.calls.map(([text]) => String(text))).toContain(`build: waiting for a buildah build (pid ${other.pid}), which builds in the same storage (${lock})\n`);
       stderr.mockRestore();
       // Not one buildah command has run: the storage it would make on its first is not there.
       expect(done).toBe(false);

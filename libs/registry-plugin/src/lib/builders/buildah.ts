@@ -116,7 +116,7 @@ export function buildahBuilder(): Builder {
       return withBuilderAuthFile(original.env, async (env) => {
         const storage = await storageEnv(env);
         const lock = `${storageRoot(storage)}.auren-build.lock`;
-        const onWait = (holder: number) => process.stderr.write(`build: waiting for the build of process ${holder} in the same storage (${lock})\n`);
+        const onWait = (holder: string) => process.stderr.write(`build: waiting for ${holder}, which builds in the same storage (${lock})\n`);
         return withFileLock(lock, { holder: 'a buildah build', onWait }, () => buildWith(this, { ...original, env: storage }));
       });
     },

@@ -114,12 +114,12 @@ const SOURCE_MARKER = 'auren-db-source.json';
  * One trivy at a time per cache folder. Trivy opens trivy.db and its layer cache (fanal.db)
  * with bolt's exclusive lock and gives up after 5 s, so scans that Nx runs side by side would
  * fail each other; and a download must not replace trivy.db under a running scan. A lock left
- * by a killed process (its pid gone) is taken over; tasks of one process (a batch) queue in
+ * by a killed process (known to be gone) is taken over; tasks of one process (a batch) queue in
  * the process first (lib/exec/file-lock.ts).
  */
 export function withTrivyCacheLock<T>(cacheDir: string, body: () => Promise<T>): Promise<T> {
   const lock = join(cacheDir, 'auren-scan.lock');
-  const onWait = (holder: number) => process.stderr.write(`scan: waiting for the trivy scan of process ${holder} on the same cache (${lock})\n`);
+  const onWait = (holder: string) => process.stderr.write(`scan: waiting for ${holder}, which scans with the same cache (${lock})\n`);
   return withFileLock(lock, { holder: 'a trivy scan', onWait }, body);
 }
 
