@@ -100,7 +100,6 @@ describe('auren-registry released', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
-
 });
 
 /**

@@ -116,7 +116,9 @@ export function isStale(holder: LockHolder): boolean {
   const namespace = pidNamespace();
   if (holder.pidNamespace && holder.pidNamespace !== namespace) return false;
   if (!isAlive(holder.pid)) return true;
-  return !!holder.processStart && processStart(holder.pid) !== undefined && processStart(holder.pid) !== holder.processStart;
+  if (!holder.processStart) return false;
+  const start = processStart(holder.pid);
+  return start !== undefined && start !== holder.processStart;
 }
 
 export function describeHolder(holder: LockHolder): string {

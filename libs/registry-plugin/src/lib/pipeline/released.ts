@@ -15,18 +15,6 @@ import { validateTag } from '../tags/grammar';
 import type { PushImageOptions } from './push-image';
 import { resolveVersion } from './version';
 
-/**
- * Whether docker-push has anything left to do for a project at this commit, decided without
- * building, fetching or scanning: its version is unchanged since its release (the same decision
- * docker-push makes), the registry holds `v<version>` at the digest the release's git tag
- * recorded, and the digest carries what a run would otherwise attach here: the SBOM with the
- * verdict of the scan it was released with, and a signature unless signing is off. Anything
- * else, or any doubt, is "pending": the full pipeline then runs and decides.
- *
- * Digests make this safe to take from the registry: the tag's digest must equal the one git
- * recorded when the release was pushed, and the record written here names that digest. Whether
- * its signature is trusted is still the deploy gate's question, asked with a public key.
- */
 export interface ReleaseProject {
   name: string;
   /** The project's root and the roots it depends on (input roots: the version's pathspecs). */
@@ -47,6 +35,18 @@ export interface ReleaseStateInput {
 
 const pending = (reason: string): ReleaseState => ({ status: 'pending', reason });
 
+/**
+ * Whether docker-push has anything left to do for a project at this commit, decided without
+ * building, fetching or scanning: its version is unchanged since its release (the same decision
+ * docker-push makes), the registry holds `v<version>` at the digest the release's git tag
+ * recorded, and the digest carries what a run would otherwise attach here: the SBOM with the
+ * verdict of the scan it was released with, and a signature unless signing is off. Anything
+ * else, or any doubt, is "pending": the full pipeline then runs and decides.
+ *
+ * Digests make this safe to take from the registry: the tag's digest must equal the one git
+ * recorded when the release was pushed, and the record written here names that digest. Whether
+ * its signature is trusted is still the deploy gate's question, asked with a public key.
+ */
 export async function releaseState(input: ReleaseStateInput): Promise<ReleaseState> {
   const { workspaceRoot, project, config, client, git } = input;
   const options = project.pushOptions ?? {};
