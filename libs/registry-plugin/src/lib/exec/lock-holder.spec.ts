@@ -41,7 +41,8 @@ describe('lock holders', () => {
 
   it('reads a bare pid (what earlier versions wrote) as a holder on this host, and refuses what is not a holder', () => {
     expect(parseHolder('123\n', 'a build')).toEqual({ command: 'a build', pid: 123, host: hostname() });
-    for (const text of ['', '{"pid":1}', '{"pid":-1,"host":"h","command":"c"}', '{"pid":1e300,"host":"h","command":"c"}', 'garbage']) {
+    const wrongTyped = ['processStart', 'pidNamespace', 'boot', 'startedAt', 'token'].map((field) => JSON.stringify({ pid: process.pid, host: hostname(), command: 'c', [field]: 5 }));
+    for (const text of ['', '{"pid":1}', '{"pid":-1,"host":"h","command":"c"}', '{"pid":1e300,"host":"h","command":"c"}', 'garbage', ...wrongTyped]) {
       expect(parseHolder(text, 'a build')).toBeUndefined();
     }
   });

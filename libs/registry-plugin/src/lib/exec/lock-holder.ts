@@ -99,7 +99,14 @@ export function parseHolder(text: string, command: string): LockHolder | undefin
   if (/^\d+$/.test(text.trim())) return { command, pid: Number(text.trim()), host: hostname() };
   try {
     const value = JSON.parse(text) as Partial<LockHolder>;
-    if (typeof value.pid === 'number' && Number.isSafeInteger(value.pid) && value.pid > 0 && typeof value.host === 'string' && typeof value.command === 'string') {
+    // A wrong-typed field would compare unequal to any real one: a start tick of 5 against "5"
+    // would make a live holder look like a reused pid, and its lock be taken over.
+    const optional = [value.startedAt, value.boot, value.pidNamespace, value.processStart, value.token];
+    if (
+      typeof value.pid === 'number' && Number.isSafeInteger(value.pid) && value.pid > 0 &&
+      typeof value.host === 'string' && typeof value.command === 'string' &&
+      optional.every((field) => field === undefined || typeof field === 'string')
+    ) {
       return value as LockHolder;
     }
   } catch {
